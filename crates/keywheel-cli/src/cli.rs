@@ -1,0 +1,90 @@
+//! The command line, as clap types. Only definitions; behaviour is in `commands`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keywheel: spend several OpenRouter keys carefully — a shared per-key, per-day ledger,
+/// rotation at instance start, caps that are never exceeded.
+#[derive(Debug, Parser)]
+#[command(name = "keywheel", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Print one JSON document instead of text (errors as {"error":{"code","message"}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage API keys (stored in the OS keychain; shown only masked).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The current key, live instances, each key's count today vs its caps, time to reset.
+    Status,
+    /// Requests per key per UTC day.
+    Usage(UsageArgs),
+}
+
+/// `keywheel keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a key. The key is read from standard input (never from the command line).
+    Add(AddArgs),
+    /// List keys: id, label, account, masked key, source, today's count and caps.
+    List,
+    /// Remove a key from the keychain and the key list (its usage history stays).
+    Rm(IdArg),
+    /// Let the pool use a key again.
+    Enable(IdArg),
+    /// Stop the pool from using a key.
+    Disable(IdArg),
+    /// Change a key's label, account or caps.
+    Set(SetArgs),
+}
+
+/// `keys add` options.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A name to recognise the key by.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The account the key belongs to (keys of one account share its free-model quota).
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+/// A key id (or a unique prefix of at least 4 characters).
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Key id, as shown by `keywheel keys list`.
+    pub id: String,
+}
+
+/// `keys set` options.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Key id, as shown by `keywheel keys list`.
+    pub id: String,
+    /// Requests per UTC day for this key.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub daily_cap: Option<u32>,
+    /// Requests per minute for this key.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub minute_cap: Option<u32>,
+    /// Account name ("" puts the key back in its own account).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// New label.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+/// `usage` options.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// How many UTC days to show, today included.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+}

@@ -1,0 +1,194 @@
+//! Settings: defaults, then `config.toml`, then `KEYWHEEL_*` environment variables.
+//!
+//! The file lives in the platform config dir (`~/.config/keywheel/config.toml` on Linux) unless
+//! `KEYWHEEL_CONFIG` names another path. Environment wins over the file, the file over defaults.
+//! Keys are never part of settings.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{FixedClock, SharedClock, SystemClock};
+use crate::error::{Error, Result};
+
+/// The default OpenRouter API base.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+
+/// All settings, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite ledger, cache and logs live.
+    pub data_dir: PathBuf,
+    /// OpenRouter API base URL.
+    pub base_url: String,
+    /// Default daily request cap per key and per account.
+    pub daily_cap: u32,
+    /// Default per-minute request cap per key and per account (sliding 60 s).
+    pub minute_cap: u32,
+    /// A new instance moves the pool to another key when the current one has MORE than this many
+    /// requests today.
+    pub rotate_after: u32,
+    /// Whether to use the OS keychain (off: only `OPENROUTER_API_KEYS`).
+    pub keychain: bool,
+    /// Seconds between instance heartbeats.
+    pub heartbeat_secs: u64,
+    /// Seconds without a heartbeat after which an instance counts as dead.
+    pub instance_ttl_secs: u64,
+    /// Log filter (EnvFilter syntax), e.g. `info` or `keywheel_core=debug`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            base_url: DEFAULT_BASE_URL.to_string(),
+            daily_cap: 50,
+            minute_cap: 20,
+            rotate_after: 40,
+            keychain: true,
+            heartbeat_secs: 5,
+            instance_ttl_secs: 20,
+            log: "info".to_string(),
+        }
+    }
+}
+
+/// Reads one environment variable; injectable for tests.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Settings {
+    /// Loads settings from the real environment and config file.
+    pub fn load() -> Result<Self> {
+        Self::load_with(&|k| std::env::var(k).ok())
+    }
+
+    /// Loads settings with an injected environment.
+    pub fn load_with(env: EnvLookup<'_>) -> Result<Self> {
+        let path = env("KEYWHEEL_CONFIG").map(PathBuf::from).or_else(default_config_path);
+        let mut s = match path {
+            Some(p) if p.is_file() => Self::from_file(&p)?,
+            _ => Self::default(),
+        };
+        s.apply_env(env)?;
+        Ok(s)
+    }
+
+    /// Parses a `config.toml`; unknown keys are an error naming the file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("could not read the config file {}", path.display()), e))?;
+        toml::from_str(&text).map_err(|e| {
+            Error::Usage(format!(
+                "the config file {} is not valid: {}; fix or remove it",
+                path.display(),
+                e.message()
+            ))
+        })
+    }
+
+    fn apply_env(&mut self, env: EnvLookup<'_>) -> Result<()> {
+        if let Some(v) = env("KEYWHEEL_DATA_DIR").filter(|v| !v.is_empty()) {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("OPENROUTER_BASE_URL").filter(|v| !v.is_empty()) {
+            self.base_url = v.trim_end_matches('/').to_string();
+        }
+        if let Some(v) = env("KEYWHEEL_LOG").filter(|v| !v.is_empty()) {
+            self.log = v;
+        }
+        let num = |name: &str, slot: &mut u32| -> Result<()> {
+            if let Some(v) = env(name).filter(|v| !v.is_empty()) {
+                *slot = v.trim().parse().map_err(|_| {
+                    Error::Usage(format!("{name}={v:?} is not a whole number; set it to e.g. 50"))
+                })?;
+            }
+            Ok(())
+        };
+        num("KEYWHEEL_DAILY_CAP", &mut self.daily_cap)?;
+        num("KEYWHEEL_MINUTE_CAP", &mut self.minute_cap)?;
+        num("KEYWHEEL_ROTATE_AFTER", &mut self.rotate_after)?;
+        if let Some(v) = env("KEYWHEEL_KEYCHAIN").filter(|v| !v.is_empty()) {
+            self.keychain = !matches!(v.as_str(), "0" | "off" | "false" | "no");
+        }
+        Ok(())
+    }
+
+    /// Path of the SQLite ledger file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("keywheel.sqlite3")
+    }
+}
+
+/// The clock for this process: the system clock, or a fixed instant from `KEYWHEEL_FAKE_NOW`
+/// (RFC 3339), which whole-process tests use to simulate a UTC day rollover.
+pub fn clock_from_env(env: EnvLookup<'_>) -> Result<SharedClock> {
+    match env("KEYWHEEL_FAKE_NOW").filter(|v| !v.is_empty()) {
+        None => Ok(Arc::new(SystemClock)),
+        Some(v) => {
+            let at = chrono::DateTime::parse_from_rfc3339(&v).map_err(|_| {
+                Error::Usage(format!("KEYWHEEL_FAKE_NOW={v:?} is not an RFC 3339 time"))
+            })?;
+            Ok(Arc::new(FixedClock(at.with_timezone(&chrono::Utc))))
+        }
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "keywheel")
+}
+
+fn default_data_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".keywheel"))
+}
+
+/// The default `config.toml` path in the platform config dir.
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_wins_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, "daily_cap = 30\nrotate_after = 20\n").unwrap();
+        let p = cfg.to_str().unwrap();
+        let s = Settings::load_with(&env_of(&[("KEYWHEEL_CONFIG", p), ("KEYWHEEL_ROTATE_AFTER", "3")]))
+            .unwrap();
+        assert_eq!(s.daily_cap, 30, "the file overrides the default");
+        assert_eq!(s.rotate_after, 3, "the environment overrides the file");
+        assert_eq!(s.minute_cap, 20, "untouched settings keep their default");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Settings::load_with(&env_of(&[("KEYWHEEL_CONFIG", "/nonexistent"), ("KEYWHEEL_DAILY_CAP", "lots")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("KEYWHEEL_DAILY_CAP"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, "daly_cap = 30\n").unwrap();
+        let err = Settings::from_file(&cfg).unwrap_err();
+        assert!(err.to_string().contains("config.toml"), "{err}");
+    }
+}

@@ -1,0 +1,156 @@
+//! Where key material is stored: the OS keychain (Secret Service on Linux) through `keyring`.
+//!
+//! [`OsKeychain`] always uses the persistent platform store — never keyring's in-memory mock,
+//! which it would silently fall back to without the right features. [`OsKeychain::check`]
+//! probes the store once so a missing or locked keychain is reported with a sentence instead
+//! of keys quietly vanishing. [`MemoryStore`] exists for unit tests only.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use zeroize::Zeroizing;
+
+use super::secret::{ApiKey, KeyId};
+use crate::error::{Error, Result};
+
+/// The keychain service name entries are filed under (the account is the key id).
+pub const SERVICE: &str = "keywheel";
+
+/// Whether the keychain can be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeychainStatus {
+    /// A persistent store answered.
+    Available,
+    /// It cannot be used; the sentence says why and what to do.
+    Unavailable(String),
+    /// Turned off in settings (`keychain = false` / `KEYWHEEL_KEYCHAIN=off`).
+    Disabled,
+}
+
+/// Somewhere key material can be kept, by key id.
+pub trait SecretStore: Send + Sync {
+    /// Stores a key under its id.
+    fn set(&self, key: &ApiKey) -> Result<()>;
+    /// Reads a key back; `None` when there is no entry.
+    fn get(&self, id: &KeyId) -> Result<Option<ApiKey>>;
+    /// Deletes an entry; deleting a missing one is not an error.
+    fn delete(&self, id: &KeyId) -> Result<()>;
+    /// Whether the store can be used right now.
+    fn status(&self) -> KeychainStatus;
+}
+
+/// The OS keychain.
+#[derive(Debug)]
+pub struct OsKeychain {
+    status: KeychainStatus,
+}
+
+impl OsKeychain {
+    /// Selects the platform's persistent store and probes it once.
+    pub fn open() -> Self {
+        #[cfg(target_os = "linux")]
+        keyring::set_default_credential_builder(keyring::secret_service::default_credential_builder());
+        let status = match probe() {
+            Ok(()) => KeychainStatus::Available,
+            Err(why) => KeychainStatus::Unavailable(why),
+        };
+        Self { status }
+    }
+
+    /// A keychain that is switched off by settings.
+    pub fn disabled() -> Self {
+        Self { status: KeychainStatus::Disabled }
+    }
+
+    fn ensure(&self) -> Result<()> {
+        match &self.status {
+            KeychainStatus::Available => Ok(()),
+            KeychainStatus::Unavailable(why) => Err(Error::Keychain(why.clone())),
+            KeychainStatus::Disabled => Err(Error::Keychain(
+                "the keychain is turned off (keychain = false or KEYWHEEL_KEYCHAIN=off); turn it on to store keys, or pass keys in OPENROUTER_API_KEYS".into(),
+            )),
+        }
+    }
+
+    fn entry(id: &KeyId) -> Result<keyring::Entry> {
+        keyring::Entry::new(SERVICE, id.as_str()).map_err(|e| Error::Keychain(describe(&e)))
+    }
+}
+
+fn probe() -> std::result::Result<(), String> {
+    let entry = keyring::Entry::new(SERVICE, "__keywheel_probe__").map_err(|e| describe(&e))?;
+    match entry.get_password() {
+        Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// A sentence for a keyring failure that says what to install or start. Never includes a key.
+fn describe(e: &keyring::Error) -> String {
+    let detail = e.to_string();
+    let hint = if detail.contains("locked") || detail.contains("IsLocked") {
+        "the keychain is locked; unlock it (log in to the desktop session, or run `gnome-keyring-daemon --unlock`)"
+    } else {
+        "no Secret Service keychain is reachable; install and start one (on Debian: `apt install gnome-keyring dbus-x11`, then run inside a desktop session or `dbus-run-session` with `gnome-keyring-daemon --unlock`), or pass keys in OPENROUTER_API_KEYS"
+    };
+    format!("the OS keychain cannot be used: {hint} ({detail})")
+}
+
+impl SecretStore for OsKeychain {
+    fn set(&self, key: &ApiKey) -> Result<()> {
+        self.ensure()?;
+        Self::entry(&key.id())?
+            .set_password(key.expose())
+            .map_err(|e| Error::Keychain(describe(&e)))
+    }
+
+    fn get(&self, id: &KeyId) -> Result<Option<ApiKey>> {
+        self.ensure()?;
+        match Self::entry(id)?.get_password() {
+            Ok(s) => {
+                let s = Zeroizing::new(s);
+                ApiKey::parse(&s).map(Some)
+            }
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(Error::Keychain(describe(&e))),
+        }
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        self.ensure()?;
+        match Self::entry(id)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(Error::Keychain(describe(&e))),
+        }
+    }
+
+    fn status(&self) -> KeychainStatus {
+        self.status.clone()
+    }
+}
+
+/// An in-memory store for unit tests. Never used by the CLI or the app.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    keys: Mutex<HashMap<KeyId, ApiKey>>,
+}
+
+impl SecretStore for MemoryStore {
+    fn set(&self, key: &ApiKey) -> Result<()> {
+        self.keys.lock().expect("store lock").insert(key.id(), key.clone());
+        Ok(())
+    }
+
+    fn get(&self, id: &KeyId) -> Result<Option<ApiKey>> {
+        Ok(self.keys.lock().expect("store lock").get(id).cloned())
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        self.keys.lock().expect("store lock").remove(id);
+        Ok(())
+    }
+
+    fn status(&self) -> KeychainStatus {
+        KeychainStatus::Available
+    }
+}

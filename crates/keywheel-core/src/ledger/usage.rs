@@ -1,0 +1,90 @@
+//! Read-side queries over the ledger: per-key per-UTC-day usage and consistency checks.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
+use serde::Serialize;
+
+use super::Ledger;
+use crate::clock::day_key;
+use crate::error::Result;
+use crate::keys::KeyId;
+
+/// One key's usage on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayUsage {
+    /// Key id.
+    pub key_id: KeyId,
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Requests counted (reserved) that day.
+    pub requests: u32,
+    /// Of which answered.
+    pub successes: u32,
+    /// Of which failed.
+    pub errors: u32,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens (including reasoning).
+    pub completion_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Cost in credits (USD).
+    pub cost: f64,
+}
+
+impl Ledger {
+    /// Usage per key per day for the last `days` UTC days (today included), oldest first.
+    pub fn daily_usage(&self, days: u32, now: DateTime<Utc>) -> Result<Vec<DayUsage>> {
+        let first = day_key(now - Duration::days(i64::from(days.max(1)) - 1));
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id, day, requests, successes, errors, prompt_tokens, completion_tokens,
+                    reasoning_tokens, cost
+             FROM usage_daily WHERE day >= ?1 ORDER BY day, key_id",
+        )?;
+        let rows = stmt
+            .query_map([first], |r| {
+                Ok(DayUsage {
+                    key_id: KeyId::from_stored(r.get::<_, String>(0)?),
+                    day: r.get(1)?,
+                    requests: r.get(2)?,
+                    successes: r.get(3)?,
+                    errors: r.get(4)?,
+                    prompt_tokens: r.get(5)?,
+                    completion_tokens: r.get(6)?,
+                    reasoning_tokens: r.get(7)?,
+                    cost: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Requests counted today for one key.
+    pub fn requests_today(&self, key: &KeyId, now: DateTime<Utc>) -> Result<u32> {
+        let conn = self.conn()?;
+        let n = conn
+            .prepare_cached("SELECT COALESCE((SELECT requests FROM usage_daily WHERE key_id = ?1 AND day = ?2), 0)")?
+            .query_row(params![key.as_str(), day_key(now)], |r| r.get(0))?;
+        Ok(n)
+    }
+
+    /// Checks the ledger's invariant: every day counter equals its uncached request rows.
+    /// Returns the (key, day, counter, rows) that disagree — empty when consistent.
+    pub fn inconsistencies(&self) -> Result<Vec<(String, String, i64, i64)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "WITH rows AS (SELECT key_id, day, COUNT(*) AS n FROM requests WHERE cached = 0 GROUP BY key_id, day)
+             SELECT u.key_id, u.day, u.requests, COALESCE(r.n, 0) FROM usage_daily u
+               LEFT JOIN rows r ON r.key_id = u.key_id AND r.day = u.day
+               WHERE u.requests != COALESCE(r.n, 0)
+             UNION ALL
+             SELECT r.key_id, r.day, 0, r.n FROM rows r
+               WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = r.key_id AND u.day = r.day)",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

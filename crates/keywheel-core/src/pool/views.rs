@@ -1,0 +1,184 @@
+//! What the CLI and the app show: key list, status and usage — built here once so both
+//! front ends agree. Keys appear only masked.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::Pool;
+use crate::clock::{day_key, human_duration, next_utc_midnight};
+use crate::error::Result;
+use crate::keys::{KeyId, KeySource, KeychainStatus};
+use crate::ledger::instances::InstanceInfo;
+use crate::ledger::reserve::Availability;
+use crate::ledger::KeyStatus;
+
+/// One key as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    /// Fingerprint id.
+    pub id: KeyId,
+    /// Label.
+    pub label: String,
+    /// Account.
+    pub account: String,
+    /// `sk-or-v1-…a1b2`.
+    pub masked: String,
+    /// `keychain` or `env`.
+    pub source: KeySource,
+    /// Whether this process holds the key's material.
+    pub available: bool,
+    /// Enabled by the person.
+    pub enabled: bool,
+    /// Last observed health.
+    pub status: KeyStatus,
+    /// Requests today.
+    pub today: u32,
+    /// Effective daily cap.
+    pub daily_cap: u32,
+    /// Effective per-minute cap.
+    pub minute_cap: u32,
+    /// Whether it can take a request now, and if not why.
+    pub availability: Availability,
+}
+
+/// `keywheel status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// The UTC day.
+    pub day: String,
+    /// Next reset (00:00 UTC).
+    pub resets_at: DateTime<Utc>,
+    /// Time until then, e.g. `3 h 12 min`.
+    pub resets_in: String,
+    /// The pool's current key.
+    pub current_key: Option<KeyId>,
+    /// The rotation threshold.
+    pub rotate_after: u32,
+    /// Live instances.
+    pub instances: Vec<InstanceInfo>,
+    /// Keys.
+    pub keys: Vec<KeyView>,
+    /// `available`, `disabled` or the reason it is unavailable.
+    pub keychain: String,
+    /// The ledger file.
+    pub ledger: String,
+}
+
+/// One key's requests on one day.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageDay {
+    /// Key id.
+    pub key_id: KeyId,
+    /// UTC day.
+    pub day: String,
+    /// Requests counted.
+    pub requests: u32,
+    /// Answered.
+    pub successes: u32,
+    /// Failed.
+    pub errors: u32,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Cost (USD).
+    pub cost: f64,
+}
+
+/// `keywheel usage`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageView {
+    /// Days covered.
+    pub days: u32,
+    /// The UTC days, oldest first.
+    pub day_list: Vec<String>,
+    /// Keys known to the ledger (masked).
+    pub keys: Vec<KeyView>,
+    /// Per key per day rows (days without requests omitted).
+    pub usage: Vec<UsageDay>,
+}
+
+impl Pool {
+    /// The key list with today's counts.
+    pub fn key_views(&self) -> Result<Vec<KeyView>> {
+        let now = self.now();
+        let records = self.ledger().keys()?;
+        let ids: Vec<KeyId> = records.iter().map(|r| r.id.clone()).collect();
+        let states = self.ledger().key_states(&ids, now)?;
+        let ring = self.ring();
+        let views = records
+            .into_iter()
+            .filter(|r| r.source == KeySource::Keychain || ring.get(&r.id).is_some())
+            .filter_map(|r| {
+                let st = states.iter().find(|s| s.id == r.id)?.clone();
+                Some(KeyView {
+                    available: ring.get(&r.id).is_some(),
+                    id: r.id,
+                    label: r.label,
+                    account: st.account,
+                    masked: r.masked,
+                    source: r.source,
+                    enabled: r.enabled,
+                    status: r.status,
+                    today: st.today,
+                    daily_cap: st.daily_cap,
+                    minute_cap: st.minute_cap,
+                    availability: st.availability,
+                })
+            })
+            .collect();
+        Ok(views)
+    }
+
+    /// Everything `keywheel status` shows.
+    pub fn status(&self) -> Result<StatusView> {
+        self.expire_instances()?;
+        let now = self.now();
+        let resets_at = next_utc_midnight(now);
+        Ok(StatusView {
+            now,
+            day: day_key(now),
+            resets_at,
+            resets_in: human_duration(resets_at - now),
+            current_key: self.ledger().current_key()?,
+            rotate_after: self.settings().rotate_after,
+            instances: self.ledger().live_instances(now, self.instance_ttl())?,
+            keys: self.key_views()?,
+            keychain: match self.keychain_status() {
+                KeychainStatus::Available => "available".into(),
+                KeychainStatus::Disabled => "disabled".into(),
+                KeychainStatus::Unavailable(why) => why,
+            },
+            ledger: self.ledger().path().display().to_string(),
+        })
+    }
+
+    /// Requests per key per UTC day for the last `days` days.
+    pub fn usage(&self, days: u32) -> Result<UsageView> {
+        let now = self.now();
+        let days = days.clamp(1, 366);
+        let day_list =
+            (0..days).rev().map(|i| day_key(now - Duration::days(i64::from(i)))).collect::<Vec<_>>();
+        let usage = self
+            .ledger()
+            .daily_usage(days, now)?
+            .into_iter()
+            .map(|u| UsageDay {
+                key_id: u.key_id,
+                day: u.day,
+                requests: u.requests,
+                successes: u.successes,
+                errors: u.errors,
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                reasoning_tokens: u.reasoning_tokens,
+                cost: u.cost,
+            })
+            .collect();
+        Ok(UsageView { days, day_list, keys: self.key_views()?, usage })
+    }
+}

@@ -1,0 +1,192 @@
+//! OpenRouter's error bodies and response helpers, reproduced from the reference (§7, §10.4).
+//!
+//! Every function returns a ready [`Response`] so handlers stay short and the wording lives in
+//! one place.
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// A JSON response with `status`.
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
+    raw_response(status, "application/json", body.to_string())
+}
+
+/// A response with an arbitrary content type and body.
+pub(crate) fn raw_response(status: u16, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// Adds a header, ignoring names or values that are not valid HTTP.
+pub(crate) fn add_header(resp: &mut Response, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        resp.headers_mut().append(n, v);
+    }
+}
+
+/// 401 with no `Authorization` header.
+pub(crate) fn missing_auth() -> Response {
+    json_response(
+        401,
+        &json!({"error": {"code": 401, "message": "Missing Authentication header"}}),
+    )
+}
+
+/// 401 for a key the mock does not know.
+pub(crate) fn user_not_found() -> Response {
+    json_response(
+        401,
+        &json!({"error": {"message": "User not found.", "code": 401}}),
+    )
+}
+
+/// 402 for an account without credit.
+pub(crate) fn no_credit(user_id: &str) -> Response {
+    json_response(
+        402,
+        &json!({"error": {
+            "message": "Insufficient credits. Add more using https://openrouter.ai/credits",
+            "code": 402,
+            "metadata": {"provider_name": null}},
+            "user_id": user_id}),
+    )
+}
+
+/// 403 for a key past its spend limit.
+pub(crate) fn key_limit_exceeded() -> Response {
+    json_response(
+        403,
+        &json!({"error": {
+            "message": "Key limit exceeded (daily limit). Manage it using https://openrouter.ai/settings/keys",
+            "code": 403}}),
+    )
+}
+
+/// 400 in OpenRouter's minimal shape, with a typed `error_type`.
+pub(crate) fn bad_request(message: &str, error_type: &str) -> Response {
+    json_response(
+        400,
+        &json!({"error": {"code": 400, "message": message, "metadata": {"error_type": error_type}}}),
+    )
+}
+
+/// 404 "No endpoints found for <model>.".
+pub(crate) fn no_endpoints(model: &str, user_id: &str) -> Response {
+    json_response(
+        404,
+        &json!({"error": {"message": format!("No endpoints found for {model}."), "code": 404},
+                "user_id": user_id}),
+    )
+}
+
+/// 404 "No endpoints found that support image input".
+pub(crate) fn no_image_endpoints() -> Response {
+    json_response(
+        404,
+        &json!({"error": {"message": "No endpoints found that support image input", "code": 404}}),
+    )
+}
+
+/// 429 daily (`free-models-per-day`), with headers mirrored into `metadata.headers`.
+pub(crate) fn daily_limit(limit: u32, reset_ms: i64, user_id: &str) -> Response {
+    let headers = json!({
+        "X-RateLimit-Limit": limit.to_string(),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": reset_ms.to_string(),
+    });
+    let body = if limit >= 1000 {
+        json!({"error": {
+            "message": "Rate limit exceeded: free-models-per-day-high-balance. ",
+            "code": 429,
+            "metadata": {"headers": headers, "limit_source": "openrouter_free_tier_daily",
+                         "remedy_hint": "Wait for the daily reset"}}})
+    } else {
+        json!({"error": {
+            "message": "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
+            "code": 429,
+            "metadata": {"headers": headers, "provider_name": null}},
+            "user_id": user_id})
+    };
+    let mut resp = json_response(429, &body);
+    add_ratelimit_headers(&mut resp, limit, reset_ms);
+    resp
+}
+
+/// 429 per-minute (`free-models-per-min`) with `Retry-After`.
+pub(crate) fn minute_limit(limit: u32, reset_ms: i64, retry_after_s: i64) -> Response {
+    let body = json!({"error": {
+        "message": "Rate limit exceeded: free-models-per-min. ",
+        "code": 429,
+        "metadata": {"headers": {
+            "X-RateLimit-Limit": limit.to_string(),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset_ms.to_string(),
+        }, "provider_name": null}}});
+    let mut resp = json_response(429, &body);
+    add_ratelimit_headers(&mut resp, limit, reset_ms);
+    add_header(&mut resp, "Retry-After", &retry_after_s.to_string());
+    resp
+}
+
+fn add_ratelimit_headers(resp: &mut Response, limit: u32, reset_ms: i64) {
+    add_header(resp, "X-RateLimit-Limit", &limit.to_string());
+    add_header(resp, "X-RateLimit-Remaining", "0");
+    add_header(resp, "X-RateLimit-Reset", &reset_ms.to_string());
+}
+
+/// The 502 "Provider returned error" body.
+pub(crate) fn provider_error_body(user_id: &str) -> Value {
+    json!({"error": {"code": 502, "message": "Provider returned error",
+                     "metadata": {"provider_name": "Targon", "raw": "timeout"}},
+           "user_id": user_id})
+}
+
+/// A random 5xx fault: 502 with a provider error or 503 with `Retry-After`.
+pub(crate) fn server_error(status_502: bool) -> Response {
+    if status_502 {
+        json_response(
+            502,
+            &json!({"error": {"code": 502, "message": "Provider returned error",
+                "metadata": {"provider_name": "Chutes",
+                             "raw": "{\"error\":{\"message\":\"upstream connect error\"}}"}}}),
+        )
+    } else {
+        let mut resp = json_response(
+            503,
+            &json!({"error": {"code": 503, "message": "Service temporarily unavailable"}}),
+        );
+        add_header(&mut resp, "Retry-After", "1");
+        resp
+    }
+}
+
+/// The 524 Cloudflare-style HTML page.
+pub(crate) fn cloudflare_524() -> Response {
+    const PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en-US\">\n<head>\n<title>openrouter.ai | 524: A timeout occurred</title>\n<meta charset=\"UTF-8\" />\n</head>\n<body>\n<div id=\"cf-wrapper\">\n<h1><span class=\"cf-error-type\">Error</span> <span class=\"cf-error-code\">524</span></h1>\n<h2 class=\"cf-subheadline\">A timeout occurred</h2>\n<p>The origin web server timed out responding to this request.</p>\n<p>Cloudflare Ray ID: <strong>8f1c2a3b4d5e6f70</strong> &bull; Performance &amp; security by Cloudflare</p>\n</div>\n</body>\n</html>\n";
+    raw_response(524, "text/html; charset=UTF-8", PAGE)
+}
+
+/// 404 for an unknown (or not yet ready) generation id.
+pub(crate) fn generation_not_found() -> Response {
+    json_response(
+        404,
+        &json!({"error": {"code": 404, "message": "Generation not found"}}),
+    )
+}
+
+/// 404 for paths the mock does not serve.
+pub(crate) fn not_found_path() -> Response {
+    json_response(
+        404,
+        &json!({"error": {"code": 404, "message": "Not Found"}}),
+    )
+}

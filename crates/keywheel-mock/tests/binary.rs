@@ -1,0 +1,217 @@
+//! The `keywheel-mock` binary: first stdout line, keys from env or file, loopback only.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keywheel-mock");
+
+fn key(n: u32) -> String {
+    format!("sk-or-v1-{n:064x}")
+}
+
+/// Kills the child when the test ends, whatever happens.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary and returns it with the address from its first line.
+fn spawn(cmd: &mut Command) -> (Running, SocketAddr) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let first = first.trim_end_matches('\n');
+    let port = first
+        .strip_prefix("listening on http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let port: u16 = port.parse().expect("port is a number");
+    assert_ne!(port, 0);
+    (running, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    (status, out)
+}
+
+const CHAT: &str =
+    r#"{"model":"deepseek/deepseek-r1","messages":[{"role":"user","content":"hi"}]}"#;
+
+#[test]
+fn prints_listening_line_first_and_serves_keys_from_env() {
+    let (_child, addr) = spawn(
+        Command::new(BIN)
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--key-env",
+                "KW_MOCK_TEST_KEYS",
+                "--daily-limit",
+                "1",
+            ])
+            .env("KW_MOCK_TEST_KEYS", format!("{},\n{}", key(1), key(2))),
+    );
+    let (status, body) = http(addr, "GET", "/api/v1/models", None, "");
+    assert_eq!(status, 200);
+    assert!(body.contains("meta-llama/llama-3.2-90b-vision-instruct"));
+
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(&key(1)),
+            CHAT
+        )
+        .0,
+        200
+    );
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/chat/completions",
+        Some(&key(1)),
+        CHAT,
+    );
+    assert_eq!(status, 429);
+    assert!(body.contains("free-models-per-day"));
+    // key 2 is its own account; key 3 is unknown.
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(&key(2)),
+            CHAT
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(&key(3)),
+            CHAT
+        )
+        .0,
+        401
+    );
+}
+
+#[test]
+fn keys_file_accounts_flags_and_fault_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.txt");
+    std::fs::write(
+        &file,
+        format!(
+            "# test keys\n{},shared\n{},shared\n{},other,no-credit\n",
+            key(1),
+            key(2),
+            key(3)
+        ),
+    )
+    .unwrap();
+    let (_child, addr) = spawn(Command::new(BIN).args([
+        "--addr",
+        "127.0.0.1:0",
+        "--keys-file",
+        file.to_str().unwrap(),
+        "--daily-limit",
+        "1",
+        "--unavailable-model",
+        "deepseek/deepseek-r1",
+    ]));
+    let fallback = r#"{"model":"deepseek/deepseek-r1","models":["deepseek/deepseek-r1-0528"],"messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/chat/completions",
+        Some(&key(1)),
+        fallback,
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("\"model\":\"deepseek/deepseek-r1-0528\""));
+    // Same account: quota shared.
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(&key(2)),
+            fallback
+        )
+        .0,
+        429
+    );
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(&key(3)),
+            fallback
+        )
+        .0,
+        402
+    );
+    let (status, stats) = http(addr, "GET", "/__mock/stats", None, "");
+    assert_eq!(status, 200);
+    assert!(!stats.contains(&key(1)));
+
+    let (_child2, addr2) = spawn(Command::new(BIN).args(["--addr", "127.0.0.1:0", "--html-body"]));
+    let (status, body) = http(
+        addr2,
+        "POST",
+        "/api/v1/chat/completions",
+        Some(&key(1)),
+        CHAT,
+    );
+    assert_eq!(status, 524);
+    assert!(body.contains("<html"));
+}
+
+#[test]
+fn refuses_non_loopback_addresses() {
+    let out = Command::new(BIN)
+        .args(["--addr", "0.0.0.0:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no listening line");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}

@@ -1,0 +1,312 @@
+//! Decoding bytes into pixels without trusting them.
+//!
+//! The header is read first and its dimensions are checked against
+//! [`PrepOptions::max_pixels`](crate::PrepOptions::max_pixels) before any pixel memory is
+//! taken; the decoder then runs under a memory limit
+//! ([`PrepOptions::max_decoded_bytes`](crate::PrepOptions::max_decoded_bytes)). A decoder
+//! panic is caught and reported as a damaged file.
+//!
+//! JPEG goes through `jpeg-decoder`, which can decode at 1/2, 1/4 or 1/8 size straight from
+//! the DCT coefficients: a 4000×3000 photo headed for 1120 px is decoded at 2000×1500,
+//! skipping three quarters of the inverse-DCT and colour work and memory. Every other format
+//! goes through the `image` crate.
+
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageError, ImageReader, Limits, RgbImage};
+
+use crate::error::PrepError;
+use crate::format::Format;
+use crate::options::PrepOptions;
+
+/// What the header says, before the pixels are decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    /// Stored width (before orientation).
+    pub width: u32,
+    /// Stored height (before orientation).
+    pub height: u32,
+    /// The EXIF (or TIFF) orientation.
+    pub orientation: Orientation,
+}
+
+/// Decoded pixels, in stored orientation, possibly smaller than the header says (JPEG
+/// DCT scaling). Any colour type; see [`crate::flatten`].
+pub(crate) struct Decoded {
+    pub header: Header,
+    pub image: DynamicImage,
+}
+
+/// Decode `bytes` (already sniffed as the supported `format`).
+///
+/// `scale_for` is told the header and answers the smallest scale (relative to the stored
+/// size, in (0, 1]) the caller will need; decoders that can decode smaller for free do so,
+/// never below that scale.
+pub(crate) fn decode(
+    name: &str,
+    bytes: &[u8],
+    format: Format,
+    opts: &PrepOptions,
+    scale_for: &dyn Fn(&Header) -> f64,
+) -> Result<Decoded, PrepError> {
+    if let Some((width, height)) = crate::peek::dimensions(bytes, format) {
+        check_pixels(name, format, width, height, opts)?;
+    }
+    let run = || match format {
+        Format::Jpeg => decode_jpeg(name, bytes, opts, scale_for),
+        _ => decode_with_image(name, bytes, format, opts),
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(result) => result,
+        Err(_) => Err(PrepError::Damaged {
+            name: name.to_owned(),
+            format,
+            reason: "the decoder gave up on malformed data".to_owned(),
+        }),
+    }
+}
+
+fn check_pixels(
+    name: &str,
+    format: Format,
+    width: u32,
+    height: u32,
+    opts: &PrepOptions,
+) -> Result<(), PrepError> {
+    if u64::from(width) * u64::from(height) > opts.max_pixels {
+        return Err(PrepError::TooManyPixels {
+            name: name.to_owned(),
+            width,
+            height,
+            max_pixels: opts.max_pixels,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(damaged(name, format, &format!("it declares a size of {width}×{height} pixels")));
+    }
+    Ok(())
+}
+
+fn decode_jpeg(
+    name: &str,
+    bytes: &[u8],
+    opts: &PrepOptions,
+    scale_for: &dyn Fn(&Header) -> f64,
+) -> Result<Decoded, PrepError> {
+    use jpeg_decoder::PixelFormat;
+
+    let err = |e| jpeg_error(name, opts, e);
+    let mut dec = jpeg_decoder::Decoder::new(bytes);
+    dec.read_info().map_err(err)?;
+    let info = dec.info().ok_or_else(|| damaged(name, Format::Jpeg, "it has no frame header"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_pixels(name, Format::Jpeg, width, height, opts)?;
+    let orientation = dec
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let header = Header { width, height, orientation };
+
+    let scale = scale_for(&header).clamp(f64::MIN_POSITIVE, 1.0);
+    let (out_w, out_h) = if scale < 1.0 {
+        let want = |side: u32| (f64::from(side) * scale).ceil().clamp(1.0, 65535.0) as u16;
+        let (w, h) = dec.scale(want(width), want(height)).map_err(err)?;
+        (u32::from(w), u32::from(h))
+    } else {
+        (width, height)
+    };
+
+    // Output buffer plus component planes, and for progressive files the coefficient
+    // store at full size (2 bytes per coefficient).
+    let bpp = info.pixel_format.pixel_bytes() as u64;
+    let channels = if info.pixel_format == PixelFormat::CMYK32 { 4 } else { bpp.min(3) };
+    let progressive = info.coding_process == jpeg_decoder::CodingProcess::DctProgressive;
+    let needed = u64::from(out_w) * u64::from(out_h) * (bpp + channels)
+        + if progressive { u64::from(width) * u64::from(height) * channels * 2 } else { 0 };
+    if needed > opts.max_decoded_bytes {
+        return Err(PrepError::TooMuchMemory {
+            name: name.to_owned(),
+            needed,
+            limit: opts.max_decoded_bytes,
+        });
+    }
+    dec.set_max_decoding_buffer_size(usize::try_from(opts.max_decoded_bytes).unwrap_or(usize::MAX));
+    let data = dec.decode().map_err(err)?;
+
+    let pixels = out_w as usize * out_h as usize;
+    let image = match info.pixel_format {
+        PixelFormat::L8 if data.len() == pixels => GrayImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageLuma8),
+        PixelFormat::RGB24 if data.len() == pixels * 3 => RgbImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageRgb8),
+        PixelFormat::CMYK32 if data.len() == pixels * 4 => RgbImage::from_raw(out_w, out_h, cmyk_to_rgb(&data)).map(DynamicImage::ImageRgb8),
+        // Lossless JPEG with more than 8 bits per sample comes out as native-endian u16.
+        PixelFormat::L16 | PixelFormat::L8 if data.len() == pixels * 2 => GrayImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageLuma8),
+        PixelFormat::RGB24 if data.len() == pixels * 6 => RgbImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageRgb8),
+        _ => None,
+    }
+    .ok_or_else(|| damaged(name, Format::Jpeg, "the decoded pixel data has the wrong size"))?;
+    Ok(Decoded { header, image })
+}
+
+/// Adobe-style CMYK (as `jpeg-decoder` hands it out, ink amounts 0–255) to RGB.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let k = 255 - u32::from(px[3]);
+        for &ink in &px[..3] {
+            out.push(((255 - u32::from(ink)) * k / 255) as u8);
+        }
+    }
+    out
+}
+
+/// Native-endian u16 samples of unknown precision to u8, shifting by the bits in use.
+fn wide_to_u8(data: &[u8]) -> Vec<u8> {
+    let samples = data.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]]));
+    let max = samples.clone().max().unwrap_or(0);
+    let shift = (16 - max.leading_zeros()).saturating_sub(8);
+    samples.map(|v| (v >> shift) as u8).collect()
+}
+
+fn jpeg_error(name: &str, opts: &PrepOptions, e: jpeg_decoder::Error) -> PrepError {
+    match e {
+        jpeg_decoder::Error::Unsupported(feature) => PrepError::UnsupportedFeature {
+            name: name.to_owned(),
+            format: Format::Jpeg,
+            feature: jpeg_feature(&feature),
+        },
+        jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            truncated(name, Format::Jpeg)
+        }
+        jpeg_decoder::Error::Format(msg) if is_eof_message(&msg) => truncated(name, Format::Jpeg),
+        jpeg_decoder::Error::Format(msg) if msg.contains("maximum") && msg.contains("buffer") => {
+            PrepError::TooMuchMemory { name: name.to_owned(), needed: 0, limit: opts.max_decoded_bytes }
+        }
+        other => damaged(name, Format::Jpeg, &other.to_string()),
+    }
+}
+
+fn jpeg_feature(f: &jpeg_decoder::UnsupportedFeature) -> String {
+    use jpeg_decoder::UnsupportedFeature as U;
+    match f {
+        U::Hierarchical => "hierarchical coding".to_owned(),
+        U::ArithmeticEntropyCoding => "arithmetic coding".to_owned(),
+        U::SamplePrecision(p) => format!("{p}-bit samples"),
+        U::ComponentCount(n) => format!("{n} colour components"),
+        U::DNL => "a DNL marker".to_owned(),
+        U::SubsamplingRatio => "an unusual chroma subsampling".to_owned(),
+        U::NonIntegerSubsamplingRatio => "a non-integer chroma subsampling".to_owned(),
+        U::ColorTransform(t) => format!("the {t:?} colour transform"),
+    }
+}
+
+fn decode_with_image(
+    name: &str,
+    bytes: &[u8],
+    format: Format,
+    opts: &PrepOptions,
+) -> Result<Decoded, PrepError> {
+    let image_format = format
+        .image_format()
+        .ok_or_else(|| PrepError::Unsupported { name: name.to_owned(), format })?;
+    let err = |e| image_error(name, format, opts, e);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(opts.max_decoded_bytes);
+    // Strict per-side limits make decoders that read dimensions early refuse at once.
+    let side_limit = u32::try_from(opts.max_pixels).unwrap_or(u32::MAX).max(1);
+    limits.max_image_width = Some(side_limit);
+    limits.max_image_height = Some(side_limit);
+    reader.limits(limits);
+    let mut dec = reader.into_decoder().map_err(err)?;
+    let (width, height) = dec.dimensions();
+    check_pixels(name, format, width, height, opts)?;
+    let needed = dec.total_bytes();
+    if needed > opts.max_decoded_bytes {
+        return Err(PrepError::TooMuchMemory {
+            name: name.to_owned(),
+            needed,
+            limit: opts.max_decoded_bytes,
+        });
+    }
+    let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(dec).map_err(err)?;
+    Ok(Decoded { header: Header { width, height, orientation }, image })
+}
+
+fn image_error(name: &str, format: Format, opts: &PrepOptions, e: ImageError) -> PrepError {
+    match e {
+        ImageError::Limits(_) => PrepError::TooMuchMemory {
+            name: name.to_owned(),
+            needed: 0,
+            limit: opts.max_decoded_bytes,
+        },
+        ImageError::Unsupported(u) => PrepError::UnsupportedFeature {
+            name: name.to_owned(),
+            format,
+            feature: u.to_string(),
+        },
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            truncated(name, format)
+        }
+        other => {
+            if chain_has_eof(&other) {
+                truncated(name, format)
+            } else {
+                damaged(name, format, &other.to_string())
+            }
+        }
+    }
+}
+
+/// Whether an error (or anything in its source chain) says the data ended early.
+fn chain_has_eof(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::UnexpectedEof
+        {
+            return true;
+        }
+        if is_eof_message(&err.to_string()) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn is_eof_message(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    ["eof", "end of file", "end of stream", "unexpected end", "truncated", "no more data", "ended early"]
+        .iter()
+        .any(|needle| m.contains(needle))
+}
+
+fn truncated(name: &str, format: Format) -> PrepError {
+    PrepError::Truncated { name: name.to_owned(), format }
+}
+
+fn damaged(name: &str, format: Format, reason: &str) -> PrepError {
+    PrepError::Damaged { name: name.to_owned(), format, reason: reason.to_owned() }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmyk_white_and_black() {
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0]), vec![255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 255]), vec![0, 0, 0]);
+        assert_eq!(cmyk_to_rgb(&[0, 255, 255, 0]), vec![255, 0, 0]);
+    }
+
+    #[test]
+    fn wide_samples_keep_their_top_bits() {
+        let data: Vec<u8> = [4095u16, 0, 2048].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        assert_eq!(wide_to_u8(&data), vec![255, 0, 128]);
+    }
+}
