@@ -7,7 +7,8 @@
 //! `cargo bench -p keywheel-vision --bench prep`. The parent process writes the two inputs to
 //! a temporary folder, then runs each case in a child process of itself (so that the peak
 //! resident memory, `VmHWM` from /proc/self/status, belongs to that case alone) and prints
-//! median and p90 wall time over the runs.
+//! median and p90 wall time over the runs, plus CPU time per run (both threads: the hash
+//! and half of the resize run on a second core).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +39,12 @@ fn main() {
     let exe = std::env::current_exe().expect("current exe");
     println!(
         "keywheel-vision prepare benchmark ({RUNS} runs per case, each case in its own process; load average {})",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for case in CASES {
         let status = Command::new(&exe)
@@ -53,9 +59,14 @@ fn main() {
 
 fn run_case(file: &Path) {
     let bytes = std::fs::read(file).expect("read input");
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("input").to_owned();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input")
+        .to_owned();
     let opts = PrepOptions::default();
     let rss_before = status_kb("VmRSS");
+    let cpu_before = cpu_ms();
     // One warm-up run (page faults, lazy CPU feature detection), not counted.
     let warm = prepare(&name, &bytes, &opts).expect("prepare");
     let mut times: Vec<Duration> = (0..RUNS)
@@ -67,13 +78,14 @@ fn run_case(file: &Path) {
             d
         })
         .collect();
+    let cpu_per_run = (cpu_ms() - cpu_before) / (RUNS + 1) as f64;
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let median = times[times.len() / 2];
     let p90 = times[(times.len() * 9).div_ceil(10) - 1];
     let t = &warm.tiles[0];
     println!(
-        "{name:<26} input {:>5.2} MB -> {} tile(s), {} {}x{} {:.0} KB | median {:6.1} ms  p90 {:6.1} ms  min {:6.1} ms | peak RSS {:5.1} MB (before prepare {:4.1} MB)",
+        "{name:<26} input {:>5.2} MB -> {} tile(s), {} {}x{} {:.0} KB | median {:6.1} ms  p90 {:6.1} ms  min {:6.1} ms  cpu {:5.1} ms/run | peak RSS {:5.1} MB (before prepare {:4.1} MB)",
         bytes.len() as f64 / 1e6,
         warm.tiles.len(),
         t.mime,
@@ -83,9 +95,21 @@ fn run_case(file: &Path) {
         ms(median),
         ms(p90),
         ms(times[0]),
+        cpu_per_run,
         status_kb("VmHWM") as f64 / 1024.0,
         rss_before as f64 / 1024.0,
     );
+}
+
+/// User plus system CPU time of this process (all threads) in ms, from /proc/self/stat
+/// (clock ticks of 10 ms, the Linux USER_HZ). 0 where there is no /proc.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * 10.0
 }
 
 /// A field of /proc/self/status in kB (0 where there is no /proc).
@@ -103,11 +127,16 @@ fn status_kb(field: &str) -> u64 {
 fn write_inputs(dir: &Path) {
     use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
     let photo = photo(4000, 3000);
-    for (case, sampling) in [(CASES[0], SamplingFactor::R_4_2_0), (CASES[1], SamplingFactor::R_4_4_4)] {
+    for (case, sampling) in [
+        (CASES[0], SamplingFactor::R_4_2_0),
+        (CASES[1], SamplingFactor::R_4_4_4),
+    ] {
         let mut jpeg = Vec::new();
         let mut encoder = Encoder::new(&mut jpeg, 90);
         encoder.set_sampling_factor(sampling);
-        encoder.encode(photo.as_raw(), 4000, 3000, ColorType::Rgb).expect("encode photo");
+        encoder
+            .encode(photo.as_raw(), 4000, 3000, ColorType::Rgb)
+            .expect("encode photo");
         std::fs::write(dir.join(case), jpeg).expect("write photo");
     }
 
@@ -162,7 +191,7 @@ fn screenshot(w: u32, h: u32) -> RgbImage {
         let end = w - 40 - rng.next() % 600;
         while x < end {
             let glyph = 5 + rng.next() % 9;
-            let tall = rng.next() % 4 == 0;
+            let tall = rng.next().is_multiple_of(4);
             let top = if tall { line_y } else { line_y + 5 };
             for gy in top..line_y + 16 {
                 for gx in x..(x + glyph).min(w) {
@@ -171,7 +200,7 @@ fn screenshot(w: u32, h: u32) -> RgbImage {
                     }
                 }
             }
-            x += glyph + 3 + if rng.next() % 6 == 0 { 10 } else { 0 };
+            x += glyph + 3 + if rng.next().is_multiple_of(6) { 10 } else { 0 };
         }
         line_y += 28;
     }

@@ -84,7 +84,11 @@ fn check_pixels(
         });
     }
     if width == 0 || height == 0 {
-        return Err(damaged(name, format, &format!("it declares a size of {width}×{height} pixels")));
+        return Err(damaged(
+            name,
+            format,
+            &format!("it declares a size of {width}×{height} pixels"),
+        ));
     }
     Ok(())
 }
@@ -100,14 +104,20 @@ fn decode_jpeg(
     let err = |e| jpeg_error(name, opts, e);
     let mut dec = jpeg_decoder::Decoder::new(bytes);
     dec.read_info().map_err(err)?;
-    let info = dec.info().ok_or_else(|| damaged(name, Format::Jpeg, "it has no frame header"))?;
+    let info = dec
+        .info()
+        .ok_or_else(|| damaged(name, Format::Jpeg, "it has no frame header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(name, Format::Jpeg, width, height, opts)?;
     let orientation = dec
         .exif_data()
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
-    let header = Header { width, height, orientation };
+    let header = Header {
+        width,
+        height,
+        orientation,
+    };
 
     let scale = scale_for(&header).clamp(f64::MIN_POSITIVE, 1.0);
     let (out_w, out_h) = if scale < 1.0 {
@@ -121,10 +131,18 @@ fn decode_jpeg(
     // Output buffer plus component planes, and for progressive files the coefficient
     // store at full size (2 bytes per coefficient).
     let bpp = info.pixel_format.pixel_bytes() as u64;
-    let channels = if info.pixel_format == PixelFormat::CMYK32 { 4 } else { bpp.min(3) };
+    let channels = if info.pixel_format == PixelFormat::CMYK32 {
+        4
+    } else {
+        bpp.min(3)
+    };
     let progressive = info.coding_process == jpeg_decoder::CodingProcess::DctProgressive;
     let needed = u64::from(out_w) * u64::from(out_h) * (bpp + channels)
-        + if progressive { u64::from(width) * u64::from(height) * channels * 2 } else { 0 };
+        + if progressive {
+            u64::from(width) * u64::from(height) * channels * 2
+        } else {
+            0
+        };
     if needed > opts.max_decoded_bytes {
         return Err(PrepError::TooMuchMemory {
             name: name.to_owned(),
@@ -137,15 +155,31 @@ fn decode_jpeg(
 
     let pixels = out_w as usize * out_h as usize;
     let image = match info.pixel_format {
-        PixelFormat::L8 if data.len() == pixels => GrayImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageLuma8),
-        PixelFormat::RGB24 if data.len() == pixels * 3 => RgbImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageRgb8),
-        PixelFormat::CMYK32 if data.len() == pixels * 4 => RgbImage::from_raw(out_w, out_h, cmyk_to_rgb(&data)).map(DynamicImage::ImageRgb8),
+        PixelFormat::L8 if data.len() == pixels => {
+            GrayImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageLuma8)
+        }
+        PixelFormat::RGB24 if data.len() == pixels * 3 => {
+            RgbImage::from_raw(out_w, out_h, data).map(DynamicImage::ImageRgb8)
+        }
+        PixelFormat::CMYK32 if data.len() == pixels * 4 => {
+            RgbImage::from_raw(out_w, out_h, cmyk_to_rgb(&data)).map(DynamicImage::ImageRgb8)
+        }
         // Lossless JPEG with more than 8 bits per sample comes out as native-endian u16.
-        PixelFormat::L16 | PixelFormat::L8 if data.len() == pixels * 2 => GrayImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageLuma8),
-        PixelFormat::RGB24 if data.len() == pixels * 6 => RgbImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageRgb8),
+        PixelFormat::L16 | PixelFormat::L8 if data.len() == pixels * 2 => {
+            GrayImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageLuma8)
+        }
+        PixelFormat::RGB24 if data.len() == pixels * 6 => {
+            RgbImage::from_raw(out_w, out_h, wide_to_u8(&data)).map(DynamicImage::ImageRgb8)
+        }
         _ => None,
     }
-    .ok_or_else(|| damaged(name, Format::Jpeg, "the decoded pixel data has the wrong size"))?;
+    .ok_or_else(|| {
+        damaged(
+            name,
+            Format::Jpeg,
+            "the decoded pixel data has the wrong size",
+        )
+    })?;
     Ok(Decoded { header, image })
 }
 
@@ -163,7 +197,9 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 
 /// Native-endian u16 samples of unknown precision to u8, shifting by the bits in use.
 fn wide_to_u8(data: &[u8]) -> Vec<u8> {
-    let samples = data.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]]));
+    let samples = data
+        .chunks_exact(2)
+        .map(|c| u16::from_ne_bytes([c[0], c[1]]));
     let max = samples.clone().max().unwrap_or(0);
     let shift = (16 - max.leading_zeros()).saturating_sub(8);
     samples.map(|v| (v >> shift) as u8).collect()
@@ -181,7 +217,11 @@ fn jpeg_error(name: &str, opts: &PrepOptions, e: jpeg_decoder::Error) -> PrepErr
         }
         jpeg_decoder::Error::Format(msg) if is_eof_message(&msg) => truncated(name, Format::Jpeg),
         jpeg_decoder::Error::Format(msg) if msg.contains("maximum") && msg.contains("buffer") => {
-            PrepError::TooMuchMemory { name: name.to_owned(), needed: 0, limit: opts.max_decoded_bytes }
+            PrepError::TooMuchMemory {
+                name: name.to_owned(),
+                needed: 0,
+                limit: opts.max_decoded_bytes,
+            }
         }
         other => damaged(name, Format::Jpeg, &other.to_string()),
     }
@@ -209,7 +249,10 @@ fn decode_with_image(
 ) -> Result<Decoded, PrepError> {
     let image_format = format
         .image_format()
-        .ok_or_else(|| PrepError::Unsupported { name: name.to_owned(), format })?;
+        .ok_or_else(|| PrepError::Unsupported {
+            name: name.to_owned(),
+            format,
+        })?;
     let err = |e| image_error(name, format, opts, e);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut limits = Limits::default();
@@ -232,7 +275,14 @@ fn decode_with_image(
     }
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(dec).map_err(err)?;
-    Ok(Decoded { header: Header { width, height, orientation }, image })
+    Ok(Decoded {
+        header: Header {
+            width,
+            height,
+            orientation,
+        },
+        image,
+    })
 }
 
 fn image_error(name: &str, format: Format, opts: &PrepOptions, e: ImageError) -> PrepError {
@@ -279,19 +329,33 @@ fn chain_has_eof(e: &(dyn std::error::Error + 'static)) -> bool {
 
 fn is_eof_message(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    ["eof", "end of file", "end of stream", "unexpected end", "truncated", "no more data", "ended early"]
-        .iter()
-        .any(|needle| m.contains(needle))
+    [
+        "eof",
+        "end of file",
+        "end of stream",
+        "unexpected end",
+        "truncated",
+        "no more data",
+        "ended early",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 fn truncated(name: &str, format: Format) -> PrepError {
-    PrepError::Truncated { name: name.to_owned(), format }
+    PrepError::Truncated {
+        name: name.to_owned(),
+        format,
+    }
 }
 
 fn damaged(name: &str, format: Format, reason: &str) -> PrepError {
-    PrepError::Damaged { name: name.to_owned(), format, reason: reason.to_owned() }
+    PrepError::Damaged {
+        name: name.to_owned(),
+        format,
+        reason: reason.to_owned(),
+    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -306,7 +370,10 @@ mod tests {
 
     #[test]
     fn wide_samples_keep_their_top_bits() {
-        let data: Vec<u8> = [4095u16, 0, 2048].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let data: Vec<u8> = [4095u16, 0, 2048]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         assert_eq!(wide_to_u8(&data), vec![255, 0, 128]);
     }
 }

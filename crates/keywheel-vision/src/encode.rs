@@ -53,12 +53,13 @@ fn color_type(image: &DynamicImage) -> ExtendedColorType {
 /// Encode as PNG (8-bit grey or RGB).
 pub(crate) fn png(image: &DynamicImage) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Vec::new();
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive).write_image(
-        image.as_bytes(),
-        image.width(),
-        image.height(),
-        color_type(image),
-    )?;
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(
+            image.as_bytes(),
+            image.width(),
+            image.height(),
+            color_type(image),
+        )?;
     Ok(out)
 }
 
@@ -72,7 +73,12 @@ pub(crate) fn jpeg(image: &DynamicImage, quality: u8) -> Result<Vec<u8>, String>
     let side = |v: u32| u16::try_from(v).map_err(|_| format!("{v} px is too large for JPEG"));
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, quality)
-        .encode(image.as_bytes(), side(image.width())?, side(image.height())?, color)
+        .encode(
+            image.as_bytes(),
+            side(image.width())?,
+            side(image.height())?,
+            color,
+        )
         .map_err(|e| e.to_string())?;
     Ok(out)
 }
@@ -84,7 +90,10 @@ pub(crate) fn fit(
     content: Content,
     opts: &PrepOptions,
 ) -> Result<Encoded, PrepError> {
-    let fail = |reason: String| PrepError::Encode { name: name.to_owned(), reason };
+    let fail = |reason: String| PrepError::Encode {
+        name: name.to_owned(),
+        reason,
+    };
     let fits = |mime: &str, n: usize| data_url_len(mime, n) <= opts.max_data_url_bytes;
     let done = |image: &DynamicImage, mime: &'static str, bytes: Vec<u8>| Encoded {
         data_url: data_url(mime, &bytes),
@@ -113,7 +122,10 @@ pub(crate) fn fit(
             }
         }
         if image.width().min(image.height()) <= 64 {
-            return Err(PrepError::CannotFit { name: name.to_owned(), limit: opts.max_data_url_bytes });
+            return Err(PrepError::CannotFit {
+                name: name.to_owned(),
+                limit: opts.max_data_url_bytes,
+            });
         }
         let (w, h) = scale::scaled_size(image.width(), image.height(), 0.8);
         image = scale::resize(&image, None, w, h, content).map_err(fail)?;

@@ -10,14 +10,18 @@ use crate::format::{Format, SUPPORTED_LIST};
 #[non_exhaustive]
 pub enum PrepError {
     /// The file has no bytes at all.
-    #[error("{name} is empty (0 bytes); choose the image again, or re-export it if it was saved by another program.")]
+    #[error(
+        "{name} is empty (0 bytes); choose the image again, or re-export it if it was saved by another program."
+    )]
     Empty {
         /// The file's name.
         name: String,
     },
 
     /// The bytes are not in any image format (text, HTML, an archive, random data…).
-    #[error("{name} is not an image: it contains {looks_like}, whatever its name says; choose a picture file (supported: {SUPPORTED_LIST}).")]
+    #[error(
+        "{name} is not an image: it contains {looks_like}, whatever its name says; choose a picture file (supported: {SUPPORTED_LIST})."
+    )]
     NotAnImage {
         /// The file's name.
         name: String,
@@ -116,7 +120,9 @@ pub enum PrepError {
     },
 
     /// The file exists but could not be read.
-    #[error("{name} could not be read ({source}); check that you may read it and that it is a regular file.")]
+    #[error(
+        "{name} could not be read ({source}); check that you may read it and that it is a regular file."
+    )]
     Unreadable {
         /// The path as given.
         name: String,
@@ -135,7 +141,9 @@ pub enum PrepError {
     },
 
     /// Re-encoding failed; this is a bug in Keywheel, not a problem with the file.
-    #[error("Keywheel could not re-encode {name} ({reason}); this is a bug, please report it, and try exporting the image as PNG meanwhile.")]
+    #[error(
+        "Keywheel could not re-encode {name} ({reason}); this is a bug, please report it, and try exporting the image as PNG meanwhile."
+    )]
     Encode {
         /// The file's name.
         name: String,
@@ -193,14 +201,22 @@ fn mb(bytes: u64) -> String {
 
 /// Like [`mb`], but never rounds a non-zero size down to "0".
 fn mb_or_more(bytes: u64) -> String {
-    if bytes < 100_000 { "0.1".to_owned() } else { mb(bytes) }
+    if bytes < 100_000 {
+        "0.1".to_owned()
+    } else {
+        mb(bytes)
+    }
 }
 
 fn memory_phrase(needed: u64, limit: u64) -> String {
     if needed == 0 {
         format!("more than the {} MB memory limit to decode", mb(limit))
     } else {
-        format!("{} MB of memory to decode, more than the {} MB limit", mb_or_more(needed), mb(limit))
+        format!(
+            "{} MB of memory to decode, more than the {} MB limit",
+            mb_or_more(needed),
+            mb(limit)
+        )
     }
 }
 
@@ -210,7 +226,10 @@ mod tests {
 
     #[test]
     fn sentences_name_the_file_and_say_what_to_do() {
-        let e = PrepError::Unsupported { name: "photo.heic".into(), format: Format::Heic };
+        let e = PrepError::Unsupported {
+            name: "photo.heic".into(),
+            format: Format::Heic,
+        };
         assert_eq!(
             e.to_string(),
             "photo.heic is a HEIC image, which Keywheel cannot read; export it as PNG or JPEG \
@@ -227,9 +246,20 @@ mod tests {
             "huge.png is 60000×60000 pixels (3600.0 megapixels), more than the 100-megapixel \
              limit; scale it down or crop it first."
         );
-        let e = PrepError::TooLarge { name: "big.tif".into(), size: 75_200_000, limit: 50_000_000 };
-        assert!(e.to_string().starts_with("big.tif is 75 MB, larger than the 50 MB limit"));
-        let e = PrepError::TooMuchMemory { name: "bomb.png".into(), needed: 0, limit: 500_000_000 };
+        let e = PrepError::TooLarge {
+            name: "big.tif".into(),
+            size: 75_200_000,
+            limit: 50_000_000,
+        };
+        assert!(
+            e.to_string()
+                .starts_with("big.tif is 75 MB, larger than the 50 MB limit")
+        );
+        let e = PrepError::TooMuchMemory {
+            name: "bomb.png".into(),
+            needed: 0,
+            limit: 500_000_000,
+        };
         assert_eq!(
             e.to_string(),
             "bomb.png would need more than the 500 MB memory limit to decode (it may be a \

@@ -28,7 +28,11 @@ fn over_white(v: u8, a: u8) -> u8 {
 
 fn gray_over_white(la: &image::GrayAlphaImage) -> DynamicImage {
     let (w, h) = la.dimensions();
-    let data = la.as_raw().chunks_exact(2).map(|p| over_white(p[0], p[1])).collect();
+    let data = la
+        .as_raw()
+        .chunks_exact(2)
+        .map(|p| over_white(p[0], p[1]))
+        .collect();
     DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, data).unwrap_or_default())
 }
 
@@ -37,7 +41,11 @@ fn rgb_over_white(rgba: &image::RgbaImage) -> DynamicImage {
     let mut data = Vec::with_capacity(w as usize * h as usize * 3);
     for p in rgba.as_raw().chunks_exact(4) {
         let a = p[3];
-        data.extend_from_slice(&[over_white(p[0], a), over_white(p[1], a), over_white(p[2], a)]);
+        data.extend_from_slice(&[
+            over_white(p[0], a),
+            over_white(p[1], a),
+            over_white(p[2], a),
+        ]);
     }
     DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, data).unwrap_or_default())
 }

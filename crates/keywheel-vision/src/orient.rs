@@ -20,7 +20,11 @@ pub(crate) fn swaps_sides(o: Orientation) -> bool {
 
 /// The upright size of a `width`×`height` stored image with orientation `o`.
 pub(crate) fn upright_size(width: u32, height: u32, o: Orientation) -> (u32, u32) {
-    if swaps_sides(o) { (height, width) } else { (width, height) }
+    if swaps_sides(o) {
+        (height, width)
+    } else {
+        (width, height)
+    }
 }
 
 /// Turn `image` upright.

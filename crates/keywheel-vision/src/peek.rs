@@ -10,7 +10,11 @@ use crate::format::Format;
 /// Width and height declared by the header, where the format keeps them at a fixed place.
 pub(crate) fn dimensions(bytes: &[u8], format: Format) -> Option<(u32, u32)> {
     let be32 = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
-    let le16 = |at: usize| Some(u32::from(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?)));
+    let le16 = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
     let le24 = |at: usize| {
         let b = bytes.get(at..at + 3)?;
         Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
@@ -21,7 +25,9 @@ pub(crate) fn dimensions(bytes: &[u8], format: Format) -> Option<(u32, u32)> {
         Format::Gif => Some((le16(6)?, le16(8)?)),
         Format::Bmp => match le32(14)? {
             12 => Some((le16(18)?, le16(20)?)),
-            _ => Some((le32(18)? as i32).unsigned_abs()).zip(Some((le32(22)? as i32).unsigned_abs())),
+            _ => {
+                Some((le32(18)? as i32).unsigned_abs()).zip(Some((le32(22)? as i32).unsigned_abs()))
+            }
         },
         Format::WebP => match bytes.get(12..16)? {
             b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
@@ -48,7 +54,10 @@ mod tests {
         png.extend_from_slice(&60000u32.to_be_bytes());
         png.extend_from_slice(&50000u32.to_be_bytes());
         assert_eq!(dimensions(&png, Format::Png), Some((60000, 50000)));
-        assert_eq!(dimensions(b"GIF89a\x10\x00\x20\x00", Format::Gif), Some((16, 32)));
+        assert_eq!(
+            dimensions(b"GIF89a\x10\x00\x20\x00", Format::Gif),
+            Some((16, 32))
+        );
         let mut bmp = b"BM\0\0\0\0\0\0\0\0\x36\0\0\0".to_vec();
         bmp.extend_from_slice(&40u32.to_le_bytes());
         bmp.extend_from_slice(&300i32.to_le_bytes());

@@ -20,7 +20,9 @@ use crate::tile::{self, Plan};
 /// The format is found from the bytes, never from the name.
 pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared, PrepError> {
     if bytes.is_empty() {
-        return Err(PrepError::Empty { name: name.to_owned() });
+        return Err(PrepError::Empty {
+            name: name.to_owned(),
+        });
     }
     if bytes.len() as u64 > opts.max_input_bytes {
         return Err(PrepError::TooLarge {
@@ -34,7 +36,10 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
         looks_like: describe_non_image(bytes),
     })?;
     if !format.is_supported() {
-        return Err(PrepError::Unsupported { name: name.to_owned(), format });
+        return Err(PrepError::Unsupported {
+            name: name.to_owned(),
+            format,
+        });
     }
 
     let plan_for = |h: &Header| {
@@ -51,7 +56,8 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
     let content_hash = content_hash.unwrap_or_else(|_| hex::encode(Sha256::digest(bytes)));
     let header = decoded.header;
     let plan = plan_for(&header);
-    let (source_width, source_height) = upright_size(header.width, header.height, header.orientation);
+    let (source_width, source_height) =
+        upright_size(header.width, header.height, header.orientation);
 
     let image = flatten(decoded.image);
     let content = classify(&image);
@@ -93,7 +99,10 @@ fn render(
     plan: &Plan,
     content: Content,
 ) -> Result<Vec<(image::DynamicImage, crate::prepared::Region)>, PrepError> {
-    let fail = |reason| PrepError::Encode { name: name.to_owned(), reason };
+    let fail = |reason| PrepError::Encode {
+        name: name.to_owned(),
+        reason,
+    };
     if let [only] = plan.tiles.as_slice() {
         let (w, h) = if swaps_sides(header.orientation) {
             (only.out_height, only.out_width)
@@ -122,7 +131,8 @@ fn render(
                 width: f64::from(t.region.width) * fx,
                 height: f64::from(t.region.height) * fy,
             };
-            let out = scale::resize(&image, Some(crop), t.out_width, t.out_height, content).map_err(fail)?;
+            let out = scale::resize(&image, Some(crop), t.out_width, t.out_height, content)
+                .map_err(fail)?;
             Ok((out, t.region))
         })
         .collect()

@@ -56,7 +56,8 @@ pub(crate) fn resize(
         _ => return Err("unexpected pixel type".to_owned()),
     };
     let (width, height) = (width.max(1), height.max(1));
-    let view = ImageRef::new(src.width(), src.height(), raw, pixel_type).map_err(|e| e.to_string())?;
+    let view =
+        ImageRef::new(src.width(), src.height(), raw, pixel_type).map_err(|e| e.to_string())?;
     let filter = match content {
         Content::Graphic => FilterType::Lanczos3,
         Content::Photo => FilterType::CatmullRom,
@@ -71,14 +72,18 @@ pub(crate) fn resize(
     // half's filter still reads source rows across the split, so the seam is invisible.
     let stripe = |rows: std::ops::Range<u32>| -> Result<Vec<u8>, String> {
         let per_row = crop.height / f64::from(height);
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter)).crop(
-            crop.left,
-            crop.top + f64::from(rows.start) * per_row,
-            crop.width,
-            f64::from(rows.len() as u32) * per_row,
-        );
+        let options = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(filter))
+            .crop(
+                crop.left,
+                crop.top + f64::from(rows.start) * per_row,
+                crop.width,
+                f64::from(rows.len() as u32) * per_row,
+            );
         let mut dst = Image::new(width, rows.len() as u32, pixel_type);
-        Resizer::new().resize(&view, &mut dst, &options).map_err(|e| e.to_string())?;
+        Resizer::new()
+            .resize(&view, &mut dst, &options)
+            .map_err(|e| e.to_string())?;
         Ok(dst.into_vec())
     };
     let buf = if height >= PARALLEL_ROWS && parallel() {
@@ -122,8 +127,15 @@ mod tests {
             }
         }
         let src = DynamicImage::ImageLuma8(g);
-        let crop = Crop { left: 0.0, top: 10.0, width: 10.0, height: 10.0 };
-        let out = resize(&src, Some(crop), 5, 5, Content::Graphic).unwrap().to_luma8();
+        let crop = Crop {
+            left: 0.0,
+            top: 10.0,
+            width: 10.0,
+            height: 10.0,
+        };
+        let out = resize(&src, Some(crop), 5, 5, Content::Graphic)
+            .unwrap()
+            .to_luma8();
         // The filter may reach a little across the crop edge (so that bands join seamlessly),
         // but the band is the white half.
         assert!(out.rows().skip(2).flatten().all(|p| p.0[0] >= 250));
@@ -137,9 +149,15 @@ mod tests {
             state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
             image::Rgb([(x % 251) as u8, (y % 241) as u8, (state >> 24) as u8])
         });
-        let split = resize(&DynamicImage::ImageRgb8(rgb.clone()), None, 450, 600, Content::Graphic)
-            .unwrap()
-            .to_rgb8();
+        let split = resize(
+            &DynamicImage::ImageRgb8(rgb.clone()),
+            None,
+            450,
+            600,
+            Content::Graphic,
+        )
+        .unwrap()
+        .to_rgb8();
         let view = ImageRef::new(900, 1200, rgb.as_raw(), PixelType::U8x3).unwrap();
         let mut whole = Image::new(450, 600, PixelType::U8x3);
         let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));

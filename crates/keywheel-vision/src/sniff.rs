@@ -73,11 +73,7 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     if is_ico(b) {
         return Some(Format::Ico);
     }
-    if b.len() >= 3
-        && b[0] == b'P'
-        && (b'1'..=b'7').contains(&b[1])
-        && b[2].is_ascii_whitespace()
-    {
+    if b.len() >= 3 && b[0] == b'P' && (b'1'..=b'7').contains(&b[1]) && b[2].is_ascii_whitespace() {
         return Some(Format::Netpbm);
     }
     let text = skip_bom_and_space(b);
@@ -146,10 +142,14 @@ fn is_ico(b: &[u8]) -> bool {
 
 /// ISO base media file format (`....ftyp<brand>`) and the JPEG 2000 / JPEG XL box signatures.
 fn iso_bmff(b: &[u8]) -> Option<Format> {
-    if b.starts_with(&[0, 0, 0, 0x0C, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A]) {
+    if b.starts_with(&[
+        0, 0, 0, 0x0C, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A,
+    ]) {
         return Some(Format::Jpeg2000);
     }
-    if b.starts_with(&[0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A]) {
+    if b.starts_with(&[
+        0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A,
+    ]) {
         return Some(Format::JpegXl);
     }
     if b.len() < 12 || &b[4..8] != b"ftyp" {
@@ -168,7 +168,9 @@ fn iso_bmff(b: &[u8]) -> Option<Format> {
     if has(&[b"avif", b"avis"]) {
         return Some(Format::Avif);
     }
-    if has(&[b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"]) {
+    if has(&[
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
+    ]) {
         return Some(Format::Heic);
     }
     if has(&[b"mif1", b"msf1", b"mif2"]) {
@@ -196,7 +198,10 @@ fn is_svg(text: &[u8]) -> bool {
 
 fn skip_bom_and_space(b: &[u8]) -> &[u8] {
     let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
@@ -250,12 +255,24 @@ mod tests {
 
     #[test]
     fn recognises_unsupported_magic() {
-        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Some(Format::Heic));
-        assert_eq!(sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"), Some(Format::Heic));
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            Some(Format::Heic)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"),
+            Some(Format::Heic)
+        );
         assert_eq!(sniff(b"\0\0\0\x14ftypmif1\0\0\0\0mif1"), Some(Format::Heif));
-        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"), Some(Format::Avif));
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Some(Format::Avif)
+        );
         assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3"), Some(Format::Pdf));
-        assert_eq!(sniff(b"\xEF\xBB\xBF  <?xml version=\"1.0\"?>\n<svg xmlns=\"x\"/>"), Some(Format::Svg));
+        assert_eq!(
+            sniff(b"\xEF\xBB\xBF  <?xml version=\"1.0\"?>\n<svg xmlns=\"x\"/>"),
+            Some(Format::Svg)
+        );
         assert_eq!(sniff(b"<svg width=\"10\"></svg>"), Some(Format::Svg));
         assert_eq!(sniff(b"8BPS\0\x01"), Some(Format::Psd));
         assert_eq!(sniff(&[0xFF, 0x0A, 0xFA]), Some(Format::JpegXl));
@@ -269,7 +286,13 @@ mod tests {
         assert_eq!(sniff(b"<?xml version=\"1.0\"?><note/>"), None);
         assert_eq!(describe_non_image(b"hello\nworld\n"), "a plain text file");
         assert!(describe_non_image(b"<!DOCTYPE html><html>").contains("HTML"));
-        assert_eq!(describe_non_image(b"PK\x03\x04rest"), "a ZIP archive or Office document");
-        assert_eq!(describe_non_image(&[0x00, 0x9F, 0x13, 0xFE]), "data in no image format Keywheel knows");
+        assert_eq!(
+            describe_non_image(b"PK\x03\x04rest"),
+            "a ZIP archive or Office document"
+        );
+        assert_eq!(
+            describe_non_image(&[0x00, 0x9F, 0x13, 0xFE]),
+            "data in no image format Keywheel knows"
+        );
     }
 }

@@ -75,7 +75,16 @@ pub(crate) fn plan(width: u32, height: u32, opts: &PrepOptions) -> Plan {
     let tiles = (0..n)
         .map(|i| {
             let y = ((i as f64 * step).round() as u32).min(h - band_h);
-            Tile { region: Region { x: 0, y, width: w, height: band_h }, out_width, out_height }
+            Tile {
+                region: Region {
+                    x: 0,
+                    y,
+                    width: w,
+                    height: band_h,
+                },
+                out_width,
+                out_height,
+            }
         })
         .collect();
     Plan { scale, tiles }
@@ -85,7 +94,16 @@ fn single(w: u32, h: u32, scale: f64) -> Plan {
     let (out_width, out_height) = scaled_size(w, h, scale);
     Plan {
         scale,
-        tiles: vec![Tile { region: Region { x: 0, y: 0, width: w, height: h }, out_width, out_height }],
+        tiles: vec![Tile {
+            region: Region {
+                x: 0,
+                y: 0,
+                width: w,
+                height: h,
+            },
+            out_width,
+            out_height,
+        }],
     }
 }
 
@@ -117,11 +135,17 @@ pub fn join_markdown(parts: &[String]) -> String {
             out.push_str(part);
             continue;
         }
-        let tail: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let tail: Vec<&str> = out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         let tail = &tail[tail.len().saturating_sub(MAX_SEAM_LINES)..];
         let lines: Vec<&str> = part.lines().collect();
         // Indices of the non-blank lines of this part.
-        let heads: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].trim().is_empty()).collect();
+        let heads: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].trim().is_empty())
+            .collect();
         let mut skip_to = 0;
         for k in (1..=tail.len().min(heads.len()).min(MAX_SEAM_LINES)).rev() {
             let same = tail[tail.len() - k..]
@@ -154,7 +178,14 @@ mod tests {
 
     #[test]
     fn photos_and_pages_are_one_request() {
-        for (w, h) in [(4000, 3000), (3000, 4000), (2480, 3508), (1080, 1920), (6000, 1080), (800, 600)] {
+        for (w, h) in [
+            (4000, 3000),
+            (3000, 4000),
+            (2480, 3508),
+            (1080, 1920),
+            (6000, 1080),
+            (800, 600),
+        ] {
             let p = plan(w, h, &opts());
             assert_eq!(p.tiles.len(), 1, "{w}x{h}");
             let t = p.tiles[0];
@@ -163,7 +194,11 @@ mod tests {
         let p = plan(4000, 3000, &opts());
         assert_eq!((p.tiles[0].out_width, p.tiles[0].out_height), (1120, 840));
         let p = plan(800, 600, &opts());
-        assert_eq!((p.tiles[0].out_width, p.tiles[0].out_height), (800, 600), "never upscaled");
+        assert_eq!(
+            (p.tiles[0].out_width, p.tiles[0].out_height),
+            (800, 600),
+            "never upscaled"
+        );
     }
 
     #[test]
@@ -179,7 +214,10 @@ mod tests {
                 assert_eq!(t.region.y, 0);
             } else {
                 let overlap = prev_end - t.region.y;
-                assert!(f64::from(overlap) >= 0.1 * 1120.0 - 1.0, "overlap {overlap}");
+                assert!(
+                    f64::from(overlap) >= 0.1 * 1120.0 - 1.0,
+                    "overlap {overlap}"
+                );
             }
             prev_end = t.region.y + t.region.height;
         }
@@ -196,8 +234,15 @@ mod tests {
         o.max_tiles = 4;
         let p = plan(1080, 20000, &o);
         assert_eq!(p.tiles.len(), 4);
-        assert_eq!(p.tiles.last().map(|t| t.region.y + t.region.height), Some(20000));
-        assert!(p.tiles.iter().all(|t| t.out_width <= 1120 && t.out_height <= 1120));
+        assert_eq!(
+            p.tiles.last().map(|t| t.region.y + t.region.height),
+            Some(20000)
+        );
+        assert!(
+            p.tiles
+                .iter()
+                .all(|t| t.out_width <= 1120 && t.out_height <= 1120)
+        );
     }
 
     #[test]
@@ -212,7 +257,10 @@ mod tests {
             join_markdown(&parts),
             "# Title\n\nFirst paragraph line one\nShared line at the seam\n\nSecond part\n\n---\nThird"
         );
-        assert_eq!(join_markdown(&["a\n---".to_owned(), "---\nb".to_owned()]), "a\n---\n\n---\nb");
+        assert_eq!(
+            join_markdown(&["a\n---".to_owned(), "---\nb".to_owned()]),
+            "a\n---\n\n---\nb"
+        );
         assert_eq!(join_markdown(&[]), "");
     }
 }

@@ -15,7 +15,10 @@ fn opts() -> PrepOptions {
 fn fails(name: &str, bytes: &[u8], opts: &PrepOptions) -> PrepError {
     let err = prepare(name, bytes, opts).expect_err("should be refused");
     let msg = err.to_string();
-    assert!(msg.starts_with(name) || msg.contains(name), "message does not name {name}: {msg}");
+    assert!(
+        msg.starts_with(name) || msg.contains(name),
+        "message does not name {name}: {msg}"
+    );
     assert!(msg.ends_with('.'), "not a sentence: {msg}");
     assert_eq!(err.name(), name);
     err
@@ -38,8 +41,21 @@ fn empty_file() {
 
 #[test]
 fn text_named_png_is_not_an_image() {
-    let e = fails("notes.png", b"Meeting notes\n- buy milk\n- call Bob\n", &opts());
-    assert!(matches!(e, PrepError::NotAnImage { looks_like: "a plain text file", .. }), "{e:?}");
+    let e = fails(
+        "notes.png",
+        b"Meeting notes\n- buy milk\n- call Bob\n",
+        &opts(),
+    );
+    assert!(
+        matches!(
+            e,
+            PrepError::NotAnImage {
+                looks_like: "a plain text file",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(
         e.to_string(),
         "notes.png is not an image: it contains a plain text file, whatever its name says; \
@@ -49,7 +65,11 @@ fn text_named_png_is_not_an_image() {
 
 #[test]
 fn html_saved_as_jpg_is_not_an_image() {
-    let e = fails("cat.jpg", b"<!DOCTYPE html><html><head><title>Cat</title>", &opts());
+    let e = fails(
+        "cat.jpg",
+        b"<!DOCTYPE html><html><head><title>Cat</title>",
+        &opts(),
+    );
     assert!(e.to_string().contains("HTML web page"), "{e}");
 }
 
@@ -65,14 +85,26 @@ fn random_bytes_are_not_an_image() {
 fn truncated_png() {
     let png = small_png();
     let e = fails("cut.png", &png[..png.len() / 2], &opts());
-    assert!(matches!(e, PrepError::Truncated { format: Format::Png, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::Truncated {
+                format: Format::Png,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("cut off"));
 }
 
 #[test]
 fn png_with_only_a_header_is_truncated() {
     let e = fails("header-only.png", &png_header(100, 100, 8, 2), &opts());
-    assert!(matches!(e, PrepError::Truncated { .. } | PrepError::Damaged { .. }), "{e:?}");
+    assert!(
+        matches!(e, PrepError::Truncated { .. } | PrepError::Damaged { .. }),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -84,14 +116,32 @@ fn corrupt_png() {
         *b ^= 0x5A;
     }
     let e = fails("scribbled.png", &png, &opts());
-    assert!(matches!(e, PrepError::Damaged { format: Format::Png, .. } | PrepError::Truncated { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::Damaged {
+                format: Format::Png,
+                ..
+            } | PrepError::Truncated { .. }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn truncated_jpeg() {
     let jpg = small_jpeg();
     let e = fails("cut.jpg", &jpg[..jpg.len() * 2 / 3], &opts());
-    assert!(matches!(e, PrepError::Truncated { format: Format::Jpeg, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::Truncated {
+                format: Format::Jpeg,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -100,7 +150,10 @@ fn jpeg_with_only_markers_is_refused() {
     // Everything up to the first scan, then nothing.
     let sos = jpg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
     let e = fails("no-scan.jpg", &jpg[..sos], &opts());
-    assert!(matches!(e, PrepError::Truncated { .. } | PrepError::Damaged { .. }), "{e:?}");
+    assert!(
+        matches!(e, PrepError::Truncated { .. } | PrepError::Damaged { .. }),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -110,18 +163,57 @@ fn corrupt_jpeg_header() {
     let sof = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
     jpg[sof + 9] = 0;
     let e = fails("broken.jpg", &jpg, &opts());
-    assert!(matches!(e, PrepError::Damaged { format: Format::Jpeg, .. } | PrepError::UnsupportedFeature { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::Damaged {
+                format: Format::Jpeg,
+                ..
+            } | PrepError::UnsupportedFeature { .. }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn unsupported_formats_are_named_with_what_to_do() {
     let cases: [(&str, &[u8], Format, &str); 6] = [
-        ("photo.heic", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\0", Format::Heic, "export it as PNG or JPEG"),
-        ("photo.avif", b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf\0\0", Format::Avif, "export it as PNG or JPEG"),
-        ("scan.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", Format::Pdf, "export its pages as PNG or JPEG images"),
-        ("logo.svg", b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Format::Svg, "export it as PNG"),
-        ("art.psd", b"8BPS\0\x01\0\0\0\0\0\0\0\x03", Format::Psd, "export it from your editor"),
-        ("pic.jxl", &[0xFF, 0x0A, 0x00, 0x10], Format::JpegXl, "export it as PNG or JPEG"),
+        (
+            "photo.heic",
+            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\0",
+            Format::Heic,
+            "export it as PNG or JPEG",
+        ),
+        (
+            "photo.avif",
+            b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf\0\0",
+            Format::Avif,
+            "export it as PNG or JPEG",
+        ),
+        (
+            "scan.pdf",
+            b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n",
+            Format::Pdf,
+            "export its pages as PNG or JPEG images",
+        ),
+        (
+            "logo.svg",
+            b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            Format::Svg,
+            "export it as PNG",
+        ),
+        (
+            "art.psd",
+            b"8BPS\0\x01\0\0\0\0\0\0\0\x03",
+            Format::Psd,
+            "export it from your editor",
+        ),
+        (
+            "pic.jxl",
+            &[0xFF, 0x0A, 0x00, 0x10],
+            Format::JpegXl,
+            "export it as PNG or JPEG",
+        ),
     ];
     for (name, bytes, format, advice) in cases {
         let e = fails(name, bytes, &opts());
@@ -130,7 +222,11 @@ fn unsupported_formats_are_named_with_what_to_do() {
             other => panic!("{name}: {other:?}"),
         }
         assert!(e.to_string().contains(advice), "{e}");
-        assert!(e.to_string().contains("(supported: PNG, JPEG, WebP, GIF, BMP, TIFF)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(supported: PNG, JPEG, WebP, GIF, BMP, TIFF)"),
+            "{e}"
+        );
     }
     assert_eq!(
         fails("photo.heic", cases[0].1, &opts()).to_string(),
@@ -143,7 +239,14 @@ fn unsupported_formats_are_named_with_what_to_do() {
 fn huge_png_header_is_refused_before_decoding() {
     let e = fails("huge.png", &png_header(60000, 60000, 8, 6), &opts());
     assert!(
-        matches!(e, PrepError::TooManyPixels { width: 60000, height: 60000, .. }),
+        matches!(
+            e,
+            PrepError::TooManyPixels {
+                width: 60000,
+                height: 60000,
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("60000×60000"), "{e}");
@@ -157,7 +260,17 @@ fn huge_jpeg_header_is_refused_before_decoding() {
     jpg[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
     jpg[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
     let e = fails("huge.jpg", &jpg, &opts());
-    assert!(matches!(e, PrepError::TooManyPixels { width: 60000, height: 60000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::TooManyPixels {
+                width: 60000,
+                height: 60000,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -173,9 +286,21 @@ fn decompression_bomb_is_refused() {
     .write_image(zeros.as_bytes(), 8000, 8000, image::ExtendedColorType::L8)
     .unwrap();
     assert!(png.len() < 1_000_000, "bomb is {} bytes", png.len());
-    let o = PrepOptions { max_decoded_bytes: 32_000_000, ..opts() };
+    let o = PrepOptions {
+        max_decoded_bytes: 32_000_000,
+        ..opts()
+    };
     let e = fails("bomb.png", &png, &o);
-    assert!(matches!(e, PrepError::TooMuchMemory { needed: 64_000_000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PrepError::TooMuchMemory {
+                needed: 64_000_000,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("decompression bomb"), "{e}");
 }
 
@@ -185,7 +310,10 @@ use image::ImageEncoder;
 fn wide_sixteen_bit_image_over_the_memory_limit() {
     let img = DynamicImage::ImageRgba16(image::ImageBuffer::new(1000, 1000)); // 8 MB decoded
     let png = encode(&img, ImageFormat::Png);
-    let o = PrepOptions { max_decoded_bytes: 4_000_000, ..opts() };
+    let o = PrepOptions {
+        max_decoded_bytes: 4_000_000,
+        ..opts()
+    };
     let e = fails("deep.png", &png, &o);
     assert!(matches!(e, PrepError::TooMuchMemory { .. }), "{e:?}");
 }
@@ -193,7 +321,10 @@ fn wide_sixteen_bit_image_over_the_memory_limit() {
 #[test]
 fn file_too_large() {
     let png = small_png();
-    let o = PrepOptions { max_input_bytes: 100, ..opts() };
+    let o = PrepOptions {
+        max_input_bytes: 100,
+        ..opts()
+    };
     let e = fails("big.png", &png, &o);
     assert!(matches!(e, PrepError::TooLarge { limit: 100, .. }), "{e:?}");
 
@@ -222,7 +353,10 @@ fn directory_missing_and_special_paths() {
     {
         let e = prepare_path(std::path::Path::new("/dev/null"), &opts()).unwrap_err();
         assert!(matches!(e, PrepError::Unreadable { .. }), "{e:?}");
-        assert!(e.to_string().starts_with("/dev/null could not be read"), "{e}");
+        assert!(
+            e.to_string().starts_with("/dev/null could not be read"),
+            "{e}"
+        );
     }
 }
 
@@ -241,7 +375,10 @@ fn unreadable_file() {
     }
     let e = prepare_path(&path, &opts()).unwrap_err();
     assert!(matches!(e, PrepError::Unreadable { .. }), "{e:?}");
-    assert!(e.to_string().contains("secret.png could not be read"), "{e}");
+    assert!(
+        e.to_string().contains("secret.png could not be read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -255,7 +392,11 @@ fn bad_input_is_told_apart_from_path_problems() {
 fn a_good_file_from_disk_prepares() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ok.png");
-    std::fs::write(&path, png_rgb(&RgbImage::from_pixel(10, 10, Rgb([1, 2, 3])))).unwrap();
+    std::fs::write(
+        &path,
+        png_rgb(&RgbImage::from_pixel(10, 10, Rgb([1, 2, 3]))),
+    )
+    .unwrap();
     let p = prepare_path(&path, &opts()).unwrap();
     assert_eq!(p.tiles.len(), 1);
     assert_eq!(p.source_format, Format::Png);

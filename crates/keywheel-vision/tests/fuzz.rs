@@ -13,18 +13,33 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let rgba = DynamicImage::ImageRgba8(img.to_rgba8());
     vec![
         ("seed.png", encode(&rgba, ImageFormat::Png)),
-        ("seed.jpg", with_exif_orientation(&jpeg(&photo(48, 40), 80), 6)),
+        (
+            "seed.jpg",
+            with_exif_orientation(&jpeg(&photo(48, 40), 80), 6),
+        ),
         ("seed.gif", encode(&rgba, ImageFormat::Gif)),
         ("seed.bmp", encode(&img, ImageFormat::Bmp)),
         ("seed.tiff", encode(&img, ImageFormat::Tiff)),
         ("seed.webp", encode(&img, ImageFormat::WebP)),
-        ("seed-palette.png", palette_png(4, 4, &[[0, 0, 0], [255, 255, 255]], &[0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0])),
+        (
+            "seed-palette.png",
+            palette_png(
+                4,
+                4,
+                &[[0, 0, 0], [255, 255, 255]],
+                &[0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0],
+            ),
+        ),
     ]
 }
 
 /// Small limits keep a mutated header from asking for a long decode.
 fn opts() -> PrepOptions {
-    PrepOptions { max_pixels: 4_000_000, max_decoded_bytes: 64_000_000, ..PrepOptions::default() }
+    PrepOptions {
+        max_pixels: 4_000_000,
+        max_decoded_bytes: 64_000_000,
+        ..PrepOptions::default()
+    }
 }
 
 fn check(name: &str, bytes: &[u8]) {
@@ -39,13 +54,19 @@ fn check(name: &str, bytes: &[u8]) {
         Err(e) => {
             let msg = e.to_string();
             assert!(msg.contains(name), "{msg}");
-            assert!(!matches!(e, PrepError::Encode { .. }), "encoder failure on valid pixels: {msg}");
+            assert!(
+                !matches!(e, PrepError::Encode { .. }),
+                "encoder failure on valid pixels: {msg}"
+            );
         }
     }
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
 }
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,10 @@ use keywheel_vision::{PrepOptions, join_markdown, prepare};
 /// Why the OCR tools are unusable, or `None` when they are ready.
 fn missing_tools() -> Option<String> {
     for tool in ["tesseract", "convert"] {
-        let found = Command::new("which").arg(tool).output().map(|o| o.status.success());
+        let found = Command::new("which")
+            .arg(tool)
+            .output()
+            .map(|o| o.status.success());
         if !matches!(found, Ok(true)) {
             return Some(format!("`{tool}` is not installed"));
         }
@@ -47,12 +50,30 @@ fn render(dir: &Path, w: u32, h: u32, lines: &[(u32, &str)]) -> Result<Vec<u8>, 
 /// OCR the image in a data URL.
 fn ocr(dir: &Path, data_url: &str, tag: &str) -> String {
     use base64::Engine;
-    let (mime, payload) = data_url.strip_prefix("data:").unwrap().split_once(";base64,").unwrap();
+    let (mime, payload) = data_url
+        .strip_prefix("data:")
+        .unwrap()
+        .split_once(";base64,")
+        .unwrap();
     let ext = if mime == "image/png" { "png" } else { "jpg" };
     let file = dir.join(format!("{tag}.{ext}"));
-    std::fs::write(&file, base64::engine::general_purpose::STANDARD.decode(payload).unwrap()).unwrap();
-    let out = Command::new("tesseract").arg(&file).arg("-").output().expect("run tesseract");
-    assert!(out.status.success(), "tesseract failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &file,
+        base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let out = Command::new("tesseract")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("run tesseract");
+    assert!(
+        out.status.success(),
+        "tesseract failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -71,7 +92,9 @@ fn screenshot_text_survives_preparation() {
     let png = match render(dir.path(), 1920, 1080, &lines) {
         Ok(png) => png,
         Err(e) => {
-            println!("skipped screenshot_text_survives_preparation: convert could not draw text ({e})");
+            println!(
+                "skipped screenshot_text_survives_preparation: convert could not draw text ({e})"
+            );
             return;
         }
     };
@@ -80,8 +103,18 @@ fn screenshot_text_survives_preparation() {
     let t = &p.tiles[0];
     assert_eq!((t.width, t.height), (1120, 630));
     let text = ocr(dir.path(), &t.data_url, "shot");
-    for word in ["Invoice", "4711", "12.50", "Hauptstrasse", "Berlin", "order"] {
-        assert!(text.contains(word), "{word:?} not found in OCR output:\n{text}");
+    for word in [
+        "Invoice",
+        "4711",
+        "12.50",
+        "Hauptstrasse",
+        "Berlin",
+        "order",
+    ] {
+        assert!(
+            text.contains(word),
+            "{word:?} not found in OCR output:\n{text}"
+        );
     }
 }
 
@@ -93,26 +126,39 @@ fn tall_screenshot_text_survives_tiling() {
     }
     let dir = tempfile::tempdir().unwrap();
     // Lines all the way down a 1080×6000 scrolling capture, some right at band seams.
-    let words = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliet", "Kilo"];
-    let lines: Vec<(u32, String)> =
-        words.iter().enumerate().map(|(i, w)| (100 + i as u32 * 560, format!("Line {w} {}", 1000 + i))).collect();
+    let words = [
+        "Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India",
+        "Juliet", "Kilo",
+    ];
+    let lines: Vec<(u32, String)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (100 + i as u32 * 560, format!("Line {w} {}", 1000 + i)))
+        .collect();
     let borrowed: Vec<(u32, &str)> = lines.iter().map(|(y, s)| (*y, s.as_str())).collect();
     let png = match render(dir.path(), 1080, 6000, &borrowed) {
         Ok(png) => png,
         Err(e) => {
-            println!("skipped tall_screenshot_text_survives_tiling: convert could not draw text ({e})");
+            println!(
+                "skipped tall_screenshot_text_survives_tiling: convert could not draw text ({e})"
+            );
             return;
         }
     };
     let p = prepare("scroll.png", &png, &PrepOptions::default()).unwrap();
     assert!(p.tiles.len() >= 3);
-    let parts: Vec<String> =
-        p.tiles.iter().map(|t| ocr(dir.path(), &t.data_url, &format!("tile{}", t.index))).collect();
+    let parts: Vec<String> = p
+        .tiles
+        .iter()
+        .map(|t| ocr(dir.path(), &t.data_url, &format!("tile{}", t.index)))
+        .collect();
     let joined = join_markdown(&parts);
     let mut last = 0;
     for (i, w) in words.iter().enumerate() {
         let needle = format!("{w} {}", 1000 + i);
-        let at = joined.find(&needle).unwrap_or_else(|| panic!("{needle:?} missing from:\n{joined}"));
+        let at = joined
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{joined}"));
         assert!(at >= last, "{needle:?} out of order");
         last = at;
     }

@@ -29,7 +29,13 @@ fn luma(img: &DynamicImage, x: u32, y: u32) -> u8 {
 fn exif_orientation_6_comes_out_upright_with_swapped_sides() {
     // Stored 400×200: top half black, bottom half white. Orientation 6 means "rotate 90°
     // clockwise to view", so upright it is 200×400 with the black half on the right.
-    let stored = RgbImage::from_fn(400, 200, |_, y| if y < 100 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) });
+    let stored = RgbImage::from_fn(400, 200, |_, y| {
+        if y < 100 {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    });
     let jpg = with_exif_orientation(&jpeg(&stored, 90), 6);
     assert_eq!(keywheel_vision::sniff(&jpg), Some(Format::Jpeg));
     let p = prepare("rotated.jpg", &jpg, &opts()).unwrap();
@@ -44,7 +50,13 @@ fn exif_orientation_6_comes_out_upright_with_swapped_sides() {
 fn exif_orientation_survives_downscaling() {
     // Large enough to be DCT-scaled and resized: 2400×1600 stored, orientation 8
     // (rotate 90° counter-clockwise): upright 1600×2400 → 747×1120.
-    let stored = RgbImage::from_fn(2400, 1600, |_, y| if y < 800 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) });
+    let stored = RgbImage::from_fn(2400, 1600, |_, y| {
+        if y < 800 {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    });
     let jpg = with_exif_orientation(&jpeg(&stored, 85), 8);
     let p = prepare("rotated-big.jpg", &jpg, &opts()).unwrap();
     let (_, img) = only(&p);
@@ -64,7 +76,11 @@ fn big_photo_fits_1120_keeping_its_aspect() {
     assert_eq!(mime, "image/jpeg", "a photo is sent as JPEG");
     assert!(img.width().max(img.height()) <= 1120);
     assert_eq!(img.width(), 1120);
-    assert!((i64::from(img.height()) - 840).abs() <= 1, "{}", img.height());
+    assert!(
+        (i64::from(img.height()) - 840).abs() <= 1,
+        "{}",
+        img.height()
+    );
     // The colours survive (left edge red-ish low, right edge high).
     let left = img.get_pixel(5, 420).0[0];
     let right = img.get_pixel(1115, 420).0[0];
@@ -95,17 +111,24 @@ fn transparency_is_flattened_onto_white() {
 
 #[test]
 fn sixteen_bit_png() {
-    let img = image::ImageBuffer::from_fn(64, 64, |x, _| image::Rgb([x as u16 * 1000, 30000u16, 65535u16]));
+    let img = image::ImageBuffer::from_fn(64, 64, |x, _| {
+        image::Rgb([x as u16 * 1000, 30000u16, 65535u16])
+    });
     let png = encode(&DynamicImage::ImageRgb16(img), ImageFormat::Png);
     let p = prepare("deep.png", &png, &opts()).unwrap();
     let (_, out) = only(&p);
     let px = out.to_rgb8().get_pixel(63, 10).0;
-    assert!((i32::from(px[0]) - 246).abs() <= 2 && px[2] == 255, "{px:?}");
+    assert!(
+        (i32::from(px[0]) - 246).abs() <= 2 && px[2] == 255,
+        "{px:?}"
+    );
 }
 
 #[test]
 fn sixteen_bit_grey_with_alpha_png() {
-    let img = image::ImageBuffer::from_fn(32, 32, |x, _| image::LumaA([0u16, if x < 16 { 0 } else { 65535 }]));
+    let img = image::ImageBuffer::from_fn(32, 32, |x, _| {
+        image::LumaA([0u16, if x < 16 { 0 } else { 65535 }])
+    });
     let png = encode(&DynamicImage::ImageLumaA16(img), ImageFormat::Png);
     let (_, out) = only(&prepare("grey16a.png", &png, &opts()).unwrap());
     assert_eq!(luma(&out, 5, 5), 255, "transparent part is white");
@@ -118,7 +141,11 @@ fn greyscale_png_and_jpeg() {
     let png = encode(&DynamicImage::ImageLuma8(grey.clone()), ImageFormat::Png);
     let (mime, out) = only(&prepare("grey.png", &png, &opts()).unwrap());
     assert_eq!(mime, "image/png");
-    assert_eq!(out.color(), image::ColorType::L8, "grey stays grey (smaller)");
+    assert_eq!(
+        out.color(),
+        image::ColorType::L8,
+        "grey stays grey (smaller)"
+    );
     assert_eq!(luma(&out, 50, 10), 100);
 
     let mut jpg = Vec::new();
@@ -153,7 +180,13 @@ fn animated_gif_gives_its_first_frame() {
     {
         let mut enc = GifEncoder::new(&mut gif);
         for f in [red, blue] {
-            enc.encode_frame(Frame::from_parts(f, 0, 0, Delay::from_numer_denom_ms(100, 1))).unwrap();
+            enc.encode_frame(Frame::from_parts(
+                f,
+                0,
+                0,
+                Delay::from_numer_denom_ms(100, 1),
+            ))
+            .unwrap();
         }
     }
     let p = prepare("anim.gif", &gif, &opts()).unwrap();
@@ -191,7 +224,10 @@ fn cmyk_jpeg_is_converted() {
         .unwrap();
     let (_, out) = only(&prepare("print.jpg", &jpg, &opts()).unwrap());
     let px = out.to_rgb8().get_pixel(32, 16).0;
-    assert!(px[0] > 230 && px[1] < 30 && px[2] < 30, "expected red, got {px:?}");
+    assert!(
+        px[0] > 230 && px[1] < 30 && px[2] < 30,
+        "expected red, got {px:?}"
+    );
 }
 
 #[test]
@@ -204,7 +240,12 @@ fn tall_screenshot_is_tiled_in_reading_order() {
     let mut prev_y = None;
     for (i, t) in p.tiles.iter().enumerate() {
         assert_eq!((t.index, t.of), (i, p.tiles.len()));
-        assert!(t.width <= 1120 && t.height <= 1120, "{}x{}", t.width, t.height);
+        assert!(
+            t.width <= 1120 && t.height <= 1120,
+            "{}x{}",
+            t.width,
+            t.height
+        );
         assert_eq!(t.mime, "image/png");
         if let Some(py) = prev_y {
             assert!(t.region.y > py, "tiles go top to bottom");
@@ -217,18 +258,33 @@ fn tall_screenshot_is_tiled_in_reading_order() {
         assert_eq!(img.to_rgb8(), src, "tile {i} shows rows {}..", t.region.y);
     }
     let last = p.tiles.last().unwrap();
-    assert_eq!(last.region.y + last.region.height, 6000, "the bottom is covered");
+    assert_eq!(
+        last.region.y + last.region.height,
+        6000,
+        "the bottom is covered"
+    );
     // Neighbours overlap by at least 10 %.
     for w in p.tiles.windows(2) {
         let overlap = (w[0].region.y + w[0].region.height) as i64 - w[1].region.y as i64;
-        assert!(overlap as f64 >= 0.1 * w[0].region.height as f64 - 1.0, "overlap {overlap}");
+        assert!(
+            overlap as f64 >= 0.1 * w[0].region.height as f64 - 1.0,
+            "overlap {overlap}"
+        );
     }
 }
 
 #[test]
 fn tiling_can_be_switched_off() {
     let png = png_rgb(&screenshot(1080, 6000));
-    let p = prepare("scroll.png", &png, &PrepOptions { tile: false, ..opts() }).unwrap();
+    let p = prepare(
+        "scroll.png",
+        &png,
+        &PrepOptions {
+            tile: false,
+            ..opts()
+        },
+    )
+    .unwrap();
     let (_, img) = only(&p);
     assert_eq!(img.height(), 1120);
     assert_eq!(img.width(), 202); // 1080 × 1120 / 6000
@@ -247,18 +303,36 @@ fn screenshot_is_png_and_photo_is_jpeg() {
 fn data_url_fits_the_budget() {
     let png = png_rgb(&photo(2000, 1500));
     for budget in [4_000_000, 150_000, 40_000] {
-        let o = PrepOptions { max_data_url_bytes: budget, ..opts() };
+        let o = PrepOptions {
+            max_data_url_bytes: budget,
+            ..opts()
+        };
         let p = prepare("photo.png", &png, &o).unwrap();
         for t in &p.tiles {
-            assert!(t.data_url.len() <= budget, "{} > {budget}", t.data_url.len());
+            assert!(
+                t.data_url.len() <= budget,
+                "{} > {budget}",
+                t.data_url.len()
+            );
             assert!(t.data_url.starts_with("data:image/jpeg;base64,"));
         }
     }
     // A noisy screenshot-sized graphic whose PNG would be too big falls back to JPEG.
     let noisy_graphic = RgbImage::from_fn(1000, 1000, |x, y| {
-        if (x / 50 + y / 50) % 2 == 0 { Rgb([255, 255, 255]) } else { Rgb([(x * 7 % 256) as u8, (y * 13 % 256) as u8, ((x * y) % 256) as u8]) }
+        if (x / 50 + y / 50) % 2 == 0 {
+            Rgb([255, 255, 255])
+        } else {
+            Rgb([
+                (x * 7 % 256) as u8,
+                (y * 13 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ])
+        }
     });
-    let o = PrepOptions { max_data_url_bytes: 300_000, ..opts() };
+    let o = PrepOptions {
+        max_data_url_bytes: 300_000,
+        ..opts()
+    };
     let p = prepare("mixed.png", &png_rgb(&noisy_graphic), &o).unwrap();
     assert!(p.tiles[0].data_url.len() <= 300_000);
 }
@@ -270,7 +344,11 @@ fn content_hash_is_the_sha256_of_the_original_bytes() {
     let b = prepare("renamed.png", &png, &opts()).unwrap();
     assert_eq!(a.content_hash, b.content_hash);
     assert_eq!(a.content_hash.len(), 64);
-    assert!(a.content_hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        a.content_hash
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     let mut other = png.clone();
     other.push(0); // trailing byte: same picture, different file
     let c = prepare("a.png", &other, &opts()).unwrap();
@@ -294,4 +372,28 @@ fn prepared_serialises_for_the_ui() {
     assert_eq!(json["source_format"], "png");
     assert_eq!(json["tiles"][0]["mime"], "image/png");
     assert_eq!(json["tiles"][0]["region"]["width"], 50);
+}
+
+#[test]
+fn rotated_dct_scaled_jpeg_tiles_in_upright_reading_order() {
+    // Stored 2400×600 with orientation 6 (rotate 90° clockwise): upright 600×2400, whose
+    // top is the stored left edge. With max_side 280, bands are scaled by 0.467, so the
+    // JPEG is decoded at 1/2 straight from the DCT and the bands are cut from that.
+    let stored = RgbImage::from_fn(2400, 600, |x, _| if x < 600 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) });
+    let jpg = with_exif_orientation(&jpeg(&stored, 90), 6);
+    let o = PrepOptions { max_side: 280, ..opts() };
+    let p = prepare("receipt.jpg", &jpg, &o).unwrap();
+    assert_eq!((p.source_width, p.source_height), (600, 2400));
+    assert_eq!(p.tiles.len(), 5);
+    for t in &p.tiles {
+        assert_eq!((t.width, t.height), (280, 280));
+        assert_eq!((t.region.x, t.region.width, t.region.height), (0, 600, 600));
+    }
+    let mean = |i: usize| {
+        let (_, img) = decode_data_url(&p.tiles[i].data_url);
+        let l = img.to_luma8();
+        l.pixels().map(|p| u64::from(p.0[0])).sum::<u64>() / u64::from(l.width() * l.height())
+    };
+    assert!(mean(0) < 20, "the first band is the black top, mean {}", mean(0));
+    assert!(mean(4) > 235, "the last band is white, mean {}", mean(4));
 }

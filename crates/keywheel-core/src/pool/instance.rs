@@ -94,7 +94,14 @@ impl Instance {
     pub fn try_reserve(&self, kind: &str, model: Option<&str>) -> Result<Reserve> {
         let mut fell_back = false;
         for _ in 0..=self.pool.ring().len() {
-            let Some(key_id) = self.key() else { break };
+            // An instance that found nothing usable (e.g. all spent) picks up a key once one frees.
+            let key_id = match self.key() {
+                Some(k) => k,
+                None => match self.fall_back(&KeyId::from_stored(""), FailureScope::Key)? {
+                    Some(k) => k,
+                    None => break,
+                },
+            };
             let now = self.pool.now();
             let outcome = self.pool.ledger().reserve(&ReserveRequest {
                 instance_id: &self.id,
@@ -151,13 +158,16 @@ impl Instance {
     }
 
     /// Moves this instance to the next usable key after `failed` could not serve (skipping
-    /// its account if `scope` says so). Returns the new key, or `None` if none is left.
+    /// its account if `scope` says so). Returns the new key, or `None` if none is left (the
+    /// instance then keeps its key, which serves again once it frees, e.g. after 00:00 UTC).
     pub fn fall_back(&self, failed: &KeyId, scope: FailureScope) -> Result<Option<KeyId>> {
         let next = self.pool.ledger().fall_back(&self.id, failed, scope, &self.pool.ring().ids(), self.pool.now())?;
         if let Some(k) = &next {
             tracing::warn!(instance = %self.id, from = %failed, to = %k, ?scope, "fallback to another key");
         }
-        *self.key.lock().expect("key lock") = next.clone();
+        if next.is_some() {
+            *self.key.lock().expect("key lock") = next.clone();
+        }
         Ok(next)
     }
 

@@ -18,7 +18,12 @@ pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 pub fn jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, quality)
-        .encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb)
+        .encode(
+            img.as_raw(),
+            img.width() as u16,
+            img.height() as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
         .expect("encode jpeg");
     out
 }
@@ -27,7 +32,12 @@ pub fn jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
 pub fn png_rgb(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
         .expect("encode png");
     out
 }
@@ -86,7 +96,9 @@ pub fn screenshot(w: u32, h: u32) -> RgbImage {
 pub fn decode_data_url(url: &str) -> (String, DynamicImage) {
     let rest = url.strip_prefix("data:").expect("data: prefix");
     let (mime, payload) = rest.split_once(";base64,").expect("base64 marker");
-    let bytes = base64::engine::general_purpose::STANDARD.decode(payload).expect("base64");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .expect("base64");
     let img = image::load_from_memory(&bytes).expect("data URL holds an image");
     let expected = match mime {
         "image/png" => ImageFormat::Png,
@@ -125,7 +137,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -144,7 +160,11 @@ pub fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 /// zlib stream of stored (uncompressed) deflate blocks.
 pub fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x78, 0x01];
-    let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65535).collect() };
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![&[][..]]
+    } else {
+        data.chunks(65535).collect()
+    };
     for (i, c) in chunks.iter().enumerate() {
         out.push(u8::from(i + 1 == chunks.len()));
         out.extend_from_slice(&(c.len() as u16).to_le_bytes());

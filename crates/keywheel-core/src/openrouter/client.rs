@@ -1,0 +1,574 @@
+//! The HTTP client: one `reqwest::Client` (rustls) for `POST /chat/completions` (plain and
+//! streamed), `GET /key`, `GET /models` and `GET /generation`.
+//!
+//! Every failure comes back as an [`ApiFailure`] classified by [`super::classify`]. The key is
+//! sent only in the `Authorization` header (marked sensitive); logs name it by key id, and no
+//! failure message is built from a request, a URL or a header.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::classify::{ApiFailure, FailureClass, RateLimitInfo, classify, classify_error_object, classify_transport, rate_limit_from_headers};
+use super::retry::Backoff;
+use super::stream::{ChatOutcome, SseDecoder, StreamAccumulator, StreamEvent};
+use super::types::{ChatRequest, ChatResponse, DataEnvelope, Generation, KeyInfo, ModelInfo, Usage};
+use crate::error::{Error, Result};
+use crate::keys::ApiKey;
+
+/// OpenRouter's API root.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+
+/// Error bodies longer than this are cut before classification.
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+/// Bodies read whole (non-streamed answers, `/models`) stop being read past this size.
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// How the client connects and how long it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// API root, e.g. `https://openrouter.ai/api/v1` or a mock's `http://127.0.0.1:PORT/api/v1`.
+    pub base_url: String,
+    /// `HTTP-Referer` attribution header (the app's URL), when set.
+    pub referer: Option<String>,
+    /// `X-OpenRouter-Title` (and legacy `X-Title`) attribution header, when set.
+    pub title: Option<String>,
+    /// TCP + TLS connect timeout (default 10 s).
+    pub connect_timeout: Duration,
+    /// Streams: longest wait from sending until the first body byte (default 60 s).
+    pub first_byte_timeout: Duration,
+    /// Streams: longest silence between two reads once bytes flow (default 60 s; keep-alive
+    /// comments count as bytes).
+    pub idle_stream_timeout: Duration,
+    /// Non-streamed calls: longest time for the whole exchange (default 300 s). Streams are
+    /// bounded by the two timeouts above instead, since a long R1 answer may stream for longer.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            referer: None,
+            title: None,
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(60),
+            idle_stream_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Defaults with another base URL.
+    pub fn with_base_url(base_url: impl Into<String>) -> Self {
+        ClientConfig { base_url: base_url.into(), ..Default::default() }
+    }
+}
+
+/// A finished chat answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatReply {
+    /// Generation id (from the body, or the `X-Generation-Id` header).
+    pub id: Option<String>,
+    /// The model that answered (may differ from the request's first model).
+    pub model: Option<String>,
+    /// The provider that served it.
+    pub provider: Option<String>,
+    /// The answer.
+    pub content: String,
+    /// The reasoning (empty when the model gave none).
+    pub reasoning: String,
+    /// Token counts and cost.
+    pub usage: Option<Usage>,
+    /// `stop`, `length`, …
+    pub finish_reason: Option<String>,
+    /// HTTP status of the response.
+    pub http_status: u16,
+    /// Size of the request body.
+    pub bytes_sent: u64,
+    /// From sending to the end of the answer.
+    pub latency: Duration,
+    /// `X-RateLimit-*` headers, if the response had any.
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+/// A cheap, clonable cancellation signal.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every clone of this token.
+    pub fn cancel(&self) {
+        self.inner.flag.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the token is cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let mut notified = std::pin::pin!(self.inner.notify.notified());
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The OpenRouter client. Cheap to clone (the connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct OpenRouter {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+}
+
+impl OpenRouter {
+    /// Builds the client: rustls, user agent `keywheel/<version>`, attribution headers when
+    /// configured, the connect timeout.
+    pub fn new(cfg: ClientConfig) -> Result<Self> {
+        let mut headers = HeaderMap::new();
+        let mut attribution = |name: &'static str, value: &Option<String>| -> Result<()> {
+            if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+                let hv = HeaderValue::from_str(v.trim()).map_err(|_| {
+                    Error::Usage(format!("the {name} setting may only hold visible ASCII characters"))
+                })?;
+                headers.insert(HeaderName::from_static(name), hv);
+            }
+            Ok(())
+        };
+        attribution("http-referer", &cfg.referer)?;
+        attribution("x-openrouter-title", &cfg.title)?;
+        attribution("x-title", &cfg.title)?;
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("keywheel/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(cfg.connect_timeout)
+            .build()
+            .map_err(|e| Error::Upstream(format!("the HTTP client could not be set up: {e}")))?;
+        Ok(OpenRouter { http, cfg })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.cfg.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+    }
+
+    fn chat_body(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ApiFailure> {
+        let mut v = serde_json::to_value(req)
+            .map_err(|_| ApiFailure::new(FailureClass::BadRequest, "the request could not be encoded as JSON"))?;
+        v["stream"] = Value::Bool(stream);
+        serde_json::to_vec(&v)
+            .map_err(|_| ApiFailure::new(FailureClass::BadRequest, "the request could not be encoded as JSON"))
+    }
+
+    /// `POST /chat/completions` without streaming. A 200 carrying an error, an empty or
+    /// unreadable body are classified failures too.
+    pub async fn chat(&self, key: &ApiKey, req: &ChatRequest) -> Result<ChatReply, ApiFailure> {
+        let body = Self::chat_body(req, false)?;
+        let bytes_sent = body.len() as u64;
+        let started = Instant::now();
+        let resp = self
+            .http
+            .post(self.url("chat/completions"))
+            .bearer_auth(key.expose())
+            .header(CONTENT_TYPE, "application/json")
+            .timeout(self.cfg.request_timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify_transport(&e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| classify_transport(&e).with_status(status))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let result = parse_chat_body(status, &headers, &text);
+        log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+        let outcome = result?;
+        Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()))
+    }
+
+    /// `POST /chat/completions` with `stream: true`. Every event is handed to `on_event` as it
+    /// arrives. Fails with [`FailureClass::Cancelled`] when `cancel` fires (the connection is
+    /// dropped, which stops generation at providers that support it), with
+    /// [`FailureClass::Transient`] on the first-byte or idle timeout or a cut stream, and with
+    /// the chunk's own class for an error inside the stream.
+    pub async fn chat_stream<F>(
+        &self,
+        key: &ApiKey,
+        req: &ChatRequest,
+        mut on_event: F,
+        cancel: &CancelToken,
+    ) -> Result<ChatReply, ApiFailure>
+    where
+        F: FnMut(&StreamEvent),
+    {
+        if cancel.is_cancelled() {
+            return Err(ApiFailure::cancelled());
+        }
+        let body = Self::chat_body(req, true)?;
+        let bytes_sent = body.len() as u64;
+        let started = Instant::now();
+        let first_deadline = tokio::time::Instant::now() + self.cfg.first_byte_timeout;
+        let send = self
+            .http
+            .post(self.url("chat/completions"))
+            .bearer_auth(key.expose())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "text/event-stream")
+            .body(body)
+            .send();
+        let resp = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(ApiFailure::cancelled()),
+            r = tokio::time::timeout_at(first_deadline, send) => match r {
+                Err(_) => return Err(self.first_byte_timeout()),
+                Ok(Err(e)) => return Err(classify_transport(&e)),
+                Ok(Ok(resp)) => resp,
+            },
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let is_sse = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("text/event-stream"));
+
+        if !resp.status().is_success() || !is_sse {
+            // An error before the first token (real status), or a plain JSON answer.
+            let text = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(ApiFailure::cancelled()),
+                r = tokio::time::timeout(self.cfg.request_timeout, read_capped(resp)) => match r {
+                    Err(_) => return Err(ApiFailure::transient("OpenRouter stopped sending the response").with_status(status)),
+                    Ok(r) => r.map_err(|e| e.with_status(status))?,
+                },
+            };
+            let result = parse_chat_body(status, &headers, &text);
+            log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+            let outcome = result?;
+            for ev in outcome_events(&outcome) {
+                on_event(&ev);
+            }
+            return Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()));
+        }
+
+        let mut stream = resp.bytes_stream();
+        let mut decoder = SseDecoder::new();
+        let mut acc = StreamAccumulator::new();
+        let mut got_bytes = false;
+        let result: Result<(), ApiFailure> = 'read: loop {
+            let next = async {
+                if got_bytes {
+                    tokio::time::timeout(self.cfg.idle_stream_timeout, stream.next()).await
+                } else {
+                    tokio::time::timeout_at(first_deadline, stream.next()).await
+                }
+            };
+            let item = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break Err(ApiFailure::cancelled()),
+                item = next => item,
+            };
+            let ended = matches!(item, Ok(None));
+            let events = match item {
+                Err(_) if got_bytes => break Err(ApiFailure::transient(format!(
+                    "the stream went silent for {} s",
+                    self.cfg.idle_stream_timeout.as_secs_f32()
+                ))
+                .with_status(status)),
+                Err(_) => break Err(self.first_byte_timeout().with_status(status)),
+                Ok(None) => decoder.finish(),
+                Ok(Some(Err(e))) => {
+                    let cause = classify_transport(&e);
+                    break Err(ApiFailure::transient(format!("the stream was cut: {}", cause.message)).with_status(status));
+                }
+                Ok(Some(Ok(bytes))) => {
+                    got_bytes = true;
+                    decoder.push(&bytes)
+                }
+            };
+            for ev in &events {
+                on_event(ev);
+                acc.push(ev);
+                if cancel.is_cancelled() {
+                    break 'read Err(ApiFailure::cancelled());
+                }
+                if let StreamEvent::Error(e) = ev {
+                    break 'read Err(e.clone());
+                }
+            }
+            if ended || decoder.is_done() {
+                break Ok(());
+            }
+        };
+        let result = result.and_then(|()| acc.into_result());
+        log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+        let outcome = result?;
+        Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()))
+    }
+
+    fn first_byte_timeout(&self) -> ApiFailure {
+        ApiFailure::transient(format!(
+            "OpenRouter did not start answering within {} s",
+            self.cfg.first_byte_timeout.as_secs_f32()
+        ))
+    }
+
+    /// `GET /key` (falling back to the legacy `/auth/key` on 404). Costs no quota.
+    pub async fn key_info(&self, key: &ApiKey) -> Result<KeyInfo, ApiFailure> {
+        match self.get_data::<KeyInfo>("key", Some(key), &[]).await {
+            Err(f) if f.http_status == Some(404) => self.get_data("auth/key", Some(key), &[]).await,
+            r => r,
+        }
+    }
+
+    /// `GET /models`: the public catalogue (no key sent). Entries that cannot be read are
+    /// skipped.
+    pub async fn models(&self) -> Result<Vec<ModelInfo>, ApiFailure> {
+        let raw: Vec<Value> = self.get_data("models", None, &[]).await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<ModelInfo>(v).ok())
+            .filter(|m| !m.id.is_empty())
+            .collect())
+    }
+
+    /// `GET /generation?id=…`, retrying the 404s OpenRouter answers until the record exists
+    /// ([`Backoff::generation_lookup`]).
+    pub async fn generation(&self, key: &ApiKey, id: &str) -> Result<Generation, ApiFailure> {
+        self.generation_with_backoff(key, id, &Backoff::generation_lookup()).await
+    }
+
+    /// [`generation`](Self::generation) with a given retry schedule for the early 404s.
+    pub async fn generation_with_backoff(&self, key: &ApiKey, id: &str, backoff: &Backoff) -> Result<Generation, ApiFailure> {
+        let mut schedule = backoff.schedule();
+        loop {
+            match self.get_data::<Generation>("generation", Some(key), &[("id", id)]).await {
+                Err(f) if f.http_status == Some(404) => match schedule.next(None) {
+                    Some(d) => {
+                        tracing::debug!(key = %key.id(), attempt = schedule.attempts(), "generation not ready yet");
+                        tokio::time::sleep(d).await;
+                    }
+                    None => return Err(f),
+                },
+                r => return r,
+            }
+        }
+    }
+
+    async fn get_data<T: DeserializeOwned>(&self, path: &str, key: Option<&ApiKey>, query: &[(&str, &str)]) -> Result<T, ApiFailure> {
+        let mut rb = self.http.get(self.url(path)).timeout(self.cfg.request_timeout);
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k.expose());
+        }
+        if !query.is_empty() {
+            rb = rb.query(query);
+        }
+        let resp = rb.send().await.map_err(|e| classify_transport(&e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = read_capped(resp).await.map_err(|e| e.with_status(status))?;
+        if !(200..300).contains(&status) {
+            return Err(classify(status, &headers, &text));
+        }
+        let v: Value = match serde_json::from_str(text.trim()) {
+            Ok(v) => v,
+            Err(_) => return Err(classify(status, &headers, &text)),
+        };
+        if v.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(classify(status, &headers, &text));
+        }
+        serde_json::from_value::<DataEnvelope<T>>(v).map(|e| e.data).map_err(|_| {
+            ApiFailure::transient(format!("OpenRouter's answer to /{path} could not be read")).with_status(status)
+        })
+    }
+}
+
+/// Reads a whole body, at most [`MAX_BODY`] bytes.
+async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
+    let mut stream = resp.bytes_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| classify_transport(&e))?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() > MAX_BODY {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A non-streamed chat body → outcome, or the classified failure (reference §9.2).
+fn parse_chat_body(status: u16, headers: &HeaderMap, text: &str) -> Result<ChatOutcome, ApiFailure> {
+    if !(200..300).contains(&status) {
+        let cut = text.get(..MAX_ERROR_BODY.min(text.len())).unwrap_or(text);
+        return Err(classify(status, headers, cut));
+    }
+    let v = match serde_json::from_str::<Value>(text.trim()) {
+        Ok(v) if v.is_object() => v,
+        _ => return Err(classify(status, headers, text)),
+    };
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(classify(status, headers, text));
+    }
+    let r: ChatResponse = serde_json::from_value(v)
+        .map_err(|_| ApiFailure::transient("OpenRouter's answer could not be read").with_status(status))?;
+    let Some(choice) = r.choices.into_iter().next() else {
+        return Err(ApiFailure::transient("OpenRouter answered without any choice").with_status(status));
+    };
+    if choice.error.is_some() || choice.finish_reason.as_deref() == Some("error") {
+        return Err(match &choice.error {
+            Some(e) if e.is_object() => classify_error_object(e, status),
+            _ => ApiFailure::transient("the provider stopped the answer with an error").with_status(status),
+        });
+    }
+    let msg = choice.message.unwrap_or_default();
+    Ok(ChatOutcome {
+        id: r.id.or_else(|| generation_id(headers)),
+        model: r.model,
+        provider: r.provider,
+        reasoning: msg.reasoning_text().unwrap_or_default(),
+        content: msg.content.unwrap_or_default(),
+        usage: r.usage,
+        finish_reason: choice.finish_reason,
+    })
+}
+
+fn generation_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-generation-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// The events a streamed answer would have produced, for a server that answered plain JSON.
+fn outcome_events(o: &ChatOutcome) -> Vec<StreamEvent> {
+    let mut evs = vec![StreamEvent::Meta { id: o.id.clone(), model: o.model.clone(), provider: o.provider.clone() }];
+    if !o.reasoning.is_empty() {
+        evs.push(StreamEvent::Reasoning(o.reasoning.clone()));
+    }
+    if !o.content.is_empty() {
+        evs.push(StreamEvent::Content(o.content.clone()));
+    }
+    if let Some(f) = &o.finish_reason {
+        evs.push(StreamEvent::Finish(f.clone()));
+    }
+    if let Some(u) = &o.usage {
+        evs.push(StreamEvent::Usage(u.clone()));
+    }
+    evs.push(StreamEvent::Done);
+    evs
+}
+
+fn reply(o: ChatOutcome, status: u16, headers: &HeaderMap, bytes_sent: u64, latency: Duration) -> ChatReply {
+    let rl = rate_limit_from_headers(headers);
+    ChatReply {
+        id: o.id.or_else(|| generation_id(headers)),
+        model: o.model,
+        provider: o.provider,
+        content: o.content,
+        reasoning: o.reasoning,
+        usage: o.usage,
+        finish_reason: o.finish_reason,
+        http_status: status,
+        bytes_sent,
+        latency,
+        rate_limit: (!rl.is_empty()).then_some(rl),
+    }
+}
+
+fn log_outcome(key: &ApiKey, model: &str, status: u16, latency: Duration, failure: Option<&ApiFailure>) {
+    let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    match failure {
+        None => tracing::debug!(key = %key.id(), model, status, latency_ms = ms, "chat answered"),
+        Some(f) => tracing::debug!(key = %key.id(), model, status, latency_ms = ms, class = f.class.as_str(), message = %f.message, "chat failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_has_sane_timeouts() {
+        let c = ClientConfig::default();
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.first_byte_timeout, Duration::from_secs(60));
+        assert_eq!(c.idle_stream_timeout, Duration::from_secs(60));
+        assert_eq!(c.request_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_attribution_header_is_a_usage_error() {
+        let cfg = ClientConfig { title: Some("bad\nvalue".into()), ..Default::default() };
+        let err = OpenRouter::new(cfg).unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err}");
+    }
+
+    #[test]
+    fn url_joins_cleanly() {
+        let c = OpenRouter::new(ClientConfig::with_base_url("http://x/api/v1/")).unwrap();
+        assert_eq!(c.url("chat/completions"), "http://x/api/v1/chat/completions");
+    }
+
+    #[test]
+    fn plain_body_parsing() {
+        let h = HeaderMap::new();
+        let body = "\n\n\n{\"id\":\"gen-1\",\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"hi\",\"reasoning\":\"r\"},\"finish_reason\":\"stop\"}]}";
+        let o = parse_chat_body(200, &h, body).unwrap();
+        assert_eq!((o.content.as_str(), o.reasoning.as_str()), ("hi", "r"));
+        let err = parse_chat_body(200, &h, "{\"choices\":[]}").unwrap_err();
+        assert_eq!(err.class, FailureClass::Transient);
+        let err = parse_chat_body(
+            200,
+            &h,
+            r#"{"choices":[{"message":{"content":"part"},"finish_reason":"error","error":{"code":502,"message":"Provider returned error"}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.class, FailureClass::Transient);
+        assert_eq!(err.http_status, Some(200));
+    }
+
+    #[tokio::test]
+    async fn cancel_token_wakes_waiters() {
+        let t = CancelToken::new();
+        let c = t.clone();
+        let waiter = tokio::spawn(async move { c.cancelled().await });
+        tokio::task::yield_now().await;
+        assert!(!t.is_cancelled());
+        t.cancel();
+        waiter.await.unwrap();
+        assert!(t.is_cancelled());
+        t.cancelled().await; // already cancelled: returns at once
+    }
+}

@@ -1,0 +1,229 @@
+//! The `keywheel` binary end to end: keys, status, usage, exit codes, and that no key material
+//! reaches any output or the ledger file. Each test gets its own data dir.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn key(n: u8) -> String {
+    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+}
+
+fn random_key() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("sk-or-v1-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn cmd(&self, keys: &str, keychain: bool) -> Command {
+        let mut c = Command::cargo_bin("keywheel").unwrap();
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
+            .env("KEYWHEEL_CONFIG", self.dir.path().join("config.toml"))
+            .env("KEYWHEEL_KEYCHAIN", if keychain { "on" } else { "off" })
+            .env("OPENROUTER_API_KEYS", keys);
+        if keychain {
+            for v in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "XDG_DATA_HOME"] {
+                if let Ok(val) = std::env::var(v) {
+                    c.env(v, val);
+                }
+            }
+        }
+        c
+    }
+
+    fn run(&self, keys: &str, args: &[&str]) -> Output {
+        self.cmd(keys, false).args(args).output().unwrap()
+    }
+
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// Every file under `dir` (the SQLite file, its WAL, logs), as bytes.
+fn all_bytes_under(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_bytes_under(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn assert_no_key_material(haystack: &[u8], key: &str, what: &str) {
+    let hay = String::from_utf8_lossy(haystack);
+    // The key body (after the public prefix) in any 16-character slice.
+    let body = &key[9..];
+    for i in 0..=body.len() - 16 {
+        let slice = &body[i..i + 16];
+        assert!(!hay.contains(slice), "{what} contains key material ({slice})");
+    }
+}
+
+#[test]
+fn env_keys_are_listed_masked_with_ids_and_never_written_in_full() {
+    let env = Env::new();
+    let keys = format!("{},{}", key(1), key(2));
+    let out = env.run(&keys, &["keys", "list", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let list = v.as_array().expect("keys list --json is an array");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["masked"], "sk-or-v1-…0101");
+    assert_eq!(list[0]["source"], "env");
+    assert_eq!(list[0]["id"].as_str().unwrap().len(), 12);
+    assert_eq!(list[0]["today"], 0);
+    assert_eq!(list[0]["daily_cap"], 50);
+
+    let text = env.run(&keys, &["keys", "list"]);
+    let status = env.run(&keys, &["status", "--json"]);
+    let usage = env.run(&keys, &["usage", "--json"]);
+    for (name, o) in [("keys list", &text), ("status", &status), ("usage", &usage)] {
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        for k in [key(1), key(2)] {
+            assert_no_key_material(&o.stdout, &k, name);
+            assert_no_key_material(&o.stderr, &k, name);
+        }
+    }
+    for k in [key(1), key(2)] {
+        assert_no_key_material(&all_bytes_under(env.data()), &k, "the data dir");
+    }
+    let s = json(&status);
+    assert!(s["resets_in"].as_str().is_some(), "status names the time to the UTC reset");
+    assert_eq!(s["keys"].as_array().unwrap().len(), 2);
+    let u = json(&usage);
+    assert_eq!(u["days"], 7);
+    assert_eq!(u["day_list"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn caps_labels_and_enable_disable_round_trip() {
+    let env = Env::new();
+    let k = key(3);
+    let list = json(&env.run(&k, &["keys", "list", "--json"]));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let out = env.run(&k, &["keys", "set", &id[..6], "--daily-cap", "30", "--minute-cap", "5", "--account", "acme", "--label", "work"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&k, &["keys", "disable", &id]);
+    assert!(out.status.success());
+    let v = json(&env.run(&k, &["keys", "list", "--json"]));
+    assert_eq!(v[0]["daily_cap"], 30);
+    assert_eq!(v[0]["minute_cap"], 5);
+    assert_eq!(v[0]["account"], "acme");
+    assert_eq!(v[0]["label"], "work");
+    assert_eq!(v[0]["enabled"], false);
+    assert!(env.run(&k, &["keys", "enable", &id]).status.success());
+    assert_eq!(json(&env.run(&k, &["keys", "list", "--json"]))[0]["enabled"], true);
+}
+
+#[test]
+fn wrong_use_exits_2_with_a_sentence_and_json_error() {
+    let env = Env::new();
+    let out = env.run(&key(4), &["keys", "disable", "ffffffffffff", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["error"]["code"], "usage");
+    assert!(v["error"]["message"].as_str().unwrap().contains("keywheel keys list"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key has the id"));
+
+    let out = env.run(&key(4), &["keys", "set", "abcd", "--daily-cap", "0"]);
+    assert_eq!(out.status.code(), Some(2), "a cap of 0 is refused by the parser");
+    let out = env.run(&key(4), &["bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_bad_key_on_add_exits_6_and_stores_nothing() {
+    let env = Env::new();
+    for bad in ["", "hello", "sk-or-v1-1234", &format!("{}zz", &key(5)[..71])] {
+        let out = env.cmd("", false).args(["keys", "add", "--json"]).write_stdin(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "input {bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(json(&out)["error"]["code"], "bad_input");
+    }
+    let list = json(&env.run("", &["keys", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing was stored");
+}
+
+#[test]
+fn without_a_keychain_add_says_what_to_do_and_env_keys_still_work() {
+    let env = Env::new();
+    let mut c = env.cmd(&key(6), true);
+    // No session bus at all: the Secret Service cannot be reached.
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS").env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let out = c.args(["keys", "add"]).write_stdin(random_key()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("keychain") && err.contains("gnome-keyring"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("warning")).count(), 1, "one warning line: {err}");
+
+    let mut c = env.cmd(&key(6), true);
+    c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let out = c.args(["keys", "list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&out).as_array().unwrap().len(), 1, "the env key still works");
+}
+
+/// Keys stored through the real Secret Service (gnome-keyring). `make test` runs this inside
+/// `dbus-run-session` with an unlocked daemon and sets KEYWHEEL_TEST_KEYCHAIN=1 so it cannot
+/// silently pass without one.
+#[test]
+fn keychain_round_trip_through_the_secret_service() {
+    if std::env::var("KEYWHEEL_TEST_KEYCHAIN").as_deref() != Ok("1") {
+        eprintln!("SKIPPED keychain_round_trip: set KEYWHEEL_TEST_KEYCHAIN=1 inside a dbus session with gnome-keyring (make test does)");
+        return;
+    }
+    let env = Env::new();
+    let k = random_key();
+    let out = env.cmd("", true).args(["keys", "add", "--label", "ci", "--json"]).write_stdin(format!("{k}\n")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    assert_no_key_material(&out.stdout, &k, "keys add output");
+
+    // The keychain itself holds it.
+    let found = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "keywheel", "username", &id])
+        .output()
+        .expect("secret-tool is installed (libsecret-tools)");
+    assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), k, "secret-tool sees the stored key");
+
+    let list = env.cmd("", true).args(["keys", "list", "--json"]).output().unwrap();
+    let v = json(&list);
+    assert_eq!(v[0]["source"], "keychain");
+    assert_eq!(v[0]["available"], true, "the key was read back from the keychain");
+    assert_eq!(v[0]["label"], "ci");
+    assert_no_key_material(&list.stdout, &k, "keys list output");
+    assert_no_key_material(&all_bytes_under(env.data()), &k, "the data dir");
+
+    let rm = env.cmd("", true).args(["keys", "rm", &id]).output().unwrap();
+    assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+    let gone = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "keywheel", "username", &id])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&gone.stdout).trim().is_empty(), "rm deleted the keychain entry");
+    let v = json(&env.cmd("", true).args(["keys", "list", "--json"]).output().unwrap());
+    assert_eq!(v.as_array().unwrap().len(), 0);
+}
