@@ -57,7 +57,8 @@ fn worker_entry() {
     let Ok(mode) = std::env::var(ENV_MODE) else { return };
     match run_worker(&mode) {
         Ok(line) => {
-            println!("KW_RESULT {line}");
+            // The harness has already printed `test worker_entry ... ` without a newline.
+            println!("\nKW_RESULT {line}");
             std::process::exit(0);
         }
         Err(e) => {

@@ -104,7 +104,7 @@ impl Ledger {
                     // Prefer another key; the current one only if nothing else is usable.
                     let other = pick(&states, previous.as_ref(), |s| Some(&s.id) == previous.as_ref());
                     let chosen = other.or_else(|| pick(&states, previous.as_ref(), |_| false));
-                    let moved = chosen.is_some() && chosen != previous;
+                    let moved = chosen.is_some() && previous.is_some() && chosen != previous;
                     (chosen, moved)
                 }
             };
