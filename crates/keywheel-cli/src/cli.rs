@@ -25,6 +25,34 @@ pub enum Command {
     Status,
     /// Requests per key per UTC day.
     Usage(UsageArgs),
+    /// Ask DeepSeek R1: the answer streams to stdout, the reasoning (dimmed) to stderr.
+    Ask(AskArgs),
+    /// List OpenRouter's models (cached for a day).
+    Models(ModelsArgs),
+}
+
+/// `ask` options.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question, or `-` to read it from standard input.
+    pub prompt: String,
+    /// Model to ask (repeat for a fallback chain); default: the configured R1 chain.
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// Do not show the reasoning.
+    #[arg(long)]
+    pub no_reasoning: bool,
+}
+
+/// `models` options.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Only models that take images (the vision chain candidates).
+    #[arg(long)]
+    pub vision: bool,
+    /// Fetch again even if the cached list is less than a day old.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 /// `keywheel keys …`
@@ -42,6 +70,15 @@ pub enum KeysCommand {
     Disable(IdArg),
     /// Change a key's label, account or caps.
     Set(SetArgs),
+    /// Ask OpenRouter about keys (GET /key; spends no quota). All keys, or one.
+    Check(CheckArgs),
+}
+
+/// `keys check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Key id (default: every key this process holds).
+    pub id: Option<String>,
 }
 
 /// `keys add` options.

@@ -38,6 +38,22 @@ pub struct Settings {
     pub instance_ttl_secs: u64,
     /// Log filter (EnvFilter syntax), e.g. `info` or `keywheel_core=debug`.
     pub log: String,
+    /// The R1 chat model chain, first choice first.
+    pub chat_models: Vec<String>,
+    /// The vision model chain, first choice first.
+    pub vision_models: Vec<String>,
+    /// Serve repeated identical chat requests from the shared cache (off by default).
+    pub cache_chat: bool,
+    /// Serve repeated identical OCR requests from the shared cache (on by default).
+    pub cache_ocr: bool,
+    /// How long cached answers stay valid, in hours.
+    pub cache_ttl_hours: u64,
+    /// Longest a request waits for per-minute caps and backoff in total, in seconds.
+    pub max_wait_secs: u64,
+    /// `HTTP-Referer` attribution header sent to OpenRouter, if set.
+    pub referer: Option<String>,
+    /// `X-OpenRouter-Title` attribution header, if set.
+    pub title: Option<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +68,18 @@ impl Default for Settings {
             heartbeat_secs: 5,
             instance_ttl_secs: 20,
             log: "info".to_string(),
+            chat_models: vec!["deepseek/deepseek-r1-0528".into(), "deepseek/deepseek-r1".into()],
+            vision_models: vec![
+                "meta-llama/llama-3.2-90b-vision-instruct".into(),
+                "meta-llama/llama-3.2-11b-vision-instruct".into(),
+                "qwen/qwen2.5-vl-72b-instruct".into(),
+            ],
+            cache_chat: false,
+            cache_ocr: true,
+            cache_ttl_hours: 24 * 7,
+            max_wait_secs: 180,
+            referer: None,
+            title: Some("Keywheel".into()),
         }
     }
 }
@@ -110,9 +138,17 @@ impl Settings {
         num("KEYWHEEL_DAILY_CAP", &mut self.daily_cap)?;
         num("KEYWHEEL_MINUTE_CAP", &mut self.minute_cap)?;
         num("KEYWHEEL_ROTATE_AFTER", &mut self.rotate_after)?;
-        if let Some(v) = env("KEYWHEEL_KEYCHAIN").filter(|v| !v.is_empty()) {
-            self.keychain = !matches!(v.as_str(), "0" | "off" | "false" | "no");
-        }
+        let flag = |name: &str, slot: &mut bool| {
+            if let Some(v) = env(name).filter(|v| !v.is_empty()) {
+                *slot = !matches!(v.as_str(), "0" | "off" | "false" | "no");
+            }
+        };
+        flag("KEYWHEEL_KEYCHAIN", &mut self.keychain);
+        flag("KEYWHEEL_CACHE_CHAT", &mut self.cache_chat);
+        flag("KEYWHEEL_CACHE_OCR", &mut self.cache_ocr);
+        let mut wait = u32::try_from(self.max_wait_secs).unwrap_or(u32::MAX);
+        num("KEYWHEEL_MAX_WAIT_SECS", &mut wait)?;
+        self.max_wait_secs = u64::from(wait);
         Ok(())
     }
 

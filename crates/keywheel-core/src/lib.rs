@@ -10,8 +10,11 @@
 //! The crate depends on neither `tauri` nor `clap`; both front ends are thin layers over it.
 #![warn(missing_docs)]
 
+pub mod cache;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod keys;
 pub mod ledger;

@@ -47,13 +47,17 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
         tile::plan(w, h, opts)
     };
     // Hash on a second core while the first decodes (about 1 ms per MB otherwise).
+    let hash = || hex::encode(Sha256::digest(bytes));
     let (content_hash, decoded) = std::thread::scope(|s| {
-        let hash = s.spawn(|| hex::encode(Sha256::digest(bytes)));
+        let hasher = std::thread::Builder::new().spawn_scoped(s, hash);
         let decoded = decode(name, bytes, format, opts, &|h| plan_for(h).scale);
-        (hash.join(), decoded)
+        let content_hash = match hasher {
+            Ok(handle) => handle.join().unwrap_or_else(|_| hash()),
+            Err(_) => hash(), // no thread to be had: hash here
+        };
+        (content_hash, decoded)
     });
     let decoded = decoded?;
-    let content_hash = content_hash.unwrap_or_else(|_| hex::encode(Sha256::digest(bytes)));
     let header = decoded.header;
     let plan = plan_for(&header);
     let (source_width, source_height) =

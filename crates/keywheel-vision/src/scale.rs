@@ -89,11 +89,17 @@ pub(crate) fn resize(
     let buf = if height >= PARALLEL_ROWS && parallel() {
         let split = height / 2;
         let (top, bottom) = std::thread::scope(|s| {
-            let top = s.spawn(|| stripe(0..split));
+            let top = std::thread::Builder::new().spawn_scoped(s, || stripe(0..split));
             let bottom = stripe(split..height);
-            (top.join(), bottom)
+            let top = match top {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err("resizer thread failed".to_owned())),
+                Err(_) => stripe(0..split), // no thread to be had: do it here
+            };
+            (top, bottom)
         });
-        let mut buf = top.map_err(|_| "resizer thread failed".to_owned())??;
+        let mut buf = top?;
         buf.extend_from_slice(&bottom?);
         buf
     } else {

@@ -379,9 +379,18 @@ fn rotated_dct_scaled_jpeg_tiles_in_upright_reading_order() {
     // Stored 2400×600 with orientation 6 (rotate 90° clockwise): upright 600×2400, whose
     // top is the stored left edge. With max_side 280, bands are scaled by 0.467, so the
     // JPEG is decoded at 1/2 straight from the DCT and the bands are cut from that.
-    let stored = RgbImage::from_fn(2400, 600, |x, _| if x < 600 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) });
+    let stored = RgbImage::from_fn(2400, 600, |x, _| {
+        if x < 600 {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    });
     let jpg = with_exif_orientation(&jpeg(&stored, 90), 6);
-    let o = PrepOptions { max_side: 280, ..opts() };
+    let o = PrepOptions {
+        max_side: 280,
+        ..opts()
+    };
     let p = prepare("receipt.jpg", &jpg, &o).unwrap();
     assert_eq!((p.source_width, p.source_height), (600, 2400));
     assert_eq!(p.tiles.len(), 5);
@@ -394,6 +403,10 @@ fn rotated_dct_scaled_jpeg_tiles_in_upright_reading_order() {
         let l = img.to_luma8();
         l.pixels().map(|p| u64::from(p.0[0])).sum::<u64>() / u64::from(l.width() * l.height())
     };
-    assert!(mean(0) < 20, "the first band is the black top, mean {}", mean(0));
+    assert!(
+        mean(0) < 20,
+        "the first band is the black top, mean {}",
+        mean(0)
+    );
     assert!(mean(4) > 235, "the last band is white, mean {}", mean(4));
 }

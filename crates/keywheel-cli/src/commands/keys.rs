@@ -21,6 +21,7 @@ pub fn run(pool: &Pool, cmd: KeysCommand, json: bool) -> Result<()> {
         KeysCommand::Enable(id) => toggle(pool, &id.id, true, json),
         KeysCommand::Disable(id) => toggle(pool, &id.id, false, json),
         KeysCommand::Set(args) => set(pool, &args, json),
+        KeysCommand::Check(args) => check(pool, args.id.as_deref(), json),
     }
 }
 
@@ -105,4 +106,33 @@ pub fn keys_table(keys: &[KeyView]) -> String {
         })
         .collect();
     output::table(&["ID", "LABEL", "ACCOUNT", "KEY", "SOURCE", "ENABLED", "TODAY", "RATE", "STATE"], &rows)
+}
+
+fn check(pool: &Pool, id: Option<&str>, json: bool) -> Result<()> {
+    let only = id.map(|typed| pool.ledger().resolve_key(typed)).transpose()?.map(|r| r.id);
+    let client = super::client(pool)?;
+    let checks = super::runtime()?.block_on(keywheel_core::catalogue::check_keys(pool, &client, only.as_ref()))?;
+    if json {
+        output::json(&checks);
+    } else if checks.is_empty() {
+        println!("no keys to check; add one with `keywheel keys add` or set OPENROUTER_API_KEYS");
+    }
+    for c in checks.iter().filter(|_| !json) {
+        match (&c.info, &c.error) {
+            (Some(info), _) => {
+                let free = info.free_model_daily_requests.as_ref();
+                let used = free.and_then(|f| f.used).map_or("?".into(), |u| u.to_string());
+                let limit = free.and_then(|f| f.limit).map_or("?".into(), |l| l.to_string());
+                let credit = info.limit_remaining.map_or("no spend limit".into(), |r| format!("${r:.2} left of its limit"));
+                let tier = if info.is_free_tier == Some(true) { "free tier" } else { "paid" };
+                println!("{} {}  ok — {tier}, {credit}, free-model requests today {used}/{limit}", c.id, c.masked);
+            }
+            (None, Some(e)) => println!("{} {}  FAILED — {e}", c.id, c.masked),
+            (None, None) => {}
+        }
+    }
+    if !checks.is_empty() && checks.iter().all(|c| !c.ok) {
+        return Err(Error::NoUsableKey(format!("all {} keys failed the check; see above", checks.len())));
+    }
+    Ok(())
 }

@@ -15,7 +15,10 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema, in order. Never edit a released migration; append a new one.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_init.sql")),
+        M::up(include_str!("migrations/0002_cache_models.sql")),
+    ])
 }
 
 /// Sets the pragmas every connection needs.

@@ -9,6 +9,7 @@
 //! so every decision to send is one short `BEGIN IMMEDIATE` transaction in this file. Nothing
 //! held in memory decides whether a request may be sent.
 
+pub mod cache;
 pub mod db;
 pub mod instances;
 pub mod keys_table;

@@ -120,7 +120,10 @@ impl FailureClass {
     /// Whether the failure holds for every key of the key's account (fall back to a key of
     /// another account).
     pub fn is_account_wide(self) -> bool {
-        matches!(self, FailureClass::AccountDailyExhausted | FailureClass::NoCredit)
+        matches!(
+            self,
+            FailureClass::AccountDailyExhausted | FailureClass::NoCredit
+        )
     }
 
     /// Whether the next model of the chain should be tried: at once for
@@ -268,9 +271,13 @@ pub fn failure_sentence_at(f: &ApiFailure, now: DateTime<Utc>) -> String {
         FailureClass::KeySpendLimit => format!(
             "The key reached its own spending limit ({m}); it works again when the limit resets, or raise the limit at https://openrouter.ai/settings/keys."
         ),
-        FailureClass::Moderation => format!("OpenRouter refused the content ({m}); rephrase the request or choose another model."),
+        FailureClass::Moderation => format!(
+            "OpenRouter refused the content ({m}); rephrase the request or choose another model."
+        ),
         FailureClass::ModelUnavailable => {
-            format!("The model is not available right now ({m}); choose another model or try again later.")
+            format!(
+                "The model is not available right now ({m}); choose another model or try again later."
+            )
         }
         FailureClass::AccountDailyExhausted => {
             let when = match f.reset_at {
@@ -286,7 +293,9 @@ pub fn failure_sentence_at(f: &ApiFailure, now: DateTime<Utc>) -> String {
                 "OpenRouter is limiting requests right now ({m}); wait about {} s and try again.",
                 d.as_secs().max(1)
             ),
-            None => format!("OpenRouter is limiting requests right now ({m}); wait a minute and try again."),
+            None => format!(
+                "OpenRouter is limiting requests right now ({m}); wait a minute and try again."
+            ),
         },
         FailureClass::Transient => {
             format!("OpenRouter or the network failed for a moment ({m}); try again shortly.")
@@ -321,10 +330,22 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ApiFailure {
     let trimmed = body.trim();
     let mut failure = match serde_json::from_str::<Value>(trimmed) {
         Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) => classify_error_object(&v, status),
-        Ok(v) if v.is_object() && (200..300).contains(&status) => ApiFailure::transient(
-            "OpenRouter answered without a usable result",
-        )
-        .with_status(status),
+        Ok(v) if v.is_object() && (200..300).contains(&status) => {
+            ApiFailure::transient("OpenRouter answered without a usable result").with_status(status)
+        }
+        Ok(v) if v.is_object() => {
+            // JSON without OpenRouter's `error` (a proxy, an older server): go by the status.
+            let text = ["message", "detail", "error_description"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(Value::as_str))
+                .unwrap_or("");
+            let message = if text.is_empty() {
+                format!("OpenRouter answered HTTP {status}")
+            } else {
+                text.to_string()
+            };
+            ApiFailure::new(status_class(status, text), message).with_status(status)
+        }
         Ok(_) | Err(_) => classify_opaque(status, trimmed),
     };
     failure.http_status = Some(status);
@@ -368,7 +389,11 @@ fn classify_opaque(status: u16, body: &str) -> ApiFailure {
 }
 
 fn looks_like_html(body: &str) -> bool {
-    let head: String = body.chars().take(200).collect::<String>().to_ascii_lowercase();
+    let head: String = body
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .to_ascii_lowercase();
     head.starts_with('<') || head.contains("<html") || head.contains("<!doctype")
 }
 
@@ -376,7 +401,11 @@ fn html_title(body: &str) -> Option<String> {
     let lower = body.to_ascii_lowercase();
     let start = lower.find("<title>")? + "<title>".len();
     let end = start + lower[start..].find("</title>")?;
-    let t = body.get(start..end)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = body
+        .get(start..end)?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     (!t.is_empty()).then_some(t)
 }
 
@@ -392,7 +421,9 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
     let availability = err.get("availability").filter(|a| a.is_object());
     let code = err.get("code");
     let numeric_code = code.and_then(as_u16);
-    let word_code = code.and_then(Value::as_str).filter(|s| s.parse::<u16>().is_err());
+    let word_code = code
+        .and_then(Value::as_str)
+        .filter(|s| s.parse::<u16>().is_err());
     let status = numeric_code
         .or_else(|| err.get("http_status").and_then(as_u16))
         .or((http_status != 200).then_some(http_status));
@@ -428,13 +459,23 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
         type_class(word_code.unwrap_or(""), error_type)
     };
 
-    let headers_meta = metadata.and_then(|m| m.get("headers")).filter(|h| h.is_object());
+    let headers_meta = metadata
+        .and_then(|m| m.get("headers"))
+        .filter(|h| h.is_object());
     let info = headers_meta.map(rate_limit_from_json).unwrap_or_default();
     let retry_after = metadata
         .and_then(|m| m.get("retry_after_seconds"))
         .and_then(as_secs)
-        .or_else(|| headers_meta.and_then(|h| json_header(h, "retry-after")).and_then(as_secs))
-        .or_else(|| availability.and_then(|a| a.get("retry_after")).and_then(as_secs));
+        .or_else(|| {
+            headers_meta
+                .and_then(|h| json_header(h, "retry-after"))
+                .and_then(as_secs)
+        })
+        .or_else(|| {
+            availability
+                .and_then(|a| a.get("retry_after"))
+                .and_then(as_secs)
+        });
     let message = if message.is_empty() {
         match status {
             Some(s) => format!("OpenRouter reported an error (code {s}) without a message"),
@@ -459,8 +500,13 @@ fn availability_class(code: &str, status: Option<u16>) -> FailureClass {
         "capacity_exhausted" => FailureClass::RateLimited,
         "temporarily_unavailable" => FailureClass::Transient,
         "wrong_endpoint" => FailureClass::BadRequest,
-        "model_not_found" | "no_endpoints" | "model_deprecated" | "model_unavailable_upstream"
-        | "region_restricted" | "privacy_restricted" | "constraint_filtered"
+        "model_not_found"
+        | "no_endpoints"
+        | "model_deprecated"
+        | "model_unavailable_upstream"
+        | "region_restricted"
+        | "privacy_restricted"
+        | "constraint_filtered"
         | "free_variant_ended" => FailureClass::ModelUnavailable,
         _ => match status {
             Some(s) => status_class(s, ""),
@@ -470,7 +516,9 @@ fn availability_class(code: &str, status: Option<u16>) -> FailureClass {
 }
 
 fn is_image_error(error_type: &str) -> bool {
-    error_type == "invalid_image" || error_type.starts_with("image_") || error_type == "unsupported_image_format"
+    error_type == "invalid_image"
+        || error_type.starts_with("image_")
+        || error_type == "unsupported_image_format"
 }
 
 fn is_request_error(error_type: &str) -> bool {
@@ -505,7 +553,11 @@ fn status_class(status: u16, message: &str) -> FailureClass {
 
 /// Class from a word `code` or `error_type` when there is no numeric status.
 fn type_class(word_code: &str, error_type: &str) -> FailureClass {
-    let t = if error_type.is_empty() { word_code } else { error_type };
+    let t = if error_type.is_empty() {
+        word_code
+    } else {
+        error_type
+    };
     match t {
         "authentication" | "invalid_api_key" | "unauthorized" => FailureClass::KeyInvalid,
         "payment_required" | "insufficient_credits" => FailureClass::NoCredit,
@@ -521,7 +573,9 @@ fn type_class(word_code: &str, error_type: &str) -> FailureClass {
 
 /// The message, plus the provider's own words for "Provider returned error".
 fn full_message(message: &str, metadata: Option<&Value>) -> String {
-    let Some(m) = metadata else { return message.to_string() };
+    let Some(m) = metadata else {
+        return message.to_string();
+    };
     let provider = m.get("provider_name").and_then(Value::as_str);
     let raw = m.get("raw").and_then(raw_text);
     match (provider, raw) {
@@ -582,7 +636,12 @@ pub fn classify_transport(err: &reqwest::Error) -> ApiFailure {
 
 /// Reads `X-RateLimit-*` from response headers.
 pub fn rate_limit_from_headers(headers: &HeaderMap) -> RateLimitInfo {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     RateLimitInfo {
         limit: get("x-ratelimit-limit").and_then(|s| s.parse().ok()),
         remaining: get("x-ratelimit-remaining").and_then(|s| s.parse().ok()),
@@ -627,7 +686,8 @@ fn epoch_to_time(n: f64) -> Option<DateTime<Utc>> {
 pub fn parse_retry_after(s: &str) -> Option<Duration> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0 * 7.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0 * 7.0)));
     }
     let at = DateTime::parse_from_rfc2822(s).ok()?.with_timezone(&Utc);
     Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
@@ -643,7 +703,9 @@ fn as_u16(v: &Value) -> Option<u16> {
 
 fn as_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -726,7 +788,10 @@ mod tests {
 
     #[test]
     fn missing_auth_header_is_key_invalid() {
-        let f = c(401, r#"{"error":{"code":401,"message":"Missing Authentication header"}}"#);
+        let f = c(
+            401,
+            r#"{"error":{"code":401,"message":"Missing Authentication header"}}"#,
+        );
         assert_eq!(f.class, FailureClass::KeyInvalid);
         assert_eq!(f.http_status, Some(401));
         assert_eq!(f.message, "Missing Authentication header");
@@ -741,7 +806,10 @@ mod tests {
 
     #[test]
     fn no_auth_credentials_is_key_invalid() {
-        let f = c(401, r#"{"error":{"message":"No auth credentials found","code":401}}"#);
+        let f = c(
+            401,
+            r#"{"error":{"message":"No auth credentials found","code":401}}"#,
+        );
         assert_eq!(f.class, FailureClass::KeyInvalid);
     }
 
@@ -792,7 +860,10 @@ mod tests {
 
     #[test]
     fn guardrail_is_moderation() {
-        let f = c(403, r#"{"error":{"code":403,"message":"Request blocked: prompt injection patterns detected"}}"#);
+        let f = c(
+            403,
+            r#"{"error":{"code":403,"message":"Request blocked: prompt injection patterns detected"}}"#,
+        );
         assert_eq!(f.class, FailureClass::Moderation);
     }
 
@@ -808,7 +879,10 @@ mod tests {
 
     #[test]
     fn no_image_endpoints_is_model_unavailable() {
-        let f = c(404, r#"{"error":{"message":"No endpoints found that support image input","code":404}}"#);
+        let f = c(
+            404,
+            r#"{"error":{"message":"No endpoints found that support image input","code":404}}"#,
+        );
         assert_eq!(f.class, FailureClass::ModelUnavailable);
     }
 
@@ -834,13 +908,19 @@ mod tests {
 
     #[test]
     fn invalid_model_id_without_availability_is_bad_request() {
-        let f = c(400, r#"{"error":{"code":400,"message":"acme/fake-1.0 is not a valid model ID"}}"#);
+        let f = c(
+            400,
+            r#"{"error":{"code":400,"message":"acme/fake-1.0 is not a valid model ID"}}"#,
+        );
         assert_eq!(f.class, FailureClass::BadRequest);
     }
 
     #[test]
     fn operation_timed_out_is_transient() {
-        let f = c(408, r#"{"error":{"code":408,"message":"Operation timed out. Please try again later."}}"#);
+        let f = c(
+            408,
+            r#"{"error":{"code":408,"message":"Operation timed out. Please try again later."}}"#,
+        );
         assert_eq!(f.class, FailureClass::Transient);
         assert!(f.class.is_retryable());
     }
@@ -852,23 +932,39 @@ mod tests {
             r#"{"error":{"code":502,"message":"Provider returned error","metadata":{"provider_name":"Chutes","raw":"{\"error\":{\"message\":\"upstream connect error\"}}"}}}"#,
         );
         assert_eq!(f.class, FailureClass::Transient);
-        assert_eq!(f.message, "Provider returned error (Chutes: upstream connect error)");
+        assert_eq!(
+            f.message,
+            "Provider returned error (Chutes: upstream connect error)"
+        );
     }
 
     #[test]
     fn service_unavailable_is_transient() {
-        let f = c(503, r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#);
+        let f = c(
+            503,
+            r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#,
+        );
         assert_eq!(f.class, FailureClass::Transient);
     }
 
     #[test]
     fn bad_requests_and_image_errors() {
-        assert_eq!(c(400, r#"{"error":{"code":400,"message":"bad"}}"#).class, FailureClass::BadRequest);
         assert_eq!(
-            c(413, r#"{"error":{"code":413,"message":"Request payload too large"}}"#).class,
+            c(400, r#"{"error":{"code":400,"message":"bad"}}"#).class,
             FailureClass::BadRequest
         );
-        assert_eq!(c(413, "<html>too big</html>").class, FailureClass::BadRequest);
+        assert_eq!(
+            c(
+                413,
+                r#"{"error":{"code":413,"message":"Request payload too large"}}"#
+            )
+            .class,
+            FailureClass::BadRequest
+        );
+        assert_eq!(
+            c(413, "<html>too big</html>").class,
+            FailureClass::BadRequest
+        );
         let img = c(
             400,
             r#"{"error":{"code":400,"message":"The image is not valid","metadata":{"error_type":"invalid_image"}}}"#,
@@ -905,7 +1001,10 @@ mod tests {
         assert_eq!(f.class, FailureClass::AccountDailyExhausted);
         assert!(f.class.is_account_wide());
         assert_eq!(f.reset_at, Some(ts(RESET_DAY_MS)));
-        assert_eq!(f.reset_at.unwrap().to_rfc3339(), "2025-06-02T00:00:00+00:00");
+        assert_eq!(
+            f.reset_at.unwrap().to_rfc3339(),
+            "2025-06-02T00:00:00+00:00"
+        );
         let rl = f.rate_limit.unwrap();
         assert_eq!((rl.limit, rl.remaining), (Some(50), Some(0)));
     }
@@ -937,7 +1036,10 @@ mod tests {
         assert!(f.class.is_retryable());
         assert_eq!(f.class.penalizes_key(), None);
         assert_eq!(f.reset_at, Some(ts(RESET_MIN_MS)));
-        assert_eq!(f.reset_at.unwrap().to_rfc3339(), "2025-06-01T12:35:00+00:00");
+        assert_eq!(
+            f.reset_at.unwrap().to_rfc3339(),
+            "2025-06-01T12:35:00+00:00"
+        );
         let now = ts(RESET_MIN_MS - 30_000);
         assert_eq!(f.wait_hint(now), Some(Duration::from_secs(30)));
     }
@@ -950,7 +1052,10 @@ mod tests {
         );
         assert_eq!(f.class, FailureClass::RateLimited);
         assert_eq!(f.retry_after, Some(Duration::from_secs(17)));
-        assert!(f.message.contains("Chutes: deepseek/deepseek-r1-0528:free is temporarily rate-limited"));
+        assert!(
+            f.message
+                .contains("Chutes: deepseek/deepseek-r1-0528:free is temporarily rate-limited")
+        );
     }
 
     #[test]
@@ -960,7 +1065,11 @@ mod tests {
         assert_eq!(f.class, FailureClass::RateLimited);
         assert_eq!(f.retry_after, Some(Duration::from_secs(40)));
         let f = classify(429, &headers(&[("Retry-After", "41")]), body);
-        assert_eq!(f.retry_after, Some(Duration::from_secs(41)), "the header wins");
+        assert_eq!(
+            f.retry_after,
+            Some(Duration::from_secs(41)),
+            "the header wins"
+        );
     }
 
     #[test]
@@ -969,9 +1078,22 @@ mod tests {
         let f = c(524, html);
         assert_eq!(f.class, FailureClass::Transient);
         assert_eq!(f.http_status, Some(524));
-        assert!(f.message.contains("524: A timeout occurred"), "{}", f.message);
+        assert!(
+            f.message.contains("524: A timeout occurred"),
+            "{}",
+            f.message
+        );
         assert_eq!(c(529, "Overloaded").class, FailureClass::Transient);
         assert_eq!(c(500, "").class, FailureClass::Transient);
+    }
+
+    #[test]
+    fn json_without_error_object_goes_by_status() {
+        let f = c(404, r#"{"detail":"Not Found"}"#);
+        assert_eq!(f.class, FailureClass::ModelUnavailable);
+        assert_eq!(f.message, "Not Found");
+        assert_eq!(c(401, "{}").class, FailureClass::KeyInvalid);
+        assert_eq!(c(503, "[1,2]").class, FailureClass::Transient);
     }
 
     #[test]
@@ -990,17 +1112,29 @@ mod tests {
         assert_eq!(f.class, FailureClass::Transient);
         assert_eq!(f.http_status, Some(200));
         assert_eq!(f.message, "Provider returned error (Targon: timeout)");
-        let f = c(200, r#"{"error":{"code":429,"message":"Rate limit exceeded","metadata":{"error_type":"rate_limit_exceeded"}}}"#);
+        let f = c(
+            200,
+            r#"{"error":{"code":429,"message":"Rate limit exceeded","metadata":{"error_type":"rate_limit_exceeded"}}}"#,
+        );
         assert_eq!(f.class, FailureClass::RateLimited);
-        let f = c(200, r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#);
+        let f = c(
+            200,
+            r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#,
+        );
         assert_eq!(f.class, FailureClass::Transient);
     }
 
     #[test]
     fn malformed_json_200_is_transient() {
-        let f = c(200, r#"{"id":"gen-1","choices":[{"message":{"content":"hal"#);
+        let f = c(
+            200,
+            r#"{"id":"gen-1","choices":[{"message":{"content":"hal"#,
+        );
         assert_eq!(f.class, FailureClass::Transient);
-        assert_eq!(f.message, "OpenRouter sent a response that is not valid JSON");
+        assert_eq!(
+            f.message,
+            "OpenRouter sent a response that is not valid JSON"
+        );
     }
 
     #[test]
@@ -1009,36 +1143,60 @@ mod tests {
             r#"{"code":"server_error","message":"Provider disconnected unexpectedly","metadata":{"error_type":"provider_unavailable"}}"#,
         )
         .unwrap();
-        assert_eq!(classify_error_object(&v, 200).class, FailureClass::Transient);
+        assert_eq!(
+            classify_error_object(&v, 200).class,
+            FailureClass::Transient
+        );
         let v: Value = serde_json::from_str(r#"{"code":"429","message":"slow down"}"#).unwrap();
-        assert_eq!(classify_error_object(&v, 200).class, FailureClass::RateLimited);
-        let v: Value = serde_json::from_str(r#"{"message":"who are you","metadata":{"error_type":"authentication"}}"#).unwrap();
-        assert_eq!(classify_error_object(&v, 200).class, FailureClass::KeyInvalid);
+        assert_eq!(
+            classify_error_object(&v, 200).class,
+            FailureClass::RateLimited
+        );
+        let v: Value = serde_json::from_str(
+            r#"{"message":"who are you","metadata":{"error_type":"authentication"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            classify_error_object(&v, 200).class,
+            FailureClass::KeyInvalid
+        );
     }
 
     #[test]
     fn messages_are_truncated_and_scrubbed() {
         let key = format!("sk-or-v1-{}", "ab".repeat(32));
         let long = format!("bad key {key} {}", "x".repeat(1000));
-        let f = c(401, &serde_json::json!({"error": {"code": 401, "message": long}}).to_string());
+        let f = c(
+            401,
+            &serde_json::json!({"error": {"code": 401, "message": long}}).to_string(),
+        );
         assert!(!f.message.contains(&key));
         assert!(f.message.contains("sk-or-v1-…abab"));
         assert!(f.message.chars().count() <= MAX_MESSAGE_CHARS);
         assert!(!format!("{f:?}").contains(&key));
-        assert_eq!(clean_message("label sk-or-v1-4f2...9ab ok"), "label sk-or-v1-4f2...9ab ok");
+        assert_eq!(
+            clean_message("label sk-or-v1-4f2...9ab ok"),
+            "label sk-or-v1-4f2...9ab ok"
+        );
     }
 
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("17"), Some(Duration::from_secs(17)));
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]
     fn sentences_name_the_action() {
-        let mut f = ApiFailure::new(FailureClass::AccountDailyExhausted, "Rate limit exceeded: free-models-per-day.");
+        let mut f = ApiFailure::new(
+            FailureClass::AccountDailyExhausted,
+            "Rate limit exceeded: free-models-per-day.",
+        );
         f.reset_at = Some(ts(RESET_DAY_MS));
         let s = failure_sentence_at(&f, ts(RESET_DAY_MS - (3 * 60 + 12) * 60_000));
         assert!(s.contains("at 00:00 UTC (in 3 h 12 min)"), "{s}");

@@ -15,10 +15,15 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::classify::{ApiFailure, FailureClass, RateLimitInfo, classify, classify_error_object, classify_transport, rate_limit_from_headers};
+use super::classify::{
+    ApiFailure, FailureClass, RateLimitInfo, classify, classify_error_object, classify_transport,
+    rate_limit_from_headers,
+};
 use super::retry::Backoff;
 use super::stream::{ChatOutcome, SseDecoder, StreamAccumulator, StreamEvent};
-use super::types::{ChatRequest, ChatResponse, DataEnvelope, Generation, KeyInfo, ModelInfo, Usage};
+use super::types::{
+    ChatRequest, ChatResponse, DataEnvelope, Generation, KeyInfo, ModelInfo, Usage,
+};
 use crate::error::{Error, Result};
 use crate::keys::ApiKey;
 
@@ -69,7 +74,10 @@ impl Default for ClientConfig {
 impl ClientConfig {
     /// Defaults with another base URL.
     pub fn with_base_url(base_url: impl Into<String>) -> Self {
-        ClientConfig { base_url: base_url.into(), ..Default::default() }
+        ClientConfig {
+            base_url: base_url.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -157,7 +165,9 @@ impl OpenRouter {
         let mut attribution = |name: &'static str, value: &Option<String>| -> Result<()> {
             if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
                 let hv = HeaderValue::from_str(v.trim()).map_err(|_| {
-                    Error::Usage(format!("the {name} setting may only hold visible ASCII characters"))
+                    Error::Usage(format!(
+                        "the {name} setting may only hold visible ASCII characters"
+                    ))
                 })?;
                 headers.insert(HeaderName::from_static(name), hv);
             }
@@ -182,15 +192,27 @@ impl OpenRouter {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.cfg.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.cfg.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 
     fn chat_body(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ApiFailure> {
-        let mut v = serde_json::to_value(req)
-            .map_err(|_| ApiFailure::new(FailureClass::BadRequest, "the request could not be encoded as JSON"))?;
+        let mut v = serde_json::to_value(req).map_err(|_| {
+            ApiFailure::new(
+                FailureClass::BadRequest,
+                "the request could not be encoded as JSON",
+            )
+        })?;
         v["stream"] = Value::Bool(stream);
-        serde_json::to_vec(&v)
-            .map_err(|_| ApiFailure::new(FailureClass::BadRequest, "the request could not be encoded as JSON"))
+        serde_json::to_vec(&v).map_err(|_| {
+            ApiFailure::new(
+                FailureClass::BadRequest,
+                "the request could not be encoded as JSON",
+            )
+        })
     }
 
     /// `POST /chat/completions` without streaming. A 200 carrying an error, an empty or
@@ -211,12 +233,27 @@ impl OpenRouter {
             .map_err(|e| classify_transport(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(|e| classify_transport(&e).with_status(status))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| classify_transport(&e).with_status(status))?;
         let text = String::from_utf8_lossy(&bytes);
         let result = parse_chat_body(status, &headers, &text);
-        log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+        log_outcome(
+            key,
+            &req.model,
+            status,
+            started.elapsed(),
+            result.as_ref().err(),
+        );
         let outcome = result?;
-        Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()))
+        Ok(reply(
+            outcome,
+            status,
+            &headers,
+            bytes_sent,
+            started.elapsed(),
+        ))
     }
 
     /// `POST /chat/completions` with `stream: true`. Every event is handed to `on_event` as it
@@ -276,12 +313,24 @@ impl OpenRouter {
                 },
             };
             let result = parse_chat_body(status, &headers, &text);
-            log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+            log_outcome(
+                key,
+                &req.model,
+                status,
+                started.elapsed(),
+                result.as_ref().err(),
+            );
             let outcome = result?;
             for ev in outcome_events(&outcome) {
                 on_event(&ev);
             }
-            return Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()));
+            return Ok(reply(
+                outcome,
+                status,
+                &headers,
+                bytes_sent,
+                started.elapsed(),
+            ));
         }
 
         let mut stream = resp.bytes_stream();
@@ -303,16 +352,22 @@ impl OpenRouter {
             };
             let ended = matches!(item, Ok(None));
             let events = match item {
-                Err(_) if got_bytes => break Err(ApiFailure::transient(format!(
-                    "the stream went silent for {} s",
-                    self.cfg.idle_stream_timeout.as_secs_f32()
-                ))
-                .with_status(status)),
+                Err(_) if got_bytes => {
+                    break Err(ApiFailure::transient(format!(
+                        "the stream went silent for {} s",
+                        self.cfg.idle_stream_timeout.as_secs_f32()
+                    ))
+                    .with_status(status));
+                }
                 Err(_) => break Err(self.first_byte_timeout().with_status(status)),
                 Ok(None) => decoder.finish(),
                 Ok(Some(Err(e))) => {
                     let cause = classify_transport(&e);
-                    break Err(ApiFailure::transient(format!("the stream was cut: {}", cause.message)).with_status(status));
+                    break Err(ApiFailure::transient(format!(
+                        "the stream was cut: {}",
+                        cause.message
+                    ))
+                    .with_status(status));
                 }
                 Ok(Some(Ok(bytes))) => {
                     got_bytes = true;
@@ -334,9 +389,21 @@ impl OpenRouter {
             }
         };
         let result = result.and_then(|()| acc.into_result());
-        log_outcome(key, &req.model, status, started.elapsed(), result.as_ref().err());
+        log_outcome(
+            key,
+            &req.model,
+            status,
+            started.elapsed(),
+            result.as_ref().err(),
+        );
         let outcome = result?;
-        Ok(reply(outcome, status, &headers, bytes_sent, started.elapsed()))
+        Ok(reply(
+            outcome,
+            status,
+            &headers,
+            bytes_sent,
+            started.elapsed(),
+        ))
     }
 
     fn first_byte_timeout(&self) -> ApiFailure {
@@ -366,30 +433,54 @@ impl OpenRouter {
     }
 
     /// `GET /generation?id=…`, retrying the 404s OpenRouter answers until the record exists
-    /// ([`Backoff::generation_lookup`]).
+    /// ([`Backoff::generation_lookup`]). A 404 that outlasts the retries comes back as
+    /// [`FailureClass::Transient`] with `http_status` 404.
     pub async fn generation(&self, key: &ApiKey, id: &str) -> Result<Generation, ApiFailure> {
-        self.generation_with_backoff(key, id, &Backoff::generation_lookup()).await
+        self.generation_with_backoff(key, id, &Backoff::generation_lookup())
+            .await
     }
 
     /// [`generation`](Self::generation) with a given retry schedule for the early 404s.
-    pub async fn generation_with_backoff(&self, key: &ApiKey, id: &str, backoff: &Backoff) -> Result<Generation, ApiFailure> {
+    pub async fn generation_with_backoff(
+        &self,
+        key: &ApiKey,
+        id: &str,
+        backoff: &Backoff,
+    ) -> Result<Generation, ApiFailure> {
         let mut schedule = backoff.schedule();
         loop {
-            match self.get_data::<Generation>("generation", Some(key), &[("id", id)]).await {
+            match self
+                .get_data::<Generation>("generation", Some(key), &[("id", id)])
+                .await
+            {
                 Err(f) if f.http_status == Some(404) => match schedule.next(None) {
                     Some(d) => {
                         tracing::debug!(key = %key.id(), attempt = schedule.attempts(), "generation not ready yet");
                         tokio::time::sleep(d).await;
                     }
-                    None => return Err(f),
+                    None => {
+                        // The record never appeared: not a model problem, just not there yet.
+                        return Err(ApiFailure {
+                            class: FailureClass::Transient,
+                            ..f
+                        });
+                    }
                 },
                 r => return r,
             }
         }
     }
 
-    async fn get_data<T: DeserializeOwned>(&self, path: &str, key: Option<&ApiKey>, query: &[(&str, &str)]) -> Result<T, ApiFailure> {
-        let mut rb = self.http.get(self.url(path)).timeout(self.cfg.request_timeout);
+    async fn get_data<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: Option<&ApiKey>,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiFailure> {
+        let mut rb = self
+            .http
+            .get(self.url(path))
+            .timeout(self.cfg.request_timeout);
         if let Some(k) = key {
             rb = rb.bearer_auth(k.expose());
         }
@@ -410,9 +501,12 @@ impl OpenRouter {
         if v.get("error").is_some_and(|e| !e.is_null()) {
             return Err(classify(status, &headers, &text));
         }
-        serde_json::from_value::<DataEnvelope<T>>(v).map(|e| e.data).map_err(|_| {
-            ApiFailure::transient(format!("OpenRouter's answer to /{path} could not be read")).with_status(status)
-        })
+        serde_json::from_value::<DataEnvelope<T>>(v)
+            .map(|e| e.data)
+            .map_err(|_| {
+                ApiFailure::transient(format!("OpenRouter's answer to /{path} could not be read"))
+                    .with_status(status)
+            })
     }
 }
 
@@ -431,7 +525,11 @@ async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
 }
 
 /// A non-streamed chat body → outcome, or the classified failure (reference §9.2).
-fn parse_chat_body(status: u16, headers: &HeaderMap, text: &str) -> Result<ChatOutcome, ApiFailure> {
+fn parse_chat_body(
+    status: u16,
+    headers: &HeaderMap,
+    text: &str,
+) -> Result<ChatOutcome, ApiFailure> {
     if !(200..300).contains(&status) {
         let cut = text.get(..MAX_ERROR_BODY.min(text.len())).unwrap_or(text);
         return Err(classify(status, headers, cut));
@@ -443,15 +541,19 @@ fn parse_chat_body(status: u16, headers: &HeaderMap, text: &str) -> Result<ChatO
     if v.get("error").is_some_and(|e| !e.is_null()) {
         return Err(classify(status, headers, text));
     }
-    let r: ChatResponse = serde_json::from_value(v)
-        .map_err(|_| ApiFailure::transient("OpenRouter's answer could not be read").with_status(status))?;
+    let r: ChatResponse = serde_json::from_value(v).map_err(|_| {
+        ApiFailure::transient("OpenRouter's answer could not be read").with_status(status)
+    })?;
     let Some(choice) = r.choices.into_iter().next() else {
-        return Err(ApiFailure::transient("OpenRouter answered without any choice").with_status(status));
+        return Err(
+            ApiFailure::transient("OpenRouter answered without any choice").with_status(status),
+        );
     };
     if choice.error.is_some() || choice.finish_reason.as_deref() == Some("error") {
         return Err(match &choice.error {
             Some(e) if e.is_object() => classify_error_object(e, status),
-            _ => ApiFailure::transient("the provider stopped the answer with an error").with_status(status),
+            _ => ApiFailure::transient("the provider stopped the answer with an error")
+                .with_status(status),
         });
     }
     let msg = choice.message.unwrap_or_default();
@@ -467,12 +569,19 @@ fn parse_chat_body(status: u16, headers: &HeaderMap, text: &str) -> Result<ChatO
 }
 
 fn generation_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-generation-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("x-generation-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// The events a streamed answer would have produced, for a server that answered plain JSON.
 fn outcome_events(o: &ChatOutcome) -> Vec<StreamEvent> {
-    let mut evs = vec![StreamEvent::Meta { id: o.id.clone(), model: o.model.clone(), provider: o.provider.clone() }];
+    let mut evs = vec![StreamEvent::Meta {
+        id: o.id.clone(),
+        model: o.model.clone(),
+        provider: o.provider.clone(),
+    }];
     if !o.reasoning.is_empty() {
         evs.push(StreamEvent::Reasoning(o.reasoning.clone()));
     }
@@ -489,7 +598,13 @@ fn outcome_events(o: &ChatOutcome) -> Vec<StreamEvent> {
     evs
 }
 
-fn reply(o: ChatOutcome, status: u16, headers: &HeaderMap, bytes_sent: u64, latency: Duration) -> ChatReply {
+fn reply(
+    o: ChatOutcome,
+    status: u16,
+    headers: &HeaderMap,
+    bytes_sent: u64,
+    latency: Duration,
+) -> ChatReply {
     let rl = rate_limit_from_headers(headers);
     ChatReply {
         id: o.id.or_else(|| generation_id(headers)),
@@ -506,11 +621,19 @@ fn reply(o: ChatOutcome, status: u16, headers: &HeaderMap, bytes_sent: u64, late
     }
 }
 
-fn log_outcome(key: &ApiKey, model: &str, status: u16, latency: Duration, failure: Option<&ApiFailure>) {
+fn log_outcome(
+    key: &ApiKey,
+    model: &str,
+    status: u16,
+    latency: Duration,
+    failure: Option<&ApiFailure>,
+) {
     let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     match failure {
         None => tracing::debug!(key = %key.id(), model, status, latency_ms = ms, "chat answered"),
-        Some(f) => tracing::debug!(key = %key.id(), model, status, latency_ms = ms, class = f.class.as_str(), message = %f.message, "chat failed"),
+        Some(f) => {
+            tracing::debug!(key = %key.id(), model, status, latency_ms = ms, class = f.class.as_str(), message = %f.message, "chat failed")
+        }
     }
 }
 
@@ -530,7 +653,10 @@ mod tests {
 
     #[test]
     fn bad_attribution_header_is_a_usage_error() {
-        let cfg = ClientConfig { title: Some("bad\nvalue".into()), ..Default::default() };
+        let cfg = ClientConfig {
+            title: Some("bad\nvalue".into()),
+            ..Default::default()
+        };
         let err = OpenRouter::new(cfg).unwrap_err();
         assert!(matches!(err, Error::Usage(_)), "{err}");
     }
@@ -538,7 +664,10 @@ mod tests {
     #[test]
     fn url_joins_cleanly() {
         let c = OpenRouter::new(ClientConfig::with_base_url("http://x/api/v1/")).unwrap();
-        assert_eq!(c.url("chat/completions"), "http://x/api/v1/chat/completions");
+        assert_eq!(
+            c.url("chat/completions"),
+            "http://x/api/v1/chat/completions"
+        );
     }
 
     #[test]

@@ -41,13 +41,14 @@ pub mod stream;
 pub mod types;
 
 pub use classify::{
-    ApiFailure, FailureClass, KeyPenalty, RateLimitInfo, classify, classify_error_object, classify_transport,
-    failure_sentence, failure_sentence_at,
+    ApiFailure, FailureClass, KeyPenalty, RateLimitInfo, classify, classify_error_object,
+    classify_transport, failure_sentence, failure_sentence_at,
 };
 pub use client::{CancelToken, ChatReply, ClientConfig, DEFAULT_BASE_URL, OpenRouter};
 pub use retry::{Backoff, RetrySchedule};
 pub use stream::{ChatOutcome, SseDecoder, StreamAccumulator, StreamEvent};
 pub use types::{
-    AssistantMessage, ChatRequest, ChatResponse, Choice, Content, ContentPart, FreeModelDailyRequests, Generation,
-    ImageUrl, KeyInfo, Message, ModelInfo, Pricing, ReasoningConfig, Role, Usage, UsageRequest,
+    AssistantMessage, ChatRequest, ChatResponse, Choice, Content, ContentPart,
+    FreeModelDailyRequests, Generation, ImageUrl, KeyInfo, Message, ModelInfo, Pricing,
+    ReasoningConfig, Role, Usage, UsageRequest,
 };

@@ -55,7 +55,12 @@ impl Backoff {
     /// hint: the hint plus up to 10 % jitter, or `None` if the hint exceeds `max_total_wait`
     /// (waiting that long is not a retry; the caller should move on). `None` too once
     /// `attempt >= max_attempts`.
-    pub fn next_delay_with<R: Rng + ?Sized>(&self, attempt: u32, hint: Option<Duration>, rng: &mut R) -> Option<Duration> {
+    pub fn next_delay_with<R: Rng + ?Sized>(
+        &self,
+        attempt: u32,
+        hint: Option<Duration>,
+        rng: &mut R,
+    ) -> Option<Duration> {
         if attempt == 0 || attempt >= self.max_attempts {
             return None;
         }
@@ -65,12 +70,20 @@ impl Backoff {
                     return None;
                 }
                 let spread = h / 10;
-                let jitter = if spread.is_zero() { Duration::ZERO } else { uniform(rng, spread) };
+                let jitter = if spread.is_zero() {
+                    Duration::ZERO
+                } else {
+                    uniform(rng, spread)
+                };
                 Some((h + jitter).min(self.max_total_wait))
             }
             None => {
                 let exp = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-                let ceiling = self.base.saturating_mul(exp).min(self.cap).min(self.max_total_wait);
+                let ceiling = self
+                    .base
+                    .saturating_mul(exp)
+                    .min(self.cap)
+                    .min(self.max_total_wait);
                 Some(uniform(rng, ceiling))
             }
         }
@@ -78,7 +91,11 @@ impl Backoff {
 
     /// A stateful schedule that also keeps the total wait within `max_total_wait`.
     pub fn schedule(&self) -> RetrySchedule {
-        RetrySchedule { backoff: *self, attempts: 1, waited: Duration::ZERO }
+        RetrySchedule {
+            backoff: *self,
+            attempts: 1,
+            waited: Duration::ZERO,
+        }
     }
 }
 
@@ -113,12 +130,19 @@ impl RetrySchedule {
     }
 
     /// [`next`](Self::next) with a given RNG.
-    pub fn next_with<R: Rng + ?Sized>(&mut self, hint: Option<Duration>, rng: &mut R) -> Option<Duration> {
+    pub fn next_with<R: Rng + ?Sized>(
+        &mut self,
+        hint: Option<Duration>,
+        rng: &mut R,
+    ) -> Option<Duration> {
         let left = self.backoff.max_total_wait.saturating_sub(self.waited);
         if hint.is_some_and(|h| h > left) {
             return None;
         }
-        let d = self.backoff.next_delay_with(self.attempts, hint, rng)?.min(left);
+        let d = self
+            .backoff
+            .next_delay_with(self.attempts, hint, rng)?
+            .min(left);
         if d.is_zero() && left.is_zero() && hint.is_none() {
             return None;
         }
@@ -147,7 +171,8 @@ mod tests {
     fn full_jitter_stays_within_the_exponential_ceiling() {
         let mut rng = StdRng::seed_from_u64(7);
         for attempt in 1..6 {
-            let ceiling = Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(1));
+            let ceiling =
+                Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(1));
             for _ in 0..200 {
                 let d = b().next_delay_with(attempt, None, &mut rng).unwrap();
                 assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
@@ -158,7 +183,9 @@ mod tests {
     #[test]
     fn jitter_is_spread_out() {
         let mut rng = StdRng::seed_from_u64(1);
-        let ds: Vec<_> = (0..100).map(|_| b().next_delay_with(5, None, &mut rng).unwrap()).collect();
+        let ds: Vec<_> = (0..100)
+            .map(|_| b().next_delay_with(5, None, &mut rng).unwrap())
+            .collect();
         assert!(ds.iter().any(|d| *d < Duration::from_millis(300)));
         assert!(ds.iter().any(|d| *d > Duration::from_millis(700)));
     }
@@ -167,11 +194,15 @@ mod tests {
     fn seeded_rng_is_deterministic() {
         let a: Vec<_> = {
             let mut rng = StdRng::seed_from_u64(42);
-            (1..6).map(|i| b().next_delay_with(i, None, &mut rng)).collect()
+            (1..6)
+                .map(|i| b().next_delay_with(i, None, &mut rng))
+                .collect()
         };
         let c: Vec<_> = {
             let mut rng = StdRng::seed_from_u64(42);
-            (1..6).map(|i| b().next_delay_with(i, None, &mut rng)).collect()
+            (1..6)
+                .map(|i| b().next_delay_with(i, None, &mut rng))
+                .collect()
         };
         assert_eq!(a, c);
     }
@@ -187,19 +218,37 @@ mod tests {
     fn honours_hints_within_the_budget() {
         let mut rng = StdRng::seed_from_u64(3);
         for _ in 0..100 {
-            let d = b().next_delay_with(1, Some(Duration::from_secs(2)), &mut rng).unwrap();
-            assert!(d >= Duration::from_secs(2) && d <= Duration::from_millis(2200), "{d:?}");
+            let d = b()
+                .next_delay_with(1, Some(Duration::from_secs(2)), &mut rng)
+                .unwrap();
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_millis(2200),
+                "{d:?}"
+            );
         }
-        assert_eq!(b().next_delay(1, Some(Duration::from_secs(4))), None, "a hint past the budget is not waited for");
-        assert_eq!(b().next_delay(1, Some(Duration::ZERO)), Some(Duration::ZERO));
-        let d = b().next_delay(1, Some(Duration::from_millis(2900))).unwrap();
+        assert_eq!(
+            b().next_delay(1, Some(Duration::from_secs(4))),
+            None,
+            "a hint past the budget is not waited for"
+        );
+        assert_eq!(
+            b().next_delay(1, Some(Duration::ZERO)),
+            Some(Duration::ZERO)
+        );
+        let d = b()
+            .next_delay(1, Some(Duration::from_millis(2900)))
+            .unwrap();
         assert!(d <= Duration::from_secs(3));
     }
 
     #[test]
     fn schedule_bounds_the_total_wait() {
         let mut rng = StdRng::seed_from_u64(9);
-        let mut s = Backoff { max_attempts: 100, ..b() }.schedule();
+        let mut s = Backoff {
+            max_attempts: 100,
+            ..b()
+        }
+        .schedule();
         let mut total = Duration::ZERO;
         while let Some(d) = s.next_with(None, &mut rng) {
             total += d;
@@ -209,14 +258,25 @@ mod tests {
         assert_eq!(total, s.waited());
 
         let mut s = b().schedule();
-        assert!(s.next_with(Some(Duration::from_secs(2)), &mut rng).is_some());
-        assert_eq!(s.next_with(Some(Duration::from_secs(2)), &mut rng), None, "only ~1 s of budget left");
+        assert!(
+            s.next_with(Some(Duration::from_secs(2)), &mut rng)
+                .is_some()
+        );
+        assert_eq!(
+            s.next_with(Some(Duration::from_secs(2)), &mut rng),
+            None,
+            "only ~1 s of budget left"
+        );
         assert!(s.next_with(None, &mut rng).is_some());
     }
 
     #[test]
     fn schedule_counts_attempts() {
-        let mut s = Backoff { max_attempts: 3, ..b() }.schedule();
+        let mut s = Backoff {
+            max_attempts: 3,
+            ..b()
+        }
+        .schedule();
         assert_eq!(s.attempts(), 1);
         assert!(s.next(None).is_some());
         assert!(s.next(None).is_some());

@@ -118,7 +118,9 @@ impl SseDecoder {
         // OpenRouter sends one JSON document per data line; dispatch it at once so a missing
         // blank line never glues two chunks together. Multi-line data still works: a line that
         // is not complete on its own waits for the blank line.
-        if self.pending.is_empty() && (value.trim() == "[DONE]" || serde_json::from_str::<Value>(value).is_ok()) {
+        if self.pending.is_empty()
+            && (value.trim() == "[DONE]" || serde_json::from_str::<Value>(value).is_ok())
+        {
             self.pending.push(value.to_string());
             self.dispatch(out);
         } else {
@@ -148,7 +150,9 @@ impl SseDecoder {
                 } else {
                     "OpenRouter sent a stream chunk that is not valid JSON"
                 };
-                out.push(StreamEvent::Error(ApiFailure::transient(what).with_status(200)));
+                out.push(StreamEvent::Error(
+                    ApiFailure::transient(what).with_status(200),
+                ));
             }
         }
     }
@@ -165,22 +169,27 @@ impl SseDecoder {
             );
             if merged != self.last_meta {
                 self.last_meta = merged.clone();
-                out.push(StreamEvent::Meta { id: merged.0, model: merged.1, provider: merged.2 });
+                out.push(StreamEvent::Meta {
+                    id: merged.0,
+                    model: merged.1,
+                    provider: merged.2,
+                });
             }
         }
 
-        let choice = v
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|cs| {
-                cs.iter()
-                    .find(|c| c.get("index").and_then(Value::as_u64) == Some(0))
-                    .or_else(|| cs.first())
-            });
+        let choice = v.get("choices").and_then(Value::as_array).and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("index").and_then(Value::as_u64) == Some(0))
+                .or_else(|| cs.first())
+        });
         let mut finish = None;
         let mut choice_error = None;
         if let Some(c) = choice {
-            if let Some(delta) = c.get("delta").or_else(|| c.get("message")).filter(|d| d.is_object()) {
+            if let Some(delta) = c
+                .get("delta")
+                .or_else(|| c.get("message"))
+                .filter(|d| d.is_object())
+            {
                 let reasoning = match delta.get("reasoning").and_then(Value::as_str) {
                     Some(r) => r.to_string(),
                     None => delta
@@ -192,11 +201,18 @@ impl SseDecoder {
                 if !reasoning.is_empty() {
                     out.push(StreamEvent::Reasoning(reasoning));
                 }
-                if let Some(content) = delta.get("content").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+                if let Some(content) = delta
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .filter(|c| !c.is_empty())
+                {
                     out.push(StreamEvent::Content(content.to_string()));
                 }
             }
-            finish = c.get("finish_reason").and_then(Value::as_str).map(str::to_string);
+            finish = c
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             choice_error = c.get("error").filter(|e| e.is_object());
         }
 
@@ -213,8 +229,11 @@ impl SseDecoder {
                     e.as_str().map_or_else(|| e.to_string(), str::to_string)
                 ))
                 .with_status(200),
-                None => ApiFailure::new(FailureClass::Transient, "the provider stopped the answer with an error")
-                    .with_status(200),
+                None => ApiFailure::new(
+                    FailureClass::Transient,
+                    "the provider stopped the answer with an error",
+                )
+                .with_status(200),
             };
             out.push(StreamEvent::Error(failure));
             return;
@@ -270,7 +289,11 @@ impl StreamAccumulator {
             StreamEvent::Reasoning(r) => o.reasoning.push_str(r),
             StreamEvent::Content(c) => o.content.push_str(c),
             StreamEvent::Usage(u) => o.usage = Some(u.clone()),
-            StreamEvent::Meta { id, model, provider } => {
+            StreamEvent::Meta {
+                id,
+                model,
+                provider,
+            } => {
                 if id.is_some() {
                     o.id.clone_from(id);
                 }
@@ -320,7 +343,10 @@ impl StreamAccumulator {
             return Err(e);
         }
         if !self.done && self.outcome.finish_reason.is_none() {
-            return Err(ApiFailure::transient("the stream was cut before the answer finished").with_status(200));
+            return Err(
+                ApiFailure::transient("the stream was cut before the answer finished")
+                    .with_status(200),
+            );
         }
         Ok(self.outcome)
     }
@@ -409,16 +435,27 @@ data: {"id":"gen-1748781300-R1strEamExample000002","object":"chat.completion.chu
     fn r1_stream_whole() {
         let (evs, outcome) = run(&[R1_STREAM.as_bytes()]);
         assert_eq!(outcome.unwrap(), r1_expected());
-        assert_eq!(evs.first(), Some(&StreamEvent::Meta {
-            id: Some("gen-1748781300-R1strEamExample000001".into()),
-            model: Some("deepseek/deepseek-r1".into()),
-            provider: Some("DeepInfra".into()),
-        }));
+        assert_eq!(
+            evs.first(),
+            Some(&StreamEvent::Meta {
+                id: Some("gen-1748781300-R1strEamExample000001".into()),
+                model: Some("deepseek/deepseek-r1".into()),
+                provider: Some("DeepInfra".into()),
+            })
+        );
         assert_eq!(evs.last(), Some(&StreamEvent::Done));
         // reasoning_details is not added on top of reasoning
-        let reasoning: Vec<_> = evs.iter().filter(|e| matches!(e, StreamEvent::Reasoning(_))).collect();
+        let reasoning: Vec<_> = evs
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Reasoning(_)))
+            .collect();
         assert_eq!(reasoning.len(), 2);
-        assert_eq!(evs.iter().filter(|e| matches!(e, StreamEvent::Meta { .. })).count(), 1);
+        assert_eq!(
+            evs.iter()
+                .filter(|e| matches!(e, StreamEvent::Meta { .. }))
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -436,7 +473,13 @@ data: {"id":"gen-1748781300-R1strEamExample000002","object":"chat.completion.chu
         assert_eq!(o.reasoning, "é");
         // Split inside the 4-byte emoji explicitly.
         let at = s.find('🙂').unwrap() + 2;
-        assert_eq!(run(&[&s.as_bytes()[..at], &s.as_bytes()[at..]]).1.unwrap().content, "café 🙂");
+        assert_eq!(
+            run(&[&s.as_bytes()[..at], &s.as_bytes()[at..]])
+                .1
+                .unwrap()
+                .content,
+            "café 🙂"
+        );
     }
 
     #[test]
@@ -448,7 +491,9 @@ data: {"id":"gen-1748781300-R1strEamExample000002","object":"chat.completion.chu
 
     #[test]
     fn data_without_space_and_comments_between_chunks() {
-        let s = R1_STREAM.replace("data: ", "data:").replace("\n\ndata:", "\n\n: OPENROUTER PROCESSING\n\ndata:");
+        let s = R1_STREAM
+            .replace("data: ", "data:")
+            .replace("\n\ndata:", "\n\n: OPENROUTER PROCESSING\n\ndata:");
         assert_eq!(whole(&s).unwrap(), r1_expected());
     }
 
@@ -534,10 +579,23 @@ data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}
         let (evs, res) = run(&[s.as_bytes()]);
         let err = res.unwrap_err();
         assert_eq!(err.class, FailureClass::Transient);
-        assert_eq!(evs.iter().filter(|e| matches!(e, StreamEvent::Error(_))).count(), 2);
+        assert_eq!(
+            evs.iter()
+                .filter(|e| matches!(e, StreamEvent::Error(_)))
+                .count(),
+            2
+        );
         // Odd input never panics.
         let mut d = SseDecoder::new();
-        for junk in [&b"\xff\xfe\n\n"[..], b"data\n\n", b":\n", b"data: 42\n\n", b"data: null\n\n", b"\r\n\r\n", b"event: x\nid: 1\nretry: 5\n\n"] {
+        for junk in [
+            &b"\xff\xfe\n\n"[..],
+            b"data\n\n",
+            b":\n",
+            b"data: 42\n\n",
+            b"data: null\n\n",
+            b"\r\n\r\n",
+            b"event: x\nid: 1\nretry: 5\n\n",
+        ] {
             d.push(junk);
         }
         d.finish();
@@ -569,7 +627,12 @@ data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}
     fn model_change_emits_meta_again() {
         let s = "data: {\"id\":\"g\",\"model\":\"a\",\"choices\":[]}\n\ndata: {\"id\":\"g\",\"model\":\"b\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
         let (evs, res) = run(&[s.as_bytes()]);
-        assert_eq!(evs.iter().filter(|e| matches!(e, StreamEvent::Meta { .. })).count(), 2);
+        assert_eq!(
+            evs.iter()
+                .filter(|e| matches!(e, StreamEvent::Meta { .. }))
+                .count(),
+            2
+        );
         assert_eq!(res.unwrap().model.as_deref(), Some("b"));
     }
 }

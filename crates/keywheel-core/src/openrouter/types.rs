@@ -134,12 +134,18 @@ pub struct ReasoningConfig {
 impl ReasoningConfig {
     /// `{"exclude": false}`: return the reasoning.
     pub fn shown() -> Self {
-        ReasoningConfig { exclude: Some(false), ..Default::default() }
+        ReasoningConfig {
+            exclude: Some(false),
+            ..Default::default()
+        }
     }
 
     /// `{"exclude": true}`: reason, but do not return it.
     pub fn hidden() -> Self {
-        ReasoningConfig { exclude: Some(true), ..Default::default() }
+        ReasoningConfig {
+            exclude: Some(true),
+            ..Default::default()
+        }
     }
 }
 
@@ -167,17 +173,26 @@ pub struct Message {
 impl Message {
     /// A system message.
     pub fn system(text: impl Into<String>) -> Self {
-        Message { role: Role::System, content: Content::Text(text.into()) }
+        Message {
+            role: Role::System,
+            content: Content::Text(text.into()),
+        }
     }
 
     /// A user message.
     pub fn user(text: impl Into<String>) -> Self {
-        Message { role: Role::User, content: Content::Text(text.into()) }
+        Message {
+            role: Role::User,
+            content: Content::Text(text.into()),
+        }
     }
 
     /// An assistant message (a previous answer, or a prefill).
     pub fn assistant(text: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: Content::Text(text.into()) }
+        Message {
+            role: Role::Assistant,
+            content: Content::Text(text.into()),
+        }
     }
 
     /// A user message with the text part first, then one image (`data:<mime>;base64,…` or an
@@ -194,9 +209,15 @@ impl Message {
     {
         let mut parts = vec![ContentPart::Text { text: text.into() }];
         parts.extend(urls.into_iter().map(|u| ContentPart::ImageUrl {
-            image_url: ImageUrl { url: u.into(), detail: None },
+            image_url: ImageUrl {
+                url: u.into(),
+                detail: None,
+            },
         }));
-        Message { role: Role::User, content: Content::Parts(parts) }
+        Message {
+            role: Role::User,
+            content: Content::Parts(parts),
+        }
     }
 }
 
@@ -244,7 +265,10 @@ impl fmt::Debug for ImageUrl {
             }
             _ => self.url.clone(),
         };
-        f.debug_struct("ImageUrl").field("url", &url).field("detail", &self.detail).finish()
+        f.debug_struct("ImageUrl")
+            .field("url", &url)
+            .field("detail", &self.detail)
+            .finish()
     }
 }
 
@@ -268,7 +292,10 @@ where
     T: DeserializeOwned,
 {
     Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
         _ => Vec::new(),
     })
 }
@@ -299,10 +326,17 @@ fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 
 pub(crate) fn value_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f.round() as u64)),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f.round() as u64),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f.round() as u64)
+        }),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.round() as u64),
         _ => None,
     }
 }
@@ -396,7 +430,8 @@ impl From<RawUsage> for Usage {
 impl Usage {
     /// Parses a `usage` JSON value leniently; `None` unless it is an object.
     pub fn from_value(v: &Value) -> Option<Usage> {
-        v.is_object().then(|| serde_json::from_value(v.clone()).unwrap_or_default())
+        v.is_object()
+            .then(|| serde_json::from_value(v.clone()).unwrap_or_default())
     }
 }
 
@@ -471,7 +506,11 @@ impl AssistantMessage {
 pub(crate) fn details_text(details: &[Value]) -> String {
     details
         .iter()
-        .filter_map(|d| d.get("text").or_else(|| d.get("summary")).and_then(Value::as_str))
+        .filter_map(|d| {
+            d.get("text")
+                .or_else(|| d.get("summary"))
+                .and_then(Value::as_str)
+        })
         .collect()
 }
 
@@ -593,12 +632,20 @@ impl From<RawModel> for ModelInfo {
         let mut input_modalities = r.input_modalities;
         if let Some(arch) = &r.architecture {
             if let Some(list) = arch.get("input_modalities").and_then(Value::as_array) {
-                input_modalities = list.iter().filter_map(Value::as_str).map(str::to_string).collect();
+                input_modalities = list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
             } else if input_modalities.is_empty() {
                 // Older catalogues: only `modality: "text+image->text"`.
                 if let Some(m) = arch.get("modality").and_then(Value::as_str) {
                     let inputs = m.split("->").next().unwrap_or("");
-                    input_modalities = inputs.split('+').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                    input_modalities = inputs
+                        .split('+')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
                 }
             }
         }
@@ -684,7 +731,8 @@ mod tests {
 
     #[test]
     fn text_request_serializes_to_openrouter_shape() {
-        let req = ChatRequest::text("deepseek/deepseek-r1", "Which is bigger, 9.11 or 9.9?").with_max_tokens(8000);
+        let req = ChatRequest::text("deepseek/deepseek-r1", "Which is bigger, 9.11 or 9.9?")
+            .with_max_tokens(8000);
         let v = serde_json::to_value(&req).unwrap();
         assert_eq!(
             v,
@@ -699,13 +747,19 @@ mod tests {
         let url = "data:image/png;base64,iVBORw0KGgo=";
         let req = ChatRequest::new(
             "meta-llama/llama-3.2-90b-vision-instruct",
-            vec![Message::user_with_image("Transcribe all text in this image.", url)],
+            vec![Message::user_with_image(
+                "Transcribe all text in this image.",
+                url,
+            )],
         )
         .with_fallbacks(["meta-llama/llama-4-maverick", "google/gemini-2.5-flash"])
         .with_temperature(0.2)
         .with_reasoning(None);
         let v = serde_json::to_value(&req).unwrap();
-        assert_eq!(v["models"], json!(["meta-llama/llama-4-maverick", "google/gemini-2.5-flash"]));
+        assert_eq!(
+            v["models"],
+            json!(["meta-llama/llama-4-maverick", "google/gemini-2.5-flash"])
+        );
         assert_eq!(
             v["messages"][0]["content"],
             json!([{"type":"text","text":"Transcribe all text in this image."},
@@ -715,7 +769,10 @@ mod tests {
         assert!(v.get("reasoning").is_none());
         assert_eq!(req.chain().collect::<Vec<_>>().len(), 3);
         let debug = format!("{req:?}");
-        assert!(debug.contains("data:image/png;base64,<12 bytes>"), "{debug}");
+        assert!(
+            debug.contains("data:image/png;base64,<12 bytes>"),
+            "{debug}"
+        );
         let empty = serde_json::to_value(ChatRequest::text("m", "hi")).unwrap();
         assert!(empty.get("models").is_none());
     }
@@ -732,7 +789,10 @@ mod tests {
         assert_eq!(msg.content.as_deref(), Some("INVOICE #1042\nTotal: $88.00"));
         assert_eq!(msg.reasoning_text(), None);
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (1611, 14, 1625));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (1611, 14, 1625)
+        );
         assert_eq!(u.cost, Some(0.00025));
     }
 
@@ -744,16 +804,38 @@ mod tests {
         .unwrap();
         assert!(r.choices.is_empty());
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens), (3, 2, 5, 0));
+        assert_eq!(
+            (
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.total_tokens,
+                u.reasoning_tokens
+            ),
+            (3, 2, 5, 0)
+        );
         let r: ChatResponse =
             serde_json::from_str(r#"{"choices":[{"message":{"content":null,"reasoning_details":[{"type":"reasoning.text","text":"a"},{"text":"b"}]}}, 7]}"#).unwrap();
         assert_eq!(r.choices.len(), 1);
-        assert_eq!(r.choices[0].message.as_ref().unwrap().reasoning_text().as_deref(), Some("ab"));
+        assert_eq!(
+            r.choices[0]
+                .message
+                .as_ref()
+                .unwrap()
+                .reasoning_text()
+                .as_deref(),
+            Some("ab")
+        );
     }
 
     #[test]
     fn usage_round_trips_through_our_own_shape() {
-        let u = Usage { prompt_tokens: 14, completion_tokens: 61, total_tokens: 75, reasoning_tokens: 48, cost: Some(0.0001623) };
+        let u = Usage {
+            prompt_tokens: 14,
+            completion_tokens: 61,
+            total_tokens: 75,
+            reasoning_tokens: 48,
+            cost: Some(0.0001623),
+        };
         let back: Usage = serde_json::from_value(serde_json::to_value(&u).unwrap()).unwrap();
         assert_eq!(back, u);
     }
@@ -775,7 +857,10 @@ mod tests {
         assert_eq!(k.usage_daily, Some(0.13));
         assert_eq!(k.is_free_tier, Some(false));
         let f = k.free_model_daily_requests.unwrap();
-        assert_eq!((f.limit, f.used, f.remaining), (Some(1000), Some(12), Some(988)));
+        assert_eq!(
+            (f.limit, f.used, f.remaining),
+            (Some(1000), Some(12), Some(988))
+        );
 
         let minimal = r#"{"data":{"label":"sk-or-v1-a1b...c3d","usage":0,"limit":null,"is_free_tier":true,"rate_limit":{"requests":20,"interval":"10s"}}}"#;
         let k: DataEnvelope<KeyInfo> = serde_json::from_str(minimal).unwrap();
@@ -820,7 +905,10 @@ mod tests {
  "total_cost":0.0001623,"usage":0.0001623,"provider_responses":[{"provider_name":"DeepInfra","status":200}]}}"#;
         let g: DataEnvelope<Generation> = serde_json::from_str(body).unwrap();
         let g = g.data;
-        assert_eq!(g.id.as_deref(), Some("gen-1748781300-R1strEamExample000001"));
+        assert_eq!(
+            g.id.as_deref(),
+            Some("gen-1748781300-R1strEamExample000001")
+        );
         assert_eq!(g.native_tokens_reasoning, Some(48));
         assert_eq!(g.total_cost, Some(0.0001623));
         assert_eq!(g.latency, Some(2410));

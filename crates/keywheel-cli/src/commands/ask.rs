@@ -1,0 +1,142 @@
+//! `keywheel ask PROMPT|-`: one instance, one R1 question; the answer streams to stdout, the
+//! reasoning dimmed to stderr; `--json` prints one document at the end.
+
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+
+use keywheel_core::dispatch::{Dispatcher, Job, Kind, Outcome, Progress};
+use keywheel_core::openrouter::{CancelToken, ChatRequest, StreamEvent};
+use keywheel_core::pool::Pool;
+use keywheel_core::{Error, Result};
+
+use crate::cli::AskArgs;
+use crate::output;
+
+pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
+    let prompt = read_prompt(&args.prompt)?;
+    let chain = if args.models.is_empty() { pool.settings().chat_models.clone() } else { args.models.clone() };
+    let mut request = ChatRequest::text(chain[0].clone(), prompt);
+    request.models = chain[1..].to_vec();
+    let job = Job { kind: Kind::Chat, request, stream: true, use_cache: pool.settings().cache_chat };
+
+    let instance = Arc::new(pool.start_instance("cli")?);
+    let dispatcher = Dispatcher::new(instance)?;
+    let mut printer = Printer { show_text: !json, show_reasoning: !json && !args.no_reasoning, ..Printer::default() };
+    let cancel = CancelToken::new();
+    let rt = super::runtime()?;
+    let outcome = rt.block_on(async {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.cancel();
+            }
+        });
+        dispatcher.run(job, |p| printer.on(p), &cancel).await
+    })?;
+    printer.end();
+    if json {
+        output::json(&document(&outcome));
+    } else {
+        eprintln!("{}", summary(&outcome));
+    }
+    Ok(())
+}
+
+fn read_prompt(arg: &str) -> Result<String> {
+    let prompt = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("could not read the prompt from standard input", e))?;
+        s
+    } else {
+        arg.to_string()
+    };
+    if prompt.trim().is_empty() {
+        return Err(Error::BadInput("the prompt is empty; give a question, or `-` and pipe it in".into()));
+    }
+    Ok(prompt)
+}
+
+#[derive(Default)]
+struct Printer {
+    show_text: bool,
+    show_reasoning: bool,
+    in_reasoning: bool,
+    wrote_content: bool,
+}
+
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+impl Printer {
+    fn on(&mut self, p: Progress<'_>) {
+        let color = std::io::stderr().is_terminal();
+        match p {
+            Progress::Stream(StreamEvent::Reasoning(t)) if self.show_reasoning => {
+                if !self.in_reasoning && color {
+                    eprint!("{DIM}");
+                }
+                self.in_reasoning = true;
+                eprint!("{t}");
+            }
+            Progress::Stream(StreamEvent::Content(t)) if self.show_text => {
+                self.close_reasoning(color);
+                print!("{t}");
+                let _ = std::io::stdout().flush();
+                self.wrote_content |= !t.is_empty();
+            }
+            Progress::Retry { attempt, reason, wait } => {
+                self.close_reasoning(color);
+                eprintln!("keywheel: {reason}; retrying (attempt {attempt}) in {:.1} s", wait.as_secs_f64());
+            }
+            Progress::Fallback { from, to, reason } => {
+                self.close_reasoning(color);
+                eprintln!("keywheel: key {from} cannot serve ({}); falling back to key {to}", reason.class);
+            }
+            Progress::Waiting { wait } => {
+                eprintln!("keywheel: at the per-minute cap; waiting {:.1} s for a slot", wait.as_secs_f64());
+            }
+            _ => {}
+        }
+    }
+
+    fn close_reasoning(&mut self, color: bool) {
+        if self.in_reasoning {
+            eprintln!("{}", if color { RESET } else { "" });
+            self.in_reasoning = false;
+        }
+    }
+
+    fn end(&mut self) {
+        self.close_reasoning(std::io::stderr().is_terminal());
+        if self.wrote_content {
+            println!();
+        }
+    }
+}
+
+fn document(o: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "key_id": o.key_id,
+        "model": o.model,
+        "text": o.content,
+        "reasoning": o.reasoning,
+        "usage": o.usage,
+        "attempts": o.attempts,
+        "fallbacks": o.fallbacks,
+        "cached": o.cached,
+        "rotated": o.rotated,
+        "latency_ms": o.latency_ms,
+        "generation_id": o.generation_id,
+    })
+}
+
+fn summary(o: &Outcome) -> String {
+    let key = o.key_id.as_ref().map_or("cache".to_string(), |k| format!("key {k}"));
+    let model = o.model.as_deref().unwrap_or("?");
+    let tokens = o.usage.as_ref().map_or(String::new(), |u| {
+        let cost = u.cost.map_or(String::new(), |c| format!(" · ${c:.5}"));
+        format!(" · {}+{} tokens ({} reasoning){cost}", u.prompt_tokens, u.completion_tokens, u.reasoning_tokens)
+    });
+    let cached = if o.cached { " · from cache, no quota spent" } else { "" };
+    format!("— {model} · {key}{tokens} · {} ms{cached}", o.latency_ms)
+}
