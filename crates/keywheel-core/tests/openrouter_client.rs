@@ -605,7 +605,8 @@ async fn cancel_mid_stream() {
         .await;
     let f = r.unwrap_err();
     assert_eq!(f.class, FailureClass::Cancelled);
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|e| matches!(e, StreamEvent::Reasoning(_))));
     assert!(
         !seen
             .iter()

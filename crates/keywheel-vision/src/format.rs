@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// An image format recognised from a file's first bytes (see [`crate::sniff`]).
+/// An image format recognised from a file's first bytes (see [`crate::sniff()`]).
 ///
 /// Only the formats for which [`Format::is_supported`] is true can be prepared; the others are
 /// recognised so that the error can say what the file is and how to convert it.

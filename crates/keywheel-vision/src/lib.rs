@@ -10,7 +10,7 @@
 //!
 //! # Pipeline
 //!
-//! 1. **Check** size limits and [`sniff`] the format from the magic bytes (never the name).
+//! 1. **Check** size limits and [`sniff()`] the format from the magic bytes (never the name).
 //!    Recognised but unsupported formats (HEIC, AVIF, PDF, SVG, PSD, …) and non-images
 //!    (text, HTML, archives) are refused with [`PrepError`].
 //! 2. **Decode** safely: the header's dimensions are checked against
@@ -20,8 +20,9 @@
 //!    give their first frame. CMYK JPEGs are converted to RGB.
 //! 3. **Flatten** to 8-bit grey or RGB, compositing transparency onto white.
 //! 4. **Turn upright** using the EXIF (or TIFF) orientation.
-//! 5. **Scale** to fit [`PrepOptions::max_side`] with Lanczos3 (never up), or **tile** a
-//!    tall image into overlapping bands read top to bottom; see [`tile`] for the rule.
+//! 5. **Scale** to fit [`PrepOptions::max_side`] (never up) with a SIMD resizer, Lanczos3
+//!    for graphics and Catmull-Rom for photos, or **tile** a tall image into overlapping
+//!    bands read top to bottom; see [`tile`] for the rule.
 //! 6. **Encode** screenshots and other flat graphics as PNG and photos as JPEG, stepping
 //!    down to JPEG, lower quality, then smaller size until each data URL fits
 //!    [`PrepOptions::max_data_url_bytes`].

@@ -1,7 +1,7 @@
 //! The HTTP client: one `reqwest::Client` (rustls) for `POST /chat/completions` (plain and
 //! streamed), `GET /key`, `GET /models` and `GET /generation`.
 //!
-//! Every failure comes back as an [`ApiFailure`] classified by [`super::classify`]. The key is
+//! Every failure comes back as an [`ApiFailure`] classified by [`super::classify()`]. The key is
 //! sent only in the `Authorization` header (marked sensitive); logs name it by key id, and no
 //! failure message is built from a request, a URL or a header.
 

@@ -6,7 +6,7 @@
 //!   response types [`ChatResponse`], [`Usage`], [`KeyInfo`], [`ModelInfo`], [`Generation`].
 //! - [`stream`]: the sans-IO SSE decoder [`SseDecoder`] → [`StreamEvent`]s, folded by
 //!   [`StreamAccumulator`] into a [`ChatOutcome`].
-//! - [`classify`]: [`classify()`], [`classify_error_object`], [`classify_transport`] →
+//! - [`mod@classify`]: [`classify()`], [`classify_error_object`], [`classify_transport`] →
 //!   [`ApiFailure`] with a [`FailureClass`]; [`failure_sentence`] for people.
 //! - [`retry`]: [`Backoff`] with full jitter that honours server hints within a budget.
 //! - [`client`]: [`OpenRouter`] (`chat`, `chat_stream`, `key_info`, `models`, `generation`),

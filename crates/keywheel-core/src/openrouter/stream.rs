@@ -239,11 +239,11 @@ impl SseDecoder {
             return;
         }
 
-        if let Some(f) = finish {
-            if self.last_finish.as_deref() != Some(f.as_str()) {
-                self.last_finish = Some(f.clone());
-                out.push(StreamEvent::Finish(f));
-            }
+        if let Some(f) = finish
+            && self.last_finish.as_deref() != Some(f.as_str())
+        {
+            self.last_finish = Some(f.clone());
+            out.push(StreamEvent::Finish(f));
         }
     }
 }
