@@ -1,7 +1,7 @@
 //! Where key material is stored: the OS keychain (Secret Service on Linux) through `keyring`.
 //!
 //! [`OsKeychain`] always uses the persistent platform store — never keyring's in-memory mock,
-//! which it would silently fall back to without the right features. [`OsKeychain::check`]
+//! which it would silently fall back to without the right features. [`OsKeychain::open`]
 //! probes the store once so a missing or locked keychain is reported with a sentence instead
 //! of keys quietly vanishing. [`MemoryStore`] exists for unit tests only.
 

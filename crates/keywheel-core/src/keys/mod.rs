@@ -1,7 +1,7 @@
 //! API keys: the redacting secret type, key ids, and where key material comes from.
 //!
 //! Key material lives only in the OS keychain ([`keychain`]) or in `OPENROUTER_API_KEYS`
-//! ([`env`]); SQLite holds metadata keyed by [`KeyId`], never the key.
+//! ([`mod@env`]); SQLite holds metadata keyed by [`KeyId`], never the key.
 
 pub mod env;
 pub mod keychain;
