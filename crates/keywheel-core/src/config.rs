@@ -38,6 +38,8 @@ pub struct Settings {
     pub instance_ttl_secs: u64,
     /// Log filter (EnvFilter syntax), e.g. `info` or `keywheel_core=debug`.
     pub log: String,
+    /// How many daily log files to keep in `<data dir>/logs`.
+    pub log_retention: usize,
     /// The R1 chat model chain, first choice first.
     pub chat_models: Vec<String>,
     /// The vision model chain, first choice first.
@@ -68,6 +70,7 @@ impl Default for Settings {
             heartbeat_secs: 5,
             instance_ttl_secs: 20,
             log: "info".to_string(),
+            log_retention: 14,
             chat_models: vec!["deepseek/deepseek-r1-0528".into(), "deepseek/deepseek-r1".into()],
             vision_models: vec![
                 "meta-llama/llama-3.2-90b-vision-instruct".into(),

@@ -247,6 +247,15 @@ impl Dispatcher {
             match result {
                 Ok(reply) => {
                     let c = completion_ok(&reply, attempts, fallbacks > 0, rotated);
+                    tracing::info!(
+                        instance = self.instance.id(),
+                        key = %grant.key.id(),
+                        model = reply.model.as_deref().unwrap_or(""),
+                        attempt = attempts,
+                        class = "ok",
+                        latency_ms = reply.latency.as_millis() as u64,
+                        "request done"
+                    );
                     self.instance.complete(&grant, &c)?;
                     if let Some(hash) = &cache_key {
                         let answer = CachedAnswer {
@@ -272,6 +281,27 @@ impl Dispatcher {
                         generation_id: reply.id,
                     });
                 }
+                Err(f) if f.not_sent => {
+                    // Nothing reached OpenRouter: give the reservation back, then back off.
+                    self.instance.pool().ledger().release(&grant.reservation)?;
+                    attempts -= 1;
+                    match schedule.next(None) {
+                        Some(wait) if waited + wait <= self.max_wait => {
+                            on(Progress::Retry { attempt: attempts + 1, reason: &f, wait });
+                            waited += wait;
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = cancel.cancelled() => return Err(Error::Cancelled),
+                            }
+                        }
+                        _ => {
+                            return Err(Error::Upstream(format!(
+                                "{}; no request was sent and no quota was spent",
+                                failure_sentence(&f)
+                            )));
+                        }
+                    }
+                }
                 Err(f) => {
                     let c = Completion {
                         state: RequestState::Failed,
@@ -286,7 +316,15 @@ impl Dispatcher {
                         ..Completion::ok()
                     };
                     self.instance.complete(&grant, &c)?;
-                    tracing::warn!(key = %grant.key.id(), model = %chain[0], class = f.class.as_str(), attempt = attempts, "request failed");
+                    tracing::warn!(
+                        instance = self.instance.id(),
+                        key = %grant.key.id(),
+                        model = %chain[0],
+                        attempt = attempts,
+                        class = f.class.as_str(),
+                        latency_ms = sent.elapsed().as_millis() as u64,
+                        "request failed"
+                    );
                     if f.class.is_final() {
                         return Err(final_error(&f));
                     }

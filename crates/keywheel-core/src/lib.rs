@@ -18,8 +18,10 @@ pub mod dispatch;
 pub mod error;
 pub mod keys;
 pub mod ledger;
+pub mod ocr;
 pub mod openrouter;
 pub mod pool;
+pub mod telemetry;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::Settings;

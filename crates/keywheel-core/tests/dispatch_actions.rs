@@ -196,3 +196,32 @@ async fn an_error_inside_a_200_is_classified_like_a_status() {
     let out = w.ask(&[R1]).await.unwrap();
     assert_eq!(out.attempts, 2, "retried as transient");
 }
+
+#[tokio::test]
+async fn a_request_that_could_not_connect_spends_no_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        base_url: format!("http://127.0.0.1:{port}/api/v1"),
+        keychain: false,
+        ..Settings::default()
+    };
+    let pool = Pool::open(PoolOptions {
+        settings,
+        clock: Arc::new(SystemClock),
+        store: Arc::new(MemoryStore::default()),
+        env_keys: Some(key(1)),
+    })
+    .unwrap();
+    let inst = Arc::new(pool.start_instance("test").unwrap());
+    let fast = Backoff { base: Duration::from_millis(1), cap: Duration::from_millis(5), max_attempts: 3, max_total_wait: Duration::from_secs(2) };
+    let d = Dispatcher::new(inst).unwrap().with_backoff(fast);
+    let job = Job { kind: Kind::Chat, request: ChatRequest::text(R1, "hi"), stream: true, use_cache: false };
+    let e = d.run(job, |_| {}, &CancelToken::new()).await.unwrap_err();
+    assert_eq!(e.exit_code(), 5);
+    assert!(e.to_string().contains("no quota was spent"), "{e}");
+    assert_eq!(pool.ledger().requests_today(&id(1), pool.now()).unwrap(), 0, "nothing counted");
+    assert!(pool.ledger().inconsistencies().unwrap().is_empty());
+}

@@ -18,6 +18,7 @@ pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")),
         M::up(include_str!("migrations/0002_cache_models.sql")),
+        M::up(include_str!("migrations/0003_ocr_jobs.sql")),
     ])
 }
 

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod db;
 pub mod instances;
+pub mod jobs;
 pub mod keys_table;
 pub mod reserve;
 pub mod rotation;

@@ -301,6 +301,22 @@ impl Ledger {
         })
     }
 
+    /// Takes back a reservation for a request that certainly never left this machine (the
+    /// connection could not be opened): the row is deleted and the day counter decremented,
+    /// so no quota is counted for it.
+    pub fn release(&self, r: &Reservation) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM requests WHERE id = ?1 AND state = 'reserved'", [r.id])?;
+            if n == 1 {
+                tx.execute(
+                    "UPDATE usage_daily SET requests = requests - 1 WHERE key_id = ?1 AND day = ?2",
+                    params![r.key_id.as_str(), r.day],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     /// Completes a reservation with what happened. Completing twice is a no-op.
     pub fn complete(&self, r: &Reservation, c: &Completion, now: DateTime<Utc>) -> Result<()> {
         self.write(|tx| {

@@ -199,6 +199,10 @@ pub struct ApiFailure {
     pub reset_at: Option<DateTime<Utc>>,
     /// The `X-RateLimit-*` values, when present.
     pub rate_limit: Option<RateLimitInfo>,
+    /// The request certainly never reached OpenRouter (the connection could not be opened),
+    /// so its reservation can be released: no quota was spent.
+    #[serde(default)]
+    pub not_sent: bool,
 }
 
 impl ApiFailure {
@@ -211,6 +215,7 @@ impl ApiFailure {
             retry_after: None,
             reset_at: None,
             rate_limit: None,
+            not_sent: false,
         }
     }
 
@@ -491,6 +496,7 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
         retry_after,
         reset_at: info.reset,
         rate_limit: (!info.is_empty()).then_some(info),
+        not_sent: false,
     }
 }
 
@@ -631,6 +637,7 @@ pub fn classify_transport(err: &reqwest::Error) -> ApiFailure {
         _ => ApiFailure::transient(what),
     };
     f.http_status = err.status().map(|s| s.as_u16());
+    f.not_sent = err.is_connect();
     f
 }
 

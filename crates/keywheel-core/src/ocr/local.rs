@@ -1,0 +1,76 @@
+//! The local OCR engine: the `tesseract` command, for when no key can serve (none configured,
+//! all spent, OpenRouter unreachable). Its results are labelled [`LOCAL_LABEL`]; it spends no
+//! quota and sends nothing over the network.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use keywheel_vision::PreparedImage;
+
+use crate::error::{Error, Result};
+
+/// How results of the local engine are labelled.
+pub const LOCAL_LABEL: &str = "local OCR (tesseract)";
+
+/// What to install when `tesseract` is missing.
+pub const INSTALL_HINT: &str =
+    "tesseract is not installed, so images cannot be read locally; install it with `apt install tesseract-ocr tesseract-ocr-eng` (macOS: `brew install tesseract`)";
+
+/// The longest one local OCR may take.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `tesseract FILE -` on the prepared image (written to a temporary file) and returns its
+/// text, trimmed. A missing `tesseract` gives [`Error::NoUsableKey`] with the install command.
+pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
+    let (meta, payload) = tile
+        .data_url
+        .strip_prefix("data:")
+        .and_then(|r| r.split_once(','))
+        .ok_or_else(|| Error::BadInput("the prepared image is not a data URL".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .map_err(|e| Error::BadInput(format!("the prepared image does not decode: {e}")))?;
+    let ext = if meta.starts_with("image/png") { "png" } else { "jpg" };
+    let path = std::env::temp_dir().join(format!(
+        "keywheel-ocr-{}-{}.{ext}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    tokio::fs::write(&path, &bytes)
+        .await
+        .map_err(|e| Error::io(format!("could not write the temporary image {}", path.display()), e))?;
+    let result = run(&path).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    result
+}
+
+async fn run(path: &std::path::Path) -> Result<String> {
+    let child = tokio::process::Command::new("tesseract")
+        .arg(path)
+        .arg("-")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoUsableKey(INSTALL_HINT.into())),
+        Err(e) => return Err(Error::io("could not start tesseract", e)),
+    };
+    let out = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(Error::io("tesseract failed", e)),
+        Err(_) => return Err(Error::Upstream(format!("tesseract took longer than {} s and was stopped", TIMEOUT.as_secs()))),
+    };
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        return Err(Error::Upstream(format!("tesseract could not read the image ({}: {why})", out.status)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,154 @@
+//! Logging: `tracing` to daily rolling JSON-lines files in `<data dir>/logs/` (kept for
+//! `log_retention` days) and, when `KEYWHEEL_LOG` is set, human-readable lines on stderr.
+//!
+//! Redaction cannot be forgotten: every byte any layer writes passes through
+//! [`RedactingWriter`], which masks anything shaped like an OpenRouter key (`sk-or-` followed by
+//! key characters) whatever field or message it is in. The panic hook logs through the same
+//! path, so a panic message never carries a key either.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+
+/// What replaces a key's secret part.
+pub const REDACTED: &str = "sk-or-[REDACTED]";
+
+/// Masks every run of `sk-or-` followed by at least 8 key characters (`[A-Za-z0-9_-]`).
+/// The masked display form `sk-or-v1-…a1b2` is left alone.
+pub fn redact(s: &str) -> Cow<'_, str> {
+    if !s.contains("sk-or-") {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("sk-or-") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 6..];
+        let n = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
+        if n >= 8 {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(&rest[i..i + 6 + n]);
+        }
+        rest = &after[n..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// A writer that redacts keys from everything written through it.
+#[derive(Debug)]
+pub struct RedactingWriter<W>(pub W);
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Wraps a [`MakeWriter`] so every writer it makes redacts.
+#[derive(Debug, Clone)]
+pub struct Redacting<M>(pub M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
+
+/// Keeps the log writer alive; drop it at exit to flush.
+#[derive(Debug)]
+pub struct Telemetry {
+    _guard: WorkerGuard,
+    /// Where the log files are.
+    pub log_dir: std::path::PathBuf,
+}
+
+/// Starts logging for a process (`component` is `cli`, `app`, …). Call once.
+pub fn init(settings: &Settings, component: &str) -> Result<Telemetry> {
+    let log_dir = settings.data_dir.join("logs");
+    std::fs::create_dir_all(&log_dir)
+        .map_err(|e| Error::io(format!("could not create the log directory {}", log_dir.display()), e))?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("keywheel")
+        .filename_suffix("jsonl")
+        .max_log_files(settings.log_retention.max(1))
+        .build(&log_dir)
+        .map_err(|e| Error::Usage(format!("could not open the log files in {}: {e}", log_dir.display())))?;
+    let (file, guard) = tracing_appender::non_blocking(appender);
+    let file_filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let file_layer = fmt::layer().json().with_writer(Redacting(file)).with_filter(file_filter);
+    let stderr_layer = std::env::var("KEYWHEEL_LOG").ok().filter(|v| !v.is_empty()).map(|v| {
+        fmt::layer()
+            .with_writer(Redacting(io::stderr))
+            .with_target(false)
+            .with_filter(EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new("info")))
+    });
+    let _ = tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init();
+    install_panic_hook(component.to_string());
+    tracing::info!(component, version = env!("CARGO_PKG_VERSION"), "started");
+    Ok(Telemetry { _guard: guard, log_dir })
+}
+
+/// Logs panics (redacted) and prints a redacted sentence instead of the default message.
+fn install_panic_hook(component: String) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let payload = redact(&payload).into_owned();
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(component = %component, location = %location, "panic: {payload}");
+        let _ = writeln!(io::stderr(), "keywheel: internal error ({payload}) at {location}; please report it");
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+
+    #[test]
+    fn keys_are_masked_anywhere_in_a_line() {
+        let line = format!("{{\"msg\":\"Bearer {K}\",\"other\":\"x{K}y\"}}");
+        let out = redact(&line);
+        assert!(!out.contains(&K[9..25]), "{out}");
+        assert_eq!(out.matches(REDACTED).count(), 2);
+    }
+
+    #[test]
+    fn masked_forms_and_plain_text_are_untouched() {
+        for s in ["key sk-or-v1-…abcd", "nothing here", "sk-or-short"] {
+            assert_eq!(redact(s), s);
+        }
+    }
+
+    #[test]
+    fn the_writer_redacts_what_passes_through() {
+        let mut w = RedactingWriter(Vec::new());
+        write!(w, "token={K}\n").unwrap();
+        let s = String::from_utf8(w.0).unwrap();
+        assert_eq!(s, format!("token={REDACTED}\n"));
+    }
+}
