@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::alerts::{self, Alert, Rule};
 use crate::cache::{self, CachedAnswer};
 use crate::clock::{describe_reset, next_utc_midnight};
 use crate::config::Settings;
@@ -90,6 +91,8 @@ pub enum Progress<'a> {
         /// How long.
         wait: Duration,
     },
+    /// An alert fired (once per subject per UTC day across all processes).
+    Alert(&'a Alert),
 }
 
 /// The result of a job.
@@ -208,7 +211,16 @@ impl Dispatcher {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let grant = match self.instance.try_reserve(kind, chain.first().map(String::as_str))? {
+            let reserved = match self.instance.try_reserve(kind, chain.first().map(String::as_str)) {
+                Err(e @ Error::QuotaExhausted { .. }) => {
+                    if let Some(a) = alerts::all_spent(pool, &e.to_string())? {
+                        on(Progress::Alert(&a));
+                    }
+                    return Err(e);
+                }
+                other => other?,
+            };
+            let grant = match reserved {
                 Reserve::Granted(g) => g,
                 Reserve::Wait(until) => {
                     let wait = (until - pool.now()).to_std().unwrap_or_default().max(Duration::from_millis(5));
@@ -257,6 +269,9 @@ impl Dispatcher {
                         "request done"
                     );
                     self.instance.complete(&grant, &c)?;
+                    for a in alerts::after_request(pool, &grant.key.id())? {
+                        on(Progress::Alert(&a));
+                    }
                     if let Some(hash) = &cache_key {
                         let answer = CachedAnswer {
                             model: reply.model.clone(),
@@ -330,6 +345,15 @@ impl Dispatcher {
                     }
                     if let Some(penalty) = f.class.penalizes_key() {
                         self.penalize(&grant.key.id(), &grant.reservation.account, penalty, &f)?;
+                        let rule = match penalty {
+                            KeyPenalty::Invalid => Rule::KeyInvalid,
+                            KeyPenalty::NoCredit => Rule::NoCredit,
+                            KeyPenalty::SpendLimit => Rule::SpendLimited,
+                            KeyPenalty::AccountDailyExhausted => Rule::AccountSpent,
+                        };
+                        if let Some(a) = alerts::key_refused(pool, &grant.key.id(), rule, &f.message)? {
+                            on(Progress::Alert(&a));
+                        }
                         let scope = if f.class.is_account_wide() { FailureScope::Account } else { FailureScope::Key };
                         let failed = grant.key.id();
                         match self.instance.fall_back(&failed, scope)? {
@@ -338,7 +362,7 @@ impl Dispatcher {
                                 on(Progress::Fallback { from: &failed, to: &next, reason: &f });
                                 continue;
                             }
-                            None => return Err(self.instance.explain()),
+                            None => return Err(self.nothing_left(&mut on)),
                         }
                     }
                     if f.class.model_gone() {
@@ -379,6 +403,17 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// The error for "no key can serve", firing the all-spent alert when it is a quota problem.
+    fn nothing_left(&self, on: &mut impl FnMut(Progress<'_>)) -> Error {
+        let e = self.instance.explain();
+        if matches!(e, Error::QuotaExhausted { .. })
+            && let Ok(Some(a)) = alerts::all_spent(self.instance.pool(), &e.to_string())
+        {
+            on(Progress::Alert(&a));
+        }
+        e
     }
 
     fn penalize(&self, key: &KeyId, account: &str, penalty: KeyPenalty, f: &ApiFailure) -> Result<()> {

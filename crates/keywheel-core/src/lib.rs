@@ -10,12 +10,14 @@
 //! The crate depends on neither `tauri` nor `clap`; both front ends are thin layers over it.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod cache;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod forecast;
 pub mod keys;
 pub mod ledger;
 pub mod ocr;

@@ -92,6 +92,10 @@ impl Printer {
                 self.close_reasoning(color);
                 eprintln!("keywheel: key {from} cannot serve ({}); falling back to key {to}", reason.class);
             }
+            Progress::Alert(a) => {
+                self.close_reasoning(color);
+                eprintln!("keywheel: alert: {}", a.message);
+            }
             Progress::Waiting { wait } => {
                 eprintln!("keywheel: at the per-minute cap; waiting {:.1} s for a slot", wait.as_secs_f64());
             }

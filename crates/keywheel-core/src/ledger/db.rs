@@ -19,6 +19,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0001_init.sql")),
         M::up(include_str!("migrations/0002_cache_models.sql")),
         M::up(include_str!("migrations/0003_ocr_jobs.sql")),
+        M::up(include_str!("migrations/0004_alerts.sql")),
     ])
 }
 

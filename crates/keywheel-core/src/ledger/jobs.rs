@@ -125,7 +125,8 @@ pub struct JobAnswer<'a> {
     pub local: bool,
 }
 
-const COLUMNS: &str = "id, content_hash, tile_index, tiles, chain, file, status, attempts, error_class, error,
+const COLUMNS: &str =
+    "id, content_hash, tile_index, tiles, chain, file, status, attempts, error_class, error,
     wait_until, result, model, key_id, cached, local, width, height, owner";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
@@ -166,14 +167,25 @@ fn process_alive(pid: u32) -> bool {
     }
     match std::fs::read_to_string(proc_dir.join(pid.to_string()).join("stat")) {
         // The state follows the parenthesised command name; `Z`ombies and `X` (dead) are gone.
-        Ok(stat) => !matches!(stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()), Some('Z' | 'X')),
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
         Err(_) => false,
     }
 }
 
 impl Ledger {
     /// Finds or creates the job for `key`, recording `file` as its name and the size sent.
-    pub fn job_upsert(&self, key: &JobKey<'_>, file: &str, width: u32, height: u32, now: DateTime<Utc>) -> Result<JobRow> {
+    pub fn job_upsert(
+        &self,
+        key: &JobKey<'_>,
+        file: &str,
+        width: u32,
+        height: u32,
+        now: DateTime<Utc>,
+    ) -> Result<JobRow> {
         let now_ms = now.timestamp_millis();
         self.write(|tx| {
             let id: i64 = tx
@@ -199,7 +211,13 @@ impl Ledger {
 
     /// Takes a job for `instance_id` (process `pid`) unless it is done or another live instance
     /// runs it. Returns the claimed row, or `None` with the row as it stands.
-    pub fn job_claim(&self, id: i64, instance_id: &str, pid: u32, now: DateTime<Utc>) -> Result<Result<JobRow, JobRow>> {
+    pub fn job_claim(
+        &self,
+        id: i64,
+        instance_id: &str,
+        pid: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Result<JobRow, JobRow>> {
         self.write(|tx| {
             let current = get(tx, id)?.ok_or(crate::Error::Db(rusqlite::Error::QueryReturnedNoRows))?;
             let free = match current.status {
@@ -275,9 +293,13 @@ impl Ledger {
     /// Counts jobs by status (for status views and tests).
     pub fn job_counts(&self) -> Result<Vec<(JobStatus, u32)>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM ocr_jobs GROUP BY status ORDER BY status")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT status, COUNT(*) FROM ocr_jobs GROUP BY status ORDER BY status",
+        )?;
         let rows = stmt
-            .query_map([], |r| Ok((JobStatus::parse(&r.get::<_, String>(0)?), r.get(1)?)))?
+            .query_map([], |r| {
+                Ok((JobStatus::parse(&r.get::<_, String>(0)?), r.get(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -298,39 +320,84 @@ mod tests {
     fn a_job_is_found_again_by_content_and_done_jobs_are_never_claimed() {
         let (_d, l) = ledger();
         let now = Utc::now();
-        let key = JobKey { content_hash: "abc", tile_index: 0, tiles: 1, chain: "m" };
+        let key = JobKey {
+            content_hash: "abc",
+            tile_index: 0,
+            tiles: 1,
+            chain: "m",
+        };
         let a = l.job_upsert(&key, "a.png", 10, 20, now).unwrap();
         let b = l.job_upsert(&key, "copy.png", 10, 20, now).unwrap();
         assert_eq!(a.id, b.id, "same content, same job");
         assert_eq!(b.file, "copy.png");
         assert_eq!(b.status, JobStatus::Queued);
-        let other = l.job_upsert(&JobKey { chain: "m2", ..key }, "a.png", 10, 20, now).unwrap();
+        let other = l
+            .job_upsert(&JobKey { chain: "m2", ..key }, "a.png", 10, 20, now)
+            .unwrap();
         assert_ne!(other.id, a.id, "another model chain is another job");
 
-        let me = l.register_instance("test", std::process::id(), now).unwrap();
-        let claimed = l.job_claim(a.id, &me, std::process::id(), now).unwrap().unwrap();
+        let me = l
+            .register_instance("test", std::process::id(), now)
+            .unwrap();
+        let claimed = l
+            .job_claim(a.id, &me, std::process::id(), now)
+            .unwrap()
+            .unwrap();
         assert_eq!((claimed.status, claimed.attempts), (JobStatus::Running, 1));
-        let them = l.register_instance("test", std::process::id(), now).unwrap();
-        assert!(l.job_claim(a.id, &them, std::process::id(), now).unwrap().is_err(), "a live owner keeps it");
-        l.job_done(a.id, &JobAnswer { result: "# Hi", model: Some("m"), ..JobAnswer::default() }, now).unwrap();
-        l.job_unfinished(a.id, JobStatus::Failed, "upstream", "x", None, now).unwrap();
+        let them = l
+            .register_instance("test", std::process::id(), now)
+            .unwrap();
+        assert!(
+            l.job_claim(a.id, &them, std::process::id(), now)
+                .unwrap()
+                .is_err(),
+            "a live owner keeps it"
+        );
+        l.job_done(
+            a.id,
+            &JobAnswer {
+                result: "# Hi",
+                model: Some("m"),
+                ..JobAnswer::default()
+            },
+            now,
+        )
+        .unwrap();
+        l.job_unfinished(a.id, JobStatus::Failed, "upstream", "x", None, now)
+            .unwrap();
         let done = l.job(a.id).unwrap().unwrap();
         assert_eq!(done.status, JobStatus::Done, "a done job stays done");
         assert_eq!(done.result.as_deref(), Some("# Hi"));
-        assert!(l.job_claim(a.id, &them, std::process::id(), now).unwrap().is_err());
+        assert!(
+            l.job_claim(a.id, &them, std::process::id(), now)
+                .unwrap()
+                .is_err()
+        );
     }
 
     #[test]
     fn a_job_held_by_a_dead_instance_is_taken_over() {
         let (_d, l) = ledger();
         let now = Utc::now();
-        let key = JobKey { content_hash: "abc", tile_index: 0, tiles: 1, chain: "m" };
+        let key = JobKey {
+            content_hash: "abc",
+            tile_index: 0,
+            tiles: 1,
+            chain: "m",
+        };
         let job = l.job_upsert(&key, "a.png", 10, 20, now).unwrap();
         // A process id that does not exist (above the kernel's pid_max).
         let dead = l.register_instance("test", 4_194_304 + 7, now).unwrap();
-        l.job_claim(job.id, &dead, 4_194_304 + 7, now).unwrap().unwrap();
-        let me = l.register_instance("test", std::process::id(), now).unwrap();
-        let taken = l.job_claim(job.id, &me, std::process::id(), now).unwrap().unwrap();
+        l.job_claim(job.id, &dead, 4_194_304 + 7, now)
+            .unwrap()
+            .unwrap();
+        let me = l
+            .register_instance("test", std::process::id(), now)
+            .unwrap();
+        let taken = l
+            .job_claim(job.id, &me, std::process::id(), now)
+            .unwrap()
+            .unwrap();
         assert_eq!(taken.owner.as_deref(), Some(me.as_str()));
         assert_eq!(taken.attempts, 2);
     }

@@ -9,11 +9,13 @@
 //! so every decision to send is one short `BEGIN IMMEDIATE` transaction in this file. Nothing
 //! held in memory decides whether a request may be sent.
 
+pub mod alerts;
 pub mod cache;
 pub mod db;
 pub mod instances;
 pub mod jobs;
 pub mod keys_table;
+pub mod request_log;
 pub mod reserve;
 pub mod rotation;
 pub mod usage;

@@ -149,7 +149,11 @@ impl Batch {
                 let row = ledger.job_upsert(&key, &input.file, tile.width, tile.height, now)?;
                 let at = *by_id.entry(row.id).or_insert_with(|| {
                     jobs.push(PlannedJob {
-                        route: if row.status == JobStatus::Done { Route::Done } else { Route::Model },
+                        route: if row.status == JobStatus::Done {
+                            Route::Done
+                        } else {
+                            Route::Model
+                        },
                         request: request(tile, &opts.models),
                         row,
                         input: i,
@@ -162,11 +166,21 @@ impl Batch {
             per_input.push(mine);
         }
 
-        let done = jobs.iter().filter(|j| matches!(j.route, Route::Done)).count();
+        let done = jobs
+            .iter()
+            .filter(|j| matches!(j.route, Route::Done))
+            .count();
         let mut cached = 0;
         let mut needing = Vec::new();
-        for (n, job) in jobs.iter().enumerate().filter(|(_, j)| matches!(j.route, Route::Model)) {
-            let hit = opts.use_cache && ledger.cache_get(&cache::key(Kind::Ocr.as_str(), &job.request), now)?.is_some();
+        for (n, job) in jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| matches!(j.route, Route::Model))
+        {
+            let hit = opts.use_cache
+                && ledger
+                    .cache_get(&cache::key(Kind::Ocr.as_str(), &job.request), now)?
+                    .is_some();
             if hit {
                 cached += 1;
             } else {
@@ -174,19 +188,33 @@ impl Batch {
             }
         }
         let budget = budget(pool)?;
-        let send = if budget.no_key.is_some() { 0 } else { needing.len().min(budget.left as usize) };
+        let send = if budget.no_key.is_some() {
+            0
+        } else {
+            needing.len().min(budget.left as usize)
+        };
         let otherwise = match &budget.no_key {
-            Some(why) => Unfinished { status: JobStatus::Queued, class: "no_usable_key", message: why.clone(), wait_until: None },
+            Some(why) => Unfinished {
+                status: JobStatus::Queued,
+                class: "no_usable_key",
+                message: why.clone(),
+                wait_until: None,
+            },
             None => Unfinished {
                 status: JobStatus::Waiting,
                 class: "quota",
-                message: format!("no quota left today; it frees at {}", describe_reset(budget.reset_at, now)),
+                message: format!(
+                    "no quota left today; it frees at {}",
+                    describe_reset(budget.reset_at, now)
+                ),
                 wait_until: Some(budget.reset_at),
             },
         };
         for &n in &needing[send..] {
             jobs[n].route = if opts.local_fallback {
-                Route::Local { otherwise: otherwise.clone() }
+                Route::Local {
+                    otherwise: otherwise.clone(),
+                }
             } else {
                 Route::Leave(otherwise.clone())
             };
@@ -206,7 +234,14 @@ impl Batch {
             no_key: budget.no_key,
             now,
         };
-        Ok(Batch { pool: pool.clone(), inputs, opts, jobs, per_input, plan })
+        Ok(Batch {
+            pool: pool.clone(),
+            inputs,
+            opts,
+            jobs,
+            per_input,
+            plan,
+        })
     }
 
     /// The quota plan.
@@ -238,7 +273,14 @@ impl Batch {
             match &job.route {
                 Route::Done => self.finished(job, on, JobStatus::Done, job.row.local, true),
                 Route::Leave(u) => {
-                    ledger.job_unfinished(job.row.id, u.status, u.class, &u.message, u.wait_until, self.pool.now())?;
+                    ledger.job_unfinished(
+                        job.row.id,
+                        u.status,
+                        u.class,
+                        &u.message,
+                        u.wait_until,
+                        self.pool.now(),
+                    )?;
                     self.finished(job, on, u.status, false, false);
                 }
                 Route::Model | Route::Local { .. } => {}
@@ -249,7 +291,11 @@ impl Batch {
             .iter()
             .enumerate()
             .filter(|(_, j)| matches!(j.route, Route::Model | Route::Local { .. }))
-            .map(|(n, job)| async move { self.run_job(job, dispatcher, on, cancel).await.map(|sent| (n, sent)) });
+            .map(|(n, job)| async move {
+                self.run_job(job, dispatcher, on, cancel)
+                    .await
+                    .map(|sent| (n, sent))
+            });
         let mut stream = futures_util::stream::iter(work).buffer_unordered(self.opts.concurrency);
         let mut first_error = None;
         while let Some(r) = stream.next().await {
@@ -266,7 +312,14 @@ impl Batch {
         self.results(&requests)
     }
 
-    fn finished(&self, job: &PlannedJob, on: &(dyn Fn(Event<'_>) + Sync), status: JobStatus, local: bool, free: bool) {
+    fn finished(
+        &self,
+        job: &PlannedJob,
+        on: &(dyn Fn(Event<'_>) + Sync),
+        status: JobStatus,
+        local: bool,
+        free: bool,
+    ) {
         on(Event::Finished {
             file: &self.inputs[job.input].file,
             tile: job.tile,
@@ -297,15 +350,31 @@ impl Batch {
             return Ok(0);
         }
         let otherwise = match (&job.route, dispatcher) {
-            (Route::Local { otherwise }, _) => return self.run_local(job, otherwise, on).await.map(|()| 0),
+            (Route::Local { otherwise }, _) => {
+                return self.run_local(job, otherwise, on).await.map(|()| 0);
+            }
             (_, None) => {
-                return Err(Error::Usage("a batch that sends requests needs a dispatcher".into()));
+                return Err(Error::Usage(
+                    "a batch that sends requests needs a dispatcher".into(),
+                ));
             }
             (_, Some(d)) => {
-                let task = Job { kind: Kind::Ocr, request: job.request.clone(), stream: false, use_cache: self.opts.use_cache };
-                let tile = format!("{file}{}", tile_suffix(job.tile, self.per_input[job.input].len()));
+                let task = Job {
+                    kind: Kind::Ocr,
+                    request: job.request.clone(),
+                    stream: false,
+                    use_cache: self.opts.use_cache,
+                };
+                let tile = format!(
+                    "{file}{}",
+                    tile_suffix(job.tile, self.per_input[job.input].len())
+                );
                 let notes = |p: Progress<'_>| match p {
-                    Progress::Retry { attempt, reason, wait } => on(Event::Note(format!(
+                    Progress::Retry {
+                        attempt,
+                        reason,
+                        wait,
+                    } => on(Event::Note(format!(
                         "{tile}: {reason}; retrying (attempt {attempt}) in {:.1} s",
                         wait.as_secs_f64()
                     ))),
@@ -317,7 +386,8 @@ impl Batch {
                         "{tile}: at the per-minute cap; waiting {:.1} s for a slot",
                         wait.as_secs_f64()
                     ))),
-                    Progress::Stream(_) => {}
+                    Progress::Alert(a) => on(Event::Note(format!("alert: {}", a.message))),
+                    _ => {}
                 };
                 match d.run(task, notes, cancel).await {
                     Ok(o) => {
@@ -334,10 +404,18 @@ impl Batch {
                         return Ok(o.attempts);
                     }
                     Err(e) => {
-                        let fallback = matches!(e, Error::QuotaExhausted { .. } | Error::NoUsableKey(_) | Error::Upstream(_));
+                        let fallback = matches!(
+                            e,
+                            Error::QuotaExhausted { .. }
+                                | Error::NoUsableKey(_)
+                                | Error::Upstream(_)
+                        );
                         let u = unfinished(e);
                         if self.opts.local_fallback && fallback {
-                            on(Event::Note(format!("{tile}: {}; reading it with {LOCAL_LABEL}", u.message)));
+                            on(Event::Note(format!(
+                                "{tile}: {}; reading it with {LOCAL_LABEL}",
+                                u.message
+                            )));
                             self.run_local(job, &u, on).await?;
                             return Ok(0);
                         }
@@ -346,28 +424,60 @@ impl Batch {
                 }
             }
         };
-        ledger.job_unfinished(job.row.id, otherwise.status, otherwise.class, &otherwise.message, otherwise.wait_until, self.pool.now())?;
+        ledger.job_unfinished(
+            job.row.id,
+            otherwise.status,
+            otherwise.class,
+            &otherwise.message,
+            otherwise.wait_until,
+            self.pool.now(),
+        )?;
         self.finished(job, on, otherwise.status, false, false);
         Ok(0)
     }
 
-    async fn run_local(&self, job: &PlannedJob, otherwise: &Unfinished, on: &(dyn Fn(Event<'_>) + Sync)) -> Result<()> {
+    async fn run_local(
+        &self,
+        job: &PlannedJob,
+        otherwise: &Unfinished,
+        on: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<()> {
         let ledger = self.pool.ledger();
         let tile = &self.inputs[job.input].prepared.tiles[job.tile];
         match tesseract_text(tile).await {
             Ok(text) => {
-                let answer = JobAnswer { result: &text, model: Some("tesseract"), key_id: None, cached: false, local: true };
+                let answer = JobAnswer {
+                    result: &text,
+                    model: Some("tesseract"),
+                    key_id: None,
+                    cached: false,
+                    local: true,
+                };
                 ledger.job_done(job.row.id, &answer, self.pool.now())?;
                 self.finished(job, on, JobStatus::Done, true, true);
             }
             Err(Error::NoUsableKey(hint)) => {
                 let message = format!("{}; {hint}", otherwise.message);
-                ledger.job_unfinished(job.row.id, otherwise.status, otherwise.class, &message, otherwise.wait_until, self.pool.now())?;
+                ledger.job_unfinished(
+                    job.row.id,
+                    otherwise.status,
+                    otherwise.class,
+                    &message,
+                    otherwise.wait_until,
+                    self.pool.now(),
+                )?;
                 self.finished(job, on, otherwise.status, false, false);
             }
             Err(e @ (Error::Db(_) | Error::Pool(_) | Error::Migration(_))) => return Err(e),
             Err(e) => {
-                ledger.job_unfinished(job.row.id, JobStatus::Failed, "local", &e.to_string(), None, self.pool.now())?;
+                ledger.job_unfinished(
+                    job.row.id,
+                    JobStatus::Failed,
+                    "local",
+                    &e.to_string(),
+                    None,
+                    self.pool.now(),
+                )?;
                 self.finished(job, on, JobStatus::Failed, true, false);
             }
         }
@@ -383,16 +493,30 @@ impl Batch {
         }
         let mut out = Vec::with_capacity(self.inputs.len());
         for (i, input) in self.inputs.iter().enumerate() {
-            let mine: Vec<(&PlannedJob, &JobRow)> = self.per_input[i].iter().map(|&n| (&self.jobs[n], &rows[&n])).collect();
-            let status = mine.iter().map(|(_, r)| r.status).max().unwrap_or(JobStatus::Done);
+            let mine: Vec<(&PlannedJob, &JobRow)> = self.per_input[i]
+                .iter()
+                .map(|&n| (&self.jobs[n], &rows[&n]))
+                .collect();
+            let status = mine
+                .iter()
+                .map(|(_, r)| r.status)
+                .max()
+                .unwrap_or(JobStatus::Done);
             let text = (status == JobStatus::Done).then(|| {
-                let parts: Vec<String> = mine.iter().map(|(_, r)| r.result.clone().unwrap_or_default()).collect();
+                let parts: Vec<String> = mine
+                    .iter()
+                    .map(|(_, r)| r.result.clone().unwrap_or_default())
+                    .collect();
                 keywheel_vision::join_markdown(&parts)
             });
             let local = mine.iter().any(|(_, r)| r.local);
             let resumed = mine.iter().all(|(j, _)| matches!(j.route, Route::Done));
             let sent: u32 = self.per_input[i].iter().map(|&n| requests[n]).sum();
-            let problem = mine.iter().map(|(_, r)| r).filter(|r| r.status != JobStatus::Done).max_by_key(|r| r.status);
+            let problem = mine
+                .iter()
+                .map(|(_, r)| r)
+                .filter(|r| r.status != JobStatus::Done)
+                .max_by_key(|r| r.status);
             let first = &input.prepared.tiles[0];
             out.push(ImageResult {
                 file: input.file.clone(),
@@ -425,11 +549,19 @@ impl Batch {
         let first = |s: JobStatus| results.iter().find(|r| r.status == s);
         let failed = count(JobStatus::Failed);
         let failed_note = first(JobStatus::Failed).map_or(String::new(), |r| {
-            format!("; {failed} failed ({}: {})", r.file, r.error.as_deref().unwrap_or("unknown error"))
+            format!(
+                "; {failed} failed ({}: {})",
+                r.file,
+                r.error.as_deref().unwrap_or("unknown error")
+            )
         });
         let waiting = count(JobStatus::Waiting);
         if waiting > 0 {
-            let reset_at = results.iter().filter_map(|r| r.wait_until).min().unwrap_or_else(|| self.pool.now());
+            let reset_at = results
+                .iter()
+                .filter_map(|r| r.wait_until)
+                .min()
+                .unwrap_or_else(|| self.pool.now());
             let images = match (n, waiting) {
                 (1, _) => "image is",
                 (_, 1) => "images is",
@@ -438,7 +570,9 @@ impl Batch {
             let hint = first(JobStatus::Waiting)
                 .and_then(|r| r.error.as_deref())
                 .filter(|e| e.contains("tesseract is not installed"))
-                .map_or(String::new(), |_| format!("; {}", super::local::INSTALL_HINT));
+                .map_or(String::new(), |_| {
+                    format!("; {}", super::local::INSTALL_HINT)
+                });
             return Some(Error::QuotaExhausted {
                 message: format!(
                     "{waiting} of {n} {images} queued until {} because today's quota is spent; run the same command again after that to finish them (done images are not paid again){failed_note}{hint}",
@@ -452,7 +586,8 @@ impl Batch {
             let why = r.error.as_deref().unwrap_or("not started");
             let images = if n == 1 { "image" } else { "images" };
             let verb = if queued == 1 { "is" } else { "are" };
-            let message = format!("{queued} of {n} {images} {verb} still queued: {why}{failed_note}");
+            let message =
+                format!("{queued} of {n} {images} {verb} still queued: {why}{failed_note}");
             return Some(match r.error_class.as_deref() {
                 Some("cancelled") => Error::Cancelled,
                 _ => Error::NoUsableKey(message),
@@ -480,7 +615,11 @@ impl Batch {
 }
 
 fn tile_suffix(tile: usize, of: usize) -> String {
-    if of > 1 { format!(" (part {} of {of})", tile + 1) } else { String::new() }
+    if of > 1 {
+        format!(" (part {} of {of})", tile + 1)
+    } else {
+        String::new()
+    }
 }
 
 fn unfinished(e: Error) -> Unfinished {
@@ -493,5 +632,10 @@ fn unfinished(e: Error) -> Unfinished {
         Error::Upstream(_) => (JobStatus::Failed, "upstream", None),
         _ => (JobStatus::Failed, "storage", None),
     };
-    Unfinished { status, class, message, wait_until }
+    Unfinished {
+        status,
+        class,
+        message,
+        wait_until,
+    }
 }

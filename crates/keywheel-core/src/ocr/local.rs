@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 pub const LOCAL_LABEL: &str = "local OCR (tesseract)";
 
 /// What to install when `tesseract` is missing.
-pub const INSTALL_HINT: &str =
-    "tesseract is not installed, so images cannot be read locally; install it with `apt install tesseract-ocr tesseract-ocr-eng` (macOS: `brew install tesseract`)";
+pub const INSTALL_HINT: &str = "tesseract is not installed, so images cannot be read locally; install it with `apt install tesseract-ocr tesseract-ocr-eng` (macOS: `brew install tesseract`)";
 
 /// The longest one local OCR may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -34,15 +33,22 @@ pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|e| Error::BadInput(format!("the prepared image does not decode: {e}")))?;
-    let ext = if meta.starts_with("image/png") { "png" } else { "jpg" };
+    let ext = if meta.starts_with("image/png") {
+        "png"
+    } else {
+        "jpg"
+    };
     let path = std::env::temp_dir().join(format!(
         "keywheel-ocr-{}-{}.{ext}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    tokio::fs::write(&path, &bytes)
-        .await
-        .map_err(|e| Error::io(format!("could not write the temporary image {}", path.display()), e))?;
+    tokio::fs::write(&path, &bytes).await.map_err(|e| {
+        Error::io(
+            format!("could not write the temporary image {}", path.display()),
+            e,
+        )
+    })?;
     let result = run(&path).await;
     let _ = tokio::fs::remove_file(&path).await;
     result
@@ -59,18 +65,33 @@ async fn run(path: &std::path::Path) -> Result<String> {
         .spawn();
     let child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoUsableKey(INSTALL_HINT.into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoUsableKey(INSTALL_HINT.into()));
+        }
         Err(e) => return Err(Error::io("could not start tesseract", e)),
     };
     let out = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => return Err(Error::io("tesseract failed", e)),
-        Err(_) => return Err(Error::Upstream(format!("tesseract took longer than {} s and was stopped", TIMEOUT.as_secs()))),
+        Err(_) => {
+            return Err(Error::Upstream(format!(
+                "tesseract took longer than {} s and was stopped",
+                TIMEOUT.as_secs()
+            )));
+        }
     };
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
-        let why = why.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        return Err(Error::Upstream(format!("tesseract could not read the image ({}: {why})", out.status)));
+        let why = why
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message")
+            .trim();
+        return Err(Error::Upstream(format!(
+            "tesseract could not read the image ({}: {why})",
+            out.status
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -68,13 +68,18 @@ pub struct Input {
 /// each bad file (nothing is sent, nothing reserved).
 pub fn prepare_files(paths: &[PathBuf], opts: &PrepOptions) -> Result<Vec<Input>> {
     if paths.is_empty() {
-        return Err(Error::Usage("name at least one image file, e.g. `keywheel ocr receipt.png`".into()));
+        return Err(Error::Usage(
+            "name at least one image file, e.g. `keywheel ocr receipt.png`".into(),
+        ));
     }
     let mut inputs = Vec::with_capacity(paths.len());
     let mut bad = Vec::new();
     for path in paths {
         match keywheel_vision::prepare_path(path, opts) {
-            Ok(prepared) => inputs.push(Input { file: path.display().to_string(), prepared }),
+            Ok(prepared) => inputs.push(Input {
+                file: path.display().to_string(),
+                prepared,
+            }),
             Err(e) => bad.push(e.to_string()),
         }
     }
@@ -101,10 +106,13 @@ pub fn request(tile: &PreparedImage, chain: &[String]) -> ChatRequest {
         ));
     }
     let model = chain.first().cloned().unwrap_or_default();
-    ChatRequest::new(model, vec![Message::user_with_image(text, tile.data_url.clone())])
-        .with_fallbacks(chain.iter().skip(1).cloned())
-        .with_temperature(0.0)
-        .with_reasoning(None)
+    ChatRequest::new(
+        model,
+        vec![Message::user_with_image(text, tile.data_url.clone())],
+    )
+    .with_fallbacks(chain.iter().skip(1).cloned())
+    .with_temperature(0.0)
+    .with_reasoning(None)
 }
 
 #[cfg(test)]
@@ -121,7 +129,12 @@ mod tests {
             bytes: 3,
             index: 1,
             of: 3,
-            region: keywheel_vision::Region { x: 0, y: 0, width: 1, height: 1 },
+            region: keywheel_vision::Region {
+                x: 0,
+                y: 0,
+                width: 1,
+                height: 1,
+            },
         };
         let req = request(&tile, &["a".into(), "b".into()]);
         let v = serde_json::to_value(&req).unwrap();

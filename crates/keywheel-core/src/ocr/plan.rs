@@ -47,7 +47,11 @@ impl QuotaPlan {
     /// The plan in one sentence.
     pub fn sentence(&self) -> String {
         let images = plural(self.images, "image");
-        let tiles = if self.tiles > self.images { format!(" ({} tiles)", self.tiles) } else { String::new() };
+        let tiles = if self.tiles > self.images {
+            format!(" ({} tiles)", self.tiles)
+        } else {
+            String::new()
+        };
         let verb = if self.images == 1 { "needs" } else { "need" };
         let mut s = format!("{images}{tiles} {verb} {}", plural(self.needed, "request"));
         let free: Vec<String> = [(self.done, "already done"), (self.cached, "in the cache")]
@@ -71,7 +75,11 @@ impl QuotaPlan {
                     if self.over_to_local {
                         s.push_str(&format!("; {} will go to {LOCAL_LABEL}", self.over));
                     } else if let Some(at) = self.reset_at {
-                        s.push_str(&format!("; {} will wait for {}", self.over, describe_reset(at, self.now)));
+                        s.push_str(&format!(
+                            "; {} will wait for {}",
+                            self.over,
+                            describe_reset(at, self.now)
+                        ));
                     }
                 }
             }
@@ -81,7 +89,11 @@ impl QuotaPlan {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// What the pool can still spend today, and when it frees if it cannot.
@@ -109,12 +121,26 @@ pub(crate) fn budget_of(states: &[KeyState], ring_len: usize, now: DateTime<Utc>
             .or_insert((0, s.account_daily_cap.saturating_sub(s.account_today)));
         entry.0 += s.daily_cap.saturating_sub(s.today);
     }
-    let left = accounts.values().map(|(keys, account)| (*keys).min(*account)).sum();
+    let left = accounts
+        .values()
+        .map(|(keys, account)| (*keys).min(*account))
+        .sum();
     let midnight = next_utc_midnight(now);
-    let reset_at = states.iter().filter_map(|s| s.availability.frees_at()).min().map_or(midnight, |t| t.min(midnight));
-    let any_recovers = states.iter().any(|s| s.availability.is_usable() || s.availability.frees_at().is_some());
-    let no_key = (ring_len == 0 || !any_recovers).then(|| explain_unavailable(states, ring_len, now).to_string());
-    Budget { left, reset_at, no_key }
+    let reset_at = states
+        .iter()
+        .filter_map(|s| s.availability.frees_at())
+        .min()
+        .map_or(midnight, |t| t.min(midnight));
+    let any_recovers = states
+        .iter()
+        .any(|s| s.availability.is_usable() || s.availability.frees_at().is_some());
+    let no_key = (ring_len == 0 || !any_recovers)
+        .then(|| explain_unavailable(states, ring_len, now).to_string());
+    Budget {
+        left,
+        reset_at,
+        no_key,
+    }
 }
 
 #[cfg(test)]
@@ -124,7 +150,14 @@ mod tests {
     use crate::ledger::reserve::Availability;
     use chrono::TimeZone;
 
-    fn state(id: &str, account: &str, today: u32, cap: u32, account_today: u32, availability: Availability) -> KeyState {
+    fn state(
+        id: &str,
+        account: &str,
+        today: u32,
+        cap: u32,
+        account_today: u32,
+        availability: Availability,
+    ) -> KeyState {
         KeyState {
             id: KeyId::from_stored(id),
             account: account.into(),
@@ -147,15 +180,30 @@ mod tests {
             state("a", "me", 30, 50, 45, Availability::Usable),
             state("b", "me", 15, 50, 45, Availability::Usable),
             state("c", "c", 44, 50, 44, Availability::Usable),
-            state("d", "d", 50, 50, 50, Availability::KeySpent { until: midnight }),
+            state(
+                "d",
+                "d",
+                50,
+                50,
+                50,
+                Availability::KeySpent { until: midnight },
+            ),
         ];
         let b = budget_of(&states, 4, now);
-        assert_eq!(b.left, 5 + 6, "account `me` has 5 left although its keys have 55; c has 6; d none");
+        assert_eq!(
+            b.left,
+            5 + 6,
+            "account `me` has 5 left although its keys have 55; c has 6; d none"
+        );
         assert_eq!(b.reset_at, midnight);
         assert!(b.no_key.is_none());
         let none = budget_of(&[], 0, now);
         assert_eq!(none.left, 0);
-        assert!(none.no_key.unwrap().contains("no OpenRouter key is configured"));
+        assert!(
+            none.no_key
+                .unwrap()
+                .contains("no OpenRouter key is configured")
+        );
     }
 
     #[test]
@@ -176,9 +224,22 @@ mod tests {
             now,
         };
         let s = plan.sentence();
-        assert!(s.starts_with("23 images need 23 requests; 17 left today; 6 will wait for 00:00 UTC ("), "{s}");
+        assert!(
+            s.starts_with("23 images need 23 requests; 17 left today; 6 will wait for 00:00 UTC ("),
+            "{s}"
+        );
         assert!(s.ends_with("in 5 h 40 min)"), "{s}");
-        let local = QuotaPlan { over_to_local: true, done: 2, ..plan };
-        assert!(local.sentence().contains("(2 already done, free); 17 left today; 6 will go to local OCR (tesseract)"), "{}", local.sentence());
+        let local = QuotaPlan {
+            over_to_local: true,
+            done: 2,
+            ..plan
+        };
+        assert!(
+            local.sentence().contains(
+                "(2 already done, free); 17 left today; 6 will go to local OCR (tesseract)"
+            ),
+            "{}",
+            local.sentence()
+        );
     }
 }

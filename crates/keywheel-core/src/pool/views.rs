@@ -100,6 +100,16 @@ pub struct UsageView {
     pub keys: Vec<KeyView>,
     /// Per key per day rows (days without requests omitted).
     pub usage: Vec<UsageDay>,
+    /// Per key per day, from the request log: errors by class, cache hits, latency p50/p95.
+    pub aggregates: Vec<crate::ledger::request_log::DayAggregate>,
+    /// Per account per day, from the request log.
+    pub accounts: Vec<crate::ledger::request_log::DayAggregate>,
+    /// Per key and per account: when it hits its cap at today's pace.
+    pub forecasts: Vec<crate::forecast::Forecast>,
+    /// Next reset (00:00 UTC).
+    pub resets_at: DateTime<Utc>,
+    /// Time until then.
+    pub resets_in: String,
 }
 
 impl Pool {
@@ -179,6 +189,37 @@ impl Pool {
                 cost: u.cost,
             })
             .collect();
-        Ok(UsageView { days, day_list, keys: self.key_views()?, usage })
+        let keys = self.key_views()?;
+        let ledger = self.ledger();
+        let firsts = ledger.first_requests_today(now)?;
+        let mut forecasts: Vec<crate::forecast::Forecast> = keys
+            .iter()
+            .map(|k| {
+                let first = firsts.iter().find(|f| f.0 == k.id.as_str()).map(|f| f.2);
+                crate::forecast::forecast(k.id.as_str(), k.today, k.daily_cap, first, now)
+            })
+            .collect();
+        let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
+        let mut seen = Vec::new();
+        for st in ledger.key_states(&ids, now)? {
+            if st.account == st.id.as_str() || seen.contains(&st.account) {
+                continue;
+            }
+            seen.push(st.account.clone());
+            let first = firsts.iter().filter(|f| f.1 == st.account).map(|f| f.2).min();
+            forecasts.push(crate::forecast::forecast(&st.account, st.account_today, st.account_daily_cap, first, now));
+        }
+        let resets_at = next_utc_midnight(now);
+        Ok(UsageView {
+            days,
+            day_list,
+            keys,
+            usage,
+            aggregates: ledger.aggregates(days, crate::ledger::request_log::GroupBy::Key, now)?,
+            accounts: ledger.aggregates(days, crate::ledger::request_log::GroupBy::Account, now)?,
+            forecasts,
+            resets_at,
+            resets_in: human_duration(resets_at - now),
+        })
     }
 }

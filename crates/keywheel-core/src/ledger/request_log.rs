@@ -1,0 +1,258 @@
+//! The request log and its aggregates: the one source of truth for `keywheel usage`,
+//! `keywheel log` and the app's Usage view.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::Row;
+use serde::Serialize;
+
+use super::Ledger;
+use crate::clock::{day_key, from_millis};
+use crate::error::Result;
+
+/// One request as logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestRow {
+    /// Row id.
+    pub id: i64,
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// UTC day it counts on.
+    pub day: String,
+    /// Instance that sent it.
+    pub instance_id: String,
+    /// Key id (empty for a cache hit with no key).
+    pub key_id: String,
+    /// Account of the key.
+    pub account: String,
+    /// `chat`, `ocr`, …
+    pub kind: String,
+    /// Model asked for.
+    pub model_asked: Option<String>,
+    /// Model that answered.
+    pub model_answered: Option<String>,
+    /// `reserved`, `done`, `failed`, `abandoned`.
+    pub state: String,
+    /// Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
+    pub status_class: Option<String>,
+    /// HTTP status.
+    pub http_status: Option<u16>,
+    /// Attempt number.
+    pub attempts: u32,
+    /// Reached through a key fallback.
+    pub fallback: bool,
+    /// Its instance rotated at start.
+    pub rotation: bool,
+    /// Served from the cache (no quota).
+    pub cached: bool,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens.
+    pub completion_tokens: Option<u64>,
+    /// Reasoning tokens.
+    pub reasoning_tokens: Option<u64>,
+    /// Cost (USD).
+    pub cost: Option<f64>,
+    /// Latency.
+    pub latency_ms: Option<u64>,
+    /// Request body size.
+    pub bytes_sent: Option<u64>,
+    /// Short error text.
+    pub error: Option<String>,
+}
+
+/// Filters for [`Ledger::request_log`].
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Only this key id.
+    pub key_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this outcome class.
+    pub status_class: Option<String>,
+    /// Only fallbacks or rotations.
+    pub only_fallbacks: bool,
+    /// Only since then.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many (newest first); 0 = 100.
+    pub limit: usize,
+}
+
+const COLUMNS: &str = "id, started_ms, day, instance_id, key_id, account, kind, model_asked, model_answered, state, \
+     status_class, http_status, attempts, fallback, rotation, cached, prompt_tokens, completion_tokens, \
+     reasoning_tokens, cost, latency_ms, bytes_sent, error";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
+    Ok(RequestRow {
+        id: r.get(0)?,
+        at: from_millis(r.get(1)?),
+        day: r.get(2)?,
+        instance_id: r.get(3)?,
+        key_id: r.get(4)?,
+        account: r.get(5)?,
+        kind: r.get(6)?,
+        model_asked: r.get(7)?,
+        model_answered: r.get(8)?,
+        state: r.get(9)?,
+        status_class: r.get(10)?,
+        http_status: r.get(11)?,
+        attempts: r.get(12)?,
+        fallback: r.get(13)?,
+        rotation: r.get(14)?,
+        cached: r.get(15)?,
+        prompt_tokens: r.get(16)?,
+        completion_tokens: r.get(17)?,
+        reasoning_tokens: r.get(18)?,
+        cost: r.get(19)?,
+        latency_ms: r.get(20)?,
+        bytes_sent: r.get(21)?,
+        error: r.get(22)?,
+    })
+}
+
+/// One key (or account) on one UTC day, aggregated from the request log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DayAggregate {
+    /// Key id or account name.
+    pub subject: String,
+    /// UTC day.
+    pub day: String,
+    /// Requests counted against quota (uncached).
+    pub requests: u32,
+    /// Answered.
+    pub successes: u32,
+    /// Failed, by class.
+    pub errors: BTreeMap<String, u32>,
+    /// Served from the cache.
+    pub cache_hits: u32,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Cost (USD).
+    pub cost: f64,
+    /// Median latency of answered requests.
+    pub latency_p50_ms: Option<u64>,
+    /// 95th percentile latency of answered requests.
+    pub latency_p95_ms: Option<u64>,
+}
+
+/// Per key or per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Per key id.
+    Key,
+    /// Per account.
+    Account,
+}
+
+impl Ledger {
+    /// The request log, newest first.
+    pub fn request_log(&self, f: &LogFilter) -> Result<Vec<RequestRow>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(k) = &f.key_id {
+            sql.push_str(" AND key_id = ?");
+            args.push(k.clone().into());
+        }
+        if let Some(k) = &f.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(k.clone().into());
+        }
+        if let Some(c) = &f.status_class {
+            sql.push_str(" AND status_class = ?");
+            args.push(c.clone().into());
+        }
+        if f.only_fallbacks {
+            sql.push_str(" AND (fallback = 1 OR rotation = 1)");
+        }
+        if let Some(t) = f.since {
+            sql.push_str(" AND started_ms >= ?");
+            args.push(t.timestamp_millis().into());
+        }
+        sql.push_str(" ORDER BY started_ms DESC, id DESC LIMIT ?");
+        args.push((if f.limit == 0 { 100 } else { f.limit } as i64).into());
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Aggregates of the last `days` UTC days, per key or per account, oldest day first.
+    pub fn aggregates(&self, days: u32, by: GroupBy, now: DateTime<Utc>) -> Result<Vec<DayAggregate>> {
+        let since = day_key(now - Duration::days(i64::from(days.max(1)) - 1));
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id, account, day, state, status_class, cached, prompt_tokens, completion_tokens,
+                    reasoning_tokens, cost, latency_ms
+             FROM requests WHERE day >= ?1",
+        )?;
+        let mut groups: BTreeMap<(String, String), (DayAggregate, Vec<u64>)> = BTreeMap::new();
+        let mut rows = stmt.query([since])?;
+        while let Some(r) = rows.next()? {
+            let subject: String = if by == GroupBy::Key { r.get(0)? } else { r.get(1)? };
+            let day: String = r.get(2)?;
+            let state: String = r.get(3)?;
+            let class: Option<String> = r.get(4)?;
+            let cached: bool = r.get(5)?;
+            let entry = groups.entry((day.clone(), subject.clone())).or_insert_with(|| {
+                (DayAggregate { subject, day, ..DayAggregate::default() }, Vec::new())
+            });
+            let (agg, latencies) = entry;
+            if cached {
+                agg.cache_hits += 1;
+                continue;
+            }
+            agg.requests += 1;
+            match state.as_str() {
+                "done" => {
+                    agg.successes += 1;
+                    if let Some(l) = r.get::<_, Option<u64>>(10)? {
+                        latencies.push(l);
+                    }
+                }
+                "failed" => *agg.errors.entry(class.unwrap_or_else(|| "unknown".into())).or_default() += 1,
+                other => *agg.errors.entry(other.to_string()).or_default() += 1,
+            }
+            agg.prompt_tokens += r.get::<_, Option<u64>>(6)?.unwrap_or(0);
+            agg.completion_tokens += r.get::<_, Option<u64>>(7)?.unwrap_or(0);
+            agg.reasoning_tokens += r.get::<_, Option<u64>>(8)?.unwrap_or(0);
+            agg.cost += r.get::<_, Option<f64>>(9)?.unwrap_or(0.0);
+        }
+        Ok(groups
+            .into_values()
+            .map(|(mut agg, mut lat)| {
+                lat.sort_unstable();
+                agg.latency_p50_ms = percentile(&lat, 50);
+                agg.latency_p95_ms = percentile(&lat, 95);
+                agg
+            })
+            .filter(|a| !a.subject.is_empty() || a.cache_hits > 0)
+            .collect())
+    }
+}
+
+fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let idx = ((sorted.len() * p).div_ceil(100)).clamp(1, sorted.len()) - 1;
+    Some(sorted[idx])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), Some(50));
+        assert_eq!(percentile(&v, 95), Some(95));
+        assert_eq!(percentile(&[7], 95), Some(7));
+        assert_eq!(percentile(&[], 50), None);
+    }
+}
