@@ -25,10 +25,37 @@ pub enum Command {
     Status,
     /// Requests per key per UTC day.
     Usage(UsageArgs),
+    /// The request log, newest first.
+    Log(LogArgs),
+    /// Alerts fired in the last days (each fires once per key per UTC day).
+    Alerts(AlertsArgs),
     /// Ask DeepSeek R1: the answer streams to stdout, the reasoning (dimmed) to stderr.
     Ask(AskArgs),
     /// List OpenRouter's models (cached for a day).
     Models(ModelsArgs),
+    /// Read the text in images as Markdown (vision model; resumable; local tesseract fallback).
+    Ocr(OcrArgs),
+}
+
+/// `ocr` options.
+#[derive(Debug, Args)]
+pub struct OcrArgs {
+    /// Image files (PNG, JPEG, WebP, GIF, BMP, TIFF). Every file is checked before anything is sent.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Write one `.md` file per image into this directory instead of printing the Markdown.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Model to use (repeat for a fallback chain); default: the configured vision chain.
+    #[arg(long = "model", value_name = "M")]
+    pub models: Vec<String>,
+    /// How many requests may be in flight at once.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub concurrency: u16,
+    /// When no key can serve (none configured, all spent, OpenRouter unreachable), read the
+    /// images with the local `tesseract` instead of leaving them queued.
+    #[arg(long)]
+    pub local_fallback: bool,
 }
 
 /// `ask` options.
@@ -123,5 +150,33 @@ pub struct SetArgs {
 pub struct UsageArgs {
     /// How many UTC days to show, today included.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+    /// Only this key (id or unique prefix).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Print CSV (one row per key per day) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
+/// `log` options.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// How many requests to show.
+    #[arg(long, default_value_t = 20)]
+    pub tail: usize,
+    /// Only this key (id or unique prefix).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only requests that fell back or rotated.
+    #[arg(long)]
+    pub fallbacks: bool,
+}
+
+/// `alerts` options.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// How many UTC days back.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
 }

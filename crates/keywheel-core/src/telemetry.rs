@@ -9,12 +9,16 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
+use crate::clock::{SharedClock, day_key};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 
@@ -80,19 +84,80 @@ pub struct Telemetry {
     pub log_dir: std::path::PathBuf,
 }
 
+/// Daily log files `keywheel.YYYY-MM-DD.jsonl`, switched by the injected clock's UTC day,
+/// keeping the newest `retention` files. (Our own roller rather than
+/// `tracing_appender::rolling`, because that one reads the system clock and so cannot be tested
+/// across a day boundary; writes still go through `tracing_appender::non_blocking`.)
+#[derive(Debug)]
+pub struct DailyFiles {
+    dir: PathBuf,
+    clock: SharedClock,
+    retention: usize,
+    current: Mutex<Option<(String, File)>>,
+}
+
+impl DailyFiles {
+    /// Log files in `dir`, dated by `clock`, keeping `retention` of them.
+    pub fn new(dir: &Path, clock: SharedClock, retention: usize) -> Self {
+        Self { dir: dir.to_path_buf(), clock, retention: retention.max(1), current: Mutex::new(None) }
+    }
+
+    /// The file name for a UTC day.
+    pub fn file_name(day: &str) -> String {
+        format!("keywheel.{day}.jsonl")
+    }
+
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        let day = day_key(self.clock.now());
+        let mut cur = self.current.lock().map_err(|_| io::Error::other("log lock poisoned"))?;
+        if cur.as_ref().is_none_or(|(d, _)| *d != day) {
+            let file = OpenOptions::new().create(true).append(true).open(self.dir.join(Self::file_name(&day)))?;
+            *cur = Some((day, file));
+            self.prune();
+        }
+        let (_, file) = cur.as_mut().expect("opened above");
+        file.write_all(buf)
+    }
+
+    /// Removes the oldest log files beyond the retention.
+    fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let mut logs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("keywheel.") && n.ends_with(".jsonl"))
+            })
+            .collect();
+        logs.sort();
+        let excess = logs.len().saturating_sub(self.retention);
+        for old in &logs[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+}
+
+/// A `Write` handle on [`DailyFiles`].
+#[derive(Debug, Clone)]
+pub struct DailyWriter(pub Arc<DailyFiles>);
+
+impl Write for DailyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Starts logging for a process (`component` is `cli`, `app`, …). Call once.
-pub fn init(settings: &Settings, component: &str) -> Result<Telemetry> {
+pub fn init(settings: &Settings, clock: SharedClock, component: &str) -> Result<Telemetry> {
     let log_dir = settings.data_dir.join("logs");
     std::fs::create_dir_all(&log_dir)
         .map_err(|e| Error::io(format!("could not create the log directory {}", log_dir.display()), e))?;
-    let appender = RollingFileAppender::builder()
-        .rotation(Rotation::DAILY)
-        .filename_prefix("keywheel")
-        .filename_suffix("jsonl")
-        .max_log_files(settings.log_retention.max(1))
-        .build(&log_dir)
-        .map_err(|e| Error::Usage(format!("could not open the log files in {}: {e}", log_dir.display())))?;
-    let (file, guard) = tracing_appender::non_blocking(appender);
+    let files = DailyWriter(Arc::new(DailyFiles::new(&log_dir, clock, settings.log_retention)));
+    let (file, guard) = tracing_appender::non_blocking(files);
     let file_filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let file_layer = fmt::layer().json().with_writer(Redacting(file)).with_filter(file_filter);
     let stderr_layer = std::env::var("KEYWHEEL_LOG").ok().filter(|v| !v.is_empty()).map(|v| {
@@ -142,6 +207,26 @@ mod tests {
         for s in ["key sk-or-v1-…abcd", "nothing here", "sk-or-short"] {
             assert_eq!(redact(s), s);
         }
+    }
+
+    #[test]
+    fn files_roll_by_the_clock_day_and_old_ones_go() {
+        use crate::clock::FakeClock;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FakeClock::at(2026, 11, 20, 23, 0, 0));
+        let mut w = DailyWriter(Arc::new(DailyFiles::new(dir.path(), clock.clone(), 3)));
+        for _ in 0..5 {
+            writeln!(w, "a line").unwrap();
+            clock.advance(chrono::Duration::hours(24));
+        }
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["keywheel.2026-11-22.jsonl", "keywheel.2026-11-23.jsonl", "keywheel.2026-11-24.jsonl"],
+            "one file per UTC day, the 3 newest kept"
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! One file per subcommand; each opens the pool, calls the core, prints.
 
+mod alerts;
 mod ask;
 mod keys;
+mod log;
 mod models;
+mod ocr;
 mod status;
 mod usage;
 
@@ -15,13 +18,22 @@ use crate::output;
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let pool = Pool::from_env()?;
+    let _telemetry = keywheel_core::telemetry::init(pool.settings(), pool.clock(), "cli")?;
+    // Test builds only: prove that a panic message carrying a secret is redacted everywhere.
+    #[cfg(debug_assertions)]
+    if let Ok(v) = std::env::var("KEYWHEEL_DEBUG_PANIC") {
+        panic!("forced panic for tests: {v}");
+    }
     output::warnings(&pool.warnings());
     match cli.command {
         Command::Keys(cmd) => keys::run(&pool, cmd, cli.json),
         Command::Status => status::run(&pool, cli.json),
         Command::Usage(args) => usage::run(&pool, &args, cli.json),
+        Command::Log(args) => log::run(&pool, &args, cli.json),
+        Command::Alerts(args) => alerts::run(&pool, &args, cli.json),
         Command::Ask(args) => ask::run(&pool, &args, cli.json),
         Command::Models(args) => models::run(&pool, &args, cli.json),
+        Command::Ocr(args) => ocr::run(&pool, &args, cli.json),
     }
 }
 
