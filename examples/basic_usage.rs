@@ -17,7 +17,10 @@ use zeroize::Zeroizing;
 
 fn main() -> keywheel_core::Result<()> {
     let dir = tempfile::tempdir().map_err(|e| keywheel_core::Error::io("temp dir", e))?;
-    let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     println!("ledger: {}", settings.db_path().display());
 
     let pool = Pool::open(PoolOptions {
@@ -34,23 +37,44 @@ fn main() -> keywheel_core::Result<()> {
     }
 
     let instance = pool.start_instance("example")?;
-    println!("this instance adopted key {:?} (rotated: {})", instance.key(), instance.adoption().rotated);
+    println!(
+        "this instance adopted key {:?} (rotated: {})",
+        instance.key(),
+        instance.adoption().rotated
+    );
 
     match instance.try_reserve("chat", Some("deepseek/deepseek-r1"))? {
         Reserve::Granted(grant) => {
-            println!("reserved request #{} on {} — now send it with {}", grant.reservation.id, grant.key.id(), grant.key);
-            let outcome = Completion { prompt_tokens: Some(14), completion_tokens: Some(61), cost: Some(0.00016), latency_ms: Some(2410), ..Completion::ok() };
+            println!(
+                "reserved request #{} on {} — now send it with {}",
+                grant.reservation.id,
+                grant.key.id(),
+                grant.key
+            );
+            let outcome = Completion {
+                prompt_tokens: Some(14),
+                completion_tokens: Some(61),
+                cost: Some(0.00016),
+                latency_ms: Some(2410),
+                ..Completion::ok()
+            };
             instance.complete(&grant, &outcome)?;
         }
         Reserve::Wait(until) => println!("per-minute cap reached; next slot at {until}"),
     }
 
     for k in pool.key_views()? {
-        println!("{}  {:<6} {}  today {}/{}  ({:?})", k.id, k.label, k.masked, k.today, k.daily_cap, k.availability);
+        println!(
+            "{}  {:<6} {}  today {}/{}  ({:?})",
+            k.id, k.label, k.masked, k.today, k.daily_cap, k.availability
+        );
     }
     let usage = pool.usage(1)?;
     for row in usage.usage {
-        println!("usage {} {}: {} request(s), {} ok, cost ${:.5}", row.day, row.key_id, row.requests, row.successes, row.cost);
+        println!(
+            "usage {} {}: {} request(s), {} ok, cost ${:.5}",
+            row.day, row.key_id, row.requests, row.successes, row.cost
+        );
     }
     Ok(())
 }

@@ -13,7 +13,10 @@ fn key(n: u8) -> String {
 
 fn random_key() -> String {
     let bytes: [u8; 32] = rand::random();
-    format!("sk-or-v1-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sk-or-v1-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 struct Env {
@@ -22,7 +25,9 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn cmd(&self, keys: &str, keychain: bool) -> Command {
@@ -35,7 +40,11 @@ impl Env {
             .env("KEYWHEEL_KEYCHAIN", if keychain { "on" } else { "off" })
             .env("OPENROUTER_API_KEYS", keys);
         if keychain {
-            for v in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "XDG_DATA_HOME"] {
+            for v in [
+                "DBUS_SESSION_BUS_ADDRESS",
+                "XDG_RUNTIME_DIR",
+                "XDG_DATA_HOME",
+            ] {
                 if let Ok(val) = std::env::var(v) {
                     c.env(v, val);
                 }
@@ -55,7 +64,10 @@ impl Env {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
@@ -79,7 +91,10 @@ fn assert_no_key_material(haystack: &[u8], key: &str, what: &str) {
     let body = &key[9..];
     for i in 0..=body.len() - 16 {
         let slice = &body[i..i + 16];
-        assert!(!hay.contains(slice), "{what} contains key material ({slice})");
+        assert!(
+            !hay.contains(slice),
+            "{what} contains key material ({slice})"
+        );
     }
 }
 
@@ -88,7 +103,11 @@ fn env_keys_are_listed_masked_with_ids_and_never_written_in_full() {
     let env = Env::new();
     let keys = format!("{},{}", key(1), key(2));
     let out = env.run(&keys, &["keys", "list", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let list = v.as_array().expect("keys list --json is an array");
     assert_eq!(list.len(), 2);
@@ -102,7 +121,11 @@ fn env_keys_are_listed_masked_with_ids_and_never_written_in_full() {
     let status = env.run(&keys, &["status", "--json"]);
     let usage = env.run(&keys, &["usage", "--json"]);
     for (name, o) in [("keys list", &text), ("status", &status), ("usage", &usage)] {
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         for k in [key(1), key(2)] {
             assert_no_key_material(&o.stdout, &k, name);
             assert_no_key_material(&o.stderr, &k, name);
@@ -112,7 +135,10 @@ fn env_keys_are_listed_masked_with_ids_and_never_written_in_full() {
         assert_no_key_material(&all_bytes_under(env.data()), &k, "the data dir");
     }
     let s = json(&status);
-    assert!(s["resets_in"].as_str().is_some(), "status names the time to the UTC reset");
+    assert!(
+        s["resets_in"].as_str().is_some(),
+        "status names the time to the UTC reset"
+    );
     assert_eq!(s["keys"].as_array().unwrap().len(), 2);
     let u = json(&usage);
     assert_eq!(u["days"], 7);
@@ -125,8 +151,27 @@ fn caps_labels_and_enable_disable_round_trip() {
     let k = key(3);
     let list = json(&env.run(&k, &["keys", "list", "--json"]));
     let id = list[0]["id"].as_str().unwrap().to_string();
-    let out = env.run(&k, &["keys", "set", &id[..6], "--daily-cap", "30", "--minute-cap", "5", "--account", "acme", "--label", "work"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(
+        &k,
+        &[
+            "keys",
+            "set",
+            &id[..6],
+            "--daily-cap",
+            "30",
+            "--minute-cap",
+            "5",
+            "--account",
+            "acme",
+            "--label",
+            "work",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = env.run(&k, &["keys", "disable", &id]);
     assert!(out.status.success());
     let v = json(&env.run(&k, &["keys", "list", "--json"]));
@@ -136,7 +181,10 @@ fn caps_labels_and_enable_disable_round_trip() {
     assert_eq!(v[0]["label"], "work");
     assert_eq!(v[0]["enabled"], false);
     assert!(env.run(&k, &["keys", "enable", &id]).status.success());
-    assert_eq!(json(&env.run(&k, &["keys", "list", "--json"]))[0]["enabled"], true);
+    assert_eq!(
+        json(&env.run(&k, &["keys", "list", "--json"]))[0]["enabled"],
+        true
+    );
 }
 
 #[test]
@@ -146,11 +194,20 @@ fn wrong_use_exits_2_with_a_sentence_and_json_error() {
     assert_eq!(out.status.code(), Some(2));
     let v = json(&out);
     assert_eq!(v["error"]["code"], "usage");
-    assert!(v["error"]["message"].as_str().unwrap().contains("keywheel keys list"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("keywheel keys list")
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key has the id"));
 
     let out = env.run(&key(4), &["keys", "set", "abcd", "--daily-cap", "0"]);
-    assert_eq!(out.status.code(), Some(2), "a cap of 0 is refused by the parser");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a cap of 0 is refused by the parser"
+    );
     let out = env.run(&key(4), &["bogus"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -158,9 +215,24 @@ fn wrong_use_exits_2_with_a_sentence_and_json_error() {
 #[test]
 fn a_bad_key_on_add_exits_6_and_stores_nothing() {
     let env = Env::new();
-    for bad in ["", "hello", "sk-or-v1-1234", &format!("{}zz", &key(5)[..71])] {
-        let out = env.cmd("", false).args(["keys", "add", "--json"]).write_stdin(bad).output().unwrap();
-        assert_eq!(out.status.code(), Some(6), "input {bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+    for bad in [
+        "",
+        "hello",
+        "sk-or-v1-1234",
+        &format!("{}zz", &key(5)[..71]),
+    ] {
+        let out = env
+            .cmd("", false)
+            .args(["keys", "add", "--json"])
+            .write_stdin(bad)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(6),
+            "input {bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(json(&out)["error"]["code"], "bad_input");
     }
     let list = json(&env.run("", &["keys", "list", "--json"]));
@@ -172,18 +244,34 @@ fn without_a_keychain_add_says_what_to_do_and_env_keys_still_work() {
     let env = Env::new();
     let mut c = env.cmd(&key(6), true);
     // No session bus at all: the Secret Service cannot be reached.
-    c.env_remove("DBUS_SESSION_BUS_ADDRESS").env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
-    let out = c.args(["keys", "add"]).write_stdin(random_key()).output().unwrap();
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let out = c
+        .args(["keys", "add"])
+        .write_stdin(random_key())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("keychain") && err.contains("gnome-keyring"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.contains("warning")).count(), 1, "one warning line: {err}");
+    assert!(
+        err.contains("keychain") && err.contains("gnome-keyring"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("warning")).count(),
+        1,
+        "one warning line: {err}"
+    );
 
     let mut c = env.cmd(&key(6), true);
     c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
     let out = c.args(["keys", "list", "--json"]).output().unwrap();
     assert!(out.status.success());
-    assert_eq!(json(&out).as_array().unwrap().len(), 1, "the env key still works");
+    assert_eq!(
+        json(&out).as_array().unwrap().len(),
+        1,
+        "the env key still works"
+    );
 }
 
 /// Keys stored through the real Secret Service (gnome-keyring). `make test` runs this inside
@@ -192,13 +280,24 @@ fn without_a_keychain_add_says_what_to_do_and_env_keys_still_work() {
 #[test]
 fn keychain_round_trip_through_the_secret_service() {
     if std::env::var("KEYWHEEL_TEST_KEYCHAIN").as_deref() != Ok("1") {
-        eprintln!("SKIPPED keychain_round_trip: set KEYWHEEL_TEST_KEYCHAIN=1 inside a dbus session with gnome-keyring (make test does)");
+        eprintln!(
+            "SKIPPED keychain_round_trip: set KEYWHEEL_TEST_KEYCHAIN=1 inside a dbus session with gnome-keyring (make test does)"
+        );
         return;
     }
     let env = Env::new();
     let k = random_key();
-    let out = env.cmd("", true).args(["keys", "add", "--label", "ci", "--json"]).write_stdin(format!("{k}\n")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env
+        .cmd("", true)
+        .args(["keys", "add", "--label", "ci", "--json"])
+        .write_stdin(format!("{k}\n"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = json(&out)["id"].as_str().unwrap().to_string();
     assert_no_key_material(&out.stdout, &k, "keys add output");
 
@@ -207,23 +306,50 @@ fn keychain_round_trip_through_the_secret_service() {
         .args(["lookup", "service", "keywheel", "username", &id])
         .output()
         .expect("secret-tool is installed (libsecret-tools)");
-    assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), k, "secret-tool sees the stored key");
+    assert_eq!(
+        String::from_utf8_lossy(&found.stdout).trim(),
+        k,
+        "secret-tool sees the stored key"
+    );
 
-    let list = env.cmd("", true).args(["keys", "list", "--json"]).output().unwrap();
+    let list = env
+        .cmd("", true)
+        .args(["keys", "list", "--json"])
+        .output()
+        .unwrap();
     let v = json(&list);
     assert_eq!(v[0]["source"], "keychain");
-    assert_eq!(v[0]["available"], true, "the key was read back from the keychain");
+    assert_eq!(
+        v[0]["available"], true,
+        "the key was read back from the keychain"
+    );
     assert_eq!(v[0]["label"], "ci");
     assert_no_key_material(&list.stdout, &k, "keys list output");
     assert_no_key_material(&all_bytes_under(env.data()), &k, "the data dir");
 
-    let rm = env.cmd("", true).args(["keys", "rm", &id]).output().unwrap();
-    assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+    let rm = env
+        .cmd("", true)
+        .args(["keys", "rm", &id])
+        .output()
+        .unwrap();
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
     let gone = std::process::Command::new("secret-tool")
         .args(["lookup", "service", "keywheel", "username", &id])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&gone.stdout).trim().is_empty(), "rm deleted the keychain entry");
-    let v = json(&env.cmd("", true).args(["keys", "list", "--json"]).output().unwrap());
+    assert!(
+        String::from_utf8_lossy(&gone.stdout).trim().is_empty(),
+        "rm deleted the keychain entry"
+    );
+    let v = json(
+        &env.cmd("", true)
+            .args(["keys", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(v.as_array().unwrap().len(), 0);
 }

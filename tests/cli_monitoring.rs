@@ -25,7 +25,12 @@ struct World {
 impl World {
     fn new(keys: &[String]) -> Self {
         let mock = keywheel_mock::start_blocking(MockConfig::default()).unwrap();
-        Self { dir: tempfile::tempdir().unwrap(), mock, keys: keys.join(","), env: Vec::new() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            mock,
+            keys: keys.join(","),
+            env: Vec::new(),
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -57,14 +62,19 @@ impl World {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -72,53 +82,110 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn leaks(haystack: &[u8]) -> Option<String> {
     let hay = String::from_utf8_lossy(haystack);
     let body = &CANARY[9..];
-    (0..=body.len() - 16).map(|i| &body[i..i + 16]).find(|s| hay.contains(s)).map(str::to_string)
+    (0..=body.len() - 16)
+        .map(|i| &body[i..i + 16])
+        .find(|s| hay.contains(s))
+        .map(str::to_string)
 }
 
 #[test]
 fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
     let w = World::new(&[CANARY.to_string()]);
     let mut outputs: Vec<(String, Output)> = Vec::new();
-    let mut run = |name: &str, cmd: &mut Command| outputs.push((name.to_string(), cmd.output().unwrap()));
+    let mut run =
+        |name: &str, cmd: &mut Command| outputs.push((name.to_string(), cmd.output().unwrap()));
 
     run("ask ok", &mut w.cmd(&["ask", "--json", "hello"]));
     run("ask text", &mut w.cmd(&["ask", "hello again"]));
-    w.mock.script(vec![ScriptedResponse::json(401, r#"{"error":{"message":"User not found.","code":401}}"#)]);
+    w.mock.script(vec![ScriptedResponse::json(
+        401,
+        r#"{"error":{"message":"User not found.","code":401}}"#,
+    )]);
     run("ask 401", &mut w.cmd(&["ask", "--json", "x"]));
     let _ = w.run(&["keys", "check"]); // clears the invalid mark
-    w.mock.script(vec![ScriptedResponse::json(402, r#"{"error":{"message":"Insufficient credits","code":402}}"#)]);
+    w.mock.script(vec![ScriptedResponse::json(
+        402,
+        r#"{"error":{"message":"Insufficient credits","code":402}}"#,
+    )]);
     run("ask 402", &mut w.cmd(&["ask", "--json", "x"]));
     run("keys check", &mut w.cmd(&["keys", "check", "--json"]));
-    w.mock.script(vec![ScriptedResponse::json(429, r#"{"error":{"message":"Rate limit exceeded: free-models-per-day. ","code":429}}"#)
-        .with_header("X-RateLimit-Reset", (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp_millis().to_string())]);
+    w.mock.script(vec![
+        ScriptedResponse::json(
+            429,
+            r#"{"error":{"message":"Rate limit exceeded: free-models-per-day. ","code":429}}"#,
+        )
+        .with_header(
+            "X-RateLimit-Reset",
+            (chrono::Utc::now() + chrono::Duration::hours(1))
+                .timestamp_millis()
+                .to_string(),
+        ),
+    ]);
     run("ask 429", &mut w.cmd(&["ask", "--json", "x"]));
-    run("ask unreachable", &mut w.cmd(&["ask", "--json", "x"]).env("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1").env("KEYWHEEL_MAX_WAIT_SECS", "1"));
+    run(
+        "ask unreachable",
+        &mut w
+            .cmd(&["ask", "--json", "x"])
+            .env("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1")
+            .env("KEYWHEEL_MAX_WAIT_SECS", "1"),
+    );
     run("ask bad input", &mut w.cmd(&["ask", "--json", "   "]));
-    run("keys add bad", &mut w.cmd(&["keys", "add", "--json"]).stdin(Stdio::piped()));
+    run(
+        "keys add bad",
+        &mut w.cmd(&["keys", "add", "--json"]).stdin(Stdio::piped()),
+    );
     run("keys list", &mut w.cmd(&["keys", "list", "--json"]));
     run("status", &mut w.cmd(&["status", "--json"]));
     run("usage", &mut w.cmd(&["usage", "--json"]));
     run("usage text", &mut w.cmd(&["usage"]));
     run("log", &mut w.cmd(&["log", "--json"]));
     run("alerts", &mut w.cmd(&["alerts"]));
-    run("panic", &mut w.cmd(&["status"]).env("KEYWHEEL_DEBUG_PANIC", format!("key was {CANARY}")));
+    run(
+        "panic",
+        &mut w
+            .cmd(&["status"])
+            .env("KEYWHEEL_DEBUG_PANIC", format!("key was {CANARY}")),
+    );
 
     let panic = &outputs.last().unwrap().1;
     assert!(!panic.status.success(), "the forced panic happened");
-    assert!(String::from_utf8_lossy(&panic.stderr).contains("internal error"), "{}", String::from_utf8_lossy(&panic.stderr));
+    assert!(
+        String::from_utf8_lossy(&panic.stderr).contains("internal error"),
+        "{}",
+        String::from_utf8_lossy(&panic.stderr)
+    );
     for (name, o) in &outputs {
         assert_eq!(leaks(&o.stdout), None, "{name}: stdout leaked the key");
         assert_eq!(leaks(&o.stderr), None, "{name}: stderr leaked the key");
     }
     let files = files_under(&w.data());
-    assert!(files.iter().any(|p| p.extension().is_some_and(|e| e == "jsonl")), "logs were written: {files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
+        "logs were written: {files:?}"
+    );
     assert!(files.iter().any(|p| p.to_string_lossy().ends_with("-wal")) || files.len() > 1);
     for f in files {
-        assert_eq!(leaks(&std::fs::read(&f).unwrap()), None, "{} contains the key", f.display());
+        assert_eq!(
+            leaks(&std::fs::read(&f).unwrap()),
+            None,
+            "{} contains the key",
+            f.display()
+        );
     }
-    let logs: String = files_under(&w.data().join("logs")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
-    assert!(logs.contains("forced panic for tests"), "the panic was logged (redacted)");
-    assert!(logs.contains("sk-or-[REDACTED]"), "the key in the panic message was masked");
+    let logs: String = files_under(&w.data().join("logs"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        logs.contains("forced panic for tests"),
+        "the panic was logged (redacted)"
+    );
+    assert!(
+        logs.contains("sk-or-[REDACTED]"),
+        "the key in the panic message was masked"
+    );
 }
 
 #[test]
@@ -128,7 +195,9 @@ fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
         .map(|i| {
             let mut c = Command::new("sh");
             let bin = env!("CARGO_BIN_EXE_keywheel");
-            c.arg("-c").arg(format!("for j in 1 2 3 4 5; do {bin} ask --json \"p{i} $j\" >/dev/null 2>&1; done"));
+            c.arg("-c").arg(format!(
+                "for j in 1 2 3 4 5; do {bin} ask --json \"p{i} $j\" >/dev/null 2>&1; done"
+            ));
             c.env_clear();
             for (k, v) in w.cmd(&[]).get_envs() {
                 if let Some(v) = v {
@@ -147,13 +216,34 @@ fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
     let mut total = 0;
     for k in [key(1), key(2)] {
         let id = keywheel_mock::key_id(&k);
-        let from_log = log.as_array().unwrap().iter().filter(|r| r["key_id"] == id.as_str() && r["cached"] == false).count();
-        let agg = u["aggregates"].as_array().unwrap().iter().find(|a| a["subject"] == id.as_str()).map_or(0, |a| a["requests"].as_u64().unwrap());
-        let daily = u["usage"].as_array().unwrap().iter().find(|r| r["key_id"] == id.as_str()).map_or(0, |r| r["requests"].as_u64().unwrap());
+        let from_log = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["key_id"] == id.as_str() && r["cached"] == false)
+            .count();
+        let agg = u["aggregates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["subject"] == id.as_str())
+            .map_or(0, |a| a["requests"].as_u64().unwrap());
+        let daily = u["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key_id"] == id.as_str())
+            .map_or(0, |r| r["requests"].as_u64().unwrap());
         let mock = stats.keys.get(&id).map_or(0, |s| s.requests);
-        assert_eq!(agg as usize, from_log, "aggregates equal the request log for {id}");
+        assert_eq!(
+            agg as usize, from_log,
+            "aggregates equal the request log for {id}"
+        );
         assert_eq!(daily, agg, "the day counter equals the aggregate for {id}");
-        assert_eq!(daily, mock, "keywheel counted what the mock counted for {id}");
+        assert_eq!(
+            daily, mock,
+            "keywheel counted what the mock counted for {id}"
+        );
         total += daily;
     }
     assert_eq!(total, 20);
@@ -163,26 +253,54 @@ fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
 fn an_alert_fires_once_per_key_per_day_even_when_eight_processes_cross_together() {
     let mut w = World::new(&[key(3)]);
     w.env.push(("KEYWHEEL_ROTATE_AFTER".into(), "0".into()));
-    w.env.push(("KEYWHEEL_FAKE_NOW".into(), "2026-11-26T10:00:00Z".into()));
+    w.env
+        .push(("KEYWHEEL_FAKE_NOW".into(), "2026-11-26T10:00:00Z".into()));
     w.env.push(("KEYWHEEL_MINUTE_CAP".into(), "100".into()));
     let outs: Vec<Output> = (0..8)
-        .map(|i| w.cmd(&["ask", &format!("q{i}")]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .map(|i| {
+            w.cmd(&["ask", &format!("q{i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
         .collect();
     assert!(outs.iter().all(|o| o.status.success()));
-    let shown = outs.iter().filter(|o| String::from_utf8_lossy(&o.stderr).contains("alert: key")).count();
+    let shown = outs
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("alert: key"))
+        .count();
     assert_eq!(shown, 1, "exactly one process showed the threshold alert");
     let alerts = json(&w.run(&["alerts", "--json"]));
-    let threshold: Vec<_> = alerts.as_array().unwrap().iter().filter(|a| a["rule"] == "rotation_threshold").collect();
+    let threshold: Vec<_> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "rotation_threshold")
+        .collect();
     assert_eq!(threshold.len(), 1, "{alerts}");
 
     // The next UTC day re-arms it.
     w.env.retain(|(k, _)| k != "KEYWHEEL_FAKE_NOW");
-    w.env.push(("KEYWHEEL_FAKE_NOW".into(), "2026-11-27T00:00:05Z".into()));
+    w.env
+        .push(("KEYWHEEL_FAKE_NOW".into(), "2026-11-27T00:00:05Z".into()));
     let o = w.run(&["ask", "next day"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("alert: key"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("alert: key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let alerts = json(&w.run(&["alerts", "--json", "--days", "2"]));
-    assert_eq!(alerts.as_array().unwrap().iter().filter(|a| a["rule"] == "rotation_threshold").count(), 2);
+    assert_eq!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["rule"] == "rotation_threshold")
+            .count(),
+        2
+    );
 }

@@ -62,7 +62,13 @@ pub fn sparkline(values: &[u32]) -> String {
     let max = values.iter().copied().max().unwrap_or(0);
     values
         .iter()
-        .map(|&v| if v == 0 { '·' } else { BARS[((v as usize * 7) / max.max(1) as usize).min(7)] })
+        .map(|&v| {
+            if v == 0 {
+                '·'
+            } else {
+                BARS[((v as usize * 7) / max.max(1) as usize).min(7)]
+            }
+        })
         .collect()
 }
 
@@ -73,9 +79,17 @@ pub fn availability(a: &keywheel_core::ledger::reserve::Availability, available:
         A::Usable => "usable".to_string(),
         A::Disabled => "disabled".to_string(),
         A::Broken { status } => status.as_str().replace('_', " "),
-        A::Until { status, until } => format!("{} until {}", status.as_str().replace('_', " "), until.format("%H:%M UTC")),
+        A::Until { status, until } => format!(
+            "{} until {}",
+            status.as_str().replace('_', " "),
+            until.format("%H:%M UTC")
+        ),
         A::KeySpent { .. } => "spent today".to_string(),
         A::AccountSpent { .. } => "account spent today".to_string(),
     };
-    if available { s } else { format!("{s} (not in this process)") }
+    if available {
+        s
+    } else {
+        format!("{s} (not in this process)")
+    }
 }

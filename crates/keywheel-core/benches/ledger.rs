@@ -7,7 +7,9 @@
 //! processes: the bench re-executes itself with `KW_BENCH_WORKER` set) for a fixed time after a
 //! start barrier; throughput is all operations over the span from the first start to the last end.
 //! After every ledger case the file is checked for over-allocation (counters == grants ≤ caps,
-//! `inconsistencies()` empty). `KW_BENCH_SECS` changes the time per case (default 3).
+//! `inconsistencies()` empty). `KW_BENCH_SECS` changes the time per case (default 3);
+//! `KW_BENCH_ONLY=reserve` (a case tag: `bare`, `reserve`, `reserve_complete`, optionally with
+//! `:1` or `:8`) runs only the matching cases, e.g. under `perf record`.
 //!
 //! Request times are spread 3 s apart per worker over 8 keys, so each key's 60 s window holds
 //! about as many rows as a real per-minute cap (20) allows and the window queries do honest work.
@@ -24,7 +26,10 @@ use rusqlite::{Connection, TransactionBehavior};
 
 type AnyResult<T> = Result<T, Box<dyn StdError>>;
 
-const CAPS: CapDefaults = CapDefaults { daily: 10_000_000, minute: 10_000_000 };
+const CAPS: CapDefaults = CapDefaults {
+    daily: 10_000_000,
+    minute: 10_000_000,
+};
 const KEYS: u64 = 8;
 const STEP_MS: i64 = 3_000;
 const PROCS: [usize; 2] = [1, 8];
@@ -54,7 +59,9 @@ impl Case {
     }
 
     fn from_tag(s: &str) -> Option<Self> {
-        [Case::Bare, Case::Reserve, Case::ReserveComplete].into_iter().find(|c| c.tag() == s)
+        [Case::Bare, Case::Reserve, Case::ReserveComplete]
+            .into_iter()
+            .find(|c| c.tag() == s)
     }
 }
 
@@ -71,7 +78,10 @@ fn base() -> DateTime<Utc> {
 }
 
 fn epoch_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +135,8 @@ fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
         loop {
             let attempt = (|| -> rusqlite::Result<()> {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.prepare_cached("UPDATE counter SET n = n + 1 WHERE id = 1")?.execute([])?;
+                tx.prepare_cached("UPDATE counter SET n = n + 1 WHERE id = 1")?
+                    .execute([])?;
                 tx.commit()
             })();
             match attempt {
@@ -150,11 +161,32 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
+    let exp = std::env::var("KW_EXP").unwrap_or_default();
+    if exp.contains("writeonly") {
+        while t.elapsed() < a.run_for {
+            ledger.write(|tx| {
+                tx.prepare_cached("UPDATE counter SET n = n + 1 WHERE id = 1")?
+                    .execute([])?;
+                Ok(())
+            })?;
+            ops += 1;
+        }
+        std::process::exit({
+            println!("KW_BENCH ops={ops} start_ns={start} end_ns={}", epoch_ns());
+            0
+        });
+    }
     while t.elapsed() < a.run_for {
         let i = ops as i64;
         let now = base() + Duration::milliseconds(i * STEP_MS + a.id as i64);
         let key = &keys[(ops as usize + a.id) % keys.len()];
-        match ledger.reserve(&ReserveRequest { instance_id: &me, key_id: key, kind: "chat", model: None, now })? {
+        match ledger.reserve(&ReserveRequest {
+            instance_id: &me,
+            key_id: key,
+            kind: "chat",
+            model: None,
+            now,
+        })? {
             ReserveOutcome::Granted(r) => {
                 if complete {
                     ledger.complete(&r, &done, now)?;
@@ -193,10 +225,24 @@ fn setup(case: Case, path: &Path) -> AnyResult<()> {
             conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
         Case::Reserve | Case::ReserveComplete => {
+            let exp = std::env::var("KW_EXP").unwrap_or_default();
+            if exp.contains("page1k") {
+                let c = Connection::open(path)?;
+                c.execute_batch("PRAGMA page_size=1024;")?;
+                db::configure(&c)?;
+            }
             let ledger = Ledger::open(path, CAPS)?;
             for n in 1..=KEYS {
                 ledger.upsert_key(&api_key(n), KeySource::Env, None, None, base())?;
             }
+            let c = ledger.conn()?;
+            if exp.contains("noidx") {
+                c.execute_batch("DROP INDEX requests_day; DROP INDEX requests_open;")?;
+            }
+            if exp.contains("noacct") {
+                c.execute_batch("DROP INDEX requests_account_time;")?;
+            }
+            c.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
     }
     Ok(())
@@ -213,21 +259,34 @@ fn verify(case: Case, path: &Path, ops: u64) -> AnyResult<String> {
     }
     let ledger = Ledger::open(path, CAPS)?;
     let conn = ledger.conn()?;
-    let (counted, max_cell): (u64, u64) =
-        conn.query_row("SELECT COALESCE(SUM(requests), 0), COALESCE(MAX(requests), 0) FROM usage_daily", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (counted, max_cell): (u64, u64) = conn.query_row(
+        "SELECT COALESCE(SUM(requests), 0), COALESCE(MAX(requests), 0) FROM usage_daily",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let rows: u64 = conn.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))?;
-    let open: u64 = conn.query_row("SELECT COUNT(*) FROM requests WHERE state = 'reserved'", [], |r| r.get(0))?;
+    let open: u64 = conn.query_row(
+        "SELECT COUNT(*) FROM requests WHERE state = 'reserved'",
+        [],
+        |r| r.get(0),
+    )?;
     let bad = ledger.inconsistencies()?;
     let expect_open = if case == Case::Reserve { ops } else { 0 };
-    if counted != ops || rows != ops || max_cell > u64::from(CAPS.daily) || !bad.is_empty() || open != expect_open {
+    if counted != ops
+        || rows != ops
+        || max_cell > u64::from(CAPS.daily)
+        || !bad.is_empty()
+        || open != expect_open
+    {
         return Err(format!(
             "OVER-ALLOCATION or drift: grants {ops}, counters {counted}, rows {rows}, max per key-day {max_cell}, open {open}, inconsistencies {bad:?}"
         )
         .into());
     }
-    Ok(format!("0 over-allocation: grants {ops} == counters {counted} == rows {rows}; max per key-day {max_cell} <= {}", CAPS.daily))
+    Ok(format!(
+        "0 over-allocation: grants {ops} == counters {counted} == rows {rows}; max per key-day {max_cell} <= {}",
+        CAPS.daily
+    ))
 }
 
 fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measured> {
@@ -253,7 +312,11 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
     while (0..procs).any(|id| !dir.path().join(format!("ready-{id}")).exists()) {
         for c in children.iter_mut() {
             if let Some(status) = c.try_wait()? {
-                return Err(format!("a {} worker exited before the barrier: {status}", case.tag()).into());
+                return Err(format!(
+                    "a {} worker exited before the barrier: {status}",
+                    case.tag()
+                )
+                .into());
             }
         }
         if t.elapsed() > StdDuration::from_secs(120) {
@@ -269,7 +332,13 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
         let stdout = String::from_utf8_lossy(&out.stdout);
         let line = stdout.lines().find_map(|l| l.strip_prefix("KW_BENCH "));
         let (true, Some(line)) = (out.status.success(), line) else {
-            return Err(format!("a {} worker failed ({}): {}", case.tag(), out.status, String::from_utf8_lossy(&out.stderr)).into());
+            return Err(format!(
+                "a {} worker failed ({}): {}",
+                case.tag(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
         };
         let field = |name: &str| -> AnyResult<u128> {
             let v = line
@@ -283,8 +352,19 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
         last = last.max(field("end_ns")?);
     }
     let secs = (last.saturating_sub(first)) as f64 / 1e9;
+    eprintln!(
+        "EXP {} x{procs}: {ops} ops in {secs:.2}s = {:.0}/s",
+        case.tag(),
+        ops as f64 / secs
+    );
     let verify = verify(case, &path, ops)?;
-    Ok(Measured { case, procs, ops, secs, verify })
+    Ok(Measured {
+        case,
+        procs,
+        ops,
+        secs,
+        verify,
+    })
 }
 
 fn main() {
@@ -301,13 +381,31 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; under `cargo test --benches` run a short smoke pass instead.
     let benching = std::env::args().any(|a| a == "--bench");
-    let secs: f64 = std::env::var("KW_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
-    let run_for = if benching { StdDuration::from_secs_f64(secs) } else { StdDuration::from_millis(200) };
+    let secs: f64 = std::env::var("KW_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let run_for = if benching {
+        StdDuration::from_secs_f64(secs)
+    } else {
+        StdDuration::from_millis(200)
+    };
 
-    println!("ledger bench: {run_for:?} per case, {KEYS} keys, request times {STEP_MS} ms apart per worker");
+    println!(
+        "ledger bench: {run_for:?} per case, {KEYS} keys, request times {STEP_MS} ms apart per worker"
+    );
+    let only = std::env::var("KW_BENCH_ONLY").ok();
     let mut results = Vec::new();
     for procs in PROCS {
         for case in [Case::Bare, Case::Reserve, Case::ReserveComplete] {
+            if let Some(only) = &only {
+                let (tag, n) = only
+                    .split_once(':')
+                    .map_or((only.as_str(), None), |(t, n)| (t, Some(n)));
+                if tag != case.tag() || n.is_some_and(|n| n != procs.to_string()) {
+                    continue;
+                }
+            }
             match run_case(case, procs, run_for) {
                 Ok(m) => {
                     println!("  {:<24} x{}: {}", case.name(), procs, m.verify);
@@ -322,10 +420,24 @@ fn main() {
     }
 
     println!();
-    println!("{:<26} {:>9} {:>10} {:>8} {:>12} {:>9}", "case", "processes", "ops", "secs", "ops/s", "vs bare");
+    println!(
+        "{:<26} {:>9} {:>10} {:>8} {:>12} {:>9}",
+        "case", "processes", "ops", "secs", "ops/s", "vs bare"
+    );
     for m in &results {
-        let bare = results.iter().find(|b| b.case == Case::Bare && b.procs == m.procs).map(Measured::rate);
+        let bare = results
+            .iter()
+            .find(|b| b.case == Case::Bare && b.procs == m.procs)
+            .map(Measured::rate);
         let ratio = bare.map_or_else(|| "-".to_string(), |b| format!("{:.2}x", m.rate() / b));
-        println!("{:<26} {:>9} {:>10} {:>8.2} {:>12.0} {:>9}", m.case.name(), m.procs, m.ops, m.secs, m.rate(), ratio);
+        println!(
+            "{:<26} {:>9} {:>10} {:>8.2} {:>12.0} {:>9}",
+            m.case.name(),
+            m.procs,
+            m.ops,
+            m.secs,
+            m.rate(),
+            ratio
+        );
     }
 }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::clock::describe_reset;
 use crate::error::Result;
 use crate::keys::KeyId;
-use crate::ledger::reserve::Availability;
 use crate::ledger::request_log::LogFilter;
+use crate::ledger::reserve::Availability;
 use crate::pool::Pool;
 
 /// Which rule fired.
@@ -66,10 +66,23 @@ pub const ERROR_SPIKE: usize = 5;
 
 /// Fires `rule` for `subject` unless it already fired today; returns it only to the one
 /// caller that fired it.
-pub fn fire(pool: &Pool, rule: Rule, subject: &str, message: String, now: DateTime<Utc>) -> Result<Option<Alert>> {
-    if pool.ledger().fire_alert(rule.as_str(), subject, &message, now)? {
+pub fn fire(
+    pool: &Pool,
+    rule: Rule,
+    subject: &str,
+    message: String,
+    now: DateTime<Utc>,
+) -> Result<Option<Alert>> {
+    if pool
+        .ledger()
+        .fire_alert(rule.as_str(), subject, &message, now)?
+    {
         tracing::warn!(rule = rule.as_str(), subject, "alert: {message}");
-        return Ok(Some(Alert { rule, subject: subject.to_string(), message }));
+        return Ok(Some(Alert {
+            rule,
+            subject: subject.to_string(),
+            message,
+        }));
     }
     Ok(None)
 }
@@ -78,7 +91,13 @@ pub fn fire(pool: &Pool, rule: Rule, subject: &str, message: String, now: DateTi
 pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
     let now = pool.now();
     let mut out = Vec::new();
-    let Some(st) = pool.ledger().key_states(std::slice::from_ref(key), now)?.pop() else { return Ok(out) };
+    let Some(st) = pool
+        .ledger()
+        .key_states(std::slice::from_ref(key), now)?
+        .pop()
+    else {
+        return Ok(out);
+    };
     let rotate_after = pool.settings().rotate_after;
     if st.today > rotate_after {
         let msg = format!(
@@ -88,11 +107,19 @@ pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
         out.extend(fire(pool, Rule::RotationThreshold, key.as_str(), msg, now)?);
     }
     if let Availability::KeySpent { until } = st.availability {
-        let msg = format!("key {key} reached its daily cap of {}; it frees at {}", st.daily_cap, describe_reset(until, now));
+        let msg = format!(
+            "key {key} reached its daily cap of {}; it frees at {}",
+            st.daily_cap,
+            describe_reset(until, now)
+        );
         out.extend(fire(pool, Rule::KeyCap, key.as_str(), msg, now)?);
     }
     if let Availability::AccountSpent { until } = st.availability {
-        let msg = format!("account {} is spent for today; it frees at {}", st.account, describe_reset(until, now));
+        let msg = format!(
+            "account {} is spent for today; it frees at {}",
+            st.account,
+            describe_reset(until, now)
+        );
         out.extend(fire(pool, Rule::AccountSpent, &st.account, msg, now)?);
     }
     let recent = pool.ledger().request_log(&LogFilter {
@@ -101,9 +128,15 @@ pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
         limit: 10,
         ..LogFilter::default()
     })?;
-    let failed = recent.iter().filter(|r| r.state == "failed" && r.day == st_day(now)).count();
+    let failed = recent
+        .iter()
+        .filter(|r| r.state == "failed" && r.day == st_day(now))
+        .count();
     if failed >= ERROR_SPIKE {
-        let msg = format!("{failed} of the last {} requests on key {key} failed; see `keywheel log --key {key}`", recent.len());
+        let msg = format!(
+            "{failed} of the last {} requests on key {key} failed; see `keywheel log --key {key}`",
+            recent.len()
+        );
         out.extend(fire(pool, Rule::ErrorSpike, key.as_str(), msg, now)?);
     }
     Ok(out)
@@ -122,10 +155,22 @@ pub fn key_refused(pool: &Pool, key: &KeyId, rule: Rule, detail: &str) -> Result
         Rule::AccountSpent => "'s account is spent for today (429)",
         _ => "cannot be used",
     };
-    fire(pool, rule, key.as_str(), format!("key {key} {what} — {detail}"), pool.now())
+    fire(
+        pool,
+        rule,
+        key.as_str(),
+        format!("key {key} {what} — {detail}"),
+        pool.now(),
+    )
 }
 
 /// The alert for "every key is spent".
 pub fn all_spent(pool: &Pool, sentence: &str) -> Result<Option<Alert>> {
-    fire(pool, Rule::AllSpent, "pool", sentence.to_string(), pool.now())
+    fire(
+        pool,
+        Rule::AllSpent,
+        "pool",
+        sentence.to_string(),
+        pool.now(),
+    )
 }

@@ -46,11 +46,20 @@ fn canonical(v: &serde_json::Value) -> String {
             keys.sort();
             let inner: Vec<String> = keys
                 .into_iter()
-                .map(|k| format!("{}:{}", serde_json::Value::String(k.clone()), canonical(&map[k])))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        canonical(&map[k])
+                    )
+                })
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         serde_json::Value::String(s) => serde_json::Value::String(s.trim().to_string()).to_string(),
         other => other.to_string(),
     }
@@ -65,9 +74,25 @@ mod tests {
         let a = ChatRequest::text("m", "hello");
         let mut b = ChatRequest::text("m", " hello ");
         b.stream = true;
-        assert_eq!(key("chat", &a), key("chat", &b), "whitespace and the stream flag do not matter");
-        assert_ne!(key("chat", &a), key("ocr", &a), "the kind is part of the key");
-        assert_ne!(key("chat", &a), key("chat", &ChatRequest::text("m2", "hello")), "the model is");
-        assert_ne!(key("chat", &a), key("chat", &ChatRequest::text("m", "hello!")), "the prompt is");
+        assert_eq!(
+            key("chat", &a),
+            key("chat", &b),
+            "whitespace and the stream flag do not matter"
+        );
+        assert_ne!(
+            key("chat", &a),
+            key("ocr", &a),
+            "the kind is part of the key"
+        );
+        assert_ne!(
+            key("chat", &a),
+            key("chat", &ChatRequest::text("m2", "hello")),
+            "the model is"
+        );
+        assert_ne!(
+            key("chat", &a),
+            key("chat", &ChatRequest::text("m", "hello!")),
+            "the prompt is"
+        );
     }
 }

@@ -21,8 +21,14 @@ pub async fn models(pool: &Pool, client: &OpenRouter, refresh: bool) -> Result<V
     {
         return Ok(list);
     }
-    let list = client.models().await.map_err(|f| Error::Upstream(failure_sentence(&f)))?;
-    ledger.models_store(&serde_json::to_string(&list).unwrap_or_default(), pool.now())?;
+    let list = client
+        .models()
+        .await
+        .map_err(|f| Error::Upstream(failure_sentence(&f)))?;
+    ledger.models_store(
+        &serde_json::to_string(&list).unwrap_or_default(),
+        pool.now(),
+    )?;
     Ok(list)
 }
 
@@ -43,7 +49,11 @@ pub struct KeyCheck {
 
 /// Checks keys with `GET /key` (no quota spent) and records what was learned: a 401 marks the
 /// key invalid, a good answer clears an earlier invalid / no-credit mark.
-pub async fn check_keys(pool: &Pool, client: &OpenRouter, only: Option<&KeyId>) -> Result<Vec<KeyCheck>> {
+pub async fn check_keys(
+    pool: &Pool,
+    client: &OpenRouter,
+    only: Option<&KeyId>,
+) -> Result<Vec<KeyCheck>> {
     let mut out = Vec::new();
     for (key, _) in pool.ring().iter() {
         if only.is_some_and(|id| *id != key.id()) {
@@ -51,20 +61,39 @@ pub async fn check_keys(pool: &Pool, client: &OpenRouter, only: Option<&KeyId>) 
         }
         let check = match client.key_info(key).await {
             Ok(info) => {
-                pool.ledger().set_key_status(&key.id(), KeyStatus::Ok, None, None)?;
-                KeyCheck { id: key.id(), masked: key.masked().into(), ok: true, info: Some(info), error: None }
+                pool.ledger()
+                    .set_key_status(&key.id(), KeyStatus::Ok, None, None)?;
+                KeyCheck {
+                    id: key.id(),
+                    masked: key.masked().into(),
+                    ok: true,
+                    info: Some(info),
+                    error: None,
+                }
             }
             Err(f) => {
                 match f.class {
-                    FailureClass::KeyInvalid => {
-                        pool.ledger().set_key_status(&key.id(), KeyStatus::Invalid, None, Some(&f.message))?
-                    }
-                    FailureClass::NoCredit => {
-                        pool.ledger().set_key_status(&key.id(), KeyStatus::NoCredit, None, Some(&f.message))?
-                    }
+                    FailureClass::KeyInvalid => pool.ledger().set_key_status(
+                        &key.id(),
+                        KeyStatus::Invalid,
+                        None,
+                        Some(&f.message),
+                    )?,
+                    FailureClass::NoCredit => pool.ledger().set_key_status(
+                        &key.id(),
+                        KeyStatus::NoCredit,
+                        None,
+                        Some(&f.message),
+                    )?,
                     _ => {}
                 }
-                KeyCheck { id: key.id(), masked: key.masked().into(), ok: false, info: None, error: Some(failure_sentence(&f)) }
+                KeyCheck {
+                    id: key.id(),
+                    masked: key.masked().into(),
+                    ok: false,
+                    info: None,
+                    error: Some(failure_sentence(&f)),
+                }
             }
         };
         out.push(check);
@@ -72,7 +101,9 @@ pub async fn check_keys(pool: &Pool, client: &OpenRouter, only: Option<&KeyId>) 
     if let Some(id) = only
         && out.is_empty()
     {
-        return Err(Error::Usage(format!("the key {id} is not available to this process (keychain or OPENROUTER_API_KEYS)")));
+        return Err(Error::Usage(format!(
+            "the key {id} is not available to this process (keychain or OPENROUTER_API_KEYS)"
+        )));
     }
     Ok(out)
 }

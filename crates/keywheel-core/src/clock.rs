@@ -37,12 +37,18 @@ pub struct FakeClock {
 impl FakeClock {
     /// A fake clock standing at `at`.
     pub fn new(at: DateTime<Utc>) -> Self {
-        Self { ms: AtomicI64::new(at.timestamp_millis()) }
+        Self {
+            ms: AtomicI64::new(at.timestamp_millis()),
+        }
     }
 
     /// A fake clock standing at `YYYY-MM-DD hh:mm:ss` UTC.
     pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Self {
-        Self::new(Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().expect("valid fake time"))
+        Self::new(
+            Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+                .single()
+                .expect("valid fake time"),
+        )
     }
 
     /// Moves the clock forward.
@@ -121,14 +127,24 @@ mod tests {
     fn day_and_midnight() {
         let c = FakeClock::at(2026, 11, 26, 23, 59, 59);
         assert_eq!(day_key(c.now()), "2026-11-26");
-        assert_eq!(next_utc_midnight(c.now()).to_rfc3339(), "2026-11-27T00:00:00+00:00");
+        assert_eq!(
+            next_utc_midnight(c.now()).to_rfc3339(),
+            "2026-11-27T00:00:00+00:00"
+        );
         c.advance(Duration::seconds(1));
-        assert_eq!(day_key(c.now()), "2026-11-27", "one second later is the next UTC day");
+        assert_eq!(
+            day_key(c.now()),
+            "2026-11-27",
+            "one second later is the next UTC day"
+        );
     }
 
     #[test]
     fn durations_read_like_a_person_wrote_them() {
-        assert_eq!(human_duration(Duration::seconds(3 * 3600 + 12 * 60 + 5)), "3 h 12 min");
+        assert_eq!(
+            human_duration(Duration::seconds(3 * 3600 + 12 * 60 + 5)),
+            "3 h 12 min"
+        );
         assert_eq!(human_duration(Duration::seconds(45 * 60)), "45 min");
         assert_eq!(human_duration(Duration::seconds(20)), "20 s");
         assert_eq!(human_duration(Duration::seconds(7200)), "2 h");

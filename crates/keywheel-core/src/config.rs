@@ -71,7 +71,10 @@ impl Default for Settings {
             instance_ttl_secs: 20,
             log: "info".to_string(),
             log_retention: 14,
-            chat_models: vec!["deepseek/deepseek-r1-0528".into(), "deepseek/deepseek-r1".into()],
+            chat_models: vec![
+                "deepseek/deepseek-r1-0528".into(),
+                "deepseek/deepseek-r1".into(),
+            ],
             vision_models: vec![
                 "meta-llama/llama-3.2-90b-vision-instruct".into(),
                 "meta-llama/llama-3.2-11b-vision-instruct".into(),
@@ -98,7 +101,9 @@ impl Settings {
 
     /// Loads settings with an injected environment.
     pub fn load_with(env: EnvLookup<'_>) -> Result<Self> {
-        let path = env("KEYWHEEL_CONFIG").map(PathBuf::from).or_else(default_config_path);
+        let path = env("KEYWHEEL_CONFIG")
+            .map(PathBuf::from)
+            .or_else(default_config_path);
         let mut s = match path {
             Some(p) if p.is_file() => Self::from_file(&p)?,
             _ => Self::default(),
@@ -109,8 +114,12 @@ impl Settings {
 
     /// Parses a `config.toml`; unknown keys are an error naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("could not read the config file {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                format!("could not read the config file {}", path.display()),
+                e,
+            )
+        })?;
         toml::from_str(&text).map_err(|e| {
             Error::Usage(format!(
                 "the config file {} is not valid: {}; fix or remove it",
@@ -133,7 +142,9 @@ impl Settings {
         let num = |name: &str, slot: &mut u32| -> Result<()> {
             if let Some(v) = env(name).filter(|v| !v.is_empty()) {
                 *slot = v.trim().parse().map_err(|_| {
-                    Error::Usage(format!("{name}={v:?} is not a whole number; set it to e.g. 50"))
+                    Error::Usage(format!(
+                        "{name}={v:?} is not a whole number; set it to e.g. 50"
+                    ))
                 })?;
             }
             Ok(())
@@ -196,8 +207,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -207,8 +220,11 @@ mod tests {
         let cfg = dir.path().join("config.toml");
         std::fs::write(&cfg, "daily_cap = 30\nrotate_after = 20\n").unwrap();
         let p = cfg.to_str().unwrap();
-        let s = Settings::load_with(&env_of(&[("KEYWHEEL_CONFIG", p), ("KEYWHEEL_ROTATE_AFTER", "3")]))
-            .unwrap();
+        let s = Settings::load_with(&env_of(&[
+            ("KEYWHEEL_CONFIG", p),
+            ("KEYWHEEL_ROTATE_AFTER", "3"),
+        ]))
+        .unwrap();
         assert_eq!(s.daily_cap, 30, "the file overrides the default");
         assert_eq!(s.rotate_after, 3, "the environment overrides the file");
         assert_eq!(s.minute_cap, 20, "untouched settings keep their default");
@@ -216,8 +232,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Settings::load_with(&env_of(&[("KEYWHEEL_CONFIG", "/nonexistent"), ("KEYWHEEL_DAILY_CAP", "lots")]))
-            .unwrap_err();
+        let err = Settings::load_with(&env_of(&[
+            ("KEYWHEEL_CONFIG", "/nonexistent"),
+            ("KEYWHEEL_DAILY_CAP", "lots"),
+        ]))
+        .unwrap_err();
         assert!(err.to_string().contains("KEYWHEEL_DAILY_CAP"), "{err}");
         assert_eq!(err.exit_code(), 2);
     }

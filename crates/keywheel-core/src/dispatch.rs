@@ -27,7 +27,10 @@ use crate::keys::KeyId;
 use crate::ledger::{Completion, FailureScope, KeyStatus, RequestState};
 use crate::openrouter::classify::{KeyPenalty, failure_sentence};
 use crate::openrouter::types::Usage;
-use crate::openrouter::{ApiFailure, Backoff, CancelToken, ChatReply, ChatRequest, ClientConfig, FailureClass, OpenRouter, StreamEvent};
+use crate::openrouter::{
+    ApiFailure, Backoff, CancelToken, ChatReply, ChatRequest, ClientConfig, FailureClass,
+    OpenRouter, StreamEvent,
+};
 use crate::pool::{Instance, Reserve};
 
 /// What kind of work a request is (for the request log and the cache policy).
@@ -142,10 +145,19 @@ impl Dispatcher {
             ..ClientConfig::default()
         };
         let max_wait = Duration::from_secs(s.max_wait_secs);
-        let backoff = Backoff { max_total_wait: max_wait, ..Backoff::default() };
+        let backoff = Backoff {
+            max_total_wait: max_wait,
+            ..Backoff::default()
+        };
         let cache_ttl = chrono::Duration::hours(i64::try_from(s.cache_ttl_hours).unwrap_or(168));
         let client = OpenRouter::new(cfg).map_err(|e| Error::Upstream(e.to_string()))?;
-        Ok(Self { instance, client, backoff, max_wait, cache_ttl })
+        Ok(Self {
+            instance,
+            client,
+            backoff,
+            max_wait,
+            cache_ttl,
+        })
     }
 
     /// Replaces the backoff policy (tests, benchmarks).
@@ -165,7 +177,12 @@ impl Dispatcher {
     }
 
     /// Runs a job to its end: an answer, or an error with a sentence and a code.
-    pub async fn run(&self, job: Job, mut on: impl FnMut(Progress<'_>), cancel: &CancelToken) -> Result<Outcome> {
+    pub async fn run(
+        &self,
+        job: Job,
+        mut on: impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+    ) -> Result<Outcome> {
         let started = Instant::now();
         let pool = self.instance.pool();
         let ledger = pool.ledger();
@@ -175,10 +192,18 @@ impl Dispatcher {
             && let Some((body, model)) = ledger.cache_get(hash, pool.now())?
             && let Ok(hit) = serde_json::from_str::<CachedAnswer>(&body)
         {
-            ledger.log_cached(self.instance.id(), self.instance.key().as_ref(), kind, model.as_deref(), pool.now())?;
+            ledger.log_cached(
+                self.instance.id(),
+                self.instance.key().as_ref(),
+                kind,
+                model.as_deref(),
+                pool.now(),
+            )?;
             if job.stream {
                 if !hit.reasoning.is_empty() {
-                    on(Progress::Stream(&StreamEvent::Reasoning(hit.reasoning.clone())));
+                    on(Progress::Stream(&StreamEvent::Reasoning(
+                        hit.reasoning.clone(),
+                    )));
                 }
                 on(Progress::Stream(&StreamEvent::Content(hit.content.clone())));
             }
@@ -198,8 +223,14 @@ impl Dispatcher {
         }
 
         let skipped = ledger.skipped_models(pool.now())?;
-        let mut chain: Vec<String> = std::iter::once(job.request.model.clone()).chain(job.request.models.iter().cloned()).collect();
-        let available: Vec<String> = chain.iter().filter(|m| !skipped.contains(m)).cloned().collect();
+        let mut chain: Vec<String> = std::iter::once(job.request.model.clone())
+            .chain(job.request.models.iter().cloned())
+            .collect();
+        let available: Vec<String> = chain
+            .iter()
+            .filter(|m| !skipped.contains(m))
+            .cloned()
+            .collect();
         if !available.is_empty() {
             chain = available;
         }
@@ -211,7 +242,10 @@ impl Dispatcher {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let reserved = match self.instance.try_reserve(kind, chain.first().map(String::as_str)) {
+            let reserved = match self
+                .instance
+                .try_reserve(kind, chain.first().map(String::as_str))
+            {
                 Err(e @ Error::QuotaExhausted { .. }) => {
                     if let Some(a) = alerts::all_spent(pool, &e.to_string())? {
                         on(Progress::Alert(&a));
@@ -223,7 +257,10 @@ impl Dispatcher {
             let grant = match reserved {
                 Reserve::Granted(g) => g,
                 Reserve::Wait(until) => {
-                    let wait = (until - pool.now()).to_std().unwrap_or_default().max(Duration::from_millis(5));
+                    let wait = (until - pool.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .max(Duration::from_millis(5));
                     if waited + wait > self.max_wait {
                         return Err(Error::QuotaExhausted {
                             message: format!(
@@ -251,7 +288,9 @@ impl Dispatcher {
             req.models = chain[1..].to_vec();
             let sent = Instant::now();
             let result = if job.stream {
-                self.client.chat_stream(&grant.key, &req, |ev| on(Progress::Stream(ev)), cancel).await
+                self.client
+                    .chat_stream(&grant.key, &req, |ev| on(Progress::Stream(ev)), cancel)
+                    .await
             } else {
                 self.client.chat(&grant.key, &req).await
             };
@@ -280,7 +319,14 @@ impl Dispatcher {
                             usage: reply.usage.clone(),
                         };
                         let body = serde_json::to_string(&answer).unwrap_or_default();
-                        ledger.cache_put(hash, kind, reply.model.as_deref(), &body, self.cache_ttl, pool.now())?;
+                        ledger.cache_put(
+                            hash,
+                            kind,
+                            reply.model.as_deref(),
+                            &body,
+                            self.cache_ttl,
+                            pool.now(),
+                        )?;
                     }
                     return Ok(Outcome {
                         key_id: Some(grant.key.id()),
@@ -302,7 +348,11 @@ impl Dispatcher {
                     attempts -= 1;
                     match schedule.next(None) {
                         Some(wait) if waited + wait <= self.max_wait => {
-                            on(Progress::Retry { attempt: attempts + 1, reason: &f, wait });
+                            on(Progress::Retry {
+                                attempt: attempts + 1,
+                                reason: &f,
+                                wait,
+                            });
                             waited += wait;
                             tokio::select! {
                                 _ = tokio::time::sleep(wait) => {}
@@ -351,15 +401,25 @@ impl Dispatcher {
                             KeyPenalty::SpendLimit => Rule::SpendLimited,
                             KeyPenalty::AccountDailyExhausted => Rule::AccountSpent,
                         };
-                        if let Some(a) = alerts::key_refused(pool, &grant.key.id(), rule, &f.message)? {
+                        if let Some(a) =
+                            alerts::key_refused(pool, &grant.key.id(), rule, &f.message)?
+                        {
                             on(Progress::Alert(&a));
                         }
-                        let scope = if f.class.is_account_wide() { FailureScope::Account } else { FailureScope::Key };
+                        let scope = if f.class.is_account_wide() {
+                            FailureScope::Account
+                        } else {
+                            FailureScope::Key
+                        };
                         let failed = grant.key.id();
                         match self.instance.fall_back(&failed, scope)? {
                             Some(next) => {
                                 fallbacks += 1;
-                                on(Progress::Fallback { from: &failed, to: &next, reason: &f });
+                                on(Progress::Fallback {
+                                    from: &failed,
+                                    to: &next,
+                                    reason: &f,
+                                });
                                 continue;
                             }
                             None => return Err(self.nothing_left(&mut on)),
@@ -380,7 +440,11 @@ impl Dispatcher {
                     // Rate limited or transient: back off on the same key, then the next model.
                     match schedule.next(f.wait_hint(Utc::now())) {
                         Some(wait) if waited + wait <= self.max_wait => {
-                            on(Progress::Retry { attempt: attempts + 1, reason: &f, wait });
+                            on(Progress::Retry {
+                                attempt: attempts + 1,
+                                reason: &f,
+                                wait,
+                            });
                             waited += wait;
                             tokio::select! {
                                 _ = tokio::time::sleep(wait) => {}
@@ -390,7 +454,11 @@ impl Dispatcher {
                         _ if chain.len() > 1 => {
                             chain.remove(0);
                             schedule = self.backoff.schedule();
-                            on(Progress::Retry { attempt: attempts + 1, reason: &f, wait: Duration::ZERO });
+                            on(Progress::Retry {
+                                attempt: attempts + 1,
+                                reason: &f,
+                                wait: Duration::ZERO,
+                            });
                         }
                         _ => {
                             return Err(Error::Upstream(format!(
@@ -416,7 +484,13 @@ impl Dispatcher {
         e
     }
 
-    fn penalize(&self, key: &KeyId, account: &str, penalty: KeyPenalty, f: &ApiFailure) -> Result<()> {
+    fn penalize(
+        &self,
+        key: &KeyId,
+        account: &str,
+        penalty: KeyPenalty,
+        f: &ApiFailure,
+    ) -> Result<()> {
         let pool = self.instance.pool();
         let ledger = pool.ledger();
         let now = pool.now();
@@ -429,7 +503,10 @@ impl Dispatcher {
                 ledger.set_key_status(key, KeyStatus::SpendLimited, Some(until), note)
             }
             KeyPenalty::AccountDailyExhausted => {
-                let until = f.reset_at.filter(|t| *t > now).unwrap_or_else(|| next_utc_midnight(now));
+                let until = f
+                    .reset_at
+                    .filter(|t| *t > now)
+                    .unwrap_or_else(|| next_utc_midnight(now));
                 ledger.mark_account_exhausted(account, until, now)
             }
         }

@@ -91,7 +91,9 @@ impl Error {
             Error::NoUsableKey(_) => ErrorCode::NoUsableKey,
             Error::Upstream(_) => ErrorCode::Upstream,
             Error::Cancelled => ErrorCode::Cancelled,
-            Error::Db(_) | Error::Pool(_) | Error::Migration(_) | Error::Io { .. } => ErrorCode::Storage,
+            Error::Db(_) | Error::Pool(_) | Error::Migration(_) | Error::Io { .. } => {
+                ErrorCode::Storage
+            }
         }
     }
 
@@ -109,7 +111,10 @@ impl Error {
 
     /// Wraps an I/O error with a sentence naming what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
@@ -120,11 +125,18 @@ mod tests {
     #[test]
     fn codes_serialize_in_snake_case_and_map_to_exit_codes() {
         let e = Error::NoUsableKey("no keys".into());
-        assert_eq!(serde_json::to_string(&e.code()).unwrap(), "\"no_usable_key\"");
+        assert_eq!(
+            serde_json::to_string(&e.code()).unwrap(),
+            "\"no_usable_key\""
+        );
         assert_eq!(e.exit_code(), 4);
         assert_eq!(Error::BadInput("x".into()).exit_code(), 6);
         assert_eq!(
-            Error::QuotaExhausted { message: "m".into(), reset_at: Utc::now() }.exit_code(),
+            Error::QuotaExhausted {
+                message: "m".into(),
+                reset_at: Utc::now()
+            }
+            .exit_code(),
             3
         );
     }

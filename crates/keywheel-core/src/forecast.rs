@@ -21,7 +21,13 @@ pub struct Forecast {
 }
 
 /// Projects `today` requests since `first_today` forward at the same pace.
-pub fn forecast(subject: &str, today: u32, cap: u32, first_today: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Forecast {
+pub fn forecast(
+    subject: &str,
+    today: u32,
+    cap: u32,
+    first_today: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Forecast {
     let reset = next_utc_midnight(now);
     let (hits_cap_at, summary) = if today >= cap {
         (None, "capped".to_string())
@@ -31,14 +37,27 @@ pub fn forecast(subject: &str, today: u32, cap: u32, first_today: Option<DateTim
         let per_request = elapsed / i32::try_from(today).unwrap_or(i32::MAX);
         let at = now + per_request * i32::try_from(cap - today).unwrap_or(i32::MAX);
         if at < reset {
-            (Some(at), format!("at {} (in {})", at.format("%H:%M UTC"), human_duration(at - now)))
+            (
+                Some(at),
+                format!(
+                    "at {} (in {})",
+                    at.format("%H:%M UTC"),
+                    human_duration(at - now)
+                ),
+            )
         } else {
             (None, "not today".to_string())
         }
     } else {
         (None, "not today".to_string())
     };
-    Forecast { subject: subject.to_string(), today, cap, hits_cap_at, summary }
+    Forecast {
+        subject: subject.to_string(),
+        today,
+        cap,
+        hits_cap_at,
+        summary,
+    }
 }
 
 #[cfg(test)]
@@ -50,14 +69,21 @@ mod tests {
     fn a_steady_pace_predicts_the_cap_time() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
         let f = forecast("k", 25, 50, Some(now - Duration::hours(2)), now);
-        assert_eq!(f.hits_cap_at, Some(now + Duration::hours(2)), "25 more at 25 per 2 h");
+        assert_eq!(
+            f.hits_cap_at,
+            Some(now + Duration::hours(2)),
+            "25 more at 25 per 2 h"
+        );
         assert!(f.summary.starts_with("at 14:00 UTC"), "{}", f.summary);
     }
 
     #[test]
     fn slow_keys_and_capped_keys() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-        assert_eq!(forecast("k", 2, 50, Some(now - Duration::hours(6)), now).summary, "not today");
+        assert_eq!(
+            forecast("k", 2, 50, Some(now - Duration::hours(6)), now).summary,
+            "not today"
+        );
         assert_eq!(forecast("k", 50, 50, Some(now), now).summary, "capped");
         assert_eq!(forecast("k", 0, 50, None, now).summary, "not today");
     }

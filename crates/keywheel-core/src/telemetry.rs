@@ -36,7 +36,10 @@ pub fn redact(s: &str) -> Cow<'_, str> {
     while let Some(i) = rest.find("sk-or-") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 6..];
-        let n = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
+        let n = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            .count();
         if n >= 8 {
             out.push_str(REDACTED);
         } else {
@@ -99,7 +102,12 @@ pub struct DailyFiles {
 impl DailyFiles {
     /// Log files in `dir`, dated by `clock`, keeping `retention` of them.
     pub fn new(dir: &Path, clock: SharedClock, retention: usize) -> Self {
-        Self { dir: dir.to_path_buf(), clock, retention: retention.max(1), current: Mutex::new(None) }
+        Self {
+            dir: dir.to_path_buf(),
+            clock,
+            retention: retention.max(1),
+            current: Mutex::new(None),
+        }
     }
 
     /// The file name for a UTC day.
@@ -109,9 +117,15 @@ impl DailyFiles {
 
     fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         let day = day_key(self.clock.now());
-        let mut cur = self.current.lock().map_err(|_| io::Error::other("log lock poisoned"))?;
+        let mut cur = self
+            .current
+            .lock()
+            .map_err(|_| io::Error::other("log lock poisoned"))?;
         if cur.as_ref().is_none_or(|(d, _)| *d != day) {
-            let file = OpenOptions::new().create(true).append(true).open(self.dir.join(Self::file_name(&day)))?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(Self::file_name(&day)))?;
             *cur = Some((day, file));
             self.prune();
         }
@@ -121,11 +135,15 @@ impl DailyFiles {
 
     /// Removes the oldest log files beyond the retention.
     fn prune(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
         let mut logs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("keywheel.") && n.ends_with(".jsonl"))
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("keywheel.") && n.ends_with(".jsonl"))
             })
             .collect();
         logs.sort();
@@ -154,22 +172,42 @@ impl Write for DailyWriter {
 /// Starts logging for a process (`component` is `cli`, `app`, …). Call once.
 pub fn init(settings: &Settings, clock: SharedClock, component: &str) -> Result<Telemetry> {
     let log_dir = settings.data_dir.join("logs");
-    std::fs::create_dir_all(&log_dir)
-        .map_err(|e| Error::io(format!("could not create the log directory {}", log_dir.display()), e))?;
-    let files = DailyWriter(Arc::new(DailyFiles::new(&log_dir, clock, settings.log_retention)));
+    std::fs::create_dir_all(&log_dir).map_err(|e| {
+        Error::io(
+            format!("could not create the log directory {}", log_dir.display()),
+            e,
+        )
+    })?;
+    let files = DailyWriter(Arc::new(DailyFiles::new(
+        &log_dir,
+        clock,
+        settings.log_retention,
+    )));
     let (file, guard) = tracing_appender::non_blocking(files);
     let file_filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let file_layer = fmt::layer().json().with_writer(Redacting(file)).with_filter(file_filter);
-    let stderr_layer = std::env::var("KEYWHEEL_LOG").ok().filter(|v| !v.is_empty()).map(|v| {
-        fmt::layer()
-            .with_writer(Redacting(io::stderr))
-            .with_target(false)
-            .with_filter(EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new("info")))
-    });
-    let _ = tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init();
+    let file_layer = fmt::layer()
+        .json()
+        .with_writer(Redacting(file))
+        .with_filter(file_filter);
+    let stderr_layer = std::env::var("KEYWHEEL_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            fmt::layer()
+                .with_writer(Redacting(io::stderr))
+                .with_target(false)
+                .with_filter(EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new("info")))
+        });
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
     install_panic_hook(component.to_string());
     tracing::info!(component, version = env!("CARGO_PKG_VERSION"), "started");
-    Ok(Telemetry { _guard: guard, log_dir })
+    Ok(Telemetry {
+        _guard: guard,
+        log_dir,
+    })
 }
 
 /// Logs panics (redacted) and prints a redacted sentence instead of the default message.
@@ -182,9 +220,15 @@ fn install_panic_hook(component: String) {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
         let payload = redact(&payload).into_owned();
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         tracing::error!(component = %component, location = %location, "panic: {payload}");
-        let _ = writeln!(io::stderr(), "keywheel: internal error ({payload}) at {location}; please report it");
+        let _ = writeln!(
+            io::stderr(),
+            "keywheel: internal error ({payload}) at {location}; please report it"
+        );
     }));
 }
 
@@ -219,12 +263,18 @@ mod tests {
             writeln!(w, "a line").unwrap();
             clock.advance(chrono::Duration::hours(24));
         }
-        let mut names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(
             names,
-            ["keywheel.2026-11-22.jsonl", "keywheel.2026-11-23.jsonl", "keywheel.2026-11-24.jsonl"],
+            [
+                "keywheel.2026-11-22.jsonl",
+                "keywheel.2026-11-23.jsonl",
+                "keywheel.2026-11-24.jsonl"
+            ],
             "one file per UTC day, the 3 newest kept"
         );
     }
@@ -232,7 +282,7 @@ mod tests {
     #[test]
     fn the_writer_redacts_what_passes_through() {
         let mut w = RedactingWriter(Vec::new());
-        write!(w, "token={K}\n").unwrap();
+        writeln!(w, "token={K}").unwrap();
         let s = String::from_utf8(w.0).unwrap();
         assert_eq!(s, format!("token={REDACTED}\n"));
     }

@@ -14,16 +14,24 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use keywheel_core::keys::{ApiKey, KeyId, KeySource};
-use keywheel_core::ledger::{CapDefaults, Completion, Ledger, Reservation, ReserveOutcome, ReserveRequest};
+use keywheel_core::ledger::{
+    CapDefaults, Completion, Ledger, Reservation, ReserveOutcome, ReserveRequest,
+};
 
 const ENV_MODE: &str = "KW_WORKER_MODE";
 const ENV_DB: &str = "KW_WORKER_DB";
 const ENV_BASE_S: &str = "KW_WORKER_BASE_S";
 
 /// Caps for the "hold" scenario: the killed request and one more fill the key.
-const HOLD_CAPS: CapDefaults = CapDefaults { daily: 2, minute: 100 };
+const HOLD_CAPS: CapDefaults = CapDefaults {
+    daily: 2,
+    minute: 100,
+};
 /// Caps for the "loop" scenario: nothing is refused.
-const LOOP_CAPS: CapDefaults = CapDefaults { daily: 10_000_000, minute: 10_000_000 };
+const LOOP_CAPS: CapDefaults = CapDefaults {
+    daily: 10_000_000,
+    minute: 10_000_000,
+};
 /// How many grants the looping worker reports before each kill.
 const LOOP_KILL_AFTER: [u64; 3] = [100, 150, 200];
 
@@ -48,7 +56,9 @@ fn ttl() -> Duration {
 /// Runs as a worker when `KW_WORKER_MODE` is set; otherwise does nothing.
 #[test]
 fn worker_entry() {
-    let Ok(mode) = std::env::var(ENV_MODE) else { return };
+    let Ok(mode) = std::env::var(ENV_MODE) else {
+        return;
+    };
     if let Err(e) = run_worker(&mode) {
         eprintln!("KW_ERROR worker failed: {e}");
         std::process::exit(3);
@@ -71,12 +81,21 @@ fn worker_hold(db: &Path) -> AnyResult<()> {
     let ledger = Ledger::open(db, HOLD_CAPS)?;
     let key = api_key(1).id();
     let me = ledger.register_instance("test-worker", std::process::id(), t0())?;
-    let r = match ledger.reserve(&ReserveRequest { instance_id: &me, key_id: &key, kind: "chat", model: None, now: t0() })? {
+    let r = match ledger.reserve(&ReserveRequest {
+        instance_id: &me,
+        key_id: &key,
+        kind: "chat",
+        model: None,
+        now: t0(),
+    })? {
         ReserveOutcome::Granted(r) => r,
         other => return Err(format!("expected a grant, got {other:?}").into()),
     };
     // A leading newline: the harness has printed `test worker_entry ... ` without one.
-    println!("\nKW_RESERVED instance={me} id={} account={} day={}", r.id, r.account, r.day);
+    println!(
+        "\nKW_RESERVED instance={me} id={} account={} day={}",
+        r.id, r.account, r.day
+    );
     std::thread::sleep(std::time::Duration::from_secs(600));
     Err("was not killed".into())
 }
@@ -90,7 +109,13 @@ fn worker_loop(db: &Path, base_s: i64) -> AnyResult<()> {
     println!("\nKW_INSTANCE {me}");
     for i in 0..1_000_000i64 {
         let now = start + Duration::seconds(i);
-        match ledger.reserve(&ReserveRequest { instance_id: &me, key_id: &key, kind: "chat", model: None, now })? {
+        match ledger.reserve(&ReserveRequest {
+            instance_id: &me,
+            key_id: &key,
+            kind: "chat",
+            model: None,
+            now,
+        })? {
             ReserveOutcome::Granted(r) => {
                 ledger.complete(&r, &Completion::ok(), now)?;
                 println!("KW_PROGRESS {}", i + 1);
@@ -121,7 +146,11 @@ fn spawn_worker(mode: &str, db: &Path, base_s: i64) -> (Child, BufReader<ChildSt
 }
 
 /// Reads lines until `pick` returns something; panics (after killing the child) at EOF.
-fn read_until<T>(child: &mut Child, out: &mut BufReader<ChildStdout>, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+fn read_until<T>(
+    child: &mut Child,
+    out: &mut BufReader<ChildStdout>,
+    mut pick: impl FnMut(&str) -> Option<T>,
+) -> T {
     let mut line = String::new();
     loop {
         line.clear();
@@ -139,7 +168,11 @@ fn read_until<T>(child: &mut Child, out: &mut BufReader<ChildStdout>, mut pick: 
 fn sigkill(child: &mut Child) {
     child.kill().expect("SIGKILL the worker");
     let status = child.wait().expect("reap the worker");
-    assert_eq!(status.signal(), Some(9), "the worker died of SIGKILL, not by itself: {status}");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the worker died of SIGKILL, not by itself: {status}"
+    );
 }
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -149,19 +182,40 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
 }
 
 fn state_of(ledger: &Ledger, id: i64) -> String {
-    ledger.conn().unwrap().query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+    ledger
+        .conn()
+        .unwrap()
+        .query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
 }
 
 fn scalar(ledger: &Ledger, sql: &str) -> i64 {
-    ledger.conn().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    ledger
+        .conn()
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 fn successes(ledger: &Ledger, key: &KeyId, now: DateTime<Utc>) -> u32 {
-    ledger.daily_usage(1, now).unwrap().into_iter().find(|u| &u.key_id == key).map(|u| u.successes).unwrap_or(0)
+    ledger
+        .daily_usage(1, now)
+        .unwrap()
+        .into_iter()
+        .find(|u| &u.key_id == key)
+        .map(|u| u.successes)
+        .unwrap_or(0)
 }
 
 fn live_ids(ledger: &Ledger, now: DateTime<Utc>) -> Vec<String> {
-    ledger.live_instances(now, ttl()).unwrap().into_iter().map(|i| i.id).collect()
+    ledger
+        .live_instances(now, ttl())
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect()
 }
 
 #[test]
@@ -170,11 +224,15 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
     let db = dir.path().join("ledger.sqlite3");
     let ledger = Ledger::open(&db, HOLD_CAPS).unwrap();
     let key = api_key(1);
-    ledger.upsert_key(&key, KeySource::Env, None, None, t0()).unwrap();
+    ledger
+        .upsert_key(&key, KeySource::Env, None, None, t0())
+        .unwrap();
     let key = key.id();
 
     let (mut child, mut out) = spawn_worker("hold", &db, 0);
-    let line = read_until(&mut child, &mut out, |l| l.starts_with("KW_RESERVED").then(|| l.to_string()));
+    let line = read_until(&mut child, &mut out, |l| {
+        l.starts_with("KW_RESERVED").then(|| l.to_string())
+    });
     let pid = child.id();
     sigkill(&mut child);
 
@@ -185,7 +243,11 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
         account: field(&line, "account").to_string(),
         day: field(&line, "day").to_string(),
     };
-    assert_eq!(held.account, key.as_str(), "an ungrouped key is its own account");
+    assert_eq!(
+        held.account,
+        key.as_str(),
+        "an ungrouped key is its own account"
+    );
 
     // The request the dead process reserved is still counted: it may have been sent.
     assert_eq!(ledger.requests_today(&key, t0()).unwrap(), 1);
@@ -202,17 +264,36 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
 
     // One second later it expires: gone, and its reservation is abandoned but still counted.
     let later = t0() + ttl() + Duration::seconds(1);
-    assert!(live_ids(&ledger, later).is_empty(), "not live once the TTL has passed");
+    assert!(
+        live_ids(&ledger, later).is_empty(),
+        "not live once the TTL has passed"
+    );
     assert_eq!(ledger.expire_instances(later, ttl()).unwrap(), 1);
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM instances"), 0, "the row is deleted");
+    assert_eq!(
+        scalar(&ledger, "SELECT COUNT(*) FROM instances"),
+        0,
+        "the row is deleted"
+    );
     assert_eq!(state_of(&ledger, held.id), "abandoned");
     assert_eq!(ledger.requests_today(&key, later).unwrap(), 1);
     assert_eq!(ledger.inconsistencies().unwrap(), vec![]);
-    assert_eq!(ledger.expire_instances(later, ttl()).unwrap(), 0, "expiring again finds nothing");
+    assert_eq!(
+        ledger.expire_instances(later, ttl()).unwrap(),
+        0,
+        "expiring again finds nothing"
+    );
 
     // A new instance can use the same key; the abandoned request still takes one of the two slots.
-    let me = ledger.register_instance("test", std::process::id(), later).unwrap();
-    let req = ReserveRequest { instance_id: &me, key_id: &key, kind: "chat", model: None, now: later };
+    let me = ledger
+        .register_instance("test", std::process::id(), later)
+        .unwrap();
+    let req = ReserveRequest {
+        instance_id: &me,
+        key_id: &key,
+        kind: "chat",
+        model: None,
+        now: later,
+    };
     let fresh = match ledger.reserve(&req).unwrap() {
         ReserveOutcome::Granted(r) => r,
         other => panic!("a new reservation after the kill was refused: {other:?}"),
@@ -220,7 +301,10 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
     assert_ne!(fresh.id, held.id);
     assert_eq!(ledger.requests_today(&key, later).unwrap(), 2);
     let third = ledger.reserve(&req).unwrap();
-    assert!(matches!(third, ReserveOutcome::KeySpent { .. }), "cap 2 = the abandoned one + the new one: {third:?}");
+    assert!(
+        matches!(third, ReserveOutcome::KeySpent { .. }),
+        "cap 2 = the abandoned one + the new one: {third:?}"
+    );
     ledger.complete(&fresh, &Completion::ok(), later).unwrap();
 
     // Completing the abandoned reservation late is harmless: nothing is counted twice.
@@ -228,11 +312,22 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
     ledger.complete(&held, &Completion::ok(), later).unwrap();
     assert_eq!(ledger.requests_today(&key, later).unwrap(), 2);
     assert_eq!(ledger.inconsistencies().unwrap(), vec![]);
-    assert_ne!(state_of(&ledger, held.id), "reserved", "a late completion does not reopen the request");
+    assert_ne!(
+        state_of(&ledger, held.id),
+        "reserved",
+        "a late completion does not reopen the request"
+    );
     let after_once = successes(&ledger, &key, later);
-    assert!(after_once <= before + 1, "one completion adds at most one success");
+    assert!(
+        after_once <= before + 1,
+        "one completion adds at most one success"
+    );
     ledger.complete(&held, &Completion::ok(), later).unwrap();
-    assert_eq!(successes(&ledger, &key, later), after_once, "completing again is a no-op");
+    assert_eq!(
+        successes(&ledger, &key, later),
+        after_once,
+        "completing again is a no-op"
+    );
     assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests"), 2);
 }
 
@@ -242,7 +337,9 @@ fn killed_mid_loop_leaves_an_intact_consistent_file() {
     let db = dir.path().join("ledger.sqlite3");
     {
         let ledger = Ledger::open(&db, LOOP_CAPS).unwrap();
-        ledger.upsert_key(&api_key(2), KeySource::Env, None, None, t0()).unwrap();
+        ledger
+            .upsert_key(&api_key(2), KeySource::Env, None, None, t0())
+            .unwrap();
     }
     let key = api_key(2).id();
     let mut reported_total = 0u64;
@@ -251,22 +348,43 @@ fn killed_mid_loop_leaves_an_intact_consistent_file() {
         // Each round on its own stretch of the same day.
         let base_s = round as i64 * 3_600;
         let (mut child, mut out) = spawn_worker("loop", &db, base_s);
-        dead.push(read_until(&mut child, &mut out, |l| l.strip_prefix("KW_INSTANCE ").map(str::to_string)));
-        let seen =
-            read_until(&mut child, &mut out, |l| l.strip_prefix("KW_PROGRESS ").and_then(|n| n.parse::<u64>().ok()).filter(|n| *n >= kill_after));
+        dead.push(read_until(&mut child, &mut out, |l| {
+            l.strip_prefix("KW_INSTANCE ").map(str::to_string)
+        }));
+        let seen = read_until(&mut child, &mut out, |l| {
+            l.strip_prefix("KW_PROGRESS ")
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n >= kill_after)
+        });
         sigkill(&mut child);
         reported_total += seen;
 
         // Reopen the file as a fresh process would, after every kill.
         let ledger = Ledger::open(&db, LOOP_CAPS).unwrap();
-        let ok: String = ledger.conn().unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let ok: String = ledger
+            .conn()
+            .unwrap()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(ok, "ok", "round {round}");
         assert_eq!(ledger.inconsistencies().unwrap(), vec![], "round {round}");
         let counted = i64::from(ledger.requests_today(&key, t0()).unwrap());
-        assert_eq!(counted, scalar(&ledger, "SELECT COUNT(*) FROM requests"), "round {round}");
-        assert!(counted as u64 >= reported_total, "round {round}: {counted} counted < {reported_total} reported");
+        assert_eq!(
+            counted,
+            scalar(&ledger, "SELECT COUNT(*) FROM requests"),
+            "round {round}"
+        );
+        assert!(
+            counted as u64 >= reported_total,
+            "round {round}: {counted} counted < {reported_total} reported"
+        );
         // At most the one request in flight per killed worker is still open.
-        assert!(scalar(&ledger, "SELECT COUNT(*) FROM requests WHERE state = 'reserved'") <= round as i64 + 1);
+        assert!(
+            scalar(
+                &ledger,
+                "SELECT COUNT(*) FROM requests WHERE state = 'reserved'"
+            ) <= round as i64 + 1
+        );
     }
 
     let ledger = Ledger::open(&db, LOOP_CAPS).unwrap();
@@ -274,15 +392,36 @@ fn killed_mid_loop_leaves_an_intact_consistent_file() {
     let mut live = live_ids(&ledger, t0() + Duration::seconds(1));
     live.sort();
     dead.sort();
-    assert_eq!(live, dead, "the killed workers are still registered until they expire");
+    assert_eq!(
+        live, dead,
+        "the killed workers are still registered until they expire"
+    );
     assert_eq!(ledger.expire_instances(end, ttl()).unwrap(), dead.len());
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests WHERE state = 'reserved'"), 0, "nothing is left open");
+    assert_eq!(
+        scalar(
+            &ledger,
+            "SELECT COUNT(*) FROM requests WHERE state = 'reserved'"
+        ),
+        0,
+        "nothing is left open"
+    );
     assert!(ledger.live_instances(end, ttl()).unwrap().is_empty());
 
     // The ledger is fully usable afterwards.
     let before = ledger.requests_today(&key, end).unwrap();
-    let me = ledger.register_instance("test", std::process::id(), end).unwrap();
-    let r = match ledger.reserve(&ReserveRequest { instance_id: &me, key_id: &key, kind: "chat", model: None, now: end }).unwrap() {
+    let me = ledger
+        .register_instance("test", std::process::id(), end)
+        .unwrap();
+    let r = match ledger
+        .reserve(&ReserveRequest {
+            instance_id: &me,
+            key_id: &key,
+            kind: "chat",
+            model: None,
+            now: end,
+        })
+        .unwrap()
+    {
         ReserveOutcome::Granted(r) => r,
         other => panic!("refused after the kills: {other:?}"),
     };

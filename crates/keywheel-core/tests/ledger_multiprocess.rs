@@ -54,7 +54,9 @@ fn t0() -> DateTime<Utc> {
 /// Runs as a worker when `KW_WORKER_MODE` is set; otherwise does nothing.
 #[test]
 fn worker_entry() {
-    let Ok(mode) = std::env::var(ENV_MODE) else { return };
+    let Ok(mode) = std::env::var(ENV_MODE) else {
+        return;
+    };
     match run_worker(&mode) {
         Ok(line) => {
             // The harness has already printed `test worker_entry ... ` without a newline.
@@ -111,8 +113,16 @@ fn wait_for_go(env: &WorkerEnv) -> AnyResult<()> {
 /// Three keys; reserve (and complete) on the current one, move to the next when it is spent,
 /// stop when all three are spent.
 fn worker_fallback(env: &WorkerEnv) -> AnyResult<String> {
-    let ledger = Ledger::open(&env.db, CapDefaults { daily: FALLBACK_CAP, minute: NO_MINUTE_CAP })?;
-    let keys: Vec<KeyId> = (1..=FALLBACK_KEYS as u64).map(|n| api_key(n).id()).collect();
+    let ledger = Ledger::open(
+        &env.db,
+        CapDefaults {
+            daily: FALLBACK_CAP,
+            minute: NO_MINUTE_CAP,
+        },
+    )?;
+    let keys: Vec<KeyId> = (1..=FALLBACK_KEYS as u64)
+        .map(|n| api_key(n).id())
+        .collect();
     let me = ledger.register_instance("test-worker", std::process::id(), t0())?;
     signal_ready(env)?;
     wait_for_go(env)?;
@@ -155,7 +165,11 @@ fn worker_fallback(env: &WorkerEnv) -> AnyResult<String> {
     }
     ledger.deregister_instance(&me)?;
     let total: u32 = granted.iter().sum();
-    let per_key = granted.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let per_key = granted
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     Ok(format!("instance={me} granted={total} per_key={per_key}"))
 }
 
@@ -165,14 +179,26 @@ fn worker_single(env: &WorkerEnv) -> AnyResult<String> {
     let attempts: u32 = std::env::var(ENV_ATTEMPTS)?.parse()?;
     signal_ready(env)?;
     wait_for_go(env)?;
-    let ledger = Ledger::open(&env.db, CapDefaults { daily: SINGLE_CAP, minute: NO_MINUTE_CAP })?;
+    let ledger = Ledger::open(
+        &env.db,
+        CapDefaults {
+            daily: SINGLE_CAP,
+            minute: NO_MINUTE_CAP,
+        },
+    )?;
     let key = api_key(7);
     ledger.upsert_key(&key, KeySource::Env, Some("shared"), None, t0())?;
     let me = ledger.register_instance("test-worker", std::process::id(), t0())?;
     let (mut granted, mut spent) = (0u32, 0u32);
     for i in 0..attempts {
         let now = t0() + Duration::milliseconds(i64::from(i) * 10 + env.id as i64);
-        match ledger.reserve(&ReserveRequest { instance_id: &me, key_id: &key.id(), kind: "chat", model: None, now })? {
+        match ledger.reserve(&ReserveRequest {
+            instance_id: &me,
+            key_id: &key.id(),
+            kind: "chat",
+            model: None,
+            now,
+        })? {
             ReserveOutcome::Granted(r) => {
                 ledger.complete(&r, &Completion::ok(), now)?;
                 granted += 1;
@@ -195,11 +221,15 @@ struct Report {
 
 impl Report {
     fn get(&self, k: &str) -> &str {
-        self.fields.get(k).unwrap_or_else(|| panic!("worker result has no {k}: {:?}", self.fields))
+        self.fields
+            .get(k)
+            .unwrap_or_else(|| panic!("worker result has no {k}: {:?}", self.fields))
     }
 
     fn num(&self, k: &str) -> u32 {
-        self.get(k).parse().unwrap_or_else(|e| panic!("{k}={} is not a number: {e}", self.get(k)))
+        self.get(k)
+            .parse()
+            .unwrap_or_else(|e| panic!("{k}={} is not a number: {e}", self.get(k)))
     }
 }
 
@@ -247,7 +277,9 @@ fn drain(c: &mut Child) -> (String, String) {
 fn release(dir: &Path, children: &mut [Child]) {
     let start = Instant::now();
     loop {
-        let ready = (0..WORKERS).filter(|id| dir.join(format!("ready-{id}")).exists()).count();
+        let ready = (0..WORKERS)
+            .filter(|id| dir.join(format!("ready-{id}")).exists())
+            .count();
         if ready == WORKERS {
             break;
         }
@@ -275,25 +307,41 @@ fn collect(children: Vec<Child>) -> Vec<Report> {
         let out = child.wait_with_output().expect("wait for a worker");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let results: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("KW_RESULT ")).collect();
+        let results: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("KW_RESULT "))
+            .collect();
         if !out.status.success() || results.len() != 1 || stderr.contains("locked") {
-            failures.push(format!("worker {i}: {} \nstdout:\n{stdout}\nstderr:\n{stderr}", out.status));
+            failures.push(format!(
+                "worker {i}: {} \nstdout:\n{stdout}\nstderr:\n{stderr}",
+                out.status
+            ));
             continue;
         }
         let fields = results[0]
             .split_whitespace()
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         reports.push(Report { fields });
     }
-    assert!(failures.is_empty(), "{} worker(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} worker(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     reports
 }
 
 /// Request rows per instance id.
 fn rows_per_instance(ledger: &Ledger) -> HashMap<String, u32> {
     let conn = ledger.conn().unwrap();
-    let mut stmt = conn.prepare("SELECT instance_id, COUNT(*) FROM requests GROUP BY instance_id").unwrap();
+    let mut stmt = conn
+        .prepare("SELECT instance_id, COUNT(*) FROM requests GROUP BY instance_id")
+        .unwrap();
     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
@@ -301,22 +349,39 @@ fn rows_per_instance(ledger: &Ledger) -> HashMap<String, u32> {
 }
 
 fn scalar(ledger: &Ledger, sql: &str) -> i64 {
-    ledger.conn().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    ledger
+        .conn()
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 fn integrity(ledger: &Ledger) -> String {
-    ledger.conn().unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
+    ledger
+        .conn()
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
 fn eight_processes_spend_three_keys_exactly_to_their_caps() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.sqlite3");
-    let ledger = Ledger::open(&db, CapDefaults { daily: FALLBACK_CAP, minute: NO_MINUTE_CAP }).unwrap();
+    let ledger = Ledger::open(
+        &db,
+        CapDefaults {
+            daily: FALLBACK_CAP,
+            minute: NO_MINUTE_CAP,
+        },
+    )
+    .unwrap();
     let keys: Vec<KeyId> = (1..=FALLBACK_KEYS as u64)
         .map(|n| {
             let k = api_key(n);
-            ledger.upsert_key(&k, KeySource::Env, None, None, t0()).unwrap();
+            ledger
+                .upsert_key(&k, KeySource::Env, None, None, t0())
+                .unwrap();
             k.id()
         })
         .collect();
@@ -328,41 +393,85 @@ fn eight_processes_spend_three_keys_exactly_to_their_caps() {
 
     // What the workers saw.
     let total: u32 = reports.iter().map(|r| r.num("granted")).sum();
-    assert_eq!(total, FALLBACK_KEYS as u32 * FALLBACK_CAP, "sum of grants over all workers");
+    assert_eq!(
+        total,
+        FALLBACK_KEYS as u32 * FALLBACK_CAP,
+        "sum of grants over all workers"
+    );
     let mut per_key = [0u32; FALLBACK_KEYS];
     for r in &reports {
-        let split: Vec<u32> = r.get("per_key").split(',').map(|n| n.parse().unwrap()).collect();
+        let split: Vec<u32> = r
+            .get("per_key")
+            .split(',')
+            .map(|n| n.parse().unwrap())
+            .collect();
         assert_eq!(split.len(), FALLBACK_KEYS);
         for (acc, n) in per_key.iter_mut().zip(split) {
             *acc += n;
         }
     }
-    assert_eq!(per_key, [FALLBACK_CAP; FALLBACK_KEYS], "grants per key over all workers");
+    assert_eq!(
+        per_key, [FALLBACK_CAP; FALLBACK_KEYS],
+        "grants per key over all workers"
+    );
 
     // What the ledger holds.
     for k in &keys {
-        assert_eq!(ledger.requests_today(k, t0()).unwrap(), FALLBACK_CAP, "counter of {k}");
+        assert_eq!(
+            ledger.requests_today(k, t0()).unwrap(),
+            FALLBACK_CAP,
+            "counter of {k}"
+        );
     }
-    assert_eq!(ledger.inconsistencies().unwrap(), vec![], "counters match request rows");
+    assert_eq!(
+        ledger.inconsistencies().unwrap(),
+        vec![],
+        "counters match request rows"
+    );
     let usage = ledger.daily_usage(1, t0()).unwrap();
     assert_eq!(usage.len(), FALLBACK_KEYS);
     for u in &usage {
-        assert_eq!((u.requests, u.successes, u.errors), (FALLBACK_CAP, FALLBACK_CAP, 0), "{u:?}");
+        assert_eq!(
+            (u.requests, u.successes, u.errors),
+            (FALLBACK_CAP, FALLBACK_CAP, 0),
+            "{u:?}"
+        );
     }
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests"), i64::from(total));
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests WHERE state != 'done'"), 0, "every grant completed");
+    assert_eq!(
+        scalar(&ledger, "SELECT COUNT(*) FROM requests"),
+        i64::from(total)
+    );
+    assert_eq!(
+        scalar(
+            &ledger,
+            "SELECT COUNT(*) FROM requests WHERE state != 'done'"
+        ),
+        0,
+        "every grant completed"
+    );
 
     // Each worker's own count matches the rows written under its instance id.
     let rows = rows_per_instance(&ledger);
     for r in &reports {
-        assert_eq!(rows.get(r.get("instance")).copied().unwrap_or(0), r.num("granted"), "rows of {}", r.get("instance"));
+        assert_eq!(
+            rows.get(r.get("instance")).copied().unwrap_or(0),
+            r.num("granted"),
+            "rows of {}",
+            r.get("instance")
+        );
     }
     assert!(
         rows.len() >= 2,
         "the workers did not actually run concurrently: only {} instance(s) got grants",
         rows.len()
     );
-    assert!(ledger.live_instances(t0(), Duration::days(1)).unwrap().is_empty(), "every worker deregistered");
+    assert!(
+        ledger
+            .live_instances(t0(), Duration::days(1))
+            .unwrap()
+            .is_empty(),
+        "every worker deregistered"
+    );
     assert_eq!(integrity(&ledger), "ok");
 }
 
@@ -371,32 +480,77 @@ fn eight_processes_on_one_key_get_exactly_its_cap() {
     let dir = tempfile::tempdir().unwrap();
     // The file does not exist yet: all eight processes create and migrate it at the same moment.
     let db = dir.path().join("fresh").join("ledger.sqlite3");
-    let mut children = spawn_workers("single", &db, dir.path(), &[(ENV_ATTEMPTS, SINGLE_ATTEMPTS.to_string())]);
+    let mut children = spawn_workers(
+        "single",
+        &db,
+        dir.path(),
+        &[(ENV_ATTEMPTS, SINGLE_ATTEMPTS.to_string())],
+    );
     release(dir.path(), &mut children);
     let reports = collect(children);
     assert_eq!(reports.len(), WORKERS);
 
     let granted: u32 = reports.iter().map(|r| r.num("granted")).sum();
     let spent: u32 = reports.iter().map(|r| r.num("spent")).sum();
-    assert_eq!(granted, SINGLE_CAP, "exactly the cap is granted over all processes");
-    assert_eq!(spent, WORKERS as u32 * SINGLE_ATTEMPTS - SINGLE_CAP, "every other attempt is refused as spent");
+    assert_eq!(
+        granted, SINGLE_CAP,
+        "exactly the cap is granted over all processes"
+    );
+    assert_eq!(
+        spent,
+        WORKERS as u32 * SINGLE_ATTEMPTS - SINGLE_CAP,
+        "every other attempt is refused as spent"
+    );
 
-    let ledger = Ledger::open(&db, CapDefaults { daily: SINGLE_CAP, minute: NO_MINUTE_CAP }).unwrap();
+    let ledger = Ledger::open(
+        &db,
+        CapDefaults {
+            daily: SINGLE_CAP,
+            minute: NO_MINUTE_CAP,
+        },
+    )
+    .unwrap();
     let key = api_key(7).id();
-    assert_eq!(ledger.keys().unwrap().len(), 1, "eight concurrent upserts of one key make one row");
+    assert_eq!(
+        ledger.keys().unwrap().len(),
+        1,
+        "eight concurrent upserts of one key make one row"
+    );
     assert_eq!(ledger.requests_today(&key, t0()).unwrap(), SINGLE_CAP);
     assert_eq!(ledger.inconsistencies().unwrap(), vec![]);
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests"), i64::from(SINGLE_CAP));
-    assert_eq!(scalar(&ledger, "SELECT COUNT(*) FROM requests WHERE state != 'done'"), 0);
+    assert_eq!(
+        scalar(&ledger, "SELECT COUNT(*) FROM requests"),
+        i64::from(SINGLE_CAP)
+    );
+    assert_eq!(
+        scalar(
+            &ledger,
+            "SELECT COUNT(*) FROM requests WHERE state != 'done'"
+        ),
+        0
+    );
     let rows = rows_per_instance(&ledger);
     for r in &reports {
-        assert_eq!(rows.get(r.get("instance")).copied().unwrap_or(0), r.num("granted"), "rows of {}", r.get("instance"));
+        assert_eq!(
+            rows.get(r.get("instance")).copied().unwrap_or(0),
+            r.num("granted"),
+            "rows of {}",
+            r.get("instance")
+        );
     }
     assert_eq!(integrity(&ledger), "ok");
     // One more attempt from this process is refused too.
-    let me = ledger.register_instance("test", std::process::id(), t0()).unwrap();
+    let me = ledger
+        .register_instance("test", std::process::id(), t0())
+        .unwrap();
     let out = ledger
-        .reserve(&ReserveRequest { instance_id: &me, key_id: &key, kind: "chat", model: None, now: t0() })
+        .reserve(&ReserveRequest {
+            instance_id: &me,
+            key_id: &key,
+            kind: "chat",
+            model: None,
+            now: t0(),
+        })
         .unwrap();
     assert!(matches!(out, ReserveOutcome::KeySpent { .. }), "{out:?}");
 }

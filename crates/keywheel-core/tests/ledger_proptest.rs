@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use keywheel_core::keys::{ApiKey, KeyId, KeySource};
 use keywheel_core::ledger::reserve::Availability;
-use keywheel_core::ledger::{CapDefaults, Completion, KeyUpdate, Ledger, Reservation, ReserveOutcome, ReserveRequest};
+use keywheel_core::ledger::{
+    CapDefaults, Completion, KeyUpdate, Ledger, Reservation, ReserveOutcome, ReserveRequest,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
@@ -26,7 +28,9 @@ fn api_key(n: u64) -> ApiKey {
 }
 
 fn at_ms(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().expect("valid instant")
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .expect("valid instant")
 }
 
 fn day_of(ms: i64) -> String {
@@ -52,13 +56,37 @@ struct KeySpec {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Reserve { key: usize, inst: usize, dt_ms: i64 },
-    Complete { pick: usize, ok: bool, dt_ms: i64 },
-    Heartbeat { inst: usize, dt_ms: i64 },
-    Expire { dt_ms: i64 },
-    KeyCaps { key: usize, daily: Option<u32>, minute: Option<u32> },
-    AccountCaps { account: usize, daily: Option<u32>, minute: Option<u32> },
-    Enable { key: usize, on: bool },
+    Reserve {
+        key: usize,
+        inst: usize,
+        dt_ms: i64,
+    },
+    Complete {
+        pick: usize,
+        ok: bool,
+        dt_ms: i64,
+    },
+    Heartbeat {
+        inst: usize,
+        dt_ms: i64,
+    },
+    Expire {
+        dt_ms: i64,
+    },
+    KeyCaps {
+        key: usize,
+        daily: Option<u32>,
+        minute: Option<u32>,
+    },
+    AccountCaps {
+        account: usize,
+        daily: Option<u32>,
+        minute: Option<u32>,
+    },
+    Enable {
+        key: usize,
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -106,8 +134,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::option::weighted(0.3, daily_cap()),
         prop::option::weighted(0.3, minute_cap()),
     )
-        .prop_map(|(group, daily, minute)| KeySpec { group, daily, minute });
-    let group_cap = (prop::option::weighted(0.5, daily_cap()), prop::option::weighted(0.5, minute_cap()));
+        .prop_map(|(group, daily, minute)| KeySpec {
+            group,
+            daily,
+            minute,
+        });
+    let group_cap = (
+        prop::option::weighted(0.5, daily_cap()),
+        prop::option::weighted(0.5, minute_cap()),
+    );
     (
         daily_cap(),
         minute_cap(),
@@ -118,15 +153,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0..1_200i64,
         prop::collection::vec(op(), 1..70),
     )
-        .prop_map(|(daily, minute, groups, group_caps, keys, instances, start_offset_s, ops)| Scenario {
-            defaults: CapDefaults { daily, minute },
-            groups,
-            group_caps,
-            keys,
-            instances,
-            start_offset_s,
-            ops,
-        })
+        .prop_map(
+            |(daily, minute, groups, group_caps, keys, instances, start_offset_s, ops)| Scenario {
+                defaults: CapDefaults { daily, minute },
+                groups,
+                group_caps,
+                keys,
+                instances,
+                start_offset_s,
+                ops,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +228,11 @@ struct Model {
 impl Model {
     fn caps(&self, k: usize) -> CapsAtGrant {
         let key = &self.keys[k];
-        let (ad, am) = self.account_caps.get(&key.account).copied().unwrap_or((None, None));
+        let (ad, am) = self
+            .account_caps
+            .get(&key.account)
+            .copied()
+            .unwrap_or((None, None));
         CapsAtGrant {
             key_daily: key.daily.unwrap_or(self.defaults.daily),
             key_minute: key.minute.unwrap_or(self.defaults.minute),
@@ -201,13 +242,20 @@ impl Model {
     }
 
     fn today(&self, k: usize, day: &str) -> u32 {
-        self.usage.get(&(self.keys[k].id.as_str().to_string(), day.to_string())).map_or(0, |u| u.0)
+        self.usage
+            .get(&(self.keys[k].id.as_str().to_string(), day.to_string()))
+            .map_or(0, |u| u.0)
     }
 
     /// When the sliding window of the `cap` most recent requests matching `pred` frees a slot.
     fn window_wait(&self, cap: u32, pred: impl Fn(&MReq) -> bool) -> Option<i64> {
         let since = self.now_ms - WINDOW_MS;
-        let mut times: Vec<i64> = self.reqs.iter().filter(|r| pred(r) && r.started_ms > since).map(|r| r.started_ms).collect();
+        let mut times: Vec<i64> = self
+            .reqs
+            .iter()
+            .filter(|r| pred(r) && r.started_ms > since)
+            .map(|r| r.started_ms)
+            .collect();
         times.sort_unstable_by(|a, b| b.cmp(a));
         times.get(cap as usize - 1).map(|t| t + WINDOW_MS)
     }
@@ -220,8 +268,10 @@ impl Model {
         let day = day_of(self.now_ms);
         let caps = self.caps(k);
         let today = self.today(k, &day);
-        let account_today: u32 =
-            (0..self.keys.len()).filter(|j| self.keys[*j].account == key.account).map(|j| self.today(j, &day)).sum();
+        let account_today: u32 = (0..self.keys.len())
+            .filter(|j| self.keys[*j].account == key.account)
+            .map(|j| self.today(j, &day))
+            .sum();
         if today >= caps.key_daily {
             return Expect::KeySpent(midnight_after(self.now_ms));
         }
@@ -246,7 +296,9 @@ fn outcome_matches(expect: &Expect, got: &ReserveOutcome) -> bool {
         (Expect::Granted, ReserveOutcome::Granted(_)) => true,
         (Expect::Unusable, ReserveOutcome::Unusable(Availability::Disabled)) => true,
         (Expect::KeySpent(a), ReserveOutcome::KeySpent { until }) => a == until,
-        (Expect::AccountSpent(acct, a), ReserveOutcome::AccountSpent { account, until }) => acct == account && a == until,
+        (Expect::AccountSpent(acct, a), ReserveOutcome::AccountSpent { account, until }) => {
+            acct == account && a == until
+        }
         (Expect::Wait(a), ReserveOutcome::Wait { until }) => a == until,
         _ => false,
     }
@@ -268,7 +320,8 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("ledger.sqlite3"), s.defaults).unwrap();
     // 23:40–24:00 UTC: many runs cross midnight, where daily counts reset but the window does not.
-    let start = Utc.with_ymd_and_hms(2026, 11, 26, 23, 40, 0).unwrap() + Duration::seconds(s.start_offset_s);
+    let start = Utc.with_ymd_and_hms(2026, 11, 26, 23, 40, 0).unwrap()
+        + Duration::seconds(s.start_offset_s);
     let mut m = Model {
         defaults: s.defaults,
         keys: Vec::new(),
@@ -282,16 +335,32 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
     for (n, spec) in s.keys.iter().enumerate() {
         let key = api_key(n as u64 + 1);
         let group = spec.group.map(|g| GROUPS[g % s.groups]);
-        ledger.upsert_key(&key, KeySource::Env, None, group, start).unwrap();
         ledger
-            .update_key(&key.id(), &KeyUpdate { daily_cap: Some(spec.daily), minute_cap: Some(spec.minute), ..KeyUpdate::default() })
+            .upsert_key(&key, KeySource::Env, None, group, start)
+            .unwrap();
+        ledger
+            .update_key(
+                &key.id(),
+                &KeyUpdate {
+                    daily_cap: Some(spec.daily),
+                    minute_cap: Some(spec.minute),
+                    ..KeyUpdate::default()
+                },
+            )
             .unwrap();
         let account = group.map_or_else(|| key.id().as_str().to_string(), str::to_string);
-        m.keys.push(MKey { id: key.id(), account, daily: spec.daily, minute: spec.minute, enabled: true });
+        m.keys.push(MKey {
+            id: key.id(),
+            account,
+            daily: spec.daily,
+            minute: spec.minute,
+            enabled: true,
+        });
     }
     for (g, (daily, minute)) in s.group_caps.iter().enumerate().take(s.groups) {
         ledger.set_account_caps(GROUPS[g], *daily, *minute).unwrap();
-        m.account_caps.insert(GROUPS[g].to_string(), (*daily, *minute));
+        m.account_caps
+            .insert(GROUPS[g].to_string(), (*daily, *minute));
     }
     check(&ledger, &m, "setup")?;
 
@@ -305,14 +374,27 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                 let slot = inst % m.instances.len();
                 if !m.instances[slot].as_ref().is_some_and(|i| i.alive) {
                     let id = ledger.register_instance("prop", 4242, now).unwrap();
-                    m.instances[slot] = Some(MInst { id, heartbeat_ms: m.now_ms, alive: true });
+                    m.instances[slot] = Some(MInst {
+                        id,
+                        heartbeat_ms: m.now_ms,
+                        alive: true,
+                    });
                 }
                 let instance = m.instances[slot].as_ref().unwrap().id.clone();
                 let expect = m.predict(k);
                 let got = ledger
-                    .reserve(&ReserveRequest { instance_id: &instance, key_id: &m.keys[k].id, kind: "chat", model: None, now })
+                    .reserve(&ReserveRequest {
+                        instance_id: &instance,
+                        key_id: &m.keys[k].id,
+                        kind: "chat",
+                        model: None,
+                        now,
+                    })
                     .unwrap();
-                prop_assert!(outcome_matches(&expect, &got), "{ctx}: expected {expect:?}, the ledger said {got:?}");
+                prop_assert!(
+                    outcome_matches(&expect, &got),
+                    "{ctx}: expected {expect:?}, the ledger said {got:?}"
+                );
                 match &got {
                     ReserveOutcome::Granted(_) => stats.granted += 1,
                     ReserveOutcome::Wait { .. } => stats.wait += 1,
@@ -325,10 +407,23 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                     prop_assert_eq!(&res.key_id, &m.keys[k].id, "{}", ctx);
                     prop_assert_eq!(&res.account, &m.keys[k].account, "{}", ctx);
                     prop_assert_eq!(&res.day, &day, "{}", ctx);
-                    prop_assert!(m.reqs.last().is_none_or(|r| r.res.id < res.id), "{}: ids increase", ctx);
-                    m.usage.entry((m.keys[k].id.as_str().to_string(), day)).or_default().0 += 1;
+                    prop_assert!(
+                        m.reqs.last().is_none_or(|r| r.res.id < res.id),
+                        "{}: ids increase",
+                        ctx
+                    );
+                    m.usage
+                        .entry((m.keys[k].id.as_str().to_string(), day))
+                        .or_default()
+                        .0 += 1;
                     let caps = m.caps(k);
-                    m.reqs.push(MReq { res, instance, started_ms: m.now_ms, state: "reserved", caps });
+                    m.reqs.push(MReq {
+                        res,
+                        instance,
+                        started_ms: m.now_ms,
+                        state: "reserved",
+                        caps,
+                    });
                 }
             }
             Op::Complete { pick, ok, dt_ms } => {
@@ -337,12 +432,21 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                     continue;
                 }
                 let i = pick % m.reqs.len();
-                let c = if ok { Completion::ok() } else { Completion::failed("upstream", Some(502), Some("bad gateway".into())) };
-                ledger.complete(&m.reqs[i].res, &c, at_ms(m.now_ms)).unwrap();
+                let c = if ok {
+                    Completion::ok()
+                } else {
+                    Completion::failed("upstream", Some(502), Some("bad gateway".into()))
+                };
+                ledger
+                    .complete(&m.reqs[i].res, &c, at_ms(m.now_ms))
+                    .unwrap();
                 let r = &mut m.reqs[i];
                 if matches!(r.state, "reserved" | "abandoned") {
                     r.state = if ok { "done" } else { "failed" };
-                    let u = m.usage.get_mut(&(r.res.key_id.as_str().to_string(), r.res.day.clone())).unwrap();
+                    let u = m
+                        .usage
+                        .get_mut(&(r.res.key_id.as_str().to_string(), r.res.day.clone()))
+                        .unwrap();
                     if ok {
                         u.1 += 1;
                     } else {
@@ -353,9 +457,16 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
             Op::Heartbeat { inst, dt_ms } => {
                 m.now_ms += dt_ms;
                 let now_ms = m.now_ms;
-                let Some(i) = m.instances[inst % s.instances].as_mut() else { continue };
+                let Some(i) = m.instances[inst % s.instances].as_mut() else {
+                    continue;
+                };
                 let known = ledger.heartbeat(&i.id, at_ms(now_ms)).unwrap();
-                prop_assert_eq!(known, i.alive, "{}: heartbeat reports whether the instance is registered", ctx);
+                prop_assert_eq!(
+                    known,
+                    i.alive,
+                    "{}: heartbeat reports whether the instance is registered",
+                    ctx
+                );
                 if i.alive {
                     i.heartbeat_ms = i.heartbeat_ms.max(now_ms);
                 }
@@ -364,7 +475,9 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                 m.now_ms += dt_ms;
                 let cutoff = m.now_ms - TTL_MS;
                 let now = at_ms(m.now_ms);
-                let expired = ledger.expire_instances(now, Duration::milliseconds(TTL_MS)).unwrap();
+                let expired = ledger
+                    .expire_instances(now, Duration::milliseconds(TTL_MS))
+                    .unwrap();
                 let mut dead = Vec::new();
                 for i in m.instances.iter_mut().flatten() {
                     if i.alive && i.heartbeat_ms < cutoff {
@@ -374,27 +487,53 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                 }
                 prop_assert_eq!(expired, dead.len(), "{}", ctx);
                 stats.expired += expired;
-                for r in m.reqs.iter_mut().filter(|r| r.state == "reserved" && dead.contains(&r.instance)) {
+                for r in m
+                    .reqs
+                    .iter_mut()
+                    .filter(|r| r.state == "reserved" && dead.contains(&r.instance))
+                {
                     r.state = "abandoned";
                 }
-                let mut live: Vec<String> =
-                    ledger.live_instances(now, Duration::milliseconds(TTL_MS)).unwrap().into_iter().map(|i| i.id).collect();
+                let mut live: Vec<String> = ledger
+                    .live_instances(now, Duration::milliseconds(TTL_MS))
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| i.id)
+                    .collect();
                 live.sort();
-                let mut want: Vec<String> = m.instances.iter().flatten().filter(|i| i.alive).map(|i| i.id.clone()).collect();
+                let mut want: Vec<String> = m
+                    .instances
+                    .iter()
+                    .flatten()
+                    .filter(|i| i.alive)
+                    .map(|i| i.id.clone())
+                    .collect();
                 want.sort();
                 prop_assert_eq!(live, want, "{}: live instances", ctx);
             }
             Op::KeyCaps { key, daily, minute } => {
                 let k = key % m.keys.len();
                 ledger
-                    .update_key(&m.keys[k].id, &KeyUpdate { daily_cap: Some(daily), minute_cap: Some(minute), ..KeyUpdate::default() })
+                    .update_key(
+                        &m.keys[k].id,
+                        &KeyUpdate {
+                            daily_cap: Some(daily),
+                            minute_cap: Some(minute),
+                            ..KeyUpdate::default()
+                        },
+                    )
                     .unwrap();
                 m.keys[k].daily = daily;
                 m.keys[k].minute = minute;
             }
-            Op::AccountCaps { account, daily, minute } => {
+            Op::AccountCaps {
+                account,
+                daily,
+                minute,
+            } => {
                 // The named groups and every key's own account.
-                let mut names: Vec<String> = GROUPS[..s.groups].iter().map(|g| g.to_string()).collect();
+                let mut names: Vec<String> =
+                    GROUPS[..s.groups].iter().map(|g| g.to_string()).collect();
                 names.extend(m.keys.iter().map(|k| k.id.as_str().to_string()));
                 let name = names[account % names.len()].clone();
                 ledger.set_account_caps(&name, daily, minute).unwrap();
@@ -402,7 +541,15 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
             }
             Op::Enable { key, on } => {
                 let k = key % m.keys.len();
-                ledger.update_key(&m.keys[k].id, &KeyUpdate { enabled: Some(on), ..KeyUpdate::default() }).unwrap();
+                ledger
+                    .update_key(
+                        &m.keys[k].id,
+                        &KeyUpdate {
+                            enabled: Some(on),
+                            ..KeyUpdate::default()
+                        },
+                    )
+                    .unwrap();
                 m.keys[k].enabled = on;
             }
         }
@@ -425,7 +572,12 @@ struct Row {
 
 /// Checks the SQLite file against the model and the cap invariants.
 fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
-    prop_assert_eq!(ledger.inconsistencies().unwrap(), vec![], "{}: counters equal request rows", ctx);
+    prop_assert_eq!(
+        ledger.inconsistencies().unwrap(),
+        vec![],
+        "{}: counters equal request rows",
+        ctx
+    );
 
     let conn = ledger.conn().unwrap();
     let rows: Vec<Row> = conn
@@ -463,22 +615,49 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
     let usage: BTreeMap<(String, String), (u32, u32, u32)> = conn
         .prepare("SELECT key_id, day, requests, successes, errors FROM usage_daily")
         .unwrap()
-        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?))))
+        .query_map([], |r| {
+            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
+        })
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     prop_assert_eq!(&usage, &m.usage, "{}: day counters", ctx);
     let counted: u32 = usage.values().map(|u| u.0).sum();
-    prop_assert_eq!(counted as usize, m.reqs.len(), "{}: granted == sum of counters", ctx);
+    prop_assert_eq!(
+        counted as usize,
+        m.reqs.len(),
+        "{}: granted == sum of counters",
+        ctx
+    );
     for k in &m.keys {
-        let want = m.usage.get(&(k.id.as_str().to_string(), day_of(m.now_ms))).map_or(0, |u| u.0);
-        prop_assert_eq!(ledger.requests_today(&k.id, at_ms(m.now_ms)).unwrap(), want, "{}: requests_today({})", ctx, k.id);
+        let want = m
+            .usage
+            .get(&(k.id.as_str().to_string(), day_of(m.now_ms)))
+            .map_or(0, |u| u.0);
+        prop_assert_eq!(
+            ledger.requests_today(&k.id, at_ms(m.now_ms)).unwrap(),
+            want,
+            "{}: requests_today({})",
+            ctx,
+            k.id
+        );
     }
 
-    let mut instances: Vec<String> =
-        conn.prepare("SELECT id FROM instances").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap();
+    let mut instances: Vec<String> = conn
+        .prepare("SELECT id FROM instances")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
     instances.sort();
-    let mut alive: Vec<String> = m.instances.iter().flatten().filter(|i| i.alive).map(|i| i.id.clone()).collect();
+    let mut alive: Vec<String> = m
+        .instances
+        .iter()
+        .flatten()
+        .filter(|i| i.alive)
+        .map(|i| i.id.clone())
+        .collect();
     alive.sort();
     prop_assert_eq!(instances, alive, "{}: registered instances", ctx);
 
@@ -487,22 +666,68 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
     for (i, r) in rows.iter().enumerate() {
         let caps = m.reqs[i].caps;
         let before = &rows[..=i];
-        let key_day = before.iter().filter(|o| o.key_id == r.key_id && o.day == r.day).count();
-        let account_day = before.iter().filter(|o| o.account == r.account && o.day == r.day).count();
-        let key_window = before.iter().filter(|o| o.key_id == r.key_id && o.started_ms > r.started_ms - WINDOW_MS).count();
-        let account_window =
-            before.iter().filter(|o| o.account == r.account && o.started_ms > r.started_ms - WINDOW_MS).count();
-        prop_assert!(key_day <= caps.key_daily as usize, "{}: request {} is #{} of key {} on {} (cap {})", ctx, r.id, key_day, r.key_id, r.day, caps.key_daily);
-        prop_assert!(account_day <= caps.account_daily as usize, "{}: request {} is #{} of account {} (cap {})", ctx, r.id, account_day, r.account, caps.account_daily);
-        prop_assert!(key_window <= caps.key_minute as usize, "{}: {} requests of key {} within 60 s (cap {})", ctx, key_window, r.key_id, caps.key_minute);
-        prop_assert!(account_window <= caps.account_minute as usize, "{}: {} requests of account {} within 60 s (cap {})", ctx, account_window, r.account, caps.account_minute);
+        let key_day = before
+            .iter()
+            .filter(|o| o.key_id == r.key_id && o.day == r.day)
+            .count();
+        let account_day = before
+            .iter()
+            .filter(|o| o.account == r.account && o.day == r.day)
+            .count();
+        let key_window = before
+            .iter()
+            .filter(|o| o.key_id == r.key_id && o.started_ms > r.started_ms - WINDOW_MS)
+            .count();
+        let account_window = before
+            .iter()
+            .filter(|o| o.account == r.account && o.started_ms > r.started_ms - WINDOW_MS)
+            .count();
+        prop_assert!(
+            key_day <= caps.key_daily as usize,
+            "{}: request {} is #{} of key {} on {} (cap {})",
+            ctx,
+            r.id,
+            key_day,
+            r.key_id,
+            r.day,
+            caps.key_daily
+        );
+        prop_assert!(
+            account_day <= caps.account_daily as usize,
+            "{}: request {} is #{} of account {} (cap {})",
+            ctx,
+            r.id,
+            account_day,
+            r.account,
+            caps.account_daily
+        );
+        prop_assert!(
+            key_window <= caps.key_minute as usize,
+            "{}: {} requests of key {} within 60 s (cap {})",
+            ctx,
+            key_window,
+            r.key_id,
+            caps.key_minute
+        );
+        prop_assert!(
+            account_window <= caps.account_minute as usize,
+            "{}: {} requests of account {} within 60 s (cap {})",
+            ctx,
+            account_window,
+            r.account,
+            caps.account_minute
+        );
     }
     Ok(())
 }
 
 #[test]
 fn ledger_never_exceeds_a_cap_and_stays_consistent() {
-    let config = ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     let total = std::cell::RefCell::new(Stats::default());
     let result = TestRunner::new(config).run(&scenario(), |s| {
         let st = run(&s)?;
@@ -522,7 +747,12 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
     let t = total.into_inner();
     println!("outcomes over all cases: {t:?}");
     assert!(
-        t.granted > 0 && t.wait > 0 && t.key_spent > 0 && t.account_spent > 0 && t.unusable > 0 && t.expired > 0,
+        t.granted > 0
+            && t.wait > 0
+            && t.key_spent > 0
+            && t.account_spent > 0
+            && t.unusable > 0
+            && t.expired > 0,
         "some outcome never happened: {t:?}"
     );
 }
@@ -531,54 +761,165 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
 #[test]
 fn every_refusal_is_reached() {
     let s = Scenario {
-        defaults: CapDefaults { daily: 3, minute: 2 },
+        defaults: CapDefaults {
+            daily: 3,
+            minute: 2,
+        },
         groups: 1,
         group_caps: vec![(Some(4), None), (None, None)],
         keys: vec![
-            KeySpec { group: Some(0), daily: None, minute: None },
-            KeySpec { group: Some(0), daily: None, minute: None },
-            KeySpec { group: None, daily: Some(1), minute: None },
+            KeySpec {
+                group: Some(0),
+                daily: None,
+                minute: None,
+            },
+            KeySpec {
+                group: Some(0),
+                daily: None,
+                minute: None,
+            },
+            KeySpec {
+                group: None,
+                daily: Some(1),
+                minute: None,
+            },
         ],
         instances: 1,
         start_offset_s: 0,
         ops: vec![
-            Op::Reserve { key: 0, inst: 0, dt_ms: 0 },
-            Op::Reserve { key: 0, inst: 0, dt_ms: 1 },
-            Op::Reserve { key: 0, inst: 0, dt_ms: 1 }, // Wait: minute cap 2
-            Op::Reserve { key: 0, inst: 0, dt_ms: 60_000 },
-            Op::Reserve { key: 0, inst: 0, dt_ms: 60_000 }, // KeySpent: daily cap 3
-            Op::Reserve { key: 1, inst: 0, dt_ms: 60_000 },
-            Op::Reserve { key: 1, inst: 0, dt_ms: 60_000 }, // AccountSpent: account cap 4
-            Op::Reserve { key: 2, inst: 0, dt_ms: 0 },
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 0,
+            },
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 1,
+            },
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 1,
+            }, // Wait: minute cap 2
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 60_000,
+            },
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 60_000,
+            }, // KeySpent: daily cap 3
+            Op::Reserve {
+                key: 1,
+                inst: 0,
+                dt_ms: 60_000,
+            },
+            Op::Reserve {
+                key: 1,
+                inst: 0,
+                dt_ms: 60_000,
+            }, // AccountSpent: account cap 4
+            Op::Reserve {
+                key: 2,
+                inst: 0,
+                dt_ms: 0,
+            },
             Op::Enable { key: 2, on: false },
-            Op::Reserve { key: 2, inst: 0, dt_ms: 0 }, // Unusable: disabled
+            Op::Reserve {
+                key: 2,
+                inst: 0,
+                dt_ms: 0,
+            }, // Unusable: disabled
             Op::Expire { dt_ms: 31_000 },
-            Op::Complete { pick: 0, ok: true, dt_ms: 0 },
-            Op::Complete { pick: 0, ok: true, dt_ms: 0 },
+            Op::Complete {
+                pick: 0,
+                ok: true,
+                dt_ms: 0,
+            },
+            Op::Complete {
+                pick: 0,
+                ok: true,
+                dt_ms: 0,
+            },
         ],
     };
     let stats = run(&s).unwrap();
-    assert_eq!(stats, Stats { granted: 5, wait: 1, key_spent: 1, account_spent: 1, unusable: 1, expired: 1 });
+    assert_eq!(
+        stats,
+        Stats {
+            granted: 5,
+            wait: 1,
+            key_spent: 1,
+            account_spent: 1,
+            unusable: 1,
+            expired: 1
+        }
+    );
 }
 
 /// At 00:00 UTC the day counts reset, but the 60 s window still holds the requests of 23:59.
 #[test]
 fn midnight_resets_the_day_not_the_window() {
     let s = Scenario {
-        defaults: CapDefaults { daily: 1, minute: 1 },
+        defaults: CapDefaults {
+            daily: 1,
+            minute: 1,
+        },
         groups: 1,
         group_caps: vec![(None, None), (None, None)],
-        keys: vec![KeySpec { group: None, daily: None, minute: None }, KeySpec { group: None, daily: None, minute: None }],
+        keys: vec![
+            KeySpec {
+                group: None,
+                daily: None,
+                minute: None,
+            },
+            KeySpec {
+                group: None,
+                daily: None,
+                minute: None,
+            },
+        ],
         instances: 1,
         start_offset_s: 1_199, // 23:59:59
         ops: vec![
-            Op::Reserve { key: 0, inst: 0, dt_ms: 0 },
-            Op::Reserve { key: 0, inst: 0, dt_ms: 0 },      // KeySpent
-            Op::Reserve { key: 0, inst: 0, dt_ms: 1_000 },  // 00:00:00, a new day: Wait (window)
-            Op::Reserve { key: 0, inst: 0, dt_ms: 59_000 }, // 00:00:59: granted
-            Op::Reserve { key: 0, inst: 0, dt_ms: 60_000 }, // KeySpent again (new day's cap)
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 0,
+            },
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 0,
+            }, // KeySpent
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 1_000,
+            }, // 00:00:00, a new day: Wait (window)
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 59_000,
+            }, // 00:00:59: granted
+            Op::Reserve {
+                key: 0,
+                inst: 0,
+                dt_ms: 60_000,
+            }, // KeySpent again (new day's cap)
         ],
     };
     let stats = run(&s).unwrap();
-    assert_eq!(stats, Stats { granted: 2, wait: 1, key_spent: 2, ..Stats::default() });
+    assert_eq!(
+        stats,
+        Stats {
+            granted: 2,
+            wait: 1,
+            key_spent: 2,
+            ..Stats::default()
+        }
+    );
 }

@@ -26,9 +26,18 @@ struct World {
 impl World {
     fn new(keys: u8) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings { data_dir: dir.path().to_path_buf(), keychain: false, ..Settings::default() };
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            keychain: false,
+            ..Settings::default()
+        };
         let env_keys = (1..=keys).map(key).collect::<Vec<_>>().join(",");
-        Self { _dir: dir, clock: Arc::new(FakeClock::at(2026, 11, 26, 9, 0, 0)), settings, env_keys }
+        Self {
+            _dir: dir,
+            clock: Arc::new(FakeClock::at(2026, 11, 26, 9, 0, 0)),
+            settings,
+            env_keys,
+        }
     }
 
     fn pool(&self) -> Pool {
@@ -63,20 +72,39 @@ fn an_instance_started_at_exactly_the_threshold_keeps_the_key_and_one_past_it_ro
     let w = World::new(3);
     let pool = w.pool();
     let first = pool.start_instance("test").unwrap();
-    assert_eq!(first.key(), Some(id(1)), "the first instance adopts the first key");
+    assert_eq!(
+        first.key(),
+        Some(id(1)),
+        "the first instance adopts the first key"
+    );
     w.spend(&first, 40);
     drop(first);
 
     let at_40 = pool.start_instance("test").unwrap();
-    assert_eq!(at_40.key(), Some(id(1)), "40 requests is not MORE than 40: keep the key");
+    assert_eq!(
+        at_40.key(),
+        Some(id(1)),
+        "40 requests is not MORE than 40: keep the key"
+    );
     assert!(!at_40.adoption().rotated);
     w.spend(&at_40, 1);
     drop(at_40);
 
     let at_41 = pool.start_instance("test").unwrap();
-    assert!(at_41.adoption().rotated, "41 > 40: the new instance rotates");
-    assert_eq!(at_41.key(), Some(id(2)), "to the usable key with the fewest requests today");
-    assert_eq!(pool.ledger().current_key().unwrap(), Some(id(2)), "the pool's current key moved");
+    assert!(
+        at_41.adoption().rotated,
+        "41 > 40: the new instance rotates"
+    );
+    assert_eq!(
+        at_41.key(),
+        Some(id(2)),
+        "to the usable key with the fewest requests today"
+    );
+    assert_eq!(
+        pool.ledger().current_key().unwrap(),
+        Some(id(2)),
+        "the pool's current key moved"
+    );
 }
 
 #[test]
@@ -85,7 +113,10 @@ fn a_running_instance_never_rotates_by_itself() {
     let pool = w.pool();
     let inst = pool.start_instance("test").unwrap();
     let used = w.spend(&inst, 48);
-    assert!(used.iter().all(|k| *k == id(1)), "all 48 requests stayed on the adopted key");
+    assert!(
+        used.iter().all(|k| *k == id(1)),
+        "all 48 requests stayed on the adopted key"
+    );
     assert_eq!(inst.key(), Some(id(1)));
 }
 
@@ -95,9 +126,21 @@ fn the_daily_cap_is_never_exceeded_and_falls_back_to_another_key() {
     let pool = w.pool();
     let inst = pool.start_instance("test").unwrap();
     let used = w.spend(&inst, 60);
-    assert_eq!(used.iter().filter(|k| **k == id(1)).count(), 50, "key 1 stops at its cap of 50");
-    assert_eq!(used.iter().filter(|k| **k == id(2)).count(), 10, "the rest fell back to key 2");
-    assert_eq!(inst.key(), Some(id(2)), "the instance re-adopted the fallback key");
+    assert_eq!(
+        used.iter().filter(|k| **k == id(1)).count(),
+        50,
+        "key 1 stops at its cap of 50"
+    );
+    assert_eq!(
+        used.iter().filter(|k| **k == id(2)).count(),
+        10,
+        "the rest fell back to key 2"
+    );
+    assert_eq!(
+        inst.key(),
+        Some(id(2)),
+        "the instance re-adopted the fallback key"
+    );
     assert!(pool.ledger().inconsistencies().unwrap().is_empty());
 }
 
@@ -105,17 +148,34 @@ fn the_daily_cap_is_never_exceeded_and_falls_back_to_another_key() {
 fn the_utc_day_rollover_resets_counts() {
     let w = World::new(1);
     let pool = w.pool();
-    w.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-26T20:00:00Z").unwrap().into());
+    w.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-26T20:00:00Z")
+            .unwrap()
+            .into(),
+    );
     let inst = pool.start_instance("test").unwrap();
     w.spend(&inst, 50);
     let err = inst.try_reserve("chat", None).unwrap_err();
     assert!(matches!(err, Error::QuotaExhausted { .. }), "{err}");
     assert_eq!(err.exit_code(), 3);
     let msg = err.to_string();
-    assert!(msg.contains("spent for today") && msg.contains("00:00 UTC"), "{msg}");
-    w.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-27T00:00:01Z").unwrap().into());
-    assert!(matches!(inst.try_reserve("chat", None).unwrap(), Reserve::Granted(_)), "a new UTC day frees the key");
-    assert_eq!(pool.ledger().requests_today(&id(1), w.clock.now()).unwrap(), 1);
+    assert!(
+        msg.contains("spent for today") && msg.contains("00:00 UTC"),
+        "{msg}"
+    );
+    w.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-27T00:00:01Z")
+            .unwrap()
+            .into(),
+    );
+    assert!(
+        matches!(inst.try_reserve("chat", None).unwrap(), Reserve::Granted(_)),
+        "a new UTC day frees the key"
+    );
+    assert_eq!(
+        pool.ledger().requests_today(&id(1), w.clock.now()).unwrap(),
+        1
+    );
 }
 
 #[test]
@@ -124,62 +184,144 @@ fn the_per_minute_cap_waits_on_the_same_key() {
     let pool = w.pool();
     let inst = pool.start_instance("test").unwrap();
     for _ in 0..20 {
-        assert!(matches!(inst.try_reserve("chat", None).unwrap(), Reserve::Granted(_)));
+        assert!(matches!(
+            inst.try_reserve("chat", None).unwrap(),
+            Reserve::Granted(_)
+        ));
     }
     match inst.try_reserve("chat", None).unwrap() {
         Reserve::Wait(until) => assert_eq!(until, w.clock.now() + Duration::seconds(60)),
         Reserve::Granted(_) => panic!("the 21st request within a minute must wait"),
     }
-    assert_eq!(inst.key(), Some(id(1)), "a per-minute wait does not move to another key");
+    assert_eq!(
+        inst.key(),
+        Some(id(1)),
+        "a per-minute wait does not move to another key"
+    );
     w.clock.advance(Duration::seconds(60));
-    assert!(matches!(inst.try_reserve("chat", None).unwrap(), Reserve::Granted(_)));
+    assert!(matches!(
+        inst.try_reserve("chat", None).unwrap(),
+        Reserve::Granted(_)
+    ));
 }
 
 #[test]
 fn account_caps_hold_across_the_keys_of_one_account() {
     let w = World::new(3);
     let pool = w.pool();
-    pool.ledger().update_key(&id(1), &KeyUpdate { account: Some("acme".into()), ..Default::default() }).unwrap();
-    pool.ledger().update_key(&id(2), &KeyUpdate { account: Some("acme".into()), ..Default::default() }).unwrap();
-    pool.ledger().set_account_caps("acme", Some(30), None).unwrap();
+    pool.ledger()
+        .update_key(
+            &id(1),
+            &KeyUpdate {
+                account: Some("acme".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pool.ledger()
+        .update_key(
+            &id(2),
+            &KeyUpdate {
+                account: Some("acme".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pool.ledger()
+        .set_account_caps("acme", Some(30), None)
+        .unwrap();
     let inst = pool.start_instance("test").unwrap();
     let used = w.spend(&inst, 40);
     let acme = used.iter().filter(|k| **k == id(1) || **k == id(2)).count();
-    assert_eq!(acme, 30, "the account cap of 30 holds across both of its keys");
-    assert_eq!(used.iter().filter(|k| **k == id(3)).count(), 10, "then the other account serves");
+    assert_eq!(
+        acme, 30,
+        "the account cap of 30 holds across both of its keys"
+    );
+    assert_eq!(
+        used.iter().filter(|k| **k == id(3)).count(),
+        10,
+        "then the other account serves"
+    );
 }
 
 #[test]
 fn disabled_and_invalid_keys_are_skipped() {
     let w = World::new(3);
     let pool = w.pool();
-    pool.ledger().update_key(&id(1), &KeyUpdate { enabled: Some(false), ..Default::default() }).unwrap();
-    pool.ledger().set_key_status(&id(2), KeyStatus::Invalid, None, Some("401")).unwrap();
+    pool.ledger()
+        .update_key(
+            &id(1),
+            &KeyUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pool.ledger()
+        .set_key_status(&id(2), KeyStatus::Invalid, None, Some("401"))
+        .unwrap();
     let inst = pool.start_instance("test").unwrap();
     assert_eq!(inst.key(), Some(id(3)));
     drop(inst);
-    pool.ledger().set_key_status(&id(3), KeyStatus::NoCredit, None, None).unwrap();
+    pool.ledger()
+        .set_key_status(&id(3), KeyStatus::NoCredit, None, None)
+        .unwrap();
     let inst = pool.start_instance("test").unwrap();
     assert_eq!(inst.key(), None);
     let err = inst.try_reserve("chat", None).unwrap_err();
     assert_eq!(err.exit_code(), 4, "no usable key at all is exit 4: {err}");
     let msg = err.to_string();
-    assert!(msg.contains("1 disabled") && msg.contains("invalid") && msg.contains("out of credit"), "{msg}");
+    assert!(
+        msg.contains("1 disabled") && msg.contains("invalid") && msg.contains("out of credit"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn account_wide_failures_fall_back_to_another_account() {
     let w = World::new(3);
     let pool = w.pool();
-    pool.ledger().update_key(&id(1), &KeyUpdate { account: Some("a".into()), ..Default::default() }).unwrap();
-    pool.ledger().update_key(&id(2), &KeyUpdate { account: Some("a".into()), ..Default::default() }).unwrap();
-    pool.ledger().update_key(&id(3), &KeyUpdate { account: Some("b".into()), ..Default::default() }).unwrap();
+    pool.ledger()
+        .update_key(
+            &id(1),
+            &KeyUpdate {
+                account: Some("a".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pool.ledger()
+        .update_key(
+            &id(2),
+            &KeyUpdate {
+                account: Some("a".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pool.ledger()
+        .update_key(
+            &id(3),
+            &KeyUpdate {
+                account: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let inst = pool.start_instance("test").unwrap();
     assert_eq!(inst.key(), Some(id(1)));
     let next = inst.fall_back(&id(1), FailureScope::Account).unwrap();
-    assert_eq!(next, Some(id(3)), "an account-wide failure skips every key of that account");
+    assert_eq!(
+        next,
+        Some(id(3)),
+        "an account-wide failure skips every key of that account"
+    );
     let next = inst.fall_back(&id(3), FailureScope::Key).unwrap();
-    assert_eq!(next, Some(id(1)), "a key-level failure may stay in the same account");
+    assert_eq!(
+        next,
+        Some(id(1)),
+        "a key-level failure may stay in the same account"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `keywheel alerts`: what fired recently.
 
-use keywheel_core::pool::Pool;
 use keywheel_core::Result;
+use keywheel_core::pool::Pool;
 
 use crate::cli::AlertsArgs;
 use crate::output;
@@ -14,7 +14,12 @@ pub fn run(pool: &Pool, args: &AlertsArgs, json: bool) -> Result<()> {
         println!("no alerts in the last {} UTC day(s)", args.days);
     } else {
         for a in &rows {
-            println!("{}  {:<18} {}", a.at.format("%Y-%m-%d %H:%M UTC"), a.rule, a.message);
+            println!(
+                "{}  {:<18} {}",
+                a.at.format("%Y-%m-%d %H:%M UTC"),
+                a.rule,
+                a.message
+            );
         }
     }
     Ok(())

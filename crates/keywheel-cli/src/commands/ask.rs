@@ -14,14 +14,27 @@ use crate::output;
 
 pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
     let prompt = read_prompt(&args.prompt)?;
-    let chain = if args.models.is_empty() { pool.settings().chat_models.clone() } else { args.models.clone() };
+    let chain = if args.models.is_empty() {
+        pool.settings().chat_models.clone()
+    } else {
+        args.models.clone()
+    };
     let mut request = ChatRequest::text(chain[0].clone(), prompt);
     request.models = chain[1..].to_vec();
-    let job = Job { kind: Kind::Chat, request, stream: true, use_cache: pool.settings().cache_chat };
+    let job = Job {
+        kind: Kind::Chat,
+        request,
+        stream: true,
+        use_cache: pool.settings().cache_chat,
+    };
 
     let instance = Arc::new(pool.start_instance("cli")?);
     let dispatcher = Dispatcher::new(instance)?;
-    let mut printer = Printer { show_text: !json, show_reasoning: !json && !args.no_reasoning, ..Printer::default() };
+    let mut printer = Printer {
+        show_text: !json,
+        show_reasoning: !json && !args.no_reasoning,
+        ..Printer::default()
+    };
     let cancel = CancelToken::new();
     let rt = super::runtime()?;
     let outcome = rt.block_on(async {
@@ -45,13 +58,17 @@ pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
 fn read_prompt(arg: &str) -> Result<String> {
     let prompt = if arg == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("could not read the prompt from standard input", e))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("could not read the prompt from standard input", e))?;
         s
     } else {
         arg.to_string()
     };
     if prompt.trim().is_empty() {
-        return Err(Error::BadInput("the prompt is empty; give a question, or `-` and pipe it in".into()));
+        return Err(Error::BadInput(
+            "the prompt is empty; give a question, or `-` and pipe it in".into(),
+        ));
     }
     Ok(prompt)
 }
@@ -84,20 +101,33 @@ impl Printer {
                 let _ = std::io::stdout().flush();
                 self.wrote_content |= !t.is_empty();
             }
-            Progress::Retry { attempt, reason, wait } => {
+            Progress::Retry {
+                attempt,
+                reason,
+                wait,
+            } => {
                 self.close_reasoning(color);
-                eprintln!("keywheel: {reason}; retrying (attempt {attempt}) in {:.1} s", wait.as_secs_f64());
+                eprintln!(
+                    "keywheel: {reason}; retrying (attempt {attempt}) in {:.1} s",
+                    wait.as_secs_f64()
+                );
             }
             Progress::Fallback { from, to, reason } => {
                 self.close_reasoning(color);
-                eprintln!("keywheel: key {from} cannot serve ({}); falling back to key {to}", reason.class);
+                eprintln!(
+                    "keywheel: key {from} cannot serve ({}); falling back to key {to}",
+                    reason.class
+                );
             }
             Progress::Alert(a) => {
                 self.close_reasoning(color);
                 eprintln!("keywheel: alert: {}", a.message);
             }
             Progress::Waiting { wait } => {
-                eprintln!("keywheel: at the per-minute cap; waiting {:.1} s for a slot", wait.as_secs_f64());
+                eprintln!(
+                    "keywheel: at the per-minute cap; waiting {:.1} s for a slot",
+                    wait.as_secs_f64()
+                );
             }
             _ => {}
         }
@@ -135,12 +165,22 @@ fn document(o: &Outcome) -> serde_json::Value {
 }
 
 fn summary(o: &Outcome) -> String {
-    let key = o.key_id.as_ref().map_or("cache".to_string(), |k| format!("key {k}"));
+    let key = o
+        .key_id
+        .as_ref()
+        .map_or("cache".to_string(), |k| format!("key {k}"));
     let model = o.model.as_deref().unwrap_or("?");
     let tokens = o.usage.as_ref().map_or(String::new(), |u| {
         let cost = u.cost.map_or(String::new(), |c| format!(" · ${c:.5}"));
-        format!(" · {}+{} tokens ({} reasoning){cost}", u.prompt_tokens, u.completion_tokens, u.reasoning_tokens)
+        format!(
+            " · {}+{} tokens ({} reasoning){cost}",
+            u.prompt_tokens, u.completion_tokens, u.reasoning_tokens
+        )
     });
-    let cached = if o.cached { " · from cache, no quota spent" } else { "" };
+    let cached = if o.cached {
+        " · from cache, no quota spent"
+    } else {
+        ""
+    };
     format!("— {model} · {key}{tokens} · {} ms{cached}", o.latency_ms)
 }

@@ -16,7 +16,11 @@ pub fn run(pool: &Pool, cmd: KeysCommand, json: bool) -> Result<()> {
         KeysCommand::List => list(pool, json),
         KeysCommand::Rm(id) => {
             let rec = pool.remove_key(&id.id)?;
-            done(json, &rec, format!("removed key {} ({})", rec.id, rec.masked))
+            done(
+                json,
+                &rec,
+                format!("removed key {} ({})", rec.id, rec.masked),
+            )
         }
         KeysCommand::Enable(id) => toggle(pool, &id.id, true, json),
         KeysCommand::Disable(id) => toggle(pool, &id.id, false, json),
@@ -28,7 +32,11 @@ pub fn run(pool: &Pool, cmd: KeysCommand, json: bool) -> Result<()> {
 fn add(pool: &Pool, args: &AddArgs, json: bool) -> Result<()> {
     let raw = read_key()?;
     let rec = pool.add_key(&raw, args.label.as_deref(), args.account.as_deref())?;
-    done(json, &rec, format!("added key {} ({}) to the keychain", rec.id, rec.masked))
+    done(
+        json,
+        &rec,
+        format!("added key {} ({}) to the keychain", rec.id, rec.masked),
+    )
 }
 
 /// Reads the key from stdin: hidden prompt on a terminal, otherwise the whole input.
@@ -46,9 +54,19 @@ fn read_key() -> Result<Zeroizing<String>> {
 }
 
 fn toggle(pool: &Pool, id: &str, enabled: bool, json: bool) -> Result<()> {
-    let rec = pool.update_key(id, &KeyUpdate { enabled: Some(enabled), ..KeyUpdate::default() })?;
+    let rec = pool.update_key(
+        id,
+        &KeyUpdate {
+            enabled: Some(enabled),
+            ..KeyUpdate::default()
+        },
+    )?;
     let verb = if enabled { "enabled" } else { "disabled" };
-    done(json, &rec, format!("{verb} key {} ({})", rec.id, rec.masked))
+    done(
+        json,
+        &rec,
+        format!("{verb} key {} ({})", rec.id, rec.masked),
+    )
 }
 
 fn set(pool: &Pool, a: &SetArgs, json: bool) -> Result<()> {
@@ -65,11 +83,19 @@ fn set(pool: &Pool, a: &SetArgs, json: bool) -> Result<()> {
         enabled: None,
     };
     let rec = pool.update_key(&a.id, &update)?;
-    done(json, &rec, format!("updated key {} ({})", rec.id, rec.masked))
+    done(
+        json,
+        &rec,
+        format!("updated key {} ({})", rec.id, rec.masked),
+    )
 }
 
 fn done<T: serde::Serialize>(json: bool, value: &T, sentence: String) -> Result<()> {
-    if json { output::json(value) } else { println!("{sentence}") }
+    if json {
+        output::json(value)
+    } else {
+        println!("{sentence}")
+    }
     Ok(())
 }
 
@@ -80,7 +106,9 @@ fn list(pool: &Pool, json: bool) -> Result<()> {
         return Ok(());
     }
     if keys.is_empty() {
-        println!("no keys yet; add one with `keywheel keys add` (paste the key on standard input) or set OPENROUTER_API_KEYS");
+        println!(
+            "no keys yet; add one with `keywheel keys add` (paste the key on standard input) or set OPENROUTER_API_KEYS"
+        );
         return Ok(());
     }
     println!("{}", keys_table(&keys));
@@ -94,8 +122,16 @@ pub fn keys_table(keys: &[KeyView]) -> String {
         .map(|k| {
             vec![
                 k.id.to_string(),
-                if k.label.is_empty() { "-".into() } else { k.label.clone() },
-                if k.account == k.id.as_str() { "(own)".into() } else { k.account.clone() },
+                if k.label.is_empty() {
+                    "-".into()
+                } else {
+                    k.label.clone()
+                },
+                if k.account == k.id.as_str() {
+                    "(own)".into()
+                } else {
+                    k.account.clone()
+                },
                 k.masked.clone(),
                 k.source.as_str().to_string(),
                 if k.enabled { "yes".into() } else { "no".into() },
@@ -105,13 +141,25 @@ pub fn keys_table(keys: &[KeyView]) -> String {
             ]
         })
         .collect();
-    output::table(&["ID", "LABEL", "ACCOUNT", "KEY", "SOURCE", "ENABLED", "TODAY", "RATE", "STATE"], &rows)
+    output::table(
+        &[
+            "ID", "LABEL", "ACCOUNT", "KEY", "SOURCE", "ENABLED", "TODAY", "RATE", "STATE",
+        ],
+        &rows,
+    )
 }
 
 fn check(pool: &Pool, id: Option<&str>, json: bool) -> Result<()> {
-    let only = id.map(|typed| pool.ledger().resolve_key(typed)).transpose()?.map(|r| r.id);
+    let only = id
+        .map(|typed| pool.ledger().resolve_key(typed))
+        .transpose()?
+        .map(|r| r.id);
     let client = super::client(pool)?;
-    let checks = super::runtime()?.block_on(keywheel_core::catalogue::check_keys(pool, &client, only.as_ref()))?;
+    let checks = super::runtime()?.block_on(keywheel_core::catalogue::check_keys(
+        pool,
+        &client,
+        only.as_ref(),
+    ))?;
     if json {
         output::json(&checks);
     } else if checks.is_empty() {
@@ -121,18 +169,34 @@ fn check(pool: &Pool, id: Option<&str>, json: bool) -> Result<()> {
         match (&c.info, &c.error) {
             (Some(info), _) => {
                 let free = info.free_model_daily_requests.as_ref();
-                let used = free.and_then(|f| f.used).map_or("?".into(), |u| u.to_string());
-                let limit = free.and_then(|f| f.limit).map_or("?".into(), |l| l.to_string());
-                let credit = info.limit_remaining.map_or("no spend limit".into(), |r| format!("${r:.2} left of its limit"));
-                let tier = if info.is_free_tier == Some(true) { "free tier" } else { "paid" };
-                println!("{} {}  ok — {tier}, {credit}, free-model requests today {used}/{limit}", c.id, c.masked);
+                let used = free
+                    .and_then(|f| f.used)
+                    .map_or("?".into(), |u| u.to_string());
+                let limit = free
+                    .and_then(|f| f.limit)
+                    .map_or("?".into(), |l| l.to_string());
+                let credit = info.limit_remaining.map_or("no spend limit".into(), |r| {
+                    format!("${r:.2} left of its limit")
+                });
+                let tier = if info.is_free_tier == Some(true) {
+                    "free tier"
+                } else {
+                    "paid"
+                };
+                println!(
+                    "{} {}  ok — {tier}, {credit}, free-model requests today {used}/{limit}",
+                    c.id, c.masked
+                );
             }
             (None, Some(e)) => println!("{} {}  FAILED — {e}", c.id, c.masked),
             (None, None) => {}
         }
     }
     if !checks.is_empty() && checks.iter().all(|c| !c.ok) {
-        return Err(Error::NoUsableKey(format!("all {} keys failed the check; see above", checks.len())));
+        return Err(Error::NoUsableKey(format!(
+            "all {} keys failed the check; see above",
+            checks.len()
+        )));
     }
     Ok(())
 }

@@ -1,15 +1,25 @@
 //! `keywheel log`: the request log, newest first.
 
+use keywheel_core::Result;
 use keywheel_core::ledger::request_log::LogFilter;
 use keywheel_core::pool::Pool;
-use keywheel_core::Result;
 
 use crate::cli::LogArgs;
 use crate::output;
 
 pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
-    let key_id = args.key.as_deref().map(|k| pool.ledger().resolve_key(k)).transpose()?.map(|r| r.id.to_string());
-    let filter = LogFilter { key_id, only_fallbacks: args.fallbacks, limit: args.tail.max(1), ..LogFilter::default() };
+    let key_id = args
+        .key
+        .as_deref()
+        .map(|k| pool.ledger().resolve_key(k))
+        .transpose()?
+        .map(|r| r.id.to_string());
+    let filter = LogFilter {
+        key_id,
+        only_fallbacks: args.fallbacks,
+        limit: args.tail.max(1),
+        ..LogFilter::default()
+    };
     let rows = pool.ledger().request_log(&filter)?;
     if json {
         output::json(&rows);
@@ -23,7 +33,11 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
         .iter()
         .rev()
         .map(|r| {
-            let class = if r.cached { "cached".to_string() } else { r.status_class.clone().unwrap_or_else(|| r.state.clone()) };
+            let class = if r.cached {
+                "cached".to_string()
+            } else {
+                r.status_class.clone().unwrap_or_else(|| r.state.clone())
+            };
             let flags = [(r.fallback, "fallback"), (r.rotation, "rotated")]
                 .iter()
                 .filter(|(on, _)| *on)
@@ -36,9 +50,16 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
             };
             vec![
                 r.at.format("%m-%d %H:%M:%S").to_string(),
-                if r.key_id.is_empty() { "-".into() } else { r.key_id.clone() },
+                if r.key_id.is_empty() {
+                    "-".into()
+                } else {
+                    r.key_id.clone()
+                },
                 r.kind.clone(),
-                r.model_answered.clone().or_else(|| r.model_asked.clone()).unwrap_or_else(|| "-".into()),
+                r.model_answered
+                    .clone()
+                    .or_else(|| r.model_asked.clone())
+                    .unwrap_or_else(|| "-".into()),
                 class,
                 r.http_status.map_or("-".into(), |s| s.to_string()),
                 r.latency_ms.map_or("-".into(), |l| format!("{l} ms")),
@@ -50,7 +71,21 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
         .collect();
     println!(
         "{}",
-        output::table(&["TIME (UTC)", "KEY", "KIND", "MODEL", "OUTCOME", "HTTP", "LATENCY", "TOKENS", "COST", "FLAGS"], &table)
+        output::table(
+            &[
+                "TIME (UTC)",
+                "KEY",
+                "KIND",
+                "MODEL",
+                "OUTCOME",
+                "HTTP",
+                "LATENCY",
+                "TOKENS",
+                "COST",
+                "FLAGS"
+            ],
+            &table
+        )
     );
     Ok(())
 }

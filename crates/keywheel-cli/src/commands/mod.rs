@@ -9,8 +9,8 @@ mod ocr;
 mod status;
 mod usage;
 
-use keywheel_core::pool::Pool;
 use keywheel_core::Result;
+use keywheel_core::pool::Pool;
 
 use crate::cli::{Cli, Command};
 use crate::output;
@@ -54,5 +54,6 @@ pub(crate) fn client(pool: &Pool) -> Result<keywheel_core::openrouter::OpenRoute
         title: s.title.clone(),
         ..Default::default()
     };
-    keywheel_core::openrouter::OpenRouter::new(cfg).map_err(|e| keywheel_core::Error::Upstream(e.to_string()))
+    keywheel_core::openrouter::OpenRouter::new(cfg)
+        .map_err(|e| keywheel_core::Error::Upstream(e.to_string()))
 }

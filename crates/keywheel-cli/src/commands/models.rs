@@ -1,14 +1,18 @@
 //! `keywheel models [--vision]`: the catalogue, cached for a day.
 
-use keywheel_core::pool::Pool;
 use keywheel_core::Result;
+use keywheel_core::pool::Pool;
 
 use crate::cli::ModelsArgs;
 use crate::output;
 
 pub fn run(pool: &Pool, args: &ModelsArgs, json: bool) -> Result<()> {
     let client = super::client(pool)?;
-    let mut list = super::runtime()?.block_on(keywheel_core::catalogue::models(pool, &client, args.refresh))?;
+    let mut list = super::runtime()?.block_on(keywheel_core::catalogue::models(
+        pool,
+        &client,
+        args.refresh,
+    ))?;
     if args.vision {
         list.retain(|m| m.takes_images());
     }
@@ -23,10 +27,17 @@ pub fn run(pool: &Pool, args: &ModelsArgs, json: bool) -> Result<()> {
                 m.id.clone(),
                 m.input_modalities.join("+"),
                 m.context_length.map_or("-".into(), |c| c.to_string()),
-                if m.is_free() { "free".into() } else { "paid".into() },
+                if m.is_free() {
+                    "free".into()
+                } else {
+                    "paid".into()
+                },
             ]
         })
         .collect();
-    println!("{}", output::table(&["MODEL", "INPUT", "CONTEXT", "PRICE"], &rows));
+    println!(
+        "{}",
+        output::table(&["MODEL", "INPUT", "CONTEXT", "PRICE"], &rows)
+    );
     Ok(())
 }

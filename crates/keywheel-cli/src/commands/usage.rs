@@ -1,8 +1,8 @@
 //! `keywheel usage`: requests per key per UTC day, today's gauges against the caps, forecasts
 //! and the time to the reset. `--json` and `--csv` print the same numbers for scripts.
 
-use keywheel_core::pool::{Pool, UsageView};
 use keywheel_core::Result;
+use keywheel_core::pool::{Pool, UsageView};
 
 use crate::cli::UsageArgs;
 use crate::output;
@@ -27,11 +27,21 @@ pub fn run(pool: &Pool, args: &UsageArgs, json: bool) -> Result<()> {
 }
 
 fn csv(u: &UsageView) -> String {
-    let mut out = String::from("key_id,day,requests,successes,errors,prompt_tokens,completion_tokens,reasoning_tokens,cost\n");
+    let mut out = String::from(
+        "key_id,day,requests,successes,errors,prompt_tokens,completion_tokens,reasoning_tokens,cost\n",
+    );
     for r in &u.usage {
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{:.6}\n",
-            r.key_id, r.day, r.requests, r.successes, r.errors, r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.cost
+            r.key_id,
+            r.day,
+            r.requests,
+            r.successes,
+            r.errors,
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.reasoning_tokens,
+            r.cost
         ));
     }
     out
@@ -50,15 +60,27 @@ fn text(u: &UsageView) -> String {
             let per_day: Vec<u32> = u
                 .day_list
                 .iter()
-                .map(|d| u.usage.iter().find(|r| &r.key_id == id && &r.day == d).map_or(0, |r| r.requests))
+                .map(|d| {
+                    u.usage
+                        .iter()
+                        .find(|r| &r.key_id == id && &r.day == d)
+                        .map_or(0, |r| r.requests)
+                })
                 .collect();
             let view = u.keys.iter().find(|k| &k.id == id);
-            let forecast = u.forecasts.iter().find(|f| f.subject == id.as_str()).map_or("-".into(), |f| f.summary.clone());
+            let forecast = u
+                .forecasts
+                .iter()
+                .find(|f| f.subject == id.as_str())
+                .map_or("-".into(), |f| f.summary.clone());
             let gauge = view.map_or(String::new(), |k| gauge(k.today, k.daily_cap));
             vec![
                 id.to_string(),
                 view.map_or("(removed)".into(), |k| k.masked.clone()),
-                view.map_or_else(|| per_day.last().copied().unwrap_or(0).to_string(), |k| format!("{}/{}", k.today, k.daily_cap)),
+                view.map_or_else(
+                    || per_day.last().copied().unwrap_or(0).to_string(),
+                    |k| format!("{}/{}", k.today, k.daily_cap),
+                ),
                 gauge,
                 per_day.iter().sum::<u32>().to_string(),
                 output::sparkline(&per_day),
@@ -71,11 +93,27 @@ fn text(u: &UsageView) -> String {
         "requests per key, {} UTC day(s) from {first} to today; counts reset at 00:00 UTC (in {})\n",
         u.days, u.resets_in
     );
-    out.push_str(&output::table(&["ID", "KEY", "TODAY", "GAUGE", "TOTAL", "PER DAY", "HITS CAP"], &rows));
+    out.push_str(&output::table(
+        &[
+            "ID", "KEY", "TODAY", "GAUGE", "TOTAL", "PER DAY", "HITS CAP",
+        ],
+        &rows,
+    ));
     out.push('\n');
-    let accounts: Vec<_> = u.forecasts.iter().filter(|f| !u.keys.iter().any(|k| k.id.as_str() == f.subject)).collect();
+    let accounts: Vec<_> = u
+        .forecasts
+        .iter()
+        .filter(|f| !u.keys.iter().any(|k| k.id.as_str() == f.subject))
+        .collect();
     for f in accounts {
-        out.push_str(&format!("account {}: {}/{} today {}, hits cap {}\n", f.subject, f.today, f.cap, gauge(f.today, f.cap), f.summary));
+        out.push_str(&format!(
+            "account {}: {}/{} today {}, hits cap {}\n",
+            f.subject,
+            f.today,
+            f.cap,
+            gauge(f.today, f.cap),
+            f.summary
+        ));
     }
     out
 }
@@ -83,6 +121,14 @@ fn text(u: &UsageView) -> String {
 /// `[######------]` against the cap.
 fn gauge(today: u32, cap: u32) -> String {
     const WIDTH: u32 = 12;
-    let filled = if cap == 0 { WIDTH } else { (today.min(cap) * WIDTH).div_ceil(cap).min(WIDTH) };
-    format!("[{}{}]", "#".repeat(filled as usize), "-".repeat((WIDTH - filled) as usize))
+    let filled = if cap == 0 {
+        WIDTH
+    } else {
+        (today.min(cap) * WIDTH).div_ceil(cap).min(WIDTH)
+    };
+    format!(
+        "[{}{}]",
+        "#".repeat(filled as usize),
+        "-".repeat((WIDTH - filled) as usize)
+    )
 }

@@ -11,7 +11,10 @@ pub const VAR: &str = "OPENROUTER_API_KEYS";
 pub fn parse(value: &str) -> (Vec<ApiKey>, Vec<String>) {
     let mut keys = Vec::new();
     let mut warnings = Vec::new();
-    let entries = value.split([',', '\n', '\r']).map(str::trim).filter(|s| !s.is_empty());
+    let entries = value
+        .split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     for (i, entry) in entries.enumerate() {
         match ApiKey::parse(entry) {
             Ok(k) => keys.push(k),
@@ -44,6 +47,10 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("entry 2"), "{}", warnings[0]);
-        assert!(!warnings[0].contains("short"), "the warning echoed the entry: {}", warnings[0]);
+        assert!(
+            !warnings[0].contains("short"),
+            "the warning echoed the entry: {}",
+            warnings[0]
+        );
     }
 }

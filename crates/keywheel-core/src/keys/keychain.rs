@@ -49,7 +49,9 @@ impl OsKeychain {
     /// Selects the platform's persistent store and probes it once.
     pub fn open() -> Self {
         #[cfg(target_os = "linux")]
-        keyring::set_default_credential_builder(keyring::secret_service::default_credential_builder());
+        keyring::set_default_credential_builder(
+            keyring::secret_service::default_credential_builder(),
+        );
         let status = match probe() {
             Ok(()) => KeychainStatus::Available,
             Err(why) => KeychainStatus::Unavailable(why),
@@ -59,7 +61,9 @@ impl OsKeychain {
 
     /// A keychain that is switched off by settings.
     pub fn disabled() -> Self {
-        Self { status: KeychainStatus::Disabled }
+        Self {
+            status: KeychainStatus::Disabled,
+        }
     }
 
     fn ensure(&self) -> Result<()> {
@@ -137,7 +141,10 @@ pub struct MemoryStore {
 
 impl SecretStore for MemoryStore {
     fn set(&self, key: &ApiKey) -> Result<()> {
-        self.keys.lock().expect("store lock").insert(key.id(), key.clone());
+        self.keys
+            .lock()
+            .expect("store lock")
+            .insert(key.id(), key.clone());
         Ok(())
     }
 

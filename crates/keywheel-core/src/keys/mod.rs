@@ -33,7 +33,11 @@ impl KeySource {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Self {
-        if s == "keychain" { KeySource::Keychain } else { KeySource::Env }
+        if s == "keychain" {
+            KeySource::Keychain
+        } else {
+            KeySource::Env
+        }
     }
 }
 
@@ -53,7 +57,10 @@ impl KeyRing {
 
     /// Looks a key up by id.
     pub fn get(&self, id: &KeyId) -> Option<&ApiKey> {
-        self.keys.iter().find(|(k, _)| k.id() == *id).map(|(k, _)| k)
+        self.keys
+            .iter()
+            .find(|(k, _)| k.id() == *id)
+            .map(|(k, _)| k)
     }
 
     /// The ids, in ring order.

@@ -43,7 +43,11 @@ impl ApiKey {
             )));
         }
         if let Some(bad) = rest.chars().find(|c| !c.is_ascii_hexdigit()) {
-            let what = if bad.is_whitespace() { "a space".to_string() } else { "a character".to_string() };
+            let what = if bad.is_whitespace() {
+                "a space".to_string()
+            } else {
+                "a character".to_string()
+            };
             return Err(Error::BadInput(format!(
                 "that key contains {what} that is not a hex digit (0-9, a-f) after {KEY_PREFIX}; copy it again"
             )));
@@ -54,7 +58,11 @@ impl ApiKey {
     fn new_unchecked(s: String) -> Self {
         let id = KeyId::of(&s);
         let masked = mask(&s);
-        Self { secret: SecretString::from(s), id, masked }
+        Self {
+            secret: SecretString::from(s),
+            id,
+            masked,
+        }
     }
 
     /// The key's id (first 12 hex of its SHA-256).
@@ -93,7 +101,14 @@ impl PartialEq for ApiKey {
 
 /// `sk-or-v1-…a1b2`: the prefix and the last four characters.
 pub fn mask(key: &str) -> String {
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("{KEY_PREFIX}…{tail}")
 }
 
@@ -153,7 +168,11 @@ mod tests {
     fn id_is_a_stable_sha256_prefix() {
         let k = ApiKey::parse(&format!("  {K}\n")).unwrap();
         assert_eq!(k.id().as_str().len(), 12);
-        assert_eq!(k.id(), KeyId::of(K), "whitespace around a key does not change its id");
+        assert_eq!(
+            k.id(),
+            KeyId::of(K),
+            "whitespace around a key does not change its id"
+        );
         let expected = hex::encode(Sha256::digest(K.as_bytes()));
         assert_eq!(k.id().as_str(), &expected[..12]);
     }

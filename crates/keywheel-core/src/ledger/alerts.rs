@@ -26,7 +26,13 @@ pub struct AlertRow {
 impl Ledger {
     /// Records an alert unless the same (day, rule, subject) already fired. Returns `true`
     /// only for the one caller that fired it.
-    pub fn fire_alert(&self, rule: &str, subject: &str, message: &str, now: DateTime<Utc>) -> Result<bool> {
+    pub fn fire_alert(
+        &self,
+        rule: &str,
+        subject: &str,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
@@ -46,7 +52,13 @@ impl Ledger {
         )?;
         let rows = stmt
             .query_map([first], |r| {
-                Ok(AlertRow { day: r.get(0)?, rule: r.get(1)?, subject: r.get(2)?, at: from_millis(r.get(3)?), message: r.get(4)? })
+                Ok(AlertRow {
+                    day: r.get(0)?,
+                    rule: r.get(1)?,
+                    subject: r.get(2)?,
+                    at: from_millis(r.get(3)?),
+                    message: r.get(4)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)

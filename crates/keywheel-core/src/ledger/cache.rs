@@ -11,11 +11,19 @@ use crate::keys::KeyId;
 
 impl Ledger {
     /// A live cache entry's JSON body and the model that answered.
-    pub fn cache_get(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<(String, Option<String>)>> {
+    pub fn cache_get(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, Option<String>)>> {
         let conn = self.conn()?;
         let row = conn
-            .prepare_cached("SELECT body, model FROM response_cache WHERE hash = ?1 AND expires_ms > ?2")?
-            .query_row(params![hash, now.timestamp_millis()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached(
+                "SELECT body, model FROM response_cache WHERE hash = ?1 AND expires_ms > ?2",
+            )?
+            .query_row(params![hash, now.timestamp_millis()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         Ok(row)
     }
@@ -75,11 +83,15 @@ impl Ledger {
     pub fn models_cached(&self, max_age: Duration, now: DateTime<Utc>) -> Result<Option<String>> {
         let conn = self.conn()?;
         let row: Option<(i64, String)> = conn
-            .query_row("SELECT fetched_ms, body FROM models_cache WHERE singleton = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT fetched_ms, body FROM models_cache WHERE singleton = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        Ok(row.filter(|(at, _)| now - from_millis(*at) < max_age).map(|(_, b)| b))
+        Ok(row
+            .filter(|(at, _)| now - from_millis(*at) < max_age)
+            .map(|(_, b)| b))
     }
 
     /// Stores the `/models` body.
@@ -109,7 +121,9 @@ impl Ledger {
     pub fn skipped_models(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT model FROM model_skips WHERE day = ?1")?;
-        let rows = stmt.query_map([day_key(now)], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([day_key(now)], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

@@ -44,8 +44,12 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
 /// processes open a fresh file at the same moment.
 pub fn open_pool(path: &Path) -> Result<r2d2::Pool<SqliteConnectionManager>> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("could not create the data directory {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("could not create the data directory {}", dir.display()),
+                e,
+            )
+        })?;
     }
     migrate(path)?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| configure(c));
@@ -96,7 +100,9 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
-        migrations().validate().expect("migrations apply to an empty database");
+        migrations()
+            .validate()
+            .expect("migrations apply to an empty database");
     }
 
     #[test]
@@ -104,7 +110,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = open_pool(&dir.path().join("l.sqlite3")).unwrap();
         let c = pool.get().unwrap();
-        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
         assert_eq!(sync, 1, "synchronous=NORMAL");

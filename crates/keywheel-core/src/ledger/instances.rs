@@ -58,7 +58,10 @@ impl Ledger {
     /// Records which key an instance uses.
     pub fn set_instance_key(&self, id: &str, key: &KeyId) -> Result<()> {
         self.write(|tx| {
-            tx.execute("UPDATE instances SET key_id = ?2 WHERE id = ?1", params![id, key.as_str()])?;
+            tx.execute(
+                "UPDATE instances SET key_id = ?2 WHERE id = ?1",
+                params![id, key.as_str()],
+            )?;
             Ok(())
         })
     }

@@ -128,7 +128,14 @@ impl Ledger {
                    label = COALESCE(?2, label),
                    account = CASE WHEN ?3 IS NULL THEN account ELSE NULLIF(?3, '') END,
                    source = CASE WHEN ?5 = 'keychain' THEN 'keychain' ELSE source END",
-                params![key.id().as_str(), label, account, key.masked(), source.as_str(), now.timestamp_millis()],
+                params![
+                    key.id().as_str(),
+                    label,
+                    account,
+                    key.masked(),
+                    source.as_str(),
+                    now.timestamp_millis()
+                ],
             )?;
             Ok(())
         })
@@ -137,8 +144,11 @@ impl Ledger {
     /// All key records in the order they were added.
     pub fn keys(&self) -> Result<Vec<KeyRecord>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys ORDER BY position, id"))?;
-        let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys ORDER BY position, id"))?;
+        let rows = stmt
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -152,8 +162,11 @@ impl Ledger {
     /// Resolves a person-typed id (full id or a unique prefix, at least 4 characters) to a key.
     pub fn resolve_key(&self, typed: &str) -> Result<KeyRecord> {
         let typed = typed.trim().to_ascii_lowercase();
-        let matches: Vec<KeyRecord> =
-            self.keys()?.into_iter().filter(|k| typed.len() >= 4 && k.id.as_str().starts_with(&typed)).collect();
+        let matches: Vec<KeyRecord> = self
+            .keys()?
+            .into_iter()
+            .filter(|k| typed.len() >= 4 && k.id.as_str().starts_with(&typed))
+            .collect();
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::Usage(format!(
@@ -169,19 +182,34 @@ impl Ledger {
     pub fn update_key(&self, id: &KeyId, u: &KeyUpdate) -> Result<()> {
         self.write(|tx| {
             if let Some(label) = &u.label {
-                tx.execute("UPDATE keys SET label = ?2 WHERE id = ?1", params![id.as_str(), label])?;
+                tx.execute(
+                    "UPDATE keys SET label = ?2 WHERE id = ?1",
+                    params![id.as_str(), label],
+                )?;
             }
             if let Some(account) = &u.account {
-                tx.execute("UPDATE keys SET account = NULLIF(?2, '') WHERE id = ?1", params![id.as_str(), account])?;
+                tx.execute(
+                    "UPDATE keys SET account = NULLIF(?2, '') WHERE id = ?1",
+                    params![id.as_str(), account],
+                )?;
             }
             if let Some(cap) = u.daily_cap {
-                tx.execute("UPDATE keys SET daily_cap = ?2 WHERE id = ?1", params![id.as_str(), cap])?;
+                tx.execute(
+                    "UPDATE keys SET daily_cap = ?2 WHERE id = ?1",
+                    params![id.as_str(), cap],
+                )?;
             }
             if let Some(cap) = u.minute_cap {
-                tx.execute("UPDATE keys SET minute_cap = ?2 WHERE id = ?1", params![id.as_str(), cap])?;
+                tx.execute(
+                    "UPDATE keys SET minute_cap = ?2 WHERE id = ?1",
+                    params![id.as_str(), cap],
+                )?;
             }
             if let Some(enabled) = u.enabled {
-                tx.execute("UPDATE keys SET enabled = ?2 WHERE id = ?1", params![id.as_str(), enabled])?;
+                tx.execute(
+                    "UPDATE keys SET enabled = ?2 WHERE id = ?1",
+                    params![id.as_str(), enabled],
+                )?;
             }
             Ok(())
         })
@@ -198,7 +226,12 @@ impl Ledger {
         self.write(|tx| {
             tx.execute(
                 "UPDATE keys SET status = ?2, status_until = ?3, status_note = ?4 WHERE id = ?1",
-                params![id.as_str(), status.as_str(), until.map(|t| t.timestamp_millis()), note],
+                params![
+                    id.as_str(),
+                    status.as_str(),
+                    until.map(|t| t.timestamp_millis()),
+                    note
+                ],
             )?;
             Ok(())
         })
@@ -208,13 +241,21 @@ impl Ledger {
     pub fn remove_key(&self, id: &KeyId) -> Result<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM keys WHERE id = ?1", [id.as_str()])?;
-            tx.execute("UPDATE pool_state SET current_key = NULL WHERE current_key = ?1", [id.as_str()])?;
+            tx.execute(
+                "UPDATE pool_state SET current_key = NULL WHERE current_key = ?1",
+                [id.as_str()],
+            )?;
             Ok(())
         })
     }
 
     /// Sets an account's own caps (`None` = default).
-    pub fn set_account_caps(&self, account: &str, daily: Option<u32>, minute: Option<u32>) -> Result<()> {
+    pub fn set_account_caps(
+        &self,
+        account: &str,
+        daily: Option<u32>,
+        minute: Option<u32>,
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO accounts (name, daily_cap, minute_cap) VALUES (?1, ?2, ?3)
@@ -226,12 +267,21 @@ impl Ledger {
     }
 
     /// Records that OpenRouter said an account's day is spent (429 `free-models-per-day`).
-    pub fn mark_account_exhausted(&self, account: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    pub fn mark_account_exhausted(
+        &self,
+        account: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO accounts (name, exhausted_day, exhausted_until) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name) DO UPDATE SET exhausted_day = ?2, exhausted_until = ?3",
-                params![account, crate::clock::day_key(now), until.timestamp_millis()],
+                params![
+                    account,
+                    crate::clock::day_key(now),
+                    until.timestamp_millis()
+                ],
             )?;
             Ok(())
         })

@@ -44,7 +44,10 @@ pub struct CapDefaults {
 
 impl Default for CapDefaults {
     fn default() -> Self {
-        Self { daily: 50, minute: 20 }
+        Self {
+            daily: 50,
+            minute: 20,
+        }
     }
 }
 
@@ -58,7 +61,10 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("path", &self.path).field("caps", &self.caps).finish()
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .field("caps", &self.caps)
+            .finish()
     }
 }
 
@@ -66,7 +72,11 @@ impl Ledger {
     /// Opens (creating and migrating if needed) the ledger file at `path`.
     pub fn open(path: &Path, caps: CapDefaults) -> Result<Self> {
         let pool = db::open_pool(path)?;
-        Ok(Self { pool, path: path.to_path_buf(), caps })
+        Ok(Self {
+            pool,
+            path: path.to_path_buf(),
+            caps,
+        })
     }
 
     /// The file path.

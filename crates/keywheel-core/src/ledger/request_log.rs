@@ -177,12 +177,19 @@ impl Ledger {
         args.push((if f.limit == 0 { 100 } else { f.limit } as i64).into());
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// Aggregates of the last `days` UTC days, per key or per account, oldest day first.
-    pub fn aggregates(&self, days: u32, by: GroupBy, now: DateTime<Utc>) -> Result<Vec<DayAggregate>> {
+    pub fn aggregates(
+        &self,
+        days: u32,
+        by: GroupBy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DayAggregate>> {
         let since = day_key(now - Duration::days(i64::from(days.max(1)) - 1));
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
@@ -193,14 +200,27 @@ impl Ledger {
         let mut groups: BTreeMap<(String, String), (DayAggregate, Vec<u64>)> = BTreeMap::new();
         let mut rows = stmt.query([since])?;
         while let Some(r) = rows.next()? {
-            let subject: String = if by == GroupBy::Key { r.get(0)? } else { r.get(1)? };
+            let subject: String = if by == GroupBy::Key {
+                r.get(0)?
+            } else {
+                r.get(1)?
+            };
             let day: String = r.get(2)?;
             let state: String = r.get(3)?;
             let class: Option<String> = r.get(4)?;
             let cached: bool = r.get(5)?;
-            let entry = groups.entry((day.clone(), subject.clone())).or_insert_with(|| {
-                (DayAggregate { subject, day, ..DayAggregate::default() }, Vec::new())
-            });
+            let entry = groups
+                .entry((day.clone(), subject.clone()))
+                .or_insert_with(|| {
+                    (
+                        DayAggregate {
+                            subject,
+                            day,
+                            ..DayAggregate::default()
+                        },
+                        Vec::new(),
+                    )
+                });
             let (agg, latencies) = entry;
             if cached {
                 agg.cache_hits += 1;
@@ -214,7 +234,11 @@ impl Ledger {
                         latencies.push(l);
                     }
                 }
-                "failed" => *agg.errors.entry(class.unwrap_or_else(|| "unknown".into())).or_default() += 1,
+                "failed" => {
+                    *agg.errors
+                        .entry(class.unwrap_or_else(|| "unknown".into()))
+                        .or_default() += 1
+                }
                 other => *agg.errors.entry(other.to_string()).or_default() += 1,
             }
             agg.prompt_tokens += r.get::<_, Option<u64>>(6)?.unwrap_or(0);

@@ -178,8 +178,20 @@ pub(crate) fn key_state(
             ))
         })
         .optional()?;
-    let Some((account, enabled, status, status_until, kd, km, position, ad, am, exhausted, acct_no_credit, today)) =
-        row
+    let Some((
+        account,
+        enabled,
+        status,
+        status_until,
+        kd,
+        km,
+        position,
+        ad,
+        am,
+        exhausted,
+        acct_no_credit,
+        today,
+    )) = row
     else {
         return Ok(None);
     };
@@ -199,17 +211,24 @@ pub(crate) fn key_state(
         Availability::Disabled
     } else if status != KeyStatus::Ok && status_until.is_none_or(|u| u > now_ms) {
         match status_until {
-            Some(u) => Availability::Until { status, until: from_millis(u) },
+            Some(u) => Availability::Until {
+                status,
+                until: from_millis(u),
+            },
             None => Availability::Broken { status },
         }
     } else if acct_no_credit {
-        Availability::Broken { status: KeyStatus::NoCredit }
+        Availability::Broken {
+            status: KeyStatus::NoCredit,
+        }
     } else if today >= daily_cap {
         Availability::KeySpent { until: midnight }
     } else if account_today >= account_daily_cap {
         Availability::AccountSpent { until: midnight }
     } else if let Some(u) = exhausted.filter(|u| *u > now_ms) {
-        Availability::AccountSpent { until: from_millis(u) }
+        Availability::AccountSpent {
+            until: from_millis(u),
+        }
     } else {
         Availability::Usable
     };
@@ -237,12 +256,24 @@ fn parse_status(s: &str) -> KeyStatus {
 }
 
 /// When the per-minute window of the key or its account frees a slot, if it is full.
-fn minute_wait(tx: &Transaction<'_>, st: &KeyState, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+fn minute_wait(
+    tx: &Transaction<'_>,
+    st: &KeyState,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
     let since = now.timestamp_millis() - 60_000;
     let mut wait: Option<i64> = None;
     let windows = [
-        ("SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3", st.id.as_str(), st.minute_cap),
-        ("SELECT started_ms FROM requests WHERE account = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3", st.account.as_str(), st.account_minute_cap),
+        (
+            "SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
+            st.id.as_str(),
+            st.minute_cap,
+        ),
+        (
+            "SELECT started_ms FROM requests WHERE account = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
+            st.account.as_str(),
+            st.account_minute_cap,
+        ),
     ];
     for (sql, who, cap) in windows {
         if cap == 0 {
@@ -306,7 +337,10 @@ impl Ledger {
     /// so no quota is counted for it.
     pub fn release(&self, r: &Reservation) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute("DELETE FROM requests WHERE id = ?1 AND state = 'reserved'", [r.id])?;
+            let n = tx.execute(
+                "DELETE FROM requests WHERE id = ?1 AND state = 'reserved'",
+                [r.id],
+            )?;
             if n == 1 {
                 tx.execute(
                     "UPDATE usage_daily SET requests = requests - 1 WHERE key_id = ?1 AND day = ?2",
@@ -452,6 +486,12 @@ impl Completion {
 
     /// A failed completion of the given class.
     pub fn failed(class: &str, http_status: Option<u16>, error: Option<String>) -> Self {
-        Self { state: RequestState::Failed, status_class: class.into(), http_status, error, ..Self::ok() }
+        Self {
+            state: RequestState::Failed,
+            status_class: class.into(),
+            http_status,
+            error,
+            ..Self::ok()
+        }
     }
 }

@@ -54,8 +54,15 @@ pub(crate) fn states(
 
 /// The usable key with the fewest requests today; ties go to the first one after `after` in
 /// the ring order, so the pool cycles instead of sticking to the first key.
-fn pick(states: &[KeyState], after: Option<&KeyId>, exclude: impl Fn(&KeyState) -> bool) -> Option<KeyId> {
-    let start = after.and_then(|a| states.iter().position(|s| &s.id == a)).map(|i| i + 1).unwrap_or(0);
+fn pick(
+    states: &[KeyState],
+    after: Option<&KeyId>,
+    exclude: impl Fn(&KeyState) -> bool,
+) -> Option<KeyId> {
+    let start = after
+        .and_then(|a| states.iter().position(|s| &s.id == a))
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let n = states.len();
     (0..n)
         .map(|k| &states[(start + k) % n.max(1)])
@@ -67,7 +74,11 @@ fn pick(states: &[KeyState], after: Option<&KeyId>, exclude: impl Fn(&KeyState) 
 
 fn current(tx: &Transaction<'_>) -> Result<Option<KeyId>> {
     Ok(tx
-        .query_row("SELECT current_key FROM pool_state WHERE singleton = 1", [], |r| r.get::<_, Option<String>>(0))
+        .query_row(
+            "SELECT current_key FROM pool_state WHERE singleton = 1",
+            [],
+            |r| r.get::<_, Option<String>>(0),
+        )
         .optional()?
         .flatten()
         .map(KeyId::from_stored))
@@ -95,14 +106,17 @@ impl Ledger {
         self.write(|tx| {
             let states = states(tx, candidates, now, caps)?;
             let previous = current(tx)?;
-            let keep = previous.as_ref().and_then(|cur| states.iter().find(|s| &s.id == cur)).filter(|s| {
-                s.availability.is_usable() && s.today <= rotate_after
-            });
+            let keep = previous
+                .as_ref()
+                .and_then(|cur| states.iter().find(|s| &s.id == cur))
+                .filter(|s| s.availability.is_usable() && s.today <= rotate_after);
             let (key, rotated) = match keep {
                 Some(s) => (Some(s.id.clone()), false),
                 None => {
                     // Prefer another key; the current one only if nothing else is usable.
-                    let other = pick(&states, previous.as_ref(), |s| Some(&s.id) == previous.as_ref());
+                    let other = pick(&states, previous.as_ref(), |s| {
+                        Some(&s.id) == previous.as_ref()
+                    });
                     let chosen = other.or_else(|| pick(&states, previous.as_ref(), |_| false));
                     let moved = chosen.is_some() && previous.is_some() && chosen != previous;
                     (chosen, moved)
@@ -112,9 +126,16 @@ impl Ledger {
                 if rotated || previous.is_none() {
                     set_current(tx, k, now)?;
                 }
-                tx.execute("UPDATE instances SET key_id = ?2 WHERE id = ?1", params![instance_id, k.as_str()])?;
+                tx.execute(
+                    "UPDATE instances SET key_id = ?2 WHERE id = ?1",
+                    params![instance_id, k.as_str()],
+                )?;
             }
-            Ok(Adoption { key, rotated, previous })
+            Ok(Adoption {
+                key,
+                rotated,
+                previous,
+            })
         })
     }
 
@@ -132,12 +153,20 @@ impl Ledger {
         let caps = self.caps;
         self.write(|tx| {
             let states = states(tx, candidates, now, caps)?;
-            let failed_account = states.iter().find(|s| &s.id == failed).map(|s| s.account.clone());
+            let failed_account = states
+                .iter()
+                .find(|s| &s.id == failed)
+                .map(|s| s.account.clone());
             let next = pick(&states, Some(failed), |s| {
-                &s.id == failed || (scope == FailureScope::Account && Some(&s.account) == failed_account.as_ref())
+                &s.id == failed
+                    || (scope == FailureScope::Account
+                        && Some(&s.account) == failed_account.as_ref())
             });
             if let Some(k) = &next {
-                tx.execute("UPDATE instances SET key_id = ?2 WHERE id = ?1", params![instance_id, k.as_str()])?;
+                tx.execute(
+                    "UPDATE instances SET key_id = ?2 WHERE id = ?1",
+                    params![instance_id, k.as_str()],
+                )?;
                 if current(tx)?.as_ref() == Some(failed) {
                     set_current(tx, k, now)?;
                 }

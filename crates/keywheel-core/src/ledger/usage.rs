@@ -91,13 +91,18 @@ impl Ledger {
 
 impl Ledger {
     /// When each key made its first request today (for forecasts).
-    pub fn first_requests_today(&self, now: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+    pub fn first_requests_today(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT key_id, account, MIN(started_ms) FROM requests WHERE day = ?1 AND cached = 0 GROUP BY key_id",
         )?;
         let rows = stmt
-            .query_map([day_key(now)], |r| Ok((r.get(0)?, r.get(1)?, crate::clock::from_millis(r.get(2)?))))?
+            .query_map([day_key(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?, crate::clock::from_millis(r.get(2)?)))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -16,20 +16,40 @@ pub fn explain_unavailable(states: &[KeyState], ring_len: usize, now: DateTime<U
         );
     }
     let n = states.len();
-    let keys = if n == 1 { "key".to_string() } else { format!("{n} keys") };
-    let frees: Option<DateTime<Utc>> = states.iter().filter_map(|s| s.availability.frees_at()).min();
-    let all_daily = states
+    let keys = if n == 1 {
+        "key".to_string()
+    } else {
+        format!("{n} keys")
+    };
+    let frees: Option<DateTime<Utc>> = states
         .iter()
-        .all(|s| matches!(s.availability, Availability::KeySpent { .. } | Availability::AccountSpent { .. }));
+        .filter_map(|s| s.availability.frees_at())
+        .min();
+    let all_daily = states.iter().all(|s| {
+        matches!(
+            s.availability,
+            Availability::KeySpent { .. } | Availability::AccountSpent { .. }
+        )
+    });
     if let Some(at) = frees {
         let when = describe_reset(at, now);
         let message = if all_daily {
-            let all = if n == 1 { "the only key is".to_string() } else { format!("all {keys} are") };
+            let all = if n == 1 {
+                "the only key is".to_string()
+            } else {
+                format!("all {keys} are")
+            };
             format!("{all} spent for today; the next one frees at {when}")
         } else {
-            format!("no key can be used right now ({}); the next one frees at {when}", tally(states))
+            format!(
+                "no key can be used right now ({}); the next one frees at {when}",
+                tally(states)
+            )
         };
-        return Error::QuotaExhausted { message, reset_at: at };
+        return Error::QuotaExhausted {
+            message,
+            reset_at: at,
+        };
     }
     Error::NoUsableKey(format!(
         "none of the {} can be used ({}); check them with `keywheel keys list`, enable one, or add a working key with `keywheel keys add`",
@@ -44,8 +64,12 @@ fn tally(states: &[KeyState]) -> String {
         let label = match &s.availability {
             Availability::Usable => "usable",
             Availability::Disabled => "disabled",
-            Availability::Broken { status: KeyStatus::Invalid } => "invalid (OpenRouter answered 401)",
-            Availability::Broken { status: KeyStatus::NoCredit } => "out of credit (402)",
+            Availability::Broken {
+                status: KeyStatus::Invalid,
+            } => "invalid (OpenRouter answered 401)",
+            Availability::Broken {
+                status: KeyStatus::NoCredit,
+            } => "out of credit (402)",
             Availability::Broken { .. } => "unusable",
             Availability::Until { .. } => "at its spend limit",
             Availability::KeySpent { .. } => "spent for today",
@@ -56,5 +80,9 @@ fn tally(states: &[KeyState]) -> String {
             None => counts.push((label, 1)),
         }
     }
-    counts.iter().map(|(l, c)| format!("{c} {l}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(l, c)| format!("{c} {l}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -14,7 +14,9 @@ use super::Pool;
 use super::explain::explain_unavailable;
 use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyId};
-use crate::ledger::{Adoption, Completion, FailureScope, Reservation, ReserveOutcome, ReserveRequest};
+use crate::ledger::{
+    Adoption, Completion, FailureScope, Reservation, ReserveOutcome, ReserveRequest,
+};
 
 /// A granted, counted request: send it with `key`, then [`Instance::complete`] it.
 #[derive(Debug, Clone)]
@@ -52,7 +54,10 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("id", &self.id).field("key", &self.key()).finish()
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("key", &self.key())
+            .finish()
     }
 }
 
@@ -63,10 +68,17 @@ impl Instance {
         let ledger = pool.ledger();
         let id = ledger.register_instance(kind, std::process::id(), now)?;
         let candidates = pool.ring().ids();
-        let adoption = ledger.adopt_at_start(&id, &candidates, pool.settings().rotate_after, now)?;
+        let adoption =
+            ledger.adopt_at_start(&id, &candidates, pool.settings().rotate_after, now)?;
         tracing::info!(instance = %id, key = ?adoption.key, rotated = adoption.rotated, "instance started");
         let heartbeat = spawn_heartbeat(&pool, &id);
-        Ok(Self { key: Mutex::new(adoption.key.clone()), pool, id, adoption, heartbeat: Mutex::new(heartbeat) })
+        Ok(Self {
+            key: Mutex::new(adoption.key.clone()),
+            pool,
+            id,
+            adoption,
+            heartbeat: Mutex::new(heartbeat),
+        })
     }
 
     /// This instance's id.
@@ -115,7 +127,11 @@ impl Instance {
                     let key = self.pool.ring().get(&key_id).cloned().ok_or_else(|| {
                         Error::Usage(format!("the key {key_id} is not available to this process"))
                     })?;
-                    return Ok(Reserve::Granted(Grant { reservation, key, fell_back }));
+                    return Ok(Reserve::Granted(Grant {
+                        reservation,
+                        key,
+                        fell_back,
+                    }));
                 }
                 ReserveOutcome::Wait { until } => return Ok(Reserve::Wait(until)),
                 ReserveOutcome::AccountSpent { .. } => FailureScope::Account,
@@ -130,7 +146,12 @@ impl Instance {
     }
 
     /// Like [`Instance::try_reserve`] but sleeps through per-minute waits, up to `max_wait` in total.
-    pub fn reserve_waiting(&self, kind: &str, model: Option<&str>, max_wait: Duration) -> Result<Grant> {
+    pub fn reserve_waiting(
+        &self,
+        kind: &str,
+        model: Option<&str>,
+        max_wait: Duration,
+    ) -> Result<Grant> {
         let deadline = self.pool.now() + max_wait;
         loop {
             match self.try_reserve(kind, model)? {
@@ -154,14 +175,22 @@ impl Instance {
 
     /// Completes a granted request with its outcome.
     pub fn complete(&self, grant: &Grant, completion: &Completion) -> Result<()> {
-        self.pool.ledger().complete(&grant.reservation, completion, self.pool.now())
+        self.pool
+            .ledger()
+            .complete(&grant.reservation, completion, self.pool.now())
     }
 
     /// Moves this instance to the next usable key after `failed` could not serve (skipping
     /// its account if `scope` says so). Returns the new key, or `None` if none is left (the
     /// instance then keeps its key, which serves again once it frees, e.g. after 00:00 UTC).
     pub fn fall_back(&self, failed: &KeyId, scope: FailureScope) -> Result<Option<KeyId>> {
-        let next = self.pool.ledger().fall_back(&self.id, failed, scope, &self.pool.ring().ids(), self.pool.now())?;
+        let next = self.pool.ledger().fall_back(
+            &self.id,
+            failed,
+            scope,
+            &self.pool.ring().ids(),
+            self.pool.now(),
+        )?;
         if let Some(k) = &next {
             tracing::warn!(instance = %self.id, from = %failed, to = %k, ?scope, "fallback to another key");
         }
@@ -197,7 +226,10 @@ fn spawn_heartbeat(pool: &Pool, id: &str) -> Option<Heartbeat> {
             }
         })
         .ok()?;
-    Some(Heartbeat { stop, thread: Some(thread) })
+    Some(Heartbeat {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 impl Drop for Instance {

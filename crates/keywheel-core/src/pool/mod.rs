@@ -20,7 +20,9 @@ pub use views::{KeyView, StatusView, UsageDay, UsageView};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::keys::{ApiKey, KeyId, KeyRing, KeySource, KeychainStatus, OsKeychain, SecretStore, env};
+use crate::keys::{
+    ApiKey, KeyId, KeyRing, KeySource, KeychainStatus, OsKeychain, SecretStore, env,
+};
 use crate::ledger::{CapDefaults, KeyRecord, KeyUpdate, Ledger};
 
 /// What a pool is opened with.
@@ -53,7 +55,9 @@ pub struct Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("ledger", &self.inner.ledger).finish_non_exhaustive()
+        f.debug_struct("Pool")
+            .field("ledger", &self.inner.ledger)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,14 +68,25 @@ impl Pool {
         let var = |k: &str| std::env::var(k).ok();
         let settings = Settings::load_with(&var)?;
         let clock = crate::config::clock_from_env(&var)?;
-        let store: Arc<dyn SecretStore> =
-            Arc::new(if settings.keychain { OsKeychain::open() } else { OsKeychain::disabled() });
-        Self::open(PoolOptions { settings, clock, store, env_keys: var(env::VAR) })
+        let store: Arc<dyn SecretStore> = Arc::new(if settings.keychain {
+            OsKeychain::open()
+        } else {
+            OsKeychain::disabled()
+        });
+        Self::open(PoolOptions {
+            settings,
+            clock,
+            store,
+            env_keys: var(env::VAR),
+        })
     }
 
     /// Opens the pool.
     pub fn open(opts: PoolOptions) -> Result<Self> {
-        let caps = CapDefaults { daily: opts.settings.daily_cap, minute: opts.settings.minute_cap };
+        let caps = CapDefaults {
+            daily: opts.settings.daily_cap,
+            minute: opts.settings.minute_cap,
+        };
         let ledger = Ledger::open(&opts.settings.db_path(), caps)?;
         let mut warnings = Vec::new();
         let (env_keys, env_warnings) = opts.env_keys.as_deref().map(env::parse).unwrap_or_default();
@@ -159,10 +174,17 @@ impl Pool {
 
     /// Adds a key: checks its shape, stores it in the keychain, records its metadata.
     /// `raw` is zeroized by the caller's `Zeroizing` wrapper.
-    pub fn add_key(&self, raw: &Zeroizing<String>, label: Option<&str>, account: Option<&str>) -> Result<KeyRecord> {
+    pub fn add_key(
+        &self,
+        raw: &Zeroizing<String>,
+        label: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<KeyRecord> {
         let key = ApiKey::parse(raw)?;
         self.inner.store.set(&key)?;
-        self.inner.ledger.upsert_key(&key, KeySource::Keychain, label, account, self.now())?;
+        self.inner
+            .ledger
+            .upsert_key(&key, KeySource::Keychain, label, account, self.now())?;
         self.record(&key.id())
     }
 
@@ -179,7 +201,10 @@ impl Pool {
     /// Changes a key's label, account, caps or enabled flag.
     pub fn update_key(&self, typed_id: &str, update: &KeyUpdate) -> Result<KeyRecord> {
         if matches!(update.daily_cap, Some(Some(0))) || matches!(update.minute_cap, Some(Some(0))) {
-            return Err(Error::Usage("a cap of 0 would block the key; disable it instead with `keywheel keys disable`".into()));
+            return Err(Error::Usage(
+                "a cap of 0 would block the key; disable it instead with `keywheel keys disable`"
+                    .into(),
+            ));
         }
         let rec = self.inner.ledger.resolve_key(typed_id)?;
         self.inner.ledger.update_key(&rec.id, update)?;
@@ -187,7 +212,10 @@ impl Pool {
     }
 
     fn record(&self, id: &KeyId) -> Result<KeyRecord> {
-        self.inner.ledger.key(id)?.ok_or_else(|| Error::Usage(format!("no key has the id {id}")))
+        self.inner
+            .ledger
+            .key(id)?
+            .ok_or_else(|| Error::Usage(format!("no key has the id {id}")))
     }
 
     /// Registers a new instance (an app window, a CLI run) and applies the rotation rule.
@@ -197,7 +225,9 @@ impl Pool {
 
     /// Expires dead instances (no heartbeat within the TTL).
     pub fn expire_instances(&self) -> Result<usize> {
-        self.inner.ledger.expire_instances(self.now(), self.instance_ttl())
+        self.inner
+            .ledger
+            .expire_instances(self.now(), self.instance_ttl())
     }
 
     fn instance_ttl(&self) -> Duration {

@@ -8,9 +8,9 @@ use super::Pool;
 use crate::clock::{day_key, human_duration, next_utc_midnight};
 use crate::error::Result;
 use crate::keys::{KeyId, KeySource, KeychainStatus};
+use crate::ledger::KeyStatus;
 use crate::ledger::instances::InstanceInfo;
 use crate::ledger::reserve::Availability;
-use crate::ledger::KeyStatus;
 
 /// One key as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -171,8 +171,10 @@ impl Pool {
     pub fn usage(&self, days: u32) -> Result<UsageView> {
         let now = self.now();
         let days = days.clamp(1, 366);
-        let day_list =
-            (0..days).rev().map(|i| day_key(now - Duration::days(i64::from(i)))).collect::<Vec<_>>();
+        let day_list = (0..days)
+            .rev()
+            .map(|i| day_key(now - Duration::days(i64::from(i))))
+            .collect::<Vec<_>>();
         let usage = self
             .ledger()
             .daily_usage(days, now)?
@@ -206,8 +208,18 @@ impl Pool {
                 continue;
             }
             seen.push(st.account.clone());
-            let first = firsts.iter().filter(|f| f.1 == st.account).map(|f| f.2).min();
-            forecasts.push(crate::forecast::forecast(&st.account, st.account_today, st.account_daily_cap, first, now));
+            let first = firsts
+                .iter()
+                .filter(|f| f.1 == st.account)
+                .map(|f| f.2)
+                .min();
+            forecasts.push(crate::forecast::forecast(
+                &st.account,
+                st.account_today,
+                st.account_daily_cap,
+                first,
+                now,
+            ));
         }
         let resets_at = next_utc_midnight(now);
         Ok(UsageView {

@@ -1,0 +1,655 @@
+//! `keywheel ocr` as a user runs it, against keywheel-mock on 127.0.0.1: bad input spends
+//! nothing, good input arrives upright and scaled, a batch beyond the quota waits for the UTC
+//! reset and then finishes only what is left, a killed batch resumes without paying twice, and
+//! the local tesseract fallback is labelled and sends nothing.
+//!
+//! Images are made in the test (the `image` crate; ImageMagick's `convert` with DejaVu Sans
+//! for drawn words, as `make setup` installs it).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+use keywheel_mock::{MockConfig, MockServer};
+use serde_json::Value;
+
+fn key(n: u8) -> String {
+    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    mock: MockServer,
+    keys: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl World {
+    fn new(n_keys: u8, cfg: MockConfig) -> Self {
+        let mock = keywheel_mock::start_blocking(cfg).expect("mock starts");
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            mock,
+            keys: (1..=n_keys).map(key).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    fn with(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keywheel"));
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
+            .env("KEYWHEEL_CONFIG", self.dir.path().join("none.toml"))
+            .env("KEYWHEEL_KEYCHAIN", "off")
+            .env("OPENROUTER_BASE_URL", self.mock.base_url())
+            .env("OPENROUTER_API_KEYS", self.keys.join(","))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn usage_requests(&self) -> u64 {
+        let out = self.run(&["usage", "--json", "--days", "2"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["requests"].as_u64().unwrap())
+            .sum()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON lines of an `ocr --json` run: per image, then maybe an error document.
+fn lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr: {}", stderr(o)))
+        })
+        .collect()
+}
+
+fn images(o: &Output) -> Vec<Value> {
+    lines(o)
+        .into_iter()
+        .filter(|v| v.get("file").is_some())
+        .collect()
+}
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// Smooth gradients plus noise, like a photo; `seed` makes each one different.
+fn photo(w: u32, h: u32, seed: u64) -> RgbImage {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    RgbImage::from_fn(w, h, |x, y| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let n = (s % 17) as i32 - 8;
+        let r = (x * 200 / w) as i32 + 30 + n;
+        let g = (y * 180 / h) as i32 + 40 + n;
+        let b = 120 + ((x + y) % 64) as i32 + n + (seed % 50) as i32;
+        Rgb([r, g, b].map(|v| v.clamp(0, 255) as u8))
+    })
+}
+
+/// Words drawn on a white canvas by ImageMagick.
+fn drawn(dir: &Path, name: &str, w: u32, h: u32, lines: &[&str]) -> String {
+    let out = dir.join(name);
+    let mut cmd = Command::new("convert");
+    cmd.arg("-size").arg(format!("{w}x{h}")).arg("xc:white");
+    cmd.args(["-font", "DejaVu-Sans", "-pointsize", "30", "-fill", "black"]);
+    for (i, text) in lines.iter().enumerate() {
+        cmd.arg("-draw")
+            .arg(format!("text 60,{} '{text}'", 120 + 70 * i));
+    }
+    let r = cmd
+        .arg(&out)
+        .output()
+        .expect("ImageMagick `convert` is installed (make setup installs imagemagick)");
+    assert!(
+        r.status.success(),
+        "convert failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    out.display().to_string()
+}
+
+/// Insert an EXIF APP1 segment holding only an Orientation tag right after SOI.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0*".to_vec();
+    tiff.extend_from_slice(&8u32.to_be_bytes());
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes());
+    tiff.extend_from_slice(&3u16.to_be_bytes());
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG signature and IHDR claiming `w`×`h`, and nothing else.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut body = b"IHDR".to_vec();
+    body.extend_from_slice(&w.to_be_bytes());
+    body.extend_from_slice(&h.to_be_bytes());
+    body.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
+    out
+}
+
+#[test]
+fn bad_input_exits_6_naming_the_file_and_spends_nothing() {
+    let w = World::new(1, MockConfig::default());
+    let jpeg = encode(
+        &DynamicImage::ImageRgb8(photo(300, 200, 1)),
+        ImageFormat::Jpeg,
+    );
+    let png = encode(
+        &DynamicImage::ImageRgb8(photo(300, 200, 2)),
+        ImageFormat::Png,
+    );
+    let mut noise = Vec::new();
+    let mut s = 0x1234_5678_u64;
+    for _ in 0..4096 {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        noise.push((s >> 56) as u8);
+    }
+    let mut corpus = vec![
+        w.write("empty.png", b""),
+        w.write(
+            "notes.png",
+            b"Meeting notes\nTuesday: ship the OCR batch.\n",
+        ),
+        w.write("cut.jpg", &jpeg[..jpeg.len() / 2]),
+        w.write("cut.png", &png[..png.len() / 2]),
+        w.write("noise.jpg", &noise),
+        w.write("huge.png", &png_header(60_000, 60_000)),
+        w.write(
+            "scan.pdf",
+            b"%PDF-1.7\n\x93\x8c\x8b\x9e garbage that is no document at all \x00\x01\x02",
+        ),
+        w.path("missing.png").display().to_string(),
+    ];
+    std::fs::create_dir(w.path("folder.png")).unwrap();
+    corpus.push(w.path("folder.png").display().to_string());
+    let big = std::fs::File::create(w.path("big.png")).unwrap();
+    big.set_len(60_000_000).unwrap();
+    corpus.push(w.path("big.png").display().to_string());
+
+    for file in &corpus {
+        let out = w.run(&["ocr", "--json", file]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(6), "{file}: {err}");
+        assert!(
+            err.contains(file.as_str()),
+            "the sentence names {file}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        let doc = lines(&out);
+        assert_eq!(doc.last().unwrap()["error"]["code"], "bad_input", "{file}");
+    }
+    // A good file next to a bad one: still nothing is sent.
+    let good = w.write("good.png", &png);
+    let out = w.run(&["ocr", &good, &corpus[1]]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notes.png"), "{}", stderr(&out));
+
+    assert_eq!(
+        w.mock.stats().total_requests,
+        0,
+        "no request reached the mock"
+    );
+    assert_eq!(w.usage_requests(), 0, "no quota was reserved");
+}
+
+#[test]
+fn good_input_arrives_upright_scaled_legible_and_flattened() {
+    let w = World::new(
+        1,
+        MockConfig {
+            ocr_with_tesseract: true,
+            ..MockConfig::default()
+        },
+    );
+    // Stored 400×200: left half red, right half blue; EXIF 6 turns it 90° clockwise, so the
+    // upright picture is 200×400 with red on top.
+    let stored = RgbImage::from_fn(400, 200, |x, _| {
+        if x < 200 {
+            Rgb([220, 20, 20])
+        } else {
+            Rgb([20, 20, 220])
+        }
+    });
+    let rotated = with_exif_orientation(
+        &encode(&DynamicImage::ImageRgb8(stored), ImageFormat::Jpeg),
+        6,
+    );
+    let rotated = w.write("rotated.jpg", &rotated);
+    let big = w.write(
+        "photo.jpg",
+        &encode(
+            &DynamicImage::ImageRgb8(photo(4000, 3000, 3)),
+            ImageFormat::Jpeg,
+        ),
+    );
+    let screenshot = drawn(
+        w.dir.path(),
+        "screenshot.png",
+        1920,
+        1080,
+        &[
+            "Quarterly revenue report",
+            "Keywheel reads screenshots",
+            "Invoice number 4711",
+        ],
+    );
+    let clear = RgbaImage::from_fn(300, 200, |x, y| {
+        if (100..200).contains(&x) && (50..150).contains(&y) {
+            Rgba([0, 0, 0, 255])
+        } else {
+            Rgba([0, 0, 0, 0])
+        }
+    });
+    let clear = w.write(
+        "transparent.png",
+        &encode(&DynamicImage::ImageRgba8(clear), ImageFormat::Png),
+    );
+
+    let out = w.run(&[
+        "ocr",
+        "--json",
+        "--concurrency",
+        "1",
+        &rotated,
+        &big,
+        &screenshot,
+        &clear,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = images(&out);
+    assert_eq!(docs.len(), 4);
+    for d in &docs {
+        assert_eq!(d["status"], "done", "{d}");
+        assert_eq!(d["local"], false);
+        assert_eq!(d["cached"], false);
+        assert_eq!(d["tiles"], 1);
+        assert!(d["key_id"].is_string() && d["model"].is_string(), "{d}");
+    }
+    let reqs = w.mock.requests();
+    assert_eq!(reqs.len(), 4, "one request per image");
+    for r in &reqs {
+        assert_eq!(r.images.len(), 1, "one image per request");
+        assert!(
+            r.text.contains("Markdown"),
+            "the prompt comes with the image: {}",
+            r.text
+        );
+    }
+
+    // Upright: 200×400, red on top, blue below.
+    let (r0, img0) = (&reqs[0], &reqs[0].images[0]);
+    assert_eq!(
+        (img0.width, img0.height),
+        (200, 400),
+        "the EXIF-rotated JPEG arrives upright"
+    );
+    assert_eq!(
+        (docs[0]["width"].as_u64(), docs[0]["height"].as_u64()),
+        (Some(200), Some(400))
+    );
+    let sent = image::load_from_memory(&w.mock.request_image(r0.seq, 0).unwrap())
+        .unwrap()
+        .to_rgb8();
+    let (top, bottom) = (sent.get_pixel(100, 60), sent.get_pixel(100, 340));
+    assert!(top[0] > 150 && top[2] < 100, "red on top: {top:?}");
+    assert!(bottom[2] > 150 && bottom[0] < 100, "blue below: {bottom:?}");
+
+    // The 4000×3000 photo: at most 1120 px, aspect kept.
+    let p = &reqs[1].images[0];
+    assert!(
+        p.width <= 1120 && p.height <= 1120,
+        "{}×{}",
+        p.width,
+        p.height
+    );
+    assert_eq!(p.width, 1120, "scaled to the limit, not below it");
+    let aspect = f64::from(p.width) / f64::from(p.height);
+    assert!((aspect - 4.0 / 3.0).abs() < 0.01, "aspect {aspect}");
+
+    // The screenshot stays legible: the mock read it with tesseract.
+    let s = &reqs[2].images[0];
+    assert!(s.width <= 1120, "{}", s.width);
+    let text = docs[2]["text"].as_str().unwrap();
+    for word in ["Quarterly", "revenue", "screenshots", "4711"] {
+        assert!(text.contains(word), "`{word}` survives scaling: {text:?}");
+    }
+
+    // Transparency is flattened onto white.
+    let t = image::load_from_memory(&w.mock.request_image(reqs[3].seq, 0).unwrap())
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(
+        t.get_pixel(5, 5).0,
+        [255, 255, 255, 255],
+        "transparent corners become white"
+    );
+    assert!(
+        t.get_pixel(150, 100)[0] < 60,
+        "the opaque square stays dark"
+    );
+}
+
+fn ten_images(w: &World) -> Vec<String> {
+    (0..10u64)
+        .map(|i| {
+            w.write(
+                &format!("page-{i}.png"),
+                &encode(
+                    &DynamicImage::ImageRgb8(photo(160, 120, 100 + i)),
+                    ImageFormat::Png,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_beyond_the_quota_waits_for_the_utc_reset_then_finishes_only_the_rest() {
+    let w = World::new(1, MockConfig::default()).with("KEYWHEEL_DAILY_CAP", "6");
+    let files = ten_images(&w);
+    let mut args = vec!["ocr", "--json"];
+    args.extend(files.iter().map(String::as_str));
+
+    let day1 = w
+        .cmd(&args)
+        .env("KEYWHEEL_FAKE_NOW", "2026-03-01T18:20:00Z")
+        .output()
+        .unwrap();
+    let err = stderr(&day1);
+    assert_eq!(
+        day1.status.code(),
+        Some(3),
+        "exit 3 while images are queued: {err}"
+    );
+    assert!(
+        err.contains("10 images need 10 requests; 6 left today; 4 will wait for 00:00 UTC (")
+            && err.contains("in 5 h 40 min)"),
+        "the plan is said before spending: {err}"
+    );
+    assert!(
+        err.contains("4 of 10 images are queued until 00:00 UTC"),
+        "{err}"
+    );
+    let docs = images(&day1);
+    assert_eq!(docs.len(), 10);
+    let done: Vec<&Value> = docs.iter().filter(|d| d["status"] == "done").collect();
+    let waiting: Vec<&Value> = docs.iter().filter(|d| d["status"] == "waiting").collect();
+    assert_eq!((done.len(), waiting.len()), (6, 4));
+    for d in &waiting {
+        assert_eq!(d["wait_until"], "2026-03-02T00:00:00Z", "{d}");
+        assert!(d["text"].is_null());
+    }
+    assert_eq!(
+        lines(&day1).last().unwrap()["error"]["code"],
+        "quota_exhausted"
+    );
+    assert_eq!(w.mock.stats().total_requests, 6);
+
+    let day2 = w
+        .cmd(&args)
+        .env("KEYWHEEL_FAKE_NOW", "2026-03-02T00:05:00Z")
+        .output()
+        .unwrap();
+    let err = stderr(&day2);
+    assert!(day2.status.success(), "{err}");
+    assert!(
+        err.contains("10 images need 4 requests (6 already done, free); 6 left today"),
+        "{err}"
+    );
+    let docs = images(&day2);
+    assert!(
+        docs.iter()
+            .all(|d| d["status"] == "done" && d["text"].is_string()),
+        "{docs:?}"
+    );
+    assert_eq!(
+        docs.iter().filter(|d| d["resumed"] == true).count(),
+        6,
+        "the 6 from yesterday are read back"
+    );
+    assert_eq!(
+        w.mock.stats().total_requests,
+        10,
+        "10 requests in all, not 16"
+    );
+
+    // A third run pays nothing at all.
+    let again = w
+        .cmd(&args)
+        .env("KEYWHEEL_FAKE_NOW", "2026-03-02T00:10:00Z")
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(w.mock.stats().total_requests, 10);
+}
+
+#[test]
+fn a_killed_batch_resumes_without_paying_twice() {
+    let w = World::new(1, MockConfig::default().with_latency_ms(300));
+    let files: Vec<String> = ten_images(&w).into_iter().take(8).collect();
+    let mut args = vec!["ocr", "--json", "--concurrency", "1"];
+    args.extend(files.iter().map(String::as_str));
+
+    let mut child = w
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once three requests have reached the mock.
+    loop {
+        if w.mock.stats().total_requests >= 3 {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            panic!("the batch ended before it could be killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = w.mock.stats().total_requests;
+    assert!(before < 8, "killed mid-way ({before} requests)");
+
+    let out = w.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = images(&out);
+    assert!(docs.iter().all(|d| d["status"] == "done"), "{docs:?}");
+    let resumed = docs.iter().filter(|d| d["resumed"] == true).count() as u64;
+    let total = w.mock.stats().total_requests;
+    assert!(
+        resumed + 1 >= before,
+        "every answer received before the kill is kept ({resumed} resumed, {before} sent)"
+    );
+    assert_eq!(
+        total - before,
+        8 - resumed,
+        "the rerun sends only the unfinished images"
+    );
+    assert!(
+        total <= 8 + 1,
+        "at most the one request in flight at the kill is sent again ({total})"
+    );
+}
+
+#[test]
+fn local_fallback_is_labelled_and_the_mock_sees_nothing() {
+    // No key at all.
+    let mut w = World::new(0, MockConfig::default());
+    let page = drawn(
+        w.dir.path(),
+        "page.png",
+        1000,
+        400,
+        &["Local engine reads this", "Second line here"],
+    );
+    let out = w.run(&["ocr", &page, "--local-fallback"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Local engine reads this"), "{text}");
+    assert!(
+        stderr(&out).contains("local OCR (tesseract)"),
+        "labelled: {}",
+        stderr(&out)
+    );
+    let out = w.run(&["ocr", "--json", &page, "--local-fallback"]);
+    let doc = &images(&out)[0];
+    assert_eq!(doc["local"], true);
+    assert_eq!(doc["label"], "local OCR (tesseract)");
+    assert!(doc["key_id"].is_null());
+    assert_eq!(w.mock.stats().total_requests, 0, "the mock saw no request");
+
+    // Without the flag: exit 4, and the sentence says how to add a key.
+    let fresh = drawn(w.dir.path(), "other.png", 800, 300, &["Another page"]);
+    let out = w.run(&["ocr", &fresh]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("keywheel keys add"),
+        "{}",
+        stderr(&out)
+    );
+
+    // No tesseract: the sentence says how to install it.
+    w.env.push(("PATH".into(), "/nonexistent".into()));
+    let out = w.run(&["ocr", &fresh, "--local-fallback"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("apt install tesseract-ocr tesseract-ocr-eng"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.mock.stats().total_requests, 0);
+
+    // Keys spent: the quota's share goes to the model, the rest is read locally.
+    let w = World::new(1, MockConfig::default()).with("KEYWHEEL_DAILY_CAP", "1");
+    let a = drawn(w.dir.path(), "a.png", 800, 300, &["First page"]);
+    let b = drawn(w.dir.path(), "b.png", 800, 300, &["Second page"]);
+    let out = w.run(&["ocr", "--json", &a, &b, "--local-fallback", "--out", "md"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 will go to local OCR (tesseract)"),
+        "{}",
+        stderr(&out)
+    );
+    let docs = images(&out);
+    assert_eq!(
+        (docs[0]["local"].as_bool(), docs[1]["local"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        w.mock.stats().total_requests,
+        1,
+        "only the image within the quota was sent"
+    );
+}
+
+#[test]
+fn out_writes_one_markdown_file_per_image() {
+    let w = World::new(1, MockConfig::default());
+    let a = w.write(
+        "a.png",
+        &encode(
+            &DynamicImage::ImageRgb8(photo(100, 80, 7)),
+            ImageFormat::Png,
+        ),
+    );
+    let b = w.write(
+        "b.jpg",
+        &encode(
+            &DynamicImage::ImageRgb8(photo(100, 80, 8)),
+            ImageFormat::Jpeg,
+        ),
+    );
+    let out = w.run(&["ocr", &a, &b, "--out", "notes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["a.md", "b.md"] {
+        let text = std::fs::read_to_string(w.path("notes").join(name)).unwrap();
+        assert!(text.starts_with("Received image 100x80"), "{name}: {text}");
+    }
+    // Several images to stdout: a header per image.
+    let out = w.run(&["ocr", &a, &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("## {a}")) && text.contains(&format!("## {b}")),
+        "{text}"
+    );
+    assert_eq!(
+        w.mock.stats().total_requests,
+        2,
+        "the second run came from the jobs table"
+    );
+}
