@@ -124,15 +124,14 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
     run("ask 429", &mut w.cmd(&["ask", "--json", "x"]));
     run(
         "ask unreachable",
-        &mut w
-            .cmd(&["ask", "--json", "x"])
+        w.cmd(&["ask", "--json", "x"])
             .env("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1")
             .env("KEYWHEEL_MAX_WAIT_SECS", "1"),
     );
     run("ask bad input", &mut w.cmd(&["ask", "--json", "   "]));
     run(
         "keys add bad",
-        &mut w.cmd(&["keys", "add", "--json"]).stdin(Stdio::piped()),
+        w.cmd(&["keys", "add", "--json"]).stdin(Stdio::piped()),
     );
     run("keys list", &mut w.cmd(&["keys", "list", "--json"]));
     run("status", &mut w.cmd(&["status", "--json"]));
@@ -142,8 +141,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
     run("alerts", &mut w.cmd(&["alerts"]));
     run(
         "panic",
-        &mut w
-            .cmd(&["status"])
+        w.cmd(&["status"])
             .env("KEYWHEEL_DEBUG_PANIC", format!("key was {CANARY}")),
     );
 
