@@ -77,6 +77,14 @@ fn base() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
 }
 
+/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`), 0 where unavailable.
+fn cpu_ns() -> u128 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
 fn epoch_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -102,11 +110,12 @@ fn worker_main(case: Case) -> AnyResult<()> {
         id: std::env::var("KW_BENCH_ID")?.parse()?,
         run_for: StdDuration::from_millis(std::env::var("KW_BENCH_MS")?.parse()?),
     };
+    let cpu0 = cpu_ns();
     let (ops, start, end) = match case {
         Case::Bare => worker_bare(&a)?,
         Case::Reserve | Case::ReserveComplete => worker_ledger(&a, case == Case::ReserveComplete)?,
     };
-    println!("KW_BENCH ops={ops} start_ns={start} end_ns={end}");
+    println!("KW_BENCH ops={ops} start_ns={start} end_ns={end} cpu_ns={}", cpu_ns() - cpu0);
     Ok(())
 }
 
@@ -126,6 +135,11 @@ fn barrier(a: &WorkerArgs) -> AnyResult<()> {
 fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let mut conn = Connection::open(&a.db)?;
     db::configure(&conn)?;
+    {
+        let exp = std::env::var("KW_EXP").unwrap_or_default();
+        if exp.contains("ckpt") { conn.execute_batch("PRAGMA wal_autocheckpoint=20000;")?; }
+        if exp.contains("mmap") { conn.execute_batch("PRAGMA mmap_size=268435456;")?; }
+    }
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
@@ -158,6 +172,14 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
     let keys = key_ids();
     let me = ledger.register_instance("bench", std::process::id(), base())?;
     let done = Completion::ok();
+    {
+        let exp = std::env::var("KW_EXP").unwrap_or_default();
+        let conns: Vec<_> = (0..8).map(|_| ledger.conn()).collect::<Result<_, _>>()?;
+        for c in &conns {
+            if exp.contains("ckpt") { c.execute_batch("PRAGMA wal_autocheckpoint=20000;")?; }
+            if exp.contains("mmap") { c.execute_batch("PRAGMA mmap_size=268435456;")?; }
+        }
+    }
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
@@ -176,10 +198,48 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
             0
         });
     }
+    if exp.contains("lean") {
+        use rusqlite::params;
+        while t.elapsed() < a.run_for {
+            let i = ops as i64;
+            let now = base() + Duration::milliseconds(i * STEP_MS + a.id as i64);
+            let key = &keys[a.id % keys.len()];
+            let day = now.format("%Y-%m-%d").to_string();
+            let now_ms = now.timestamp_millis();
+            ledger.write(|tx| {
+                let (acct, enabled, kd, km, ad, am, today, acct_today): (String, bool, Option<u32>, Option<u32>, Option<u32>, Option<u32>, u32, u32) = tx.prepare_cached(
+                    "SELECT COALESCE(k.account, k.id), k.enabled, k.daily_cap, k.minute_cap, a.daily_cap, a.minute_cap,
+                       COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0),
+                       (SELECT COALESCE(SUM(u.requests), 0) FROM keys k2 CROSS JOIN usage_daily u ON u.key_id = k2.id AND u.day = ?2
+                          WHERE COALESCE(k2.account, k2.id) = COALESCE(k.account, k.id))
+                     FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id) WHERE k.id = ?1")?
+                    .query_row(params![key.as_str(), day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?;
+                let (kmin, amin) = (km.unwrap_or(CAPS.minute), am.unwrap_or(CAPS.minute));
+                if !enabled || today >= kd.unwrap_or(CAPS.daily) || acct_today >= ad.unwrap_or(CAPS.daily) {
+                    return Err(keywheel_core::Error::Usage("refused".into()));
+                }
+                let (kw, aw): (Option<i64>, Option<i64>) = tx.prepare_cached(
+                    "SELECT (SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3),
+                            (SELECT started_ms FROM requests WHERE account = ?4 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?5)")?
+                    .query_row(params![key.as_str(), now_ms - 60_000, kmin - 1, acct, amin - 1], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if kw.is_some() || aw.is_some() {
+                    return Err(keywheel_core::Error::Usage("wait".into()));
+                }
+                tx.prepare_cached("INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 1) ON CONFLICT(key_id, day) DO UPDATE SET requests = requests + 1")?
+                    .execute(params![key.as_str(), day])?;
+                let _id: i64 = tx.prepare_cached("INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")?
+                    .query_row(params![me, key.as_str(), acct, day, now_ms, "chat", Option::<&str>::None], |r| r.get(0))?;
+                Ok(())
+            })?;
+            ops += 1;
+        }
+        println!("KW_BENCH ops={ops} start_ns={start} end_ns={} cpu_ns={}", epoch_ns(), cpu_ns());
+        std::process::exit(0);
+    }
     while t.elapsed() < a.run_for {
         let i = ops as i64;
         let now = base() + Duration::milliseconds(i * STEP_MS + a.id as i64);
-        let key = &keys[(ops as usize + a.id) % keys.len()];
+        let key = &keys[a.id % keys.len()];
         match ledger.reserve(&ReserveRequest {
             instance_id: &me,
             key_id: key,
@@ -221,6 +281,7 @@ fn setup(case: Case, path: &Path) -> AnyResult<()> {
     match case {
         Case::Bare => {
             let conn = Connection::open(path)?;
+            if std::env::var("KW_EXP").unwrap_or_default().contains("page1k") { conn.execute_batch("PRAGMA page_size=1024;")?; }
             db::configure(&conn)?;
             conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
@@ -238,6 +299,11 @@ fn setup(case: Case, path: &Path) -> AnyResult<()> {
             let c = ledger.conn()?;
             if exp.contains("noidx") {
                 c.execute_batch("DROP INDEX requests_day; DROP INDEX requests_open;")?;
+            }
+            if exp.contains("covidx") {
+                c.execute_batch("DROP INDEX requests_key_time; DROP INDEX requests_account_time;
+                  CREATE INDEX requests_key_time ON requests (key_id, started_ms, cached);
+                  CREATE INDEX requests_account_time ON requests (account, started_ms, cached);")?;
             }
             if exp.contains("noacct") {
                 c.execute_batch("DROP INDEX requests_account_time;")?;
@@ -326,7 +392,7 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
     }
     std::fs::write(dir.path().join("go"), b"")?;
 
-    let (mut ops, mut first, mut last) = (0u64, u128::MAX, 0u128);
+    let (mut ops, mut first, mut last, mut cpu) = (0u64, u128::MAX, 0u128, 0u128);
     for c in children {
         let out = c.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -350,12 +416,13 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
         ops += field("ops")? as u64;
         first = first.min(field("start_ns")?);
         last = last.max(field("end_ns")?);
+        cpu += field("cpu_ns")?;
     }
     let secs = (last.saturating_sub(first)) as f64 / 1e9;
     eprintln!(
-        "EXP {} x{procs}: {ops} ops in {secs:.2}s = {:.0}/s",
+        "EXP {} x{procs}: {ops} ops in {secs:.2}s = {:.0}/s cpu {:.1} us/op",
         case.tag(),
-        ops as f64 / secs
+        ops as f64 / secs, cpu as f64 / 1e3 / ops as f64
     );
     let verify = verify(case, &path, ops)?;
     Ok(Measured {
