@@ -115,7 +115,10 @@ fn worker_main(case: Case) -> AnyResult<()> {
         Case::Bare => worker_bare(&a)?,
         Case::Reserve | Case::ReserveComplete => worker_ledger(&a, case == Case::ReserveComplete)?,
     };
-    println!("KW_BENCH ops={ops} start_ns={start} end_ns={end} cpu_ns={}", cpu_ns() - cpu0);
+    println!(
+        "KW_BENCH ops={ops} start_ns={start} end_ns={end} cpu_ns={}",
+        cpu_ns() - cpu0
+    );
     Ok(())
 }
 
@@ -137,8 +140,12 @@ fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     db::configure(&conn)?;
     {
         let exp = std::env::var("KW_EXP").unwrap_or_default();
-        if exp.contains("ckpt") { conn.execute_batch("PRAGMA wal_autocheckpoint=20000;")?; }
-        if exp.contains("mmap") { conn.execute_batch("PRAGMA mmap_size=268435456;")?; }
+        if exp.contains("ckpt") {
+            conn.execute_batch("PRAGMA wal_autocheckpoint=20000;")?;
+        }
+        if exp.contains("mmap") {
+            conn.execute_batch("PRAGMA mmap_size=268435456;")?;
+        }
     }
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
@@ -176,8 +183,12 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
         let exp = std::env::var("KW_EXP").unwrap_or_default();
         let conns: Vec<_> = (0..8).map(|_| ledger.conn()).collect::<Result<_, _>>()?;
         for c in &conns {
-            if exp.contains("ckpt") { c.execute_batch("PRAGMA wal_autocheckpoint=20000;")?; }
-            if exp.contains("mmap") { c.execute_batch("PRAGMA mmap_size=268435456;")?; }
+            if exp.contains("ckpt") {
+                c.execute_batch("PRAGMA wal_autocheckpoint=20000;")?;
+            }
+            if exp.contains("mmap") {
+                c.execute_batch("PRAGMA mmap_size=268435456;")?;
+            }
         }
     }
     barrier(a)?;
@@ -233,7 +244,11 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
             })?;
             ops += 1;
         }
-        println!("KW_BENCH ops={ops} start_ns={start} end_ns={} cpu_ns={}", epoch_ns(), cpu_ns());
+        println!(
+            "KW_BENCH ops={ops} start_ns={start} end_ns={} cpu_ns={}",
+            epoch_ns(),
+            cpu_ns()
+        );
         std::process::exit(0);
     }
     while t.elapsed() < a.run_for {
@@ -281,7 +296,12 @@ fn setup(case: Case, path: &Path) -> AnyResult<()> {
     match case {
         Case::Bare => {
             let conn = Connection::open(path)?;
-            if std::env::var("KW_EXP").unwrap_or_default().contains("page1k") { conn.execute_batch("PRAGMA page_size=1024;")?; }
+            if std::env::var("KW_EXP")
+                .unwrap_or_default()
+                .contains("page1k")
+            {
+                conn.execute_batch("PRAGMA page_size=1024;")?;
+            }
             db::configure(&conn)?;
             conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
@@ -300,10 +320,26 @@ fn setup(case: Case, path: &Path) -> AnyResult<()> {
             if exp.contains("noidx") {
                 c.execute_batch("DROP INDEX requests_day; DROP INDEX requests_open;")?;
             }
+            if exp.contains("aged") {
+                let mut c2 = ledger.conn()?;
+                let tx = c2.transaction()?;
+                for d in 1..=365 {
+                    let day = (base() - Duration::days(d)).format("%Y-%m-%d").to_string();
+                    for n in 1..=KEYS {
+                        tx.execute(
+                            "INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 40)",
+                            rusqlite::params![api_key(n).id().as_str(), day],
+                        )?;
+                    }
+                }
+                tx.commit()?;
+            }
             if exp.contains("covidx") {
-                c.execute_batch("DROP INDEX requests_key_time; DROP INDEX requests_account_time;
+                c.execute_batch(
+                    "DROP INDEX requests_key_time; DROP INDEX requests_account_time;
                   CREATE INDEX requests_key_time ON requests (key_id, started_ms, cached);
-                  CREATE INDEX requests_account_time ON requests (account, started_ms, cached);")?;
+                  CREATE INDEX requests_account_time ON requests (account, started_ms, cached);",
+                )?;
             }
             if exp.contains("noacct") {
                 c.execute_batch("DROP INDEX requests_account_time;")?;
@@ -422,7 +458,8 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
     eprintln!(
         "EXP {} x{procs}: {ops} ops in {secs:.2}s = {:.0}/s cpu {:.1} us/op",
         case.tag(),
-        ops as f64 / secs, cpu as f64 / 1e3 / ops as f64
+        ops as f64 / secs,
+        cpu as f64 / 1e3 / ops as f64
     );
     let verify = verify(case, &path, ops)?;
     Ok(Measured {

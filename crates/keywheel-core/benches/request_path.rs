@@ -509,11 +509,34 @@ fn main() -> AnyResult<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    // `KW_BENCH_PROFILE=full|bare`: only that path at c=32 on a B-style ledger, for `perf record`.
+    // `KW_BENCH_PROFILE=full|bare`: only that path at c=32 on a B-style ledger, for `perf record`
+    // or `strace -c` (`KW_BENCH_WORKERS` sets the client runtime's worker threads, default 2).
     if let Ok(which) = std::env::var("KW_BENCH_PROFILE") {
-        let path = if which == "bare" { Path::Bare } else { Path::Full };
-        let base = Utc::now().date_naive().and_hms_opt(1, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
-        let p = variant(&mock.base_url(), Arc::new(SpreadClock { ms: AtomicI64::new(base.timestamp_millis()), step_ms: 1000 }))?;
+        let path = if which == "bare" {
+            Path::Bare
+        } else {
+            Path::Full
+        };
+        let base = Utc::now()
+            .date_naive()
+            .and_hms_opt(1, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now);
+        let p = variant(
+            &mock.base_url(),
+            Arc::new(SpreadClock {
+                ms: AtomicI64::new(base.timestamp_millis()),
+                step_ms: 1000,
+            }),
+        )?;
+        let workers = std::env::var("KW_BENCH_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?;
         rt.block_on(run_path(&p.ctx, path, 32, warm))?;
         let s = rt.block_on(run_path(&p.ctx, path, 32, n32 * 2))?;
         header("profile run");
@@ -574,7 +597,9 @@ fn main() -> AnyResult<()> {
             [b.key_id.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        println!("  (B's key ends with {rows} rows in its last 60 s window; the run spans {span_h:.1} h of ledger time)");
+        println!(
+            "  (B's key ends with {rows} rows in its last 60 s window; the run spans {span_h:.1} h of ledger time)"
+        );
     }
 
     // Where the time goes.
@@ -597,7 +622,11 @@ fn main() -> AnyResult<()> {
         keywheel_core::alerts::after_request(&b.pool, &b.key_id)?;
         Ok(())
     })?;
-    row("alerts::after_request (key_states tx + log read)", 1, &alerts);
+    row(
+        "alerts::after_request (key_states tx + log read)",
+        1,
+        &alerts,
+    );
     let ledger32 = rt.block_on(run_ledger(&b.ctx, 32, nstep))?;
     row(
         "ledger reserve + complete via Instance, 32 tasks",
@@ -714,7 +743,9 @@ fn main() -> AnyResult<()> {
     // Experiment 4: in-process overlap of ledger transactions. Dispatcher::run calls SQLite
     // synchronously on the tokio worker; with 2 workers two requests' transactions can collide
     // (SQLITE_BUSY → SQLite's busy handler sleeps the worker ≥ 1 ms). One worker cannot collide.
-    println!("\nexperiment 4 — a fresh ledger as in B, on a 1-worker client runtime (this process's ledger calls never overlap)");
+    println!(
+        "\nexperiment 4 — a fresh ledger as in B, on a 1-worker client runtime (this process's ledger calls never overlap)"
+    );
     let rt1 = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -272,10 +272,7 @@ impl Dispatcher {
                     }
                     on(Progress::Waiting { wait });
                     waited += wait;
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = cancel.cancelled() => return Err(Error::Cancelled),
-                    }
+                    pause(wait, cancel).await?;
                     continue;
                 }
             };
@@ -354,10 +351,7 @@ impl Dispatcher {
                                 wait,
                             });
                             waited += wait;
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = cancel.cancelled() => return Err(Error::Cancelled),
-                            }
+                            pause(wait, cancel).await?;
                         }
                         _ => {
                             return Err(Error::Upstream(format!(
@@ -446,10 +440,7 @@ impl Dispatcher {
                                 wait,
                             });
                             waited += wait;
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = cancel.cancelled() => return Err(Error::Cancelled),
-                            }
+                            pause(wait, cancel).await?;
                         }
                         _ if chain.len() > 1 => {
                             chain.remove(0);
@@ -510,6 +501,14 @@ impl Dispatcher {
                 ledger.mark_account_exhausted(account, until, now)
             }
         }
+    }
+}
+
+/// Sleeps for `wait` unless cancelled first.
+async fn pause(wait: Duration, cancel: &CancelToken) -> Result<()> {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => Ok(()),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
     }
 }
 

@@ -66,28 +66,7 @@ pub struct StatusView {
     pub ledger: String,
 }
 
-/// One key's requests on one day.
-#[derive(Debug, Clone, Serialize)]
-pub struct UsageDay {
-    /// Key id.
-    pub key_id: KeyId,
-    /// UTC day.
-    pub day: String,
-    /// Requests counted.
-    pub requests: u32,
-    /// Answered.
-    pub successes: u32,
-    /// Failed.
-    pub errors: u32,
-    /// Prompt tokens.
-    pub prompt_tokens: u64,
-    /// Completion tokens.
-    pub completion_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
-    /// Cost (USD).
-    pub cost: f64,
-}
+pub use crate::ledger::usage::DayUsage as UsageDay;
 
 /// `keywheel usage`.
 #[derive(Debug, Clone, Serialize)]
@@ -175,22 +154,7 @@ impl Pool {
             .rev()
             .map(|i| day_key(now - Duration::days(i64::from(i))))
             .collect::<Vec<_>>();
-        let usage = self
-            .ledger()
-            .daily_usage(days, now)?
-            .into_iter()
-            .map(|u| UsageDay {
-                key_id: u.key_id,
-                day: u.day,
-                requests: u.requests,
-                successes: u.successes,
-                errors: u.errors,
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-                reasoning_tokens: u.reasoning_tokens,
-                cost: u.cost,
-            })
-            .collect();
+        let usage = self.ledger().daily_usage(days, now)?;
         let keys = self.key_views()?;
         let ledger = self.ledger();
         let firsts = ledger.first_requests_today(now)?;
