@@ -327,6 +327,31 @@ fn keychain_round_trip_through_the_secret_service() {
     assert_no_key_material(&list.stdout, &k, "keys list output");
     assert_no_key_material(&all_bytes_under(env.data()), &k, "the data dir");
 
+    // Use it: an ask against keywheel-mock sends with the key read from the keychain.
+    let mock = keywheel_mock::start_blocking(keywheel_mock::MockConfig::default()).unwrap();
+    let asked = env
+        .cmd("", true)
+        .args(["ask", "--json", "hello from the keychain"])
+        .env("OPENROUTER_BASE_URL", mock.base_url())
+        .output()
+        .unwrap();
+    assert!(
+        asked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert_eq!(
+        json(&asked)["key_id"],
+        id.as_str(),
+        "the keychain key answered"
+    );
+    assert_eq!(
+        mock.stats().keys[&id].served,
+        1,
+        "the mock saw the keychain key"
+    );
+    assert_no_key_material(&asked.stdout, &k, "ask output");
+
     let rm = env
         .cmd("", true)
         .args(["keys", "rm", &id])

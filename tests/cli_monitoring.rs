@@ -97,6 +97,22 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
 
     run("ask ok", &mut w.cmd(&["ask", "--json", "hello"]));
     run("ask text", &mut w.cmd(&["ask", "hello again"]));
+    // A server that accepts and never answers: the first-byte timeout fires.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/api/v1", silent.local_addr().unwrap());
+    let _hold = std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(16).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(held);
+    });
+    run(
+        "ask timeout",
+        w.cmd(&["ask", "--json", "x"])
+            .env("OPENROUTER_BASE_URL", &silent_url)
+            .env("KEYWHEEL_TIMEOUT_SECS", "1")
+            .env("KEYWHEEL_MAX_WAIT_SECS", "1"),
+    );
+
     w.mock.script(vec![ScriptedResponse::json(
         401,
         r#"{"error":{"message":"User not found.","code":401}}"#,
@@ -145,6 +161,12 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
             .env("KEYWHEEL_DEBUG_PANIC", format!("key was {CANARY}")),
     );
 
+    let timeout = &outputs.iter().find(|(n, _)| n == "ask timeout").unwrap().1;
+    assert_eq!(
+        timeout.status.code(),
+        Some(5),
+        "a timeout ends as an upstream error"
+    );
     let panic = &outputs.last().unwrap().1;
     assert!(!panic.status.success(), "the forced panic happened");
     assert!(

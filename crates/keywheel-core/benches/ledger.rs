@@ -11,8 +11,10 @@
 //! `KW_BENCH_ONLY=reserve` (a case tag: `bare`, `reserve`, `reserve_complete`, optionally with
 //! `:1` or `:8`) runs only the matching cases, e.g. under `perf record`.
 //!
-//! Request times are spread 3 s apart per worker over 8 keys, so each key's 60 s window holds
-//! about as many rows as a real per-minute cap (20) allows and the window queries do honest work.
+//! Each worker reserves on its own key (1 of 8), its request times 3 s apart, so every key's 60 s
+//! window holds 20 rows — what a real per-minute cap of 20 allows — and the window queries do
+//! honest work. (With a shared key, workers running ahead in simulated time would fill the
+//! windows of those behind: the window has no upper bound on `started_ms`.)
 
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
@@ -77,7 +79,8 @@ fn base() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
 }
 
-/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`), 0 where unavailable.
+/// CPU time of the calling thread so far (Linux `/proc/thread-self/schedstat`), 0 elsewhere.
+/// Unlike throughput, it barely moves when other programs load the machine.
 fn cpu_ns() -> u128 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
@@ -138,15 +141,6 @@ fn barrier(a: &WorkerArgs) -> AnyResult<()> {
 fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let mut conn = Connection::open(&a.db)?;
     db::configure(&conn)?;
-    {
-        let exp = std::env::var("KW_EXP").unwrap_or_default();
-        if exp.contains("ckpt") {
-            conn.execute_batch("PRAGMA wal_autocheckpoint=20000;")?;
-        }
-        if exp.contains("mmap") {
-            conn.execute_batch("PRAGMA mmap_size=268435456;")?;
-        }
-    }
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
@@ -179,78 +173,9 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
     let keys = key_ids();
     let me = ledger.register_instance("bench", std::process::id(), base())?;
     let done = Completion::ok();
-    {
-        let exp = std::env::var("KW_EXP").unwrap_or_default();
-        let conns: Vec<_> = (0..8).map(|_| ledger.conn()).collect::<Result<_, _>>()?;
-        for c in &conns {
-            if exp.contains("ckpt") {
-                c.execute_batch("PRAGMA wal_autocheckpoint=20000;")?;
-            }
-            if exp.contains("mmap") {
-                c.execute_batch("PRAGMA mmap_size=268435456;")?;
-            }
-        }
-    }
     barrier(a)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
-    let exp = std::env::var("KW_EXP").unwrap_or_default();
-    if exp.contains("writeonly") {
-        while t.elapsed() < a.run_for {
-            ledger.write(|tx| {
-                tx.prepare_cached("UPDATE counter SET n = n + 1 WHERE id = 1")?
-                    .execute([])?;
-                Ok(())
-            })?;
-            ops += 1;
-        }
-        std::process::exit({
-            println!("KW_BENCH ops={ops} start_ns={start} end_ns={}", epoch_ns());
-            0
-        });
-    }
-    if exp.contains("lean") {
-        use rusqlite::params;
-        while t.elapsed() < a.run_for {
-            let i = ops as i64;
-            let now = base() + Duration::milliseconds(i * STEP_MS + a.id as i64);
-            let key = &keys[a.id % keys.len()];
-            let day = now.format("%Y-%m-%d").to_string();
-            let now_ms = now.timestamp_millis();
-            ledger.write(|tx| {
-                let (acct, enabled, kd, km, ad, am, today, acct_today): (String, bool, Option<u32>, Option<u32>, Option<u32>, Option<u32>, u32, u32) = tx.prepare_cached(
-                    "SELECT COALESCE(k.account, k.id), k.enabled, k.daily_cap, k.minute_cap, a.daily_cap, a.minute_cap,
-                       COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0),
-                       (SELECT COALESCE(SUM(u.requests), 0) FROM keys k2 CROSS JOIN usage_daily u ON u.key_id = k2.id AND u.day = ?2
-                          WHERE COALESCE(k2.account, k2.id) = COALESCE(k.account, k.id))
-                     FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id) WHERE k.id = ?1")?
-                    .query_row(params![key.as_str(), day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?;
-                let (kmin, amin) = (km.unwrap_or(CAPS.minute), am.unwrap_or(CAPS.minute));
-                if !enabled || today >= kd.unwrap_or(CAPS.daily) || acct_today >= ad.unwrap_or(CAPS.daily) {
-                    return Err(keywheel_core::Error::Usage("refused".into()));
-                }
-                let (kw, aw): (Option<i64>, Option<i64>) = tx.prepare_cached(
-                    "SELECT (SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3),
-                            (SELECT started_ms FROM requests WHERE account = ?4 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?5)")?
-                    .query_row(params![key.as_str(), now_ms - 60_000, kmin - 1, acct, amin - 1], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                if kw.is_some() || aw.is_some() {
-                    return Err(keywheel_core::Error::Usage("wait".into()));
-                }
-                tx.prepare_cached("INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 1) ON CONFLICT(key_id, day) DO UPDATE SET requests = requests + 1")?
-                    .execute(params![key.as_str(), day])?;
-                let _id: i64 = tx.prepare_cached("INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")?
-                    .query_row(params![me, key.as_str(), acct, day, now_ms, "chat", Option::<&str>::None], |r| r.get(0))?;
-                Ok(())
-            })?;
-            ops += 1;
-        }
-        println!(
-            "KW_BENCH ops={ops} start_ns={start} end_ns={} cpu_ns={}",
-            epoch_ns(),
-            cpu_ns()
-        );
-        std::process::exit(0);
-    }
     while t.elapsed() < a.run_for {
         let i = ops as i64;
         let now = base() + Duration::milliseconds(i * STEP_MS + a.id as i64);
@@ -283,6 +208,7 @@ struct Measured {
     procs: usize,
     ops: u64,
     secs: f64,
+    cpu_ns: u128,
     verify: String,
 }
 
@@ -290,61 +216,24 @@ impl Measured {
     fn rate(&self) -> f64 {
         self.ops as f64 / self.secs
     }
+
+    fn cpu_us_per_op(&self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.ops.max(1) as f64
+    }
 }
 
 fn setup(case: Case, path: &Path) -> AnyResult<()> {
     match case {
         Case::Bare => {
             let conn = Connection::open(path)?;
-            if std::env::var("KW_EXP")
-                .unwrap_or_default()
-                .contains("page1k")
-            {
-                conn.execute_batch("PRAGMA page_size=1024;")?;
-            }
             db::configure(&conn)?;
             conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
         Case::Reserve | Case::ReserveComplete => {
-            let exp = std::env::var("KW_EXP").unwrap_or_default();
-            if exp.contains("page1k") {
-                let c = Connection::open(path)?;
-                c.execute_batch("PRAGMA page_size=1024;")?;
-                db::configure(&c)?;
-            }
             let ledger = Ledger::open(path, CAPS)?;
             for n in 1..=KEYS {
                 ledger.upsert_key(&api_key(n), KeySource::Env, None, None, base())?;
             }
-            let c = ledger.conn()?;
-            if exp.contains("noidx") {
-                c.execute_batch("DROP INDEX requests_day; DROP INDEX requests_open;")?;
-            }
-            if exp.contains("aged") {
-                let mut c2 = ledger.conn()?;
-                let tx = c2.transaction()?;
-                for d in 1..=365 {
-                    let day = (base() - Duration::days(d)).format("%Y-%m-%d").to_string();
-                    for n in 1..=KEYS {
-                        tx.execute(
-                            "INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 40)",
-                            rusqlite::params![api_key(n).id().as_str(), day],
-                        )?;
-                    }
-                }
-                tx.commit()?;
-            }
-            if exp.contains("covidx") {
-                c.execute_batch(
-                    "DROP INDEX requests_key_time; DROP INDEX requests_account_time;
-                  CREATE INDEX requests_key_time ON requests (key_id, started_ms, cached);
-                  CREATE INDEX requests_account_time ON requests (account, started_ms, cached);",
-                )?;
-            }
-            if exp.contains("noacct") {
-                c.execute_batch("DROP INDEX requests_account_time;")?;
-            }
-            c.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
         }
     }
     Ok(())
@@ -428,7 +317,7 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
     }
     std::fs::write(dir.path().join("go"), b"")?;
 
-    let (mut ops, mut first, mut last, mut cpu) = (0u64, u128::MAX, 0u128, 0u128);
+    let (mut ops, mut first, mut last, mut cpu_ns) = (0u64, u128::MAX, 0u128, 0u128);
     for c in children {
         let out = c.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -452,21 +341,16 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
         ops += field("ops")? as u64;
         first = first.min(field("start_ns")?);
         last = last.max(field("end_ns")?);
-        cpu += field("cpu_ns")?;
+        cpu_ns += field("cpu_ns")?;
     }
     let secs = (last.saturating_sub(first)) as f64 / 1e9;
-    eprintln!(
-        "EXP {} x{procs}: {ops} ops in {secs:.2}s = {:.0}/s cpu {:.1} us/op",
-        case.tag(),
-        ops as f64 / secs,
-        cpu as f64 / 1e3 / ops as f64
-    );
     let verify = verify(case, &path, ops)?;
     Ok(Measured {
         case,
         procs,
         ops,
         secs,
+        cpu_ns,
         verify,
     })
 }
@@ -525,23 +409,35 @@ fn main() {
 
     println!();
     println!(
-        "{:<26} {:>9} {:>10} {:>8} {:>12} {:>9}",
-        "case", "processes", "ops", "secs", "ops/s", "vs bare"
+        "{:<26} {:>9} {:>9} {:>6} {:>9} {:>8} {:>10} {:>8}",
+        "case", "processes", "ops", "secs", "ops/s", "vs bare", "cpu us/op", "cpu vs"
     );
     for m in &results {
         let bare = results
             .iter()
-            .find(|b| b.case == Case::Bare && b.procs == m.procs)
-            .map(Measured::rate);
-        let ratio = bare.map_or_else(|| "-".to_string(), |b| format!("{:.2}x", m.rate() / b));
+            .find(|b| b.case == Case::Bare && b.procs == m.procs);
+        let (ratio, cpu_ratio) = bare.map_or_else(
+            || ("-".to_string(), "-".to_string()),
+            |b| {
+                (
+                    format!("{:.2}x", m.rate() / b.rate()),
+                    format!("{:.2}x", b.cpu_us_per_op() / m.cpu_us_per_op()),
+                )
+            },
+        );
         println!(
-            "{:<26} {:>9} {:>10} {:>8.2} {:>12.0} {:>9}",
+            "{:<26} {:>9} {:>9} {:>6.2} {:>9.0} {:>8} {:>10.1} {:>8}",
             m.case.name(),
             m.procs,
             m.ops,
             m.secs,
             m.rate(),
-            ratio
+            ratio,
+            m.cpu_us_per_op(),
+            cpu_ratio
         );
     }
+    println!(
+        "(vs bare: throughput ratio; cpu vs: bare's CPU per op / this case's, from the workers' own CPU time)"
+    );
 }

@@ -61,9 +61,6 @@ pub struct Alert {
     pub message: String,
 }
 
-/// How many of a key's last 10 completed requests today must have failed for an error spike.
-pub const ERROR_SPIKE: usize = 5;
-
 /// Fires `rule` for `subject` unless it already fired today; returns it only to the one
 /// caller that fired it.
 pub fn fire(
@@ -132,7 +129,7 @@ pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
         .iter()
         .filter(|r| r.state == "failed" && r.day == st_day(now))
         .count();
-    if failed >= ERROR_SPIKE {
+    if failed >= pool.settings().alert_error_spike.max(1) as usize {
         let msg = format!(
             "{failed} of the last {} requests on key {key} failed; see `keywheel log --key {key}`",
             recent.len()

@@ -38,6 +38,10 @@ pub struct Settings {
     pub instance_ttl_secs: u64,
     /// Log filter (EnvFilter syntax), e.g. `info` or `keywheel_core=debug`.
     pub log: String,
+    /// Seconds to wait for OpenRouter's first byte (and for a whole non-streamed answer).
+    pub timeout_secs: u64,
+    /// An error-spike alert fires when this many of a key's last 10 requests failed.
+    pub alert_error_spike: u32,
     /// How many daily log files to keep in `<data dir>/logs`.
     pub log_retention: usize,
     /// The R1 chat model chain, first choice first.
@@ -70,6 +74,8 @@ impl Default for Settings {
             heartbeat_secs: 5,
             instance_ttl_secs: 20,
             log: "info".to_string(),
+            timeout_secs: 60,
+            alert_error_spike: 5,
             log_retention: 14,
             chat_models: vec![
                 "deepseek/deepseek-r1-0528".into(),
@@ -163,6 +169,9 @@ impl Settings {
         let mut wait = u32::try_from(self.max_wait_secs).unwrap_or(u32::MAX);
         num("KEYWHEEL_MAX_WAIT_SECS", &mut wait)?;
         self.max_wait_secs = u64::from(wait);
+        let mut timeout = u32::try_from(self.timeout_secs).unwrap_or(u32::MAX);
+        num("KEYWHEEL_TIMEOUT_SECS", &mut timeout)?;
+        self.timeout_secs = u64::from(timeout.max(1));
         Ok(())
     }
 

@@ -138,12 +138,7 @@ impl Dispatcher {
     /// A dispatcher over `instance`, configured from its pool's settings.
     pub fn new(instance: Arc<Instance>) -> Result<Self> {
         let s: &Settings = instance.pool().settings();
-        let cfg = ClientConfig {
-            base_url: s.base_url.clone(),
-            referer: s.referer.clone(),
-            title: s.title.clone(),
-            ..ClientConfig::default()
-        };
+        let cfg = client_config(s);
         let max_wait = Duration::from_secs(s.max_wait_secs);
         let backoff = Backoff {
             max_total_wait: max_wait,
@@ -501,6 +496,20 @@ impl Dispatcher {
                 ledger.mark_account_exhausted(account, until, now)
             }
         }
+    }
+}
+
+/// The HTTP client settings for these settings (base URL, attribution, timeouts).
+pub fn client_config(s: &Settings) -> ClientConfig {
+    let timeout = Duration::from_secs(s.timeout_secs.max(1));
+    ClientConfig {
+        base_url: s.base_url.clone(),
+        referer: s.referer.clone(),
+        title: s.title.clone(),
+        first_byte_timeout: timeout,
+        idle_stream_timeout: timeout,
+        request_timeout: timeout.max(Duration::from_secs(300)).min(timeout * 5),
+        ..ClientConfig::default()
     }
 }
 

@@ -47,13 +47,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// An HTTP client configured from the pool's settings.
 pub(crate) fn client(pool: &Pool) -> Result<keywheel_core::openrouter::OpenRouter> {
-    let s = pool.settings();
-    let cfg = keywheel_core::openrouter::ClientConfig {
-        base_url: s.base_url.clone(),
-        referer: s.referer.clone(),
-        title: s.title.clone(),
-        ..Default::default()
-    };
+    let cfg = keywheel_core::dispatch::client_config(pool.settings());
     keywheel_core::openrouter::OpenRouter::new(cfg)
         .map_err(|e| keywheel_core::Error::Upstream(e.to_string()))
 }
