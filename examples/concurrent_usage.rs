@@ -97,8 +97,8 @@ impl Report {
                 )
             }
             Report::Served { key, fallbacks } => format!("SERVED {key} {fallbacks}"),
-            Report::Refused(s) => format!("REFUSED {s}"),
-            Report::Failed(s) => format!("FAILED {s}"),
+            Report::Refused(s) => format!("REFUSED {}", s.replace(['\n', '\r'], " ")),
+            Report::Failed(s) => format!("FAILED {}", s.replace(['\n', '\r'], " ")),
             Report::Done => "DONE".to_string(),
         }
     }

@@ -1,19 +1,20 @@
 //! What the full request path costs on top of the HTTP call itself: `Dispatcher::run` with a
 //! non-streaming chat job (read the day's skipped models, reserve in SQLite, send, parse,
-//! complete in SQLite) against a bare `reqwest` POST of the same JSON body to the same
-//! keywheel-mock endpoint with the same key (its JSON answer parsed into `ChatResponse` too).
+//! complete in SQLite, the after-request alert checks) against a bare `reqwest` POST of the same
+//! JSON body to the same keywheel-mock endpoint with the same key (its JSON answer parsed into
+//! `ChatResponse` too).
 //!
-//! Run: `cargo bench -p keywheel-core --bench request_path` (release; under a minute).
+//! Run: `cargo bench -p keywheel-core --bench request_path` (release; about 45 s on 2 cores).
 //!
-//! Each table measures p50, p99 and throughput at concurrency 1 and 32 (32 tasks on a 2-worker
-//! multi-thread tokio runtime) and prints the ADDED p50/p99 (full − bare); the target is an
-//! added p50 ≤ 0.5 ms. keywheel-mock answers with 0 ms latency on its own thread and runtime
-//! (`start_blocking`), but it shares the machine's cores with the client, so absolute numbers
-//! include the server's work; the difference between the two paths does not.
+//! Each table measures p50, p99, throughput and process CPU per request at concurrency 1 and 32
+//! (32 tasks on a 2-worker multi-thread tokio runtime) and prints the ADDED p50/p99 (full −
+//! bare); the target is an added p50 ≤ 0.5 ms. keywheel-mock answers with 0 ms latency on its
+//! own thread and runtime (`start_blocking`), but it shares the machine's cores (and the CPU
+//! column) with the client; the difference between the two paths is the client's own.
 //!
 //! Caps never bind: the mock's per-account limits and the pool's daily and per-minute caps are
 //! huge, the rotation threshold too, and the cache is off. Bare and full runs alternate in two
-//! halves each, so drift hits both alike. Two ledgers, one per table:
+//! halves each, so drift hits both alike. Each table has its own ledger file:
 //!
 //! - A, as briefed: the system clock. With a huge per-minute cap, every request of the run stays
 //!   in the bench key's 60 s window, and the reservation's window query walks all of them.
@@ -24,12 +25,16 @@
 //!
 //! Then a breakdown — each step of the full path alone: the `OpenRouter` client without the
 //! ledger, the ledger's reserve and complete transactions (1 and 32 tasks), the skipped-models
-//! read, the after-request alert check — and three experiments on the ledger files: the window
-//! query with a covering partial index; reserve + complete with WAL auto-checkpointing off (what
-//! the tail is made of); table B again with checkpoints moved to a background thread; and B on
-//! a 1-worker runtime, where this process's ledger transactions cannot collide.
+//! read, the after-request alert check and its two queries — and five experiments: (1) the
+//! window query with a covering partial index; (2) reserve + complete with WAL auto-checkpoints
+//! off (what the tail is made of); (3) the error-spike read as one cached `COUNT`; (4) table B
+//! again with checkpoints moved to a background thread (B′); (5) table B on a 1-worker runtime,
+//! where this process's ledger transactions cannot collide (C).
 //!
-//! `KW_BENCH_SCALE=0.25` (any factor) scales the request counts for a quicker look.
+//! Knobs: `KW_BENCH_SCALE=0.25` (any factor) scales the request counts for a quicker look.
+//! `KW_BENCH_PROFILE=full|bare` runs only that path at c=32 on a B-style ledger, for
+//! `perf record` or `strace -f -c -e trace=clock_nanosleep,fsync` (`KW_BENCH_WORKERS=N` sets the
+//! client runtime's workers); run the binary under `target/release/deps/request_path-*` directly.
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -139,12 +144,20 @@ impl Ctx {
 struct Sample {
     lat: Vec<Duration>,
     wall: Duration,
+    /// CPU time of the whole process (all threads, the in-process mock included).
+    cpu: Duration,
 }
 
 impl Sample {
     fn add(&mut self, other: Sample) {
         self.lat.extend(other.lat);
         self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+
+    /// Process CPU per operation, in µs.
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.lat.len().max(1) as f64
     }
 
     fn pct(&self, p: f64) -> f64 {
@@ -169,6 +182,7 @@ where
     Fut: Future<Output = AnyResult<()>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu0 = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(c);
     for _ in 0..c {
@@ -191,6 +205,7 @@ where
     Ok(Sample {
         lat,
         wall: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu0),
     })
 }
 
@@ -221,6 +236,7 @@ async fn run_ledger(ctx: &Arc<Ctx>, c: usize, n: usize) -> AnyResult<Sample> {
 
 /// Synchronous loop of `op`, `n` times, timing each.
 fn time_sync(n: usize, mut op: impl FnMut() -> AnyResult<()>) -> AnyResult<Sample> {
+    let cpu0 = process_cpu();
     let started = Instant::now();
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n {
@@ -231,6 +247,7 @@ fn time_sync(n: usize, mut op: impl FnMut() -> AnyResult<()>) -> AnyResult<Sampl
     Ok(Sample {
         lat,
         wall: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu0),
     })
 }
 
@@ -248,21 +265,35 @@ fn scaled(n: usize) -> usize {
 
 fn row(label: &str, c: usize, s: &Sample) {
     println!(
-        "{label:<46} {c:>3} {:>7} {:>9.3} {:>9.3} {:>10.0}",
+        "{label:<50} {c:>3} {:>6} {:>8.3} {:>8.3} {:>8.0} {:>8.0}",
         s.lat.len(),
         s.pct(0.50),
         s.pct(0.99),
-        s.rps()
+        s.rps(),
+        s.cpu_us()
     );
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, 10 ms ticks).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
 }
 
 fn header(title: &str) {
     println!("\n{title}");
     println!(
-        "{:<46} {:>3} {:>7} {:>9} {:>9} {:>10}",
-        "case", "c", "n", "p50 ms", "p99 ms", "req/s"
+        "{:<50} {:>3} {:>6} {:>8} {:>8} {:>8} {:>8}",
+        "case", "c", "n", "p50 ms", "p99 ms", "req/s", "CPU µs"
     );
-    println!("{}", "-".repeat(89));
+    println!("{}", "-".repeat(96));
 }
 
 /// A clock that moves `step_ms` each time it is read (table B): requests spread out in ledger
@@ -397,24 +428,21 @@ fn compare(
         row("bare reqwest POST + parse", *c, bare);
         row("full path (Dispatcher::run, non-streaming)", *c, full);
     }
-    println!(
-        "{:>49}  {:>7} {:>9} {:>9} {:>10}",
-        "added by the full path (full − bare):", "", "p50 ms", "p99 ms", "full/bare"
-    );
     let mut added = Vec::new();
     for (c, bare, full) in &results {
         let a50 = full.pct(0.5) - bare.pct(0.5);
         let verdict = if a50 <= TARGET_ADDED_P50_MS {
-            "target met"
+            "met"
         } else {
-            "target MISSED"
+            "MISSED"
         };
         println!(
-            "{:>46} {c:>3} {:>7} {a50:>9.3} {:>9.3} {:>9.0}%  {verdict} (added p50 ≤ {TARGET_ADDED_P50_MS} ms)",
-            "ADDED",
+            "{:<50} {c:>3} {:>6} {a50:>8.3} {:>8.3} {:>7.0}% {:>8.0}  target added p50 ≤ {TARGET_ADDED_P50_MS} ms: {verdict}",
+            "ADDED by the full path (full − bare; req/s full/bare)",
             "",
             full.pct(0.99) - bare.pct(0.99),
-            100.0 * full.rps() / bare.rps()
+            100.0 * full.rps() / bare.rps(),
+            full.cpu_us() - bare.cpu_us()
         );
         added.push((*c, a50));
     }
@@ -426,6 +454,7 @@ fn reserve_complete(v: &Variant, key: &KeyId, n: usize) -> AnyResult<(Sample, Sa
     let ledger = v.pool.ledger();
     let inst = v.ctx.instance.id();
     let (mut both, mut res, mut com) = (Sample::default(), Sample::default(), Sample::default());
+    let cpu0 = process_cpu();
     let started = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -447,6 +476,7 @@ fn reserve_complete(v: &Variant, key: &KeyId, n: usize) -> AnyResult<(Sample, Sa
         both.lat.push(t.elapsed());
     }
     both.wall = started.elapsed();
+    both.cpu = process_cpu().saturating_sub(cpu0);
     res.wall = res.lat.iter().sum();
     com.wall = com.lat.iter().sum();
     Ok((both, res, com))
@@ -627,6 +657,26 @@ fn main() -> AnyResult<()> {
         1,
         &alerts,
     );
+    let states = time_sync(nstep, || {
+        ledger.key_states(std::slice::from_ref(&b.key_id), b.pool.now())?;
+        Ok(())
+    })?;
+    row("  key_states (a read in a BEGIN IMMEDIATE tx)", 1, &states);
+    let log = time_sync(nstep, || {
+        let now = b.pool.now();
+        ledger.request_log(&keywheel_core::ledger::request_log::LogFilter {
+            key_id: Some(b.key_id.to_string()),
+            since: Some(now - chrono::Duration::hours(24)),
+            limit: 10,
+            ..Default::default()
+        })?;
+        Ok(())
+    })?;
+    row(
+        "  request_log, last 10 of the key (prepare uncached)",
+        1,
+        &log,
+    );
     let ledger32 = rt.block_on(run_ledger(&b.ctx, 32, nstep))?;
     row(
         "ledger reserve + complete via Instance, 32 tasks",
@@ -703,9 +753,54 @@ fn main() -> AnyResult<()> {
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    // Experiment 3: B again, checkpoints moved off the request path to a background thread.
+    // Experiment 3: the error-spike check's read, as `request_log` does it and as one cached count.
     println!(
-        "\nexperiment 3 — table B again with auto-checkpoint still off and a background thread running"
+        "\nexperiment 3 — the after-request error-spike read on B's ledger (last 10 requests of the key)"
+    );
+    {
+        let conn = rusqlite::Connection::open(b.pool.settings().db_path())?;
+        let since = b.pool.now().timestamp_millis() - 86_400_000;
+        let cols = "id, started_ms, day, instance_id, key_id, account, kind, model_asked, model_answered, state, \
+                    status_class, http_status, attempts, fallback, rotation, cached, prompt_tokens, completion_tokens, \
+                    reasoning_tokens, cost, latency_ms, bytes_sent, error";
+        let full = format!(
+            "SELECT {cols} FROM requests WHERE 1 = 1 AND key_id = ? AND started_ms >= ? ORDER BY started_ms DESC, id DESC LIMIT ?"
+        );
+        let as_is = time_sync(nstep, || {
+            let mut stmt = conn.prepare(&full)?;
+            let mut rows = stmt.query(rusqlite::params![b.key_id.as_str(), since, 10])?;
+            while let Some(r) = rows.next()? {
+                for i in 0..23 {
+                    let _ = r.get_ref(i)?;
+                }
+            }
+            Ok(())
+        })?;
+        let count_sql = "SELECT COUNT(*) FROM (SELECT state FROM requests WHERE key_id = ?1 AND started_ms >= ?2 \
+                         ORDER BY started_ms DESC, id DESC LIMIT 10) WHERE state = 'failed'";
+        let counted = time_sync(nstep, || {
+            let n: i64 = conn
+                .prepare_cached(count_sql)?
+                .query_row(rusqlite::params![b.key_id.as_str(), since], |r| r.get(0))?;
+            std::hint::black_box(n);
+            Ok(())
+        })?;
+        header("  error-spike read");
+        row(
+            "as request_log: prepare each time, 10 rows × 23 columns",
+            1,
+            &as_is,
+        );
+        row(
+            "one prepare_cached COUNT over the same 10 rows",
+            1,
+            &counted,
+        );
+    }
+
+    // Experiment 4: B again, checkpoints moved off the request path to a background thread.
+    println!(
+        "\nexperiment 4 — table B again with auto-checkpoint still off and a background thread running"
     );
     println!(
         "  `PRAGMA wal_checkpoint(PASSIVE)` every {CHECKPOINT_EVERY_MS} ms on its own connection (what the fix would look like)"
@@ -740,11 +835,11 @@ fn main() -> AnyResult<()> {
         .map_err(|_| "the checkpoint thread panicked")??;
     println!("  ({checkpoints} background checkpoints ran)");
 
-    // Experiment 4: in-process overlap of ledger transactions. Dispatcher::run calls SQLite
+    // Experiment 5: in-process overlap of ledger transactions. Dispatcher::run calls SQLite
     // synchronously on the tokio worker; with 2 workers two requests' transactions can collide
     // (SQLITE_BUSY → SQLite's busy handler sleeps the worker ≥ 1 ms). One worker cannot collide.
     println!(
-        "\nexperiment 4 — a fresh ledger as in B, on a 1-worker client runtime (this process's ledger calls never overlap)"
+        "\nexperiment 5 — a fresh ledger as in B, on a 1-worker client runtime (this process's ledger calls never overlap)"
     );
     let rt1 = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

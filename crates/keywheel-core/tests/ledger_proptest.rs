@@ -66,6 +66,9 @@ enum Op {
         ok: bool,
         dt_ms: i64,
     },
+    Release {
+        pick: usize,
+    },
     Heartbeat {
         inst: usize,
         dt_ms: i64,
@@ -118,6 +121,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (0..4usize, 0..3usize, step_ms()).prop_map(|(key, inst, dt_ms)| Op::Reserve { key, inst, dt_ms }),
         3 => (any::<usize>(), prop::bool::weighted(0.7), 0..5_000i64)
             .prop_map(|(pick, ok, dt_ms)| Op::Complete { pick, ok, dt_ms }),
+        1 => any::<usize>().prop_map(|pick| Op::Release { pick }),
         1 => (0..3usize, 0..20_000i64).prop_map(|(inst, dt_ms)| Op::Heartbeat { inst, dt_ms }),
         1 => (0..90_000i64).prop_map(|dt_ms| Op::Expire { dt_ms }),
         1 => (0..4usize, prop::option::of(daily_cap()), prop::option::of(minute_cap()))
@@ -233,11 +237,19 @@ impl Model {
             .get(&key.account)
             .copied()
             .unwrap_or((None, None));
+        let key_daily = key.daily.unwrap_or(self.defaults.daily);
+        let key_minute = key.minute.unwrap_or(self.defaults.minute);
+        // A key in its own (implicit) account: the account's caps are the key's caps.
+        let own = key.account == key.id.as_str();
         CapsAtGrant {
-            key_daily: key.daily.unwrap_or(self.defaults.daily),
-            key_minute: key.minute.unwrap_or(self.defaults.minute),
-            account_daily: ad.unwrap_or(self.defaults.daily),
-            account_minute: am.unwrap_or(self.defaults.minute),
+            key_daily,
+            key_minute,
+            account_daily: ad.unwrap_or(if own { key_daily } else { self.defaults.daily }),
+            account_minute: am.unwrap_or(if own {
+                key_minute
+            } else {
+                self.defaults.minute
+            }),
         }
     }
 
@@ -313,6 +325,7 @@ struct Stats {
     account_spent: u32,
     unusable: u32,
     expired: usize,
+    released: u32,
 }
 
 fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
@@ -452,6 +465,20 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                     } else {
                         u.2 += 1;
                     }
+                }
+            }
+            Op::Release { pick } => {
+                if m.reqs.is_empty() {
+                    continue;
+                }
+                let i = pick % m.reqs.len();
+                ledger.release(&m.reqs[i].res).unwrap();
+                // Only a still-open reservation is taken back: its row goes, its count too.
+                if m.reqs[i].state == "reserved" {
+                    let r = m.reqs.remove(i);
+                    let key = (r.res.key_id.as_str().to_string(), r.res.day.clone());
+                    m.usage.get_mut(&key).unwrap().0 -= 1;
+                    stats.released += 1;
                 }
             }
             Op::Heartbeat { inst, dt_ms } => {
@@ -738,6 +765,7 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
         t.account_spent += st.account_spent;
         t.unusable += st.unusable;
         t.expired += st.expired;
+        t.released += st.released;
         Ok(())
     });
     if let Err(e) = result {
@@ -752,7 +780,8 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
             && t.key_spent > 0
             && t.account_spent > 0
             && t.unusable > 0
-            && t.expired > 0,
+            && t.expired > 0
+            && t.released > 0,
         "some outcome never happened: {t:?}"
     );
 }
@@ -833,6 +862,13 @@ fn every_refusal_is_reached() {
                 inst: 0,
                 dt_ms: 0,
             }, // Unusable: disabled
+            Op::Release { pick: 4 }, // takes back key 2's open reservation
+            Op::Complete {
+                pick: 3,
+                ok: false,
+                dt_ms: 0,
+            },
+            Op::Release { pick: 3 }, // a completed request cannot be taken back
             Op::Expire { dt_ms: 31_000 },
             Op::Complete {
                 pick: 0,
@@ -844,6 +880,7 @@ fn every_refusal_is_reached() {
                 ok: true,
                 dt_ms: 0,
             },
+            Op::Release { pick: 0 }, // nor a late-completed abandoned one
         ],
     };
     let stats = run(&s).unwrap();
@@ -855,7 +892,8 @@ fn every_refusal_is_reached() {
             key_spent: 1,
             account_spent: 1,
             unusable: 1,
-            expired: 1
+            expired: 1,
+            released: 1
         }
     );
 }

@@ -334,3 +334,71 @@ fn no_keys_at_all_says_how_to_add_one() {
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("keywheel keys add"), "{err}");
 }
+
+#[test]
+fn a_key_in_its_own_account_can_have_a_cap_above_the_default() {
+    let w = World::new(1);
+    let pool = w.pool();
+    pool.ledger()
+        .update_key(
+            &id(1),
+            &KeyUpdate {
+                daily_cap: Some(Some(60)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let inst = pool.start_instance("test").unwrap();
+    let used = w.spend(&inst, 60);
+    assert_eq!(
+        used.len(),
+        60,
+        "its implicit account follows the key's own cap of 60, not the default 50"
+    );
+    assert!(
+        inst.try_reserve("chat", None).is_err(),
+        "the 61st is refused"
+    );
+}
+
+#[test]
+fn reservations_of_an_instance_expired_while_alive_are_abandoned_later() {
+    let w = World::new(1);
+    let pool = w.pool();
+    let ledger = pool.ledger();
+    let now = w.clock.now();
+    let ghost = ledger.register_instance("test", 1, now).unwrap();
+    ledger
+        .expire_instances(now + Duration::seconds(60), Duration::seconds(20))
+        .unwrap();
+    let r = ledger
+        .reserve(&keywheel_core::ledger::ReserveRequest {
+            instance_id: &ghost,
+            key_id: &id(1),
+            kind: "chat",
+            model: None,
+            now,
+        })
+        .unwrap();
+    assert!(matches!(
+        r,
+        keywheel_core::ledger::ReserveOutcome::Granted(_)
+    ));
+    ledger
+        .expire_instances(now + Duration::seconds(120), Duration::seconds(20))
+        .unwrap();
+    let state: String = ledger
+        .conn()
+        .unwrap()
+        .query_row("SELECT state FROM requests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        state, "abandoned",
+        "an orphaned reservation does not stay open forever"
+    );
+    assert_eq!(
+        pool.ledger().requests_today(&id(1), now).unwrap(),
+        1,
+        "and it stays counted"
+    );
+}

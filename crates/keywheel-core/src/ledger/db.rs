@@ -20,6 +20,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0002_cache_models.sql")),
         M::up(include_str!("migrations/0003_ocr_jobs.sql")),
         M::up(include_str!("migrations/0004_alerts.sql")),
+        M::up(include_str!("migrations/0005_request_indexes.sql")),
     ])
 }
 

@@ -55,6 +55,25 @@ impl Ledger {
         })
     }
 
+    /// Puts back an instance that others expired while it was still alive (e.g. it was
+    /// suspended longer than the TTL), with the same id, so its reservations stay attributed.
+    pub fn reregister_instance(
+        &self,
+        id: &str,
+        kind: &str,
+        pid: u32,
+        key: Option<&KeyId>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO instances (id, pid, kind, key_id, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![id, pid, kind, key.map(KeyId::as_str), now.timestamp_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Records which key an instance uses.
     pub fn set_instance_key(&self, id: &str, key: &KeyId) -> Result<()> {
         self.write(|tx| {
@@ -82,6 +101,13 @@ impl Ledger {
             tx.execute(
                 "UPDATE requests SET state = 'abandoned'
                  WHERE state = 'reserved' AND instance_id IN (SELECT id FROM instances WHERE heartbeat_ms < ?1)",
+                [cutoff],
+            )?;
+            // Open reservations whose instance is gone altogether (it was expired, then kept
+            // sending before it noticed) are abandoned once they are older than the TTL.
+            tx.execute(
+                "UPDATE requests SET state = 'abandoned'
+                 WHERE state = 'reserved' AND started_ms < ?1 AND instance_id NOT IN (SELECT id FROM instances)",
                 [cutoff],
             )?;
             Ok(tx.execute("DELETE FROM instances WHERE heartbeat_ms < ?1", [cutoff])?)

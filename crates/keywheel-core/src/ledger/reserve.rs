@@ -157,7 +157,8 @@ pub(crate) fn key_state(
         .prepare_cached(
             "SELECT COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap, k.minute_cap,
                     k.position, a.daily_cap, a.minute_cap, a.exhausted_until, COALESCE(a.no_credit, 0),
-                    COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0)
+                    COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0),
+                    k.account IS NULL
              FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id)
              WHERE k.id = ?1",
         )?
@@ -175,6 +176,7 @@ pub(crate) fn key_state(
                 r.get::<_, Option<i64>>(9)?,
                 r.get::<_, bool>(10)?,
                 r.get::<_, u32>(11)?,
+                r.get::<_, bool>(12)?,
             ))
         })
         .optional()?;
@@ -191,20 +193,24 @@ pub(crate) fn key_state(
         exhausted,
         acct_no_credit,
         today,
+        own,
     )) = row
     else {
         return Ok(None);
     };
+    // Keys of the account joined to their day rows by primary key (no scan of the history).
     let account_today: u32 = tx
         .prepare_cached(
-            "SELECT COALESCE(SUM(u.requests), 0) FROM usage_daily u JOIN keys k ON k.id = u.key_id
-             WHERE COALESCE(k.account, k.id) = ?1 AND u.day = ?2",
+            "SELECT COALESCE(SUM(u.requests), 0) FROM keys k
+             CROSS JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
+             WHERE COALESCE(k.account, k.id) = ?1",
         )?
         .query_row(params![account, day], |r| r.get(0))?;
     let daily_cap = kd.unwrap_or(caps.daily);
     let minute_cap = km.unwrap_or(caps.minute);
-    let account_daily_cap = ad.unwrap_or(caps.daily);
-    let account_minute_cap = am.unwrap_or(caps.minute);
+    // A key in its own (implicit) account: the account's caps are the key's caps.
+    let account_daily_cap = ad.unwrap_or(if own { daily_cap } else { caps.daily });
+    let account_minute_cap = am.unwrap_or(if own { minute_cap } else { caps.minute });
     let midnight = next_utc_midnight(now);
     let status = parse_status(&status);
     let availability = if !enabled {

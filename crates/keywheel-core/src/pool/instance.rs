@@ -47,7 +47,7 @@ struct Heartbeat {
 pub struct Instance {
     pool: Pool,
     id: String,
-    key: Mutex<Option<KeyId>>,
+    key: Arc<Mutex<Option<KeyId>>>,
     adoption: Adoption,
     heartbeat: Mutex<Option<Heartbeat>>,
 }
@@ -71,9 +71,10 @@ impl Instance {
         let adoption =
             ledger.adopt_at_start(&id, &candidates, pool.settings().rotate_after, now)?;
         tracing::info!(instance = %id, key = ?adoption.key, rotated = adoption.rotated, "instance started");
-        let heartbeat = spawn_heartbeat(&pool, &id);
+        let key = Arc::new(Mutex::new(adoption.key.clone()));
+        let heartbeat = spawn_heartbeat(&pool, &id, kind, key.clone());
         Ok(Self {
-            key: Mutex::new(adoption.key.clone()),
+            key,
             pool,
             id,
             adoption,
@@ -210,18 +211,33 @@ impl Instance {
     }
 }
 
-fn spawn_heartbeat(pool: &Pool, id: &str) -> Option<Heartbeat> {
+fn spawn_heartbeat(
+    pool: &Pool,
+    id: &str,
+    kind: &str,
+    key: Arc<Mutex<Option<KeyId>>>,
+) -> Option<Heartbeat> {
     let (stop, rx) = mpsc::channel::<()>();
     let ledger = pool.ledger().clone();
     let clock = pool.clock();
+    let kind = kind.to_string();
     let every = std::time::Duration::from_secs(pool.settings().heartbeat_secs.max(1));
     let id = Arc::<str>::from(id);
     let thread = std::thread::Builder::new()
         .name("keywheel-heartbeat".into())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
-                if let Err(e) = ledger.heartbeat(&id, clock.now()) {
-                    tracing::warn!(error = %e, "heartbeat failed");
+                match ledger.heartbeat(&id, clock.now()) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Someone expired us while we were alive (suspended?): come back.
+                        let key = key.lock().ok().and_then(|k| k.clone());
+                        tracing::warn!(instance = %id, "instance was expired while alive; registering again");
+                        if let Err(e) = ledger.reregister_instance(&id, &kind, std::process::id(), key.as_ref(), clock.now()) {
+                            tracing::warn!(error = %e, "could not register the instance again");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                 }
             }
         })
