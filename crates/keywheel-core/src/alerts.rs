@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::clock::describe_reset;
 use crate::error::Result;
 use crate::keys::KeyId;
-use crate::ledger::request_log::LogFilter;
 use crate::ledger::reserve::Availability;
 use crate::pool::Pool;
 
@@ -119,28 +118,14 @@ pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
         );
         out.extend(fire(pool, Rule::AccountSpent, &st.account, msg, now)?);
     }
-    let recent = pool.ledger().request_log(&LogFilter {
-        key_id: Some(key.to_string()),
-        since: Some(now - chrono::Duration::hours(24)),
-        limit: 10,
-        ..LogFilter::default()
-    })?;
-    let failed = recent
-        .iter()
-        .filter(|r| r.state == "failed" && r.day == st_day(now))
-        .count();
-    if failed >= pool.settings().alert_error_spike.max(1) as usize {
+    let (total, failed) = pool.ledger().recent_failures(key, 10, now)?;
+    if failed >= pool.settings().alert_error_spike.max(1) {
         let msg = format!(
-            "{failed} of the last {} requests on key {key} failed; see `keywheel log --key {key}`",
-            recent.len()
+            "{failed} of the last {total} requests on key {key} failed; see `keywheel log --key {key}`"
         );
         out.extend(fire(pool, Rule::ErrorSpike, key.as_str(), msg, now)?);
     }
     Ok(out)
-}
-
-fn st_day(now: DateTime<Utc>) -> String {
-    crate::clock::day_key(now)
 }
 
 /// The alert for a key that OpenRouter just refused (invalid, no credit, spend limit).

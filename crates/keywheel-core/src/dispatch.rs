@@ -370,6 +370,9 @@ impl Dispatcher {
                         ..Completion::ok()
                     };
                     self.instance.complete(&grant, &c)?;
+                    for a in alerts::after_request(pool, &grant.key.id())? {
+                        on(Progress::Alert(&a));
+                    }
                     tracing::warn!(
                         instance = self.instance.id(),
                         key = %grant.key.id(),

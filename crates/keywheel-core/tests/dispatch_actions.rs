@@ -337,3 +337,26 @@ async fn a_request_that_could_not_connect_spends_no_quota() {
     );
     assert!(pool.ledger().inconsistencies().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_error_spike_alerts_once() {
+    let w = World::new(&["a"]).await;
+    let e503 = || {
+        err(
+            503,
+            r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#,
+        )
+    };
+    w.mock.script((0..5).map(|_| e503()).collect());
+    let _ = w.ask(&[R1]).await; // 3 attempts, all failed
+    let out = w.ask(&[R1]).await.unwrap(); // 2 more failures, then an answer
+    assert_eq!(out.attempts, 3);
+    let alerts = w.pool.ledger().alerts(1, w.pool.now()).unwrap();
+    let spikes: Vec<_> = alerts.iter().filter(|a| a.rule == "error_spike").collect();
+    assert_eq!(spikes.len(), 1, "{alerts:?}");
+    assert!(
+        spikes[0].message.contains("5 of the last"),
+        "{}",
+        spikes[0].message
+    );
+}

@@ -94,6 +94,15 @@ impl Ledger {
         Ok(self.pool.get()?)
     }
 
+    /// Runs `f` in a read transaction (a consistent snapshot; takes no write lock).
+    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
     /// check-then-write sequences are atomic across processes. `SQLITE_BUSY` beyond the busy
     /// timeout is retried with a short backoff, so callers never see `database is locked`.

@@ -178,11 +178,11 @@ impl Ledger {
     /// The states of the candidate keys now (for error messages and status).
     pub fn key_states(&self, candidates: &[KeyId], now: DateTime<Utc>) -> Result<Vec<KeyState>> {
         let caps = self.caps;
-        self.write(|tx| states(tx, candidates, now, caps))
+        self.read(|tx| states(tx, candidates, now, caps))
     }
 
     /// The pool's current key.
     pub fn current_key(&self) -> Result<Option<KeyId>> {
-        self.write(current)
+        self.read(current)
     }
 }

@@ -107,3 +107,24 @@ impl Ledger {
         Ok(rows)
     }
 }
+
+impl Ledger {
+    /// Of a key's last `n` completed (uncached) requests today: how many there are and how
+    /// many failed. One indexed query; what the error-spike alert reads after every request.
+    pub fn recent_failures(&self, key: &KeyId, n: u32, now: DateTime<Utc>) -> Result<(u32, u32)> {
+        let midnight = crate::clock::utc_day(now)
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
+        let conn = self.conn()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
+                   SELECT state FROM requests
+                   WHERE key_id = ?1 AND started_ms >= ?2 AND cached = 0 AND state IN ('done', 'failed')
+                   ORDER BY started_ms DESC LIMIT ?3)",
+            )?
+            .query_row(params![key.as_str(), midnight.timestamp_millis(), n], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(row)
+    }
+}
