@@ -35,7 +35,8 @@ lint:
 fmt:
 	@$(CARGO) fmt --all
 
-## Benchmarks: ledger reservations vs a bare SQLite loop; image preparation.
+## Benchmarks: ledger reservations vs a bare SQLite loop; the request path vs bare reqwest; image preparation.
 bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench ledger
+	@$(CARGO) bench --locked -p keywheel-core --bench request_path
 	@$(CARGO) bench --locked -p keywheel-vision --bench prep
