@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test setup build lint fmt bench clean-data
+.PHONY: run test setup lint fmt bench
 
 ## Install system packages (as root) and fetch crates.
 setup:
