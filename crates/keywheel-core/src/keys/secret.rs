@@ -152,7 +152,7 @@ impl fmt::Debug for KeyId {
 mod tests {
     use super::*;
 
-    const K: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const K: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; // fake test key
 
     #[test]
     fn debug_and_display_never_show_the_key() {

@@ -34,7 +34,8 @@ impl KeyStatus {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    /// Parses the stored name (unknown names read as `Ok`).
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "invalid" => KeyStatus::Invalid,
             "no_credit" => KeyStatus::NoCredit,

@@ -212,7 +212,7 @@ pub(crate) fn key_state(
     let account_daily_cap = ad.unwrap_or(if own { daily_cap } else { caps.daily });
     let account_minute_cap = am.unwrap_or(if own { minute_cap } else { caps.minute });
     let midnight = next_utc_midnight(now);
-    let status = parse_status(&status);
+    let status = KeyStatus::parse(&status);
     let availability = if !enabled {
         Availability::Disabled
     } else if status != KeyStatus::Ok && status_until.is_none_or(|u| u > now_ms) {
@@ -250,15 +250,6 @@ pub(crate) fn key_state(
         availability,
         position,
     }))
-}
-
-fn parse_status(s: &str) -> KeyStatus {
-    match s {
-        "invalid" => KeyStatus::Invalid,
-        "no_credit" => KeyStatus::NoCredit,
-        "spend_limited" => KeyStatus::SpendLimited,
-        _ => KeyStatus::Ok,
-    }
 }
 
 /// When the per-minute window of the key or its account frees a slot, if it is full.
