@@ -13,6 +13,7 @@ use crate::pool::Pool;
 
 /// Which rule fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// A key passed the rotation threshold: new instances will move on.
@@ -51,6 +52,7 @@ impl Rule {
 
 /// A freshly fired alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Alert {
     /// The rule.
     pub rule: Rule,

@@ -5,8 +5,8 @@ use chrono::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::keys::KeyId;
-use crate::ledger::KeyStatus;
+use crate::keys::{ApiKey, KeyId};
+use crate::ledger::{KeyRecord, KeyStatus};
 use crate::openrouter::classify::failure_sentence;
 use crate::openrouter::types::{KeyInfo, ModelInfo};
 use crate::openrouter::{FailureClass, OpenRouter};
@@ -34,6 +34,7 @@ pub async fn models(pool: &Pool, client: &OpenRouter, refresh: bool) -> Result<V
 
 /// One key's check.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyCheck {
     /// Key id.
     pub id: KeyId,
@@ -45,6 +46,47 @@ pub struct KeyCheck {
     pub info: Option<KeyInfo>,
     /// The failure, as a sentence.
     pub error: Option<String>,
+}
+
+/// Adds a key after checking it with `GET /key` (no quota spent). A key OpenRouter rejects
+/// (401) is not stored; a key that could not be checked (network down, OpenRouter failing)
+/// is stored with a warning saying so. Returns the stored record, the check, the warning.
+pub async fn add_checked_key(
+    pool: &Pool,
+    client: &OpenRouter,
+    raw: &zeroize::Zeroizing<String>,
+    label: Option<&str>,
+    account: Option<&str>,
+) -> Result<(KeyRecord, Option<KeyCheck>, Option<String>)> {
+    let key = ApiKey::parse(raw)?;
+    match client.key_info(&key).await {
+        Ok(info) => {
+            let rec = pool.add_key(raw, label, account)?;
+            pool.ledger()
+                .set_key_status(&rec.id, KeyStatus::Ok, None, None)?;
+            let check = KeyCheck {
+                id: rec.id.clone(),
+                masked: rec.masked.clone(),
+                ok: true,
+                info: Some(info),
+                error: None,
+            };
+            Ok((rec, Some(check), None))
+        }
+        Err(f) if f.class == FailureClass::KeyInvalid => Err(Error::BadInput(format!(
+            "OpenRouter does not accept the key {} ({}); nothing was stored — copy the key again from openrouter.ai/keys",
+            key.masked(),
+            f.message.trim_end_matches('.')
+        ))),
+        Err(f) => {
+            let rec = pool.add_key(raw, label, account)?;
+            let warning = format!(
+                "the key was stored, but it could not be checked now: {} Check it later from the key list.",
+                failure_sentence(&f)
+            );
+            Ok((rec, None, Some(warning)))
+        }
+    }
 }
 
 /// Checks keys with `GET /key` (no quota spent) and records what was learned: a 401 marks the

@@ -107,9 +107,7 @@ impl Settings {
 
     /// Loads settings with an injected environment.
     pub fn load_with(env: EnvLookup<'_>) -> Result<Self> {
-        let path = env("KEYWHEEL_CONFIG")
-            .map(PathBuf::from)
-            .or_else(default_config_path);
+        let path = config_path(env);
         let mut s = match path {
             Some(p) if p.is_file() => Self::from_file(&p)?,
             _ => Self::default(),
@@ -205,6 +203,101 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".keywheel"))
 }
 
+/// The config file a process reads: `KEYWHEEL_CONFIG`, else the platform default.
+pub fn config_path(env: EnvLookup<'_>) -> Option<PathBuf> {
+    env("KEYWHEEL_CONFIG")
+        .map(PathBuf::from)
+        .or_else(default_config_path)
+}
+
+/// A change to the settings a person edits in the app (`None` = unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsEdit {
+    /// The rotation threshold.
+    pub rotate_after: Option<u32>,
+    /// The chat model chain, first choice first.
+    pub chat_models: Option<Vec<String>>,
+    /// The vision model chain, first choice first.
+    pub vision_models: Option<Vec<String>>,
+}
+
+/// Writes `edit` into the config file at `path`, keeping every other setting in it, and
+/// returns the settings the file now gives. The new file is checked before it replaces the
+/// old one (written to a temporary file, then renamed), so a bad edit loses nothing.
+pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
+    let mut table = if path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                format!("could not read the config file {}", path.display()),
+                e,
+            )
+        })?;
+        text.parse::<toml::Table>().map_err(|e| {
+            Error::Usage(format!(
+                "the config file {} is not valid TOML ({e}); fix or remove it first",
+                path.display()
+            ))
+        })?
+    } else {
+        toml::Table::new()
+    };
+    let models = |name: &str, list: &[String]| -> Result<toml::Value> {
+        let list: Vec<String> = list
+            .iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if list.is_empty() {
+            return Err(Error::Usage(format!(
+                "the {name} model chain is empty; give at least one model id"
+            )));
+        }
+        Ok(toml::Value::Array(
+            list.into_iter().map(toml::Value::String).collect(),
+        ))
+    };
+    if let Some(n) = edit.rotate_after {
+        if n == 0 {
+            return Err(Error::Usage(
+                "a rotation threshold of 0 would rotate at every start; give 1 or more".into(),
+            ));
+        }
+        table.insert("rotate_after".into(), toml::Value::Integer(i64::from(n)));
+    }
+    if let Some(list) = &edit.chat_models {
+        table.insert("chat_models".into(), models("chat", list)?);
+    }
+    if let Some(list) = &edit.vision_models {
+        table.insert("vision_models".into(), models("vision", list)?);
+    }
+    let text = toml::to_string_pretty(&table)
+        .map_err(|e| Error::Usage(format!("could not write the settings: {e}")))?;
+    let settings: Settings = toml::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "the edited config file {} would not load ({e}); nothing was written",
+            path.display()
+        ))
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("could not create the config directory {}", dir.display()),
+                e,
+            )
+        })?;
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            Error::io(
+                format!("could not write the config file {}", path.display()),
+                e,
+            )
+        })?;
+    Ok(settings)
+}
+
 /// The default `config.toml` path in the platform config dir.
 pub fn default_config_path() -> Option<PathBuf> {
     project_dirs().map(|d| d.config_dir().join("config.toml"))
@@ -221,6 +314,41 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn edit_file_keeps_other_settings_and_refuses_bad_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("sub/config.toml");
+        std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+        std::fs::write(&cfg, "daily_cap = 30\n").unwrap();
+        let edit = SettingsEdit {
+            rotate_after: Some(12),
+            chat_models: Some(vec![" a/b ".into(), "".into(), "c/d".into()]),
+            vision_models: None,
+        };
+        let s = edit_file(&cfg, &edit).unwrap();
+        assert_eq!((s.daily_cap, s.rotate_after), (30, 12));
+        assert_eq!(s.chat_models, vec!["a/b".to_string(), "c/d".to_string()]);
+        assert_eq!(Settings::from_file(&cfg).unwrap(), s);
+
+        let before = std::fs::read_to_string(&cfg).unwrap();
+        let empty = SettingsEdit {
+            vision_models: Some(vec!["  ".into()]),
+            ..SettingsEdit::default()
+        };
+        let err = edit_file(&cfg, &empty).unwrap_err().to_string();
+        assert!(err.contains("vision model chain is empty"), "{err}");
+        let zero = SettingsEdit {
+            rotate_after: Some(0),
+            ..SettingsEdit::default()
+        };
+        assert!(edit_file(&cfg, &zero).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&cfg).unwrap(),
+            before,
+            "nothing lost"
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::pool::{Instance, Reserve};
 
 /// What kind of work a request is (for the request log and the cache policy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// R1 chat.
@@ -100,6 +101,7 @@ pub enum Progress<'a> {
 
 /// The result of a job.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Outcome {
     /// The key that answered (absent for a cache hit).
     pub key_id: Option<KeyId>,

@@ -7,6 +7,7 @@ use crate::clock::{human_duration, next_utc_midnight};
 
 /// When a key or an account runs out today, at the current pace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Forecast {
     /// Key id or account.
     pub subject: String,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an instance found a key's material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
     /// The OS keychain (added with `keywheel keys add` or the app).

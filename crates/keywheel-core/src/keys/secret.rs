@@ -115,6 +115,7 @@ pub fn mask(key: &str) -> String {
 /// A key's public id: the first 12 hex characters of the SHA-256 of the key. The same key
 /// has the same id wherever it comes from, so its usage follows it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(transparent)]
 pub struct KeyId(String);
 

@@ -10,6 +10,7 @@ use crate::error::Result;
 
 /// A fired alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AlertRow {
     /// UTC day it fired on.
     pub day: String,

@@ -15,6 +15,7 @@ use crate::keys::KeyId;
 
 /// A live instance as listed by `keywheel status`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstanceInfo {
     /// Instance id.
     pub id: String,

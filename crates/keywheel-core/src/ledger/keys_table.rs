@@ -11,6 +11,7 @@ use crate::keys::{ApiKey, KeyId, KeySource};
 
 /// A key's health as last observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     /// Usable.
@@ -47,6 +48,7 @@ impl KeyStatus {
 
 /// One key's metadata.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyRecord {
     /// Fingerprint id.
     pub id: KeyId,

@@ -13,6 +13,7 @@ use crate::error::Result;
 
 /// One request as logged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RequestRow {
     /// Row id.
     pub id: i64,
@@ -113,6 +114,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
 
 /// One key (or account) on one UTC day, aggregated from the request log.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DayAggregate {
     /// Key id or account name.
     pub subject: String,

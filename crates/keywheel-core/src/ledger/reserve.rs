@@ -72,6 +72,7 @@ pub enum ReserveOutcome {
 
 /// Why a key can or cannot take a request right now (ignoring the per-minute window).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum Availability {
     /// It can.

@@ -17,6 +17,7 @@ use crate::keys::KeyId;
 
 /// What an instance got at start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Adoption {
     /// The key adopted; `None` when no candidate is usable.
     pub key: Option<KeyId>,

@@ -11,6 +11,7 @@ use crate::keys::KeyId;
 
 /// One key's usage on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DayUsage {
     /// Key id.
     pub key_id: KeyId,

@@ -43,6 +43,7 @@ pub enum Event<'a> {
 
 /// What happened to one image.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageResult {
     /// The file name as given.
     pub file: String,

@@ -24,7 +24,8 @@ mod plan;
 
 use std::path::PathBuf;
 
-use keywheel_vision::{PrepOptions, Prepared, PreparedImage};
+pub use keywheel_vision::PrepOptions;
+use keywheel_vision::{Prepared, PreparedImage};
 
 use crate::error::{Error, Result};
 use crate::openrouter::{ChatRequest, Message};
@@ -92,6 +93,17 @@ pub fn prepare_files(paths: &[PathBuf], opts: &PrepOptions) -> Result<Vec<Input>
             bad.join("\n  ")
         ))),
     }
+}
+
+/// Prepares one image from its bytes (pasted, picked or dropped in the app); `name` is what
+/// the person sees. A file that cannot be used fails with [`Error::BadInput`] naming it.
+pub fn prepare_bytes(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Input> {
+    keywheel_vision::prepare(name, bytes, opts)
+        .map(|prepared| Input {
+            file: name.to_string(),
+            prepared,
+        })
+        .map_err(|e| Error::BadInput(format!("{e} Nothing was sent.")))
 }
 
 /// The request for one tile: the prompt first, then the image; `chain` as `model` + `models`.

@@ -16,6 +16,7 @@ use super::local::LOCAL_LABEL;
 
 /// What a batch will do, decided before it spends anything.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QuotaPlan {
     /// Images in the batch.
     pub images: usize,

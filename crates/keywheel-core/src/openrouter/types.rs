@@ -375,6 +375,7 @@ pub(crate) struct DataEnvelope<T> {
 
 /// Token counts and cost of one generation (`usage`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(from = "RawUsage")]
 pub struct Usage {
     /// Prompt tokens (images included).
@@ -519,6 +520,7 @@ pub(crate) fn details_text(details: &[Value]) -> String {
 
 /// `GET /key`: what OpenRouter knows about the key.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct KeyInfo {
     /// Display label (often OpenRouter's own masked key, e.g. `sk-or-v1-4f2...9ab`).
@@ -555,6 +557,7 @@ pub struct KeyInfo {
 
 /// `free_model_daily_requests`: the account-wide `:free` counter, reset at UTC midnight.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct FreeModelDailyRequests {
     /// 50 or 1000.
@@ -573,6 +576,7 @@ pub struct FreeModelDailyRequests {
 
 /// One `/models` entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(from = "RawModel")]
 pub struct ModelInfo {
     /// Routable slug, e.g. `meta-llama/llama-3.2-90b-vision-instruct`.
@@ -591,6 +595,7 @@ pub struct ModelInfo {
 
 /// A model's prices, parsed from OpenRouter's strings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Pricing {
     /// USD per prompt token.

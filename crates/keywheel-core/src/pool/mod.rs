@@ -8,7 +8,7 @@ mod explain;
 mod instance;
 mod views;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use zeroize::Zeroizing;
@@ -43,7 +43,7 @@ struct Inner {
     ledger: Ledger,
     store: Arc<dyn SecretStore>,
     env_keys: Vec<ApiKey>,
-    ring: OnceLock<KeyRing>,
+    ring: RwLock<Option<Arc<KeyRing>>>,
     warnings: std::sync::Mutex<Vec<String>>,
 }
 
@@ -105,7 +105,7 @@ impl Pool {
                 ledger,
                 store: opts.store,
                 env_keys,
-                ring: OnceLock::new(),
+                ring: RwLock::new(None),
                 warnings: std::sync::Mutex::new(warnings),
             }),
         })
@@ -142,30 +142,67 @@ impl Pool {
     }
 
     /// The keys this process can send with: keychain keys with metadata, then env keys.
-    /// Loaded from the keychain once, on first use.
-    pub fn ring(&self) -> &KeyRing {
-        self.inner.ring.get_or_init(|| {
-            let mut ring = KeyRing::default();
-            if self.inner.store.status() == KeychainStatus::Available {
-                for rec in self.inner.ledger.keys().unwrap_or_default() {
-                    if rec.source != KeySource::Keychain {
-                        continue;
-                    }
-                    match self.inner.store.get(&rec.id) {
-                        Ok(Some(k)) => ring.insert(k, KeySource::Keychain),
-                        Ok(None) => self.warn(format!(
-                            "warning: key {} ({}) is listed but not in the keychain; remove it with `keywheel keys rm {}` and add it again",
-                            rec.id, rec.masked, rec.id
-                        )),
-                        Err(e) => self.warn(format!("warning: {e}")),
-                    }
+    /// Loaded from the keychain on first use and again after [`Pool::refresh_keys`] saw the
+    /// key list change (a long-running app picks up keys added or removed elsewhere).
+    pub fn ring(&self) -> Arc<KeyRing> {
+        if let Some(ring) = self.inner.ring.read().expect("ring lock").as_ref() {
+            return ring.clone();
+        }
+        let ring = Arc::new(self.load_ring());
+        *self.inner.ring.write().expect("ring lock") = Some(ring.clone());
+        ring
+    }
+
+    fn load_ring(&self) -> KeyRing {
+        let mut ring = KeyRing::default();
+        if self.inner.store.status() == KeychainStatus::Available {
+            for rec in self.inner.ledger.keys().unwrap_or_default() {
+                if rec.source != KeySource::Keychain {
+                    continue;
+                }
+                match self.inner.store.get(&rec.id) {
+                    Ok(Some(k)) => ring.insert(k, KeySource::Keychain),
+                    Ok(None) => self.warn(format!(
+                        "warning: key {} ({}) is listed but not in the keychain; remove it with `keywheel keys rm {}` and add it again",
+                        rec.id, rec.masked, rec.id
+                    )),
+                    Err(e) => self.warn(format!("warning: {e}")),
                 }
             }
-            for k in &self.inner.env_keys {
-                ring.insert(k.clone(), KeySource::Env);
-            }
-            ring
-        })
+        }
+        for k in &self.inner.env_keys {
+            ring.insert(k.clone(), KeySource::Env);
+        }
+        ring
+    }
+
+    /// Reloads the key ring if the ledger's key list no longer matches it (a key was added
+    /// or removed by this or another process). Cheap when nothing changed: one indexed read.
+    /// Returns whether it reloaded.
+    pub fn refresh_keys(&self) -> Result<bool> {
+        let listed: Vec<KeyId> = self
+            .inner
+            .ledger
+            .keys()?
+            .into_iter()
+            .filter(|r| r.source == KeySource::Keychain)
+            .map(|r| r.id)
+            .collect();
+        let ring = self.ring();
+        let held: Vec<KeyId> = ring
+            .iter()
+            .filter(|(_, src)| *src == KeySource::Keychain)
+            .map(|(k, _)| k.id())
+            .collect();
+        let same = listed.len() == held.len() && listed.iter().all(|id| held.contains(id));
+        if !same {
+            self.forget_ring();
+        }
+        Ok(!same)
+    }
+
+    fn forget_ring(&self) {
+        *self.inner.ring.write().expect("ring lock") = None;
     }
 
     fn warn(&self, w: String) {
@@ -185,6 +222,7 @@ impl Pool {
         self.inner
             .ledger
             .upsert_key(&key, KeySource::Keychain, label, account, self.now())?;
+        self.forget_ring();
         self.record(&key.id())
     }
 
@@ -195,6 +233,7 @@ impl Pool {
             self.inner.store.delete(&rec.id)?;
         }
         self.inner.ledger.remove_key(&rec.id)?;
+        self.forget_ring();
         Ok(rec)
     }
 

@@ -14,6 +14,7 @@ use crate::ledger::reserve::Availability;
 
 /// One key as listed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyView {
     /// Fingerprint id.
     pub id: KeyId,
@@ -43,6 +44,7 @@ pub struct KeyView {
 
 /// `keywheel status`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StatusView {
     /// Now.
     pub now: DateTime<Utc>,
@@ -70,6 +72,7 @@ pub use crate::ledger::usage::DayUsage as UsageDay;
 
 /// `keywheel usage`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsageView {
     /// Days covered.
     pub days: u32,

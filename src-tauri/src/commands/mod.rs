@@ -1,0 +1,23 @@
+//! The IPC surface: one file per domain, each command a few lines that call the core (or the
+//! app's own state) and map errors to [`IpcError`](crate::error::IpcError).
+
+pub mod chat;
+pub mod keys;
+pub mod ocr;
+pub mod settings;
+pub mod usage;
+
+use keywheel_core::Result;
+
+use crate::error::{IpcError, IpcResult};
+
+/// Runs core work that blocks (SQLite, image decoding, a whole batch) on the blocking pool,
+/// so the async workers and the window's event loop stay free.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> IpcResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| IpcError::usage(format!("the task stopped unexpectedly ({e}); try again")))?
+        .map_err(IpcError::from)
+}

@@ -1,0 +1,282 @@
+//! The shapes that cross the IPC boundary and are not core types. Each derives `TS`; the
+//! TypeScript file `ui/src/api/bindings.ts` is generated from them (see `bindings.rs`).
+
+use keywheel_core::catalogue::KeyCheck;
+use keywheel_core::ledger::jobs::JobStatus;
+use keywheel_core::ocr::{ImageResult, QuotaPlan};
+use keywheel_core::pool::KeyView;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::IpcError;
+
+/// `keys_add`'s answer.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KeyAdded {
+    /// The key as listed (masked).
+    pub key: KeyView,
+    /// What `GET /key` said (no quota spent); absent if the check could not run.
+    pub check: Option<KeyCheck>,
+    /// Why the key was stored without a check, if so.
+    pub warning: Option<String>,
+}
+
+/// A change to one key (`null` = unchanged).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct KeyPatch {
+    /// New label.
+    pub label: Option<String>,
+    /// New account (`""` = its own account).
+    pub account: Option<String>,
+    /// New daily cap.
+    pub daily_cap: Option<u32>,
+    /// New per-minute cap.
+    pub minute_cap: Option<u32>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Return both caps to the defaults.
+    #[serde(default)]
+    pub reset_caps: bool,
+}
+
+/// Filters for the request log.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct LogQuery {
+    /// Only this key id.
+    pub key_id: Option<String>,
+    /// `chat` or `ocr`.
+    pub kind: Option<String>,
+    /// Only this outcome class (`ok`, `rate_limited`, …).
+    pub status_class: Option<String>,
+    /// Only requests that fell back or rotated.
+    #[serde(default)]
+    pub only_fallbacks: bool,
+    /// At most this many rows, newest first (0 = 100).
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// The settings panel.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SettingsView {
+    /// Rotate at start once the current key passed this many requests today.
+    pub rotate_after: u32,
+    /// Default daily cap per key.
+    pub daily_cap: u32,
+    /// Default per-minute cap per key.
+    pub minute_cap: u32,
+    /// Chat model chain.
+    pub chat_models: Vec<String>,
+    /// Vision model chain.
+    pub vision_models: Vec<String>,
+    /// The config file edits are written to.
+    pub config_path: String,
+    /// The shared ledger file.
+    pub ledger_path: String,
+    /// `available`, `disabled` or why the keychain cannot be used.
+    pub keychain: String,
+    /// The OpenRouter API base URL.
+    pub base_url: String,
+}
+
+/// A settings edit (`null` = unchanged).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct SettingsPatch {
+    /// Rotation threshold.
+    pub rotate_after: Option<u32>,
+    /// Chat model chain.
+    pub chat_models: Option<Vec<String>>,
+    /// Vision model chain.
+    pub vision_models: Option<Vec<String>>,
+}
+
+/// What streams to the chat view while R1 answers.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// More reasoning ("thinking").
+    Reasoning {
+        /// The new text.
+        text: String,
+    },
+    /// More of the answer.
+    Content {
+        /// The new text.
+        text: String,
+    },
+    /// The request starts again: discard what streamed so far.
+    Retry {
+        /// The attempt about to start.
+        attempt: u32,
+        /// How long it waits first.
+        wait_ms: u64,
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// The app moved to another key.
+    Fallback {
+        /// From key id.
+        from: String,
+        /// To key id.
+        to: String,
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// Waiting for a per-minute slot.
+    Waiting {
+        /// How long.
+        wait_ms: u64,
+    },
+    /// An alert fired.
+    Alert {
+        /// Its sentence.
+        message: String,
+    },
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    /// Author.
+    pub role: Role,
+    /// The text (Markdown for answers).
+    pub content: String,
+    /// R1's reasoning.
+    pub reasoning: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// The key that paid.
+    pub key_id: Option<String>,
+    /// Served from the cache (no quota).
+    #[serde(default)]
+    pub cached: bool,
+    /// Stopped by the person; `content` is what arrived.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Why there is no answer.
+    pub error: Option<IpcErrorRecord>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// An error kept in a saved thread (same shape as [`IpcError`]).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct IpcErrorRecord {
+    /// The code.
+    pub code: String,
+    /// The sentence.
+    pub message: String,
+}
+
+impl From<IpcError> for IpcErrorRecord {
+    fn from(e: IpcError) -> Self {
+        let code = serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Self {
+            code,
+            message: e.message,
+        }
+    }
+}
+
+/// A chat thread.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Thread {
+    /// Id (file name).
+    pub id: String,
+    /// From the first question.
+    pub title: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+}
+
+/// A thread as listed.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ThreadSummary {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// How many messages.
+    pub messages: u32,
+}
+
+/// An image waiting to be read (its bytes stay in the backend).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StagedImage {
+    /// Handle for the other OCR commands.
+    pub id: u32,
+    /// The name shown (unique in the queue).
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The quota plan before a batch.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OcrPlan {
+    /// The numbers.
+    pub plan: QuotaPlan,
+    /// The plan in one sentence.
+    pub sentence: String,
+}
+
+/// What streams to the OCR view while a batch runs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OcrEvent {
+    /// A tile reached its state for this run.
+    Tile {
+        /// The staged image.
+        id: u32,
+        /// The tile, from 0.
+        tile: u32,
+        /// Tiles in the image.
+        of: u32,
+        /// Its status.
+        status: JobStatus,
+        /// Read by the local engine.
+        local: bool,
+        /// No quota spent for it.
+        free: bool,
+    },
+    /// A retry, a fallback, a wait.
+    Note {
+        /// The sentence.
+        message: String,
+    },
+    /// An image finished (its result).
+    Image {
+        /// The staged image.
+        id: u32,
+        /// Its result.
+        result: ImageResult,
+    },
+}
+
+/// One image's result.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OcrResult {
+    /// The staged image.
+    pub id: u32,
+    /// Its result.
+    pub result: ImageResult,
+}

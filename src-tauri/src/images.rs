@@ -1,0 +1,301 @@
+//! Images waiting to be read. Their bytes reach the backend in exactly two ways: the native
+//! drag-drop event (paths the OS handed us, read here) and the raw bytes of a pasted or picked
+//! file. The web view never names a path; it refers to an image by the id it got back.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use keywheel_core::ocr::{self, ImageResult, Input, PrepOptions};
+use keywheel_core::openrouter::CancelToken;
+use keywheel_core::{Error, Result};
+
+use crate::dto::StagedImage;
+
+/// The largest file accepted (a phone photo is ~5 MB; a scanned page ~20 MB).
+pub const MAX_BYTES: usize = 40 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Staged {
+    name: String,
+    bytes: Arc<Vec<u8>>,
+    result: Option<ImageResult>,
+}
+
+/// The queue shown in the OCR view.
+#[derive(Debug, Default)]
+pub struct Images {
+    inner: Mutex<Queue>,
+    running: Mutex<Option<CancelToken>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    next: u32,
+    items: Vec<(u32, Staged)>,
+}
+
+impl Images {
+    /// Adds an image's bytes under `name` (made unique in the queue).
+    pub fn stage(&self, name: &str, bytes: Vec<u8>) -> Result<StagedImage> {
+        let name = clean_name(name);
+        if bytes.is_empty() {
+            return Err(Error::BadInput(format!(
+                "`{name}` is empty; pick the image file itself"
+            )));
+        }
+        if bytes.len() > MAX_BYTES {
+            return Err(Error::BadInput(format!(
+                "`{name}` is {:.1} MB; the limit is {} MB — scale it down or crop it first",
+                bytes.len() as f64 / 1_048_576.0,
+                MAX_BYTES / 1_048_576
+            )));
+        }
+        let mut q = self.inner.lock().expect("images lock");
+        let name = unique(&q, &name);
+        q.next += 1;
+        let id = q.next;
+        let staged = StagedImage {
+            id,
+            name: name.clone(),
+            bytes: bytes.len() as u64,
+        };
+        q.items.push((
+            id,
+            Staged {
+                name,
+                bytes: Arc::new(bytes),
+                result: None,
+            },
+        ));
+        Ok(staged)
+    }
+
+    /// Reads a dropped file (a path from the OS drag-drop event, never from the web view).
+    pub fn stage_path(&self, path: &Path) -> Result<StagedImage> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("could not read the dropped file `{name}`"), e))?
+            .len();
+        if path.is_dir() {
+            return Err(Error::BadInput(format!(
+                "`{name}` is a folder; drop the image files themselves"
+            )));
+        }
+        if len > MAX_BYTES as u64 {
+            return Err(Error::BadInput(format!(
+                "`{name}` is {:.1} MB; the limit is {} MB — scale it down or crop it first",
+                len as f64 / 1_048_576.0,
+                MAX_BYTES / 1_048_576
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::io(format!("could not read the dropped file `{name}`"), e))?;
+        self.stage(&name, bytes)
+    }
+
+    /// The queue.
+    pub fn list(&self) -> Vec<StagedImage> {
+        let q = self.inner.lock().expect("images lock");
+        q.items
+            .iter()
+            .map(|(id, s)| StagedImage {
+                id: *id,
+                name: s.name.clone(),
+                bytes: s.bytes.len() as u64,
+            })
+            .collect()
+    }
+
+    /// Removes an image from the queue.
+    pub fn remove(&self, id: u32) -> Result<()> {
+        let mut q = self.inner.lock().expect("images lock");
+        let before = q.items.len();
+        q.items.retain(|(i, _)| *i != id);
+        if q.items.len() == before {
+            return Err(unknown(id));
+        }
+        Ok(())
+    }
+
+    /// Prepares the images `ids` for a batch (nothing is sent; a bad file fails the call
+    /// naming it, and nothing is reserved).
+    pub fn inputs(&self, ids: &[u32]) -> Result<Vec<(u32, Input)>> {
+        if ids.is_empty() {
+            return Err(Error::Usage(
+                "no images to read; drop, paste or choose some first".into(),
+            ));
+        }
+        let picked: Vec<(u32, String, Arc<Vec<u8>>)> = {
+            let q = self.inner.lock().expect("images lock");
+            ids.iter()
+                .map(|id| {
+                    q.items
+                        .iter()
+                        .find(|(i, _)| i == id)
+                        .map(|(i, s)| (*i, s.name.clone(), s.bytes.clone()))
+                        .ok_or_else(|| unknown(*id))
+                })
+                .collect::<Result<_>>()?
+        };
+        let opts = PrepOptions::default();
+        let mut out = Vec::with_capacity(picked.len());
+        let mut bad = Vec::new();
+        for (id, name, bytes) in picked {
+            match ocr::prepare_bytes(&name, &bytes, &opts) {
+                Ok(input) => out.push((id, input)),
+                Err(e) => bad.push(e.to_string()),
+            }
+        }
+        match bad.len() {
+            0 => Ok(out),
+            1 => Err(Error::BadInput(format!(
+                "{} Remove it from the queue and try again.",
+                bad[0]
+            ))),
+            n => Err(Error::BadInput(format!(
+                "{n} images cannot be used, so nothing was sent: {} Remove them and try again.",
+                bad.join(" ")
+            ))),
+        }
+    }
+
+    /// Keeps an image's latest result.
+    pub fn set_result(&self, id: u32, result: ImageResult) {
+        let mut q = self.inner.lock().expect("images lock");
+        if let Some((_, s)) = q.items.iter_mut().find(|(i, _)| *i == id) {
+            s.result = Some(result);
+        }
+    }
+
+    /// An image's name and its Markdown, if it was read.
+    pub fn text(&self, id: u32) -> Result<(String, String)> {
+        let q = self.inner.lock().expect("images lock");
+        let (_, s) = q
+            .items
+            .iter()
+            .find(|(i, _)| *i == id)
+            .ok_or_else(|| unknown(id))?;
+        let text = s
+            .result
+            .as_ref()
+            .and_then(|r| r.text.clone())
+            .ok_or_else(|| Error::Usage(format!("`{}` has no text yet; read it first", s.name)))?;
+        Ok((s.name.clone(), text))
+    }
+
+    /// Marks a batch as running; fails if one already is (one batch at a time per window).
+    pub fn begin(&self) -> Result<CancelToken> {
+        let mut running = self.running.lock().expect("running lock");
+        if running.is_some() {
+            return Err(Error::Usage(
+                "a batch is already running; wait for it or cancel it first".into(),
+            ));
+        }
+        let token = CancelToken::new();
+        *running = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Marks the batch as finished.
+    pub fn end(&self) {
+        *self.running.lock().expect("running lock") = None;
+    }
+
+    /// Cancels the running batch (tiles already read stay read).
+    pub fn cancel(&self) {
+        if let Some(t) = self.running.lock().expect("running lock").as_ref() {
+            t.cancel();
+        }
+    }
+
+    /// The ids of images by their queue names (to route batch events).
+    pub fn ids_by_name(inputs: &[(u32, Input)]) -> HashMap<String, u32> {
+        inputs.iter().map(|(id, i)| (i.file.clone(), *id)).collect()
+    }
+}
+
+fn unknown(id: u32) -> Error {
+    Error::Usage(format!(
+        "image #{id} is no longer in the queue; add it again"
+    ))
+}
+
+/// A name safe to show and to use in a file name: no directories, no control characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    let cleaned = cleaned.trim().to_string();
+    if cleaned.is_empty() {
+        "pasted image".into()
+    } else {
+        cleaned
+    }
+}
+
+fn unique(q: &Queue, name: &str) -> String {
+    let taken = |n: &str| q.items.iter().any(|(_, s)| s.name == n);
+    if !taken(name) {
+        return name.to_string();
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+        _ => (name.to_string(), String::new()),
+    };
+    (2..)
+        .map(|n| format!("{stem} ({n}){ext}"))
+        .find(|n| !taken(n))
+        .expect("some suffix is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned_and_made_unique() {
+        let images = Images::default();
+        let a = images.stage("../../etc/shot.png", vec![1]).unwrap();
+        let b = images.stage("shot.png", vec![1]).unwrap();
+        let c = images.stage("", vec![1]).unwrap();
+        assert_eq!(a.name, "shot.png");
+        assert_eq!(b.name, "shot (2).png");
+        assert_eq!(c.name, "pasted image");
+        assert_ne!(a.id, b.id);
+    }
+
+    #[test]
+    fn empty_and_oversized_files_are_refused_with_their_name() {
+        let images = Images::default();
+        let e = images.stage("x.png", vec![]).unwrap_err().to_string();
+        assert!(e.contains("x.png") && e.contains("empty"), "{e}");
+        let e = images
+            .stage("big.jpg", vec![0; MAX_BYTES + 1])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.jpg") && e.contains("limit"), "{e}");
+        assert!(images.list().is_empty(), "nothing staged");
+    }
+
+    #[test]
+    fn a_bad_image_fails_the_plan_naming_it() {
+        let images = Images::default();
+        let id = images
+            .stage("notes.png", b"not an image".to_vec())
+            .unwrap()
+            .id;
+        let e = images.inputs(&[id]).unwrap_err();
+        assert_eq!(e.code(), keywheel_core::ErrorCode::BadInput);
+        assert!(e.to_string().contains("notes.png"), "{e}");
+        assert!(
+            images
+                .inputs(&[999])
+                .unwrap_err()
+                .to_string()
+                .contains("#999")
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Keywheel's desktop app: a thin Tauri 2 shell over `keywheel-core`. Every rule (caps,
+//! rotation, fallback, the ledger) lives in the core; this crate holds one managed state,
+//! thin commands (`commands/`), streaming over Channels, the ledger watcher that makes work
+//! done elsewhere show up live, and the native drag-drop that stages images.
+#![warn(missing_docs)]
+
+pub mod bindings;
+mod chat;
+pub mod commands;
+pub mod dto;
+pub mod error;
+mod images;
+mod reading;
+mod state;
+mod threads;
+mod watch;
+
+use tauri::{DragDropEvent, Emitter, Manager, RunEvent, WindowEvent};
+
+pub use state::AppState;
+
+/// Runs the app until its last window closes.
+pub fn run() {
+    let state = match AppState::open() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("keywheel: {e}");
+            std::process::exit(e.exit_code());
+        }
+    };
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .manage(state.clone())
+        .invoke_handler(tauri::generate_handler![
+            commands::keys::keys_list,
+            commands::keys::keys_add,
+            commands::keys::keys_update,
+            commands::keys::keys_remove,
+            commands::keys::keys_check,
+            commands::usage::status,
+            commands::usage::usage,
+            commands::usage::request_log,
+            commands::usage::alerts,
+            commands::settings::settings_get,
+            commands::settings::settings_set,
+            commands::chat::threads_list,
+            commands::chat::thread_create,
+            commands::chat::thread_get,
+            commands::chat::thread_delete,
+            commands::chat::chat_send,
+            commands::chat::chat_stop,
+            commands::ocr::ocr_stage,
+            commands::ocr::ocr_staged,
+            commands::ocr::ocr_unstage,
+            commands::ocr::ocr_plan,
+            commands::ocr::ocr_run,
+            commands::ocr::ocr_cancel,
+            commands::ocr::ocr_save,
+        ])
+        .setup(move |app| {
+            watch::spawn(app.handle().clone(), state);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                dropped(window.app_handle(), paths);
+            }
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, event| {
+            if let RunEvent::Exit = event {
+                tracing::info!("app exiting");
+            }
+        }),
+        Err(e) => {
+            eprintln!("keywheel: the window could not be opened: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Files dropped on a window: read here (the OS gave us the paths), staged, announced.
+fn dropped(app: &tauri::AppHandle, paths: &[std::path::PathBuf]) {
+    let state = app.state::<AppState>();
+    let mut staged = Vec::new();
+    for path in paths {
+        match state.images.stage_path(path) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                let _ = app.emit("drop-error", error::IpcError::from(e));
+            }
+        }
+    }
+    if !staged.is_empty() {
+        let _ = app.emit("ocr-staged", staged);
+    }
+}

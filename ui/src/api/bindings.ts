@@ -1,0 +1,1120 @@
+// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:
+// run `make bindings` after changing a type that crosses the IPC boundary.
+// 64-bit integers are `number`: serde_json sends them as JSON numbers, and every
+// count, size and id here stays far below 2^53.
+
+export type KeyId = string;
+
+export type KeySource = "keychain" | "env";
+
+export type KeyStatus = "ok" | "invalid" | "no_credit" | "spend_limited";
+
+export type Availability = { "state": "usable" } | { "state": "disabled" } | { "state": "broken", 
+/**
+ * Which.
+ */
+status: KeyStatus, } | { "state": "until", 
+/**
+ * Which.
+ */
+status: KeyStatus, 
+/**
+ * Until when.
+ */
+until: string, } | { "state": "key_spent", 
+/**
+ * Next UTC midnight.
+ */
+until: string, } | { "state": "account_spent", 
+/**
+ * When it resets.
+ */
+until: string, };
+
+export type KeyView = { 
+/**
+ * Fingerprint id.
+ */
+id: KeyId, 
+/**
+ * Label.
+ */
+label: string, 
+/**
+ * Account.
+ */
+account: string, 
+/**
+ * `sk-or-v1-…a1b2`.
+ */
+masked: string, 
+/**
+ * `keychain` or `env`.
+ */
+source: KeySource, 
+/**
+ * Whether this process holds the key's material.
+ */
+available: boolean, 
+/**
+ * Enabled by the person.
+ */
+enabled: boolean, 
+/**
+ * Last observed health.
+ */
+status: KeyStatus, 
+/**
+ * Requests today.
+ */
+today: number, 
+/**
+ * Effective daily cap.
+ */
+daily_cap: number, 
+/**
+ * Effective per-minute cap.
+ */
+minute_cap: number, 
+/**
+ * Whether it can take a request now, and if not why.
+ */
+availability: Availability, };
+
+export type KeyRecord = { 
+/**
+ * Fingerprint id.
+ */
+id: KeyId, 
+/**
+ * Person-given label.
+ */
+label: string, 
+/**
+ * The account the key belongs to (its own id when not grouped).
+ */
+account: string, 
+/**
+ * `sk-or-v1-…a1b2`.
+ */
+masked: string, 
+/**
+ * Where the key was first registered from.
+ */
+source: KeySource, 
+/**
+ * Whether the key may be used.
+ */
+enabled: boolean, 
+/**
+ * The key's own daily cap, if set.
+ */
+daily_cap: number | null, 
+/**
+ * The key's own per-minute cap, if set.
+ */
+minute_cap: number | null, 
+/**
+ * Last observed health.
+ */
+status: KeyStatus, 
+/**
+ * When a temporary status ends.
+ */
+status_until: string | null, 
+/**
+ * A short note on the status (e.g. the upstream message).
+ */
+status_note: string | null, 
+/**
+ * When the key was added.
+ */
+created: string, };
+
+export type InstanceInfo = { 
+/**
+ * Instance id.
+ */
+id: string, 
+/**
+ * OS process id.
+ */
+pid: number, 
+/**
+ * `cli`, `app`, `example`, …
+ */
+kind: string, 
+/**
+ * The key it has adopted.
+ */
+key_id: KeyId | null, 
+/**
+ * When it started.
+ */
+started: string, 
+/**
+ * Its last heartbeat.
+ */
+heartbeat: string, };
+
+export type Adoption = { 
+/**
+ * The key adopted; `None` when no candidate is usable.
+ */
+key: KeyId | null, 
+/**
+ * Whether the pool's current key moved.
+ */
+rotated: boolean, 
+/**
+ * The previous current key.
+ */
+previous: KeyId | null, };
+
+export type StatusView = { 
+/**
+ * Now.
+ */
+now: string, 
+/**
+ * The UTC day.
+ */
+day: string, 
+/**
+ * Next reset (00:00 UTC).
+ */
+resets_at: string, 
+/**
+ * Time until then, e.g. `3 h 12 min`.
+ */
+resets_in: string, 
+/**
+ * The pool's current key.
+ */
+current_key: KeyId | null, 
+/**
+ * The rotation threshold.
+ */
+rotate_after: number, 
+/**
+ * Live instances.
+ */
+instances: Array<InstanceInfo>, 
+/**
+ * Keys.
+ */
+keys: Array<KeyView>, 
+/**
+ * `available`, `disabled` or the reason it is unavailable.
+ */
+keychain: string, 
+/**
+ * The ledger file.
+ */
+ledger: string, };
+
+export type DayUsage = { 
+/**
+ * Key id.
+ */
+key_id: KeyId, 
+/**
+ * UTC day, `YYYY-MM-DD`.
+ */
+day: string, 
+/**
+ * Requests counted (reserved) that day.
+ */
+requests: number, 
+/**
+ * Of which answered.
+ */
+successes: number, 
+/**
+ * Of which failed.
+ */
+errors: number, 
+/**
+ * Prompt tokens.
+ */
+prompt_tokens: number, 
+/**
+ * Completion tokens (including reasoning).
+ */
+completion_tokens: number, 
+/**
+ * Reasoning tokens.
+ */
+reasoning_tokens: number, 
+/**
+ * Cost in credits (USD).
+ */
+cost: number, };
+
+export type DayAggregate = { 
+/**
+ * Key id or account name.
+ */
+subject: string, 
+/**
+ * UTC day.
+ */
+day: string, 
+/**
+ * Requests counted against quota (uncached).
+ */
+requests: number, 
+/**
+ * Answered.
+ */
+successes: number, 
+/**
+ * Failed, by class.
+ */
+errors: { [key in string]?: number }, 
+/**
+ * Served from the cache.
+ */
+cache_hits: number, 
+/**
+ * Prompt tokens.
+ */
+prompt_tokens: number, 
+/**
+ * Completion tokens.
+ */
+completion_tokens: number, 
+/**
+ * Reasoning tokens.
+ */
+reasoning_tokens: number, 
+/**
+ * Cost (USD).
+ */
+cost: number, 
+/**
+ * Median latency of answered requests.
+ */
+latency_p50_ms: number | null, 
+/**
+ * 95th percentile latency of answered requests.
+ */
+latency_p95_ms: number | null, };
+
+export type Forecast = { 
+/**
+ * Key id or account.
+ */
+subject: string, 
+/**
+ * Requests today.
+ */
+today: number, 
+/**
+ * The daily cap.
+ */
+cap: number, 
+/**
+ * When it would hit the cap, if before the UTC reset.
+ */
+hits_cap_at: string | null, 
+/**
+ * `capped`, `not today`, or `at 17:40 UTC (in 3 h 5 min)`.
+ */
+summary: string, };
+
+export type UsageView = { 
+/**
+ * Days covered.
+ */
+days: number, 
+/**
+ * The UTC days, oldest first.
+ */
+day_list: Array<string>, 
+/**
+ * Keys known to the ledger (masked).
+ */
+keys: Array<KeyView>, 
+/**
+ * Per key per day rows (days without requests omitted).
+ */
+usage: Array<DayUsage>, 
+/**
+ * Per key per day, from the request log: errors by class, cache hits, latency p50/p95.
+ */
+aggregates: Array<DayAggregate>, 
+/**
+ * Per account per day, from the request log.
+ */
+accounts: Array<DayAggregate>, 
+/**
+ * Per key and per account: when it hits its cap at today's pace.
+ */
+forecasts: Array<Forecast>, 
+/**
+ * Next reset (00:00 UTC).
+ */
+resets_at: string, 
+/**
+ * Time until then.
+ */
+resets_in: string, };
+
+export type RequestRow = { 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * When it started.
+ */
+at: string, 
+/**
+ * UTC day it counts on.
+ */
+day: string, 
+/**
+ * Instance that sent it.
+ */
+instance_id: string, 
+/**
+ * Key id (empty for a cache hit with no key).
+ */
+key_id: string, 
+/**
+ * Account of the key.
+ */
+account: string, 
+/**
+ * `chat`, `ocr`, …
+ */
+kind: string, 
+/**
+ * Model asked for.
+ */
+model_asked: string | null, 
+/**
+ * Model that answered.
+ */
+model_answered: string | null, 
+/**
+ * `reserved`, `done`, `failed`, `abandoned`.
+ */
+state: string, 
+/**
+ * Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
+ */
+status_class: string | null, 
+/**
+ * HTTP status.
+ */
+http_status: number | null, 
+/**
+ * Attempt number.
+ */
+attempts: number, 
+/**
+ * Reached through a key fallback.
+ */
+fallback: boolean, 
+/**
+ * Its instance rotated at start.
+ */
+rotation: boolean, 
+/**
+ * Served from the cache (no quota).
+ */
+cached: boolean, 
+/**
+ * Prompt tokens.
+ */
+prompt_tokens: number | null, 
+/**
+ * Completion tokens.
+ */
+completion_tokens: number | null, 
+/**
+ * Reasoning tokens.
+ */
+reasoning_tokens: number | null, 
+/**
+ * Cost (USD).
+ */
+cost: number | null, 
+/**
+ * Latency.
+ */
+latency_ms: number | null, 
+/**
+ * Request body size.
+ */
+bytes_sent: number | null, 
+/**
+ * Short error text.
+ */
+error: string | null, };
+
+export type AlertRow = { 
+/**
+ * UTC day it fired on.
+ */
+day: string, 
+/**
+ * Rule name.
+ */
+rule: string, 
+/**
+ * Key id, account or `pool`.
+ */
+subject: string, 
+/**
+ * When.
+ */
+at: string, 
+/**
+ * The sentence.
+ */
+message: string, };
+
+export type Rule = "rotation_threshold" | "key_cap" | "key_invalid" | "no_credit" | "spend_limited" | "account_spent" | "all_spent" | "error_spike";
+
+export type KeyInfo = { 
+/**
+ * Display label (often OpenRouter's own masked key, e.g. `sk-or-v1-4f2...9ab`).
+ */
+label: string | null, 
+/**
+ * The key's spend cap in USD; `None` = no cap.
+ */
+limit: number | null, 
+/**
+ * Cap left; `None` = no cap.
+ */
+limit_remaining: number | null, 
+/**
+ * `daily`, `weekly`, `monthly` or `None`.
+ */
+limit_reset: string | null, 
+/**
+ * All-time spend, USD.
+ */
+usage: number | null, 
+/**
+ * Spend this UTC day, USD.
+ */
+usage_daily: number | null, 
+/**
+ * True if the account never bought credits.
+ */
+is_free_tier: boolean | null, 
+/**
+ * Management key (cannot chat).
+ */
+is_management_key: boolean | null, 
+/**
+ * Expiry (ISO-8601), if any.
+ */
+expires_at: string | null, 
+/**
+ * The account's free-model request counter for the UTC day (newest servers only).
+ */
+free_model_daily_requests: FreeModelDailyRequests | null, };
+
+export type FreeModelDailyRequests = { 
+/**
+ * 50 or 1000.
+ */
+limit: number | null, 
+/**
+ * Used today.
+ */
+used: number | null, 
+/**
+ * Left today.
+ */
+remaining: number | null, };
+
+export type KeyCheck = { 
+/**
+ * Key id.
+ */
+id: KeyId, 
+/**
+ * Masked key.
+ */
+masked: string, 
+/**
+ * Whether OpenRouter accepted it.
+ */
+ok: boolean, 
+/**
+ * What `/key` said.
+ */
+info: KeyInfo | null, 
+/**
+ * The failure, as a sentence.
+ */
+error: string | null, };
+
+export type ModelInfo = { 
+/**
+ * Routable slug, e.g. `meta-llama/llama-3.2-90b-vision-instruct`.
+ */
+id: string, 
+/**
+ * Display name.
+ */
+name: string | null, 
+/**
+ * Context window in tokens.
+ */
+context_length: number | null, 
+/**
+ * `architecture.input_modalities` (`text`, `image`, …).
+ */
+input_modalities: Array<string>, 
+/**
+ * Prices, USD per token (per image / per request for those two).
+ */
+pricing: Pricing, 
+/**
+ * `expiration_date` (`YYYY-MM-DD`): the model may go away after it.
+ */
+expiration_date: string | null, };
+
+export type Pricing = { 
+/**
+ * USD per prompt token.
+ */
+prompt: number | null, 
+/**
+ * USD per completion token.
+ */
+completion: number | null, 
+/**
+ * USD per request.
+ */
+request: number | null, 
+/**
+ * USD per input image.
+ */
+image: number | null, };
+
+export type JobStatus = "done" | "queued" | "waiting" | "running" | "failed";
+
+export type QuotaPlan = { 
+/**
+ * Images in the batch.
+ */
+images: number, 
+/**
+ * Tiles (one request each) in the batch.
+ */
+tiles: number, 
+/**
+ * Tiles done in an earlier run (read back, not sent).
+ */
+done: number, 
+/**
+ * Tiles the shared response cache answers (no quota).
+ */
+cached: number, 
+/**
+ * Requests needed: tiles neither done nor cached.
+ */
+needed: number, 
+/**
+ * Requests left today across usable keys and accounts.
+ */
+left: number, 
+/**
+ * Requests this run will send.
+ */
+send: number, 
+/**
+ * Tiles beyond the quota: they wait, or go to the local engine.
+ */
+over: number, 
+/**
+ * Whether the tiles beyond the quota go to the local engine.
+ */
+over_to_local: boolean, 
+/**
+ * When quota frees again (for the tiles that wait).
+ */
+reset_at: string | null, 
+/**
+ * Why no key can serve at all (none configured, all invalid or disabled), if so.
+ */
+no_key: string | null, 
+/**
+ * When the plan was made.
+ */
+now: string, };
+
+export type ImageResult = { 
+/**
+ * The file name as given.
+ */
+file: string, 
+/**
+ * `done` when every tile is; otherwise the least finished tile's status.
+ */
+status: JobStatus, 
+/**
+ * The Markdown (when done).
+ */
+text: string | null, 
+/**
+ * The model that answered (`tesseract` for the local engine).
+ */
+model: string | null, 
+/**
+ * The key that paid, if one did.
+ */
+key_id: string | null, 
+/**
+ * No quota was spent for it in this run (the cache, or an earlier run).
+ */
+cached: boolean, 
+/**
+ * Read by the local engine.
+ */
+local: boolean, 
+/**
+ * `local OCR (tesseract)` when read locally.
+ */
+label: string | null, 
+/**
+ * Every tile was done by an earlier run.
+ */
+resumed: boolean, 
+/**
+ * Width of the (first) image sent.
+ */
+width: number, 
+/**
+ * Height of the (first) image sent.
+ */
+height: number, 
+/**
+ * Tiles (requests) the image needs.
+ */
+tiles: number, 
+/**
+ * Requests sent for it in this run.
+ */
+requests: number, 
+/**
+ * Why it is not done, as a class (`quota`, `no_usable_key`, `upstream`, `bad_input`, …).
+ */
+error_class: string | null, 
+/**
+ * Why it is not done, as a sentence.
+ */
+error: string | null, 
+/**
+ * For a waiting image: when quota frees.
+ */
+wait_until: string | null, };
+
+export type Usage = { 
+/**
+ * Prompt tokens (images included).
+ */
+prompt_tokens: number, 
+/**
+ * Completion tokens (reasoning included).
+ */
+completion_tokens: number, 
+/**
+ * Prompt + completion.
+ */
+total_tokens: number, 
+/**
+ * Reasoning tokens (`completion_tokens_details.reasoning_tokens`), 0 when not reported.
+ */
+reasoning_tokens: number, 
+/**
+ * Cost in credits (1 credit = 1 USD), when reported.
+ */
+cost: number | null, };
+
+export type Kind = "chat" | "ocr";
+
+export type Outcome = { 
+/**
+ * The key that answered (absent for a cache hit).
+ */
+key_id: KeyId | null, 
+/**
+ * The model that answered.
+ */
+model: string | null, 
+/**
+ * The answer.
+ */
+content: string, 
+/**
+ * The reasoning (R1).
+ */
+reasoning: string, 
+/**
+ * Tokens and cost.
+ */
+usage: Usage | null, 
+/**
+ * Requests sent.
+ */
+attempts: number, 
+/**
+ * Key fallbacks taken.
+ */
+fallbacks: number, 
+/**
+ * Whether the answer came from the cache (no quota spent).
+ */
+cached: boolean, 
+/**
+ * Whether this instance rotated at its start.
+ */
+rotated: boolean, 
+/**
+ * Wall time of the job, including waits.
+ */
+latency_ms: number, 
+/**
+ * Generation id.
+ */
+generation_id: string | null, };
+
+export type ErrorCode = "usage" | "quota_exhausted" | "no_usable_key" | "upstream" | "bad_input" | "keychain_unavailable" | "storage" | "cancelled";
+
+export type IpcError = { 
+/**
+ * What the UI branches on.
+ */
+code: ErrorCode, 
+/**
+ * A sentence naming the problem and what to do; shown as is.
+ */
+message: string, };
+
+export type IpcErrorRecord = { 
+/**
+ * The code.
+ */
+code: string, 
+/**
+ * The sentence.
+ */
+message: string, };
+
+export type KeyAdded = { 
+/**
+ * The key as listed (masked).
+ */
+key: KeyView, 
+/**
+ * What `GET /key` said (no quota spent); absent if the check could not run.
+ */
+check: KeyCheck | null, 
+/**
+ * Why the key was stored without a check, if so.
+ */
+warning: string | null, };
+
+export type KeyPatch = { 
+/**
+ * New label.
+ */
+label: string | null, 
+/**
+ * New account (`""` = its own account).
+ */
+account: string | null, 
+/**
+ * New daily cap.
+ */
+daily_cap: number | null, 
+/**
+ * New per-minute cap.
+ */
+minute_cap: number | null, 
+/**
+ * Enable or disable.
+ */
+enabled: boolean | null, 
+/**
+ * Return both caps to the defaults.
+ */
+reset_caps: boolean, };
+
+export type LogQuery = { 
+/**
+ * Only this key id.
+ */
+key_id: string | null, 
+/**
+ * `chat` or `ocr`.
+ */
+kind: string | null, 
+/**
+ * Only this outcome class (`ok`, `rate_limited`, …).
+ */
+status_class: string | null, 
+/**
+ * Only requests that fell back or rotated.
+ */
+only_fallbacks: boolean, 
+/**
+ * At most this many rows, newest first (0 = 100).
+ */
+limit: number, };
+
+export type SettingsView = { 
+/**
+ * Rotate at start once the current key passed this many requests today.
+ */
+rotate_after: number, 
+/**
+ * Default daily cap per key.
+ */
+daily_cap: number, 
+/**
+ * Default per-minute cap per key.
+ */
+minute_cap: number, 
+/**
+ * Chat model chain.
+ */
+chat_models: Array<string>, 
+/**
+ * Vision model chain.
+ */
+vision_models: Array<string>, 
+/**
+ * The config file edits are written to.
+ */
+config_path: string, 
+/**
+ * The shared ledger file.
+ */
+ledger_path: string, 
+/**
+ * `available`, `disabled` or why the keychain cannot be used.
+ */
+keychain: string, 
+/**
+ * The OpenRouter API base URL.
+ */
+base_url: string, };
+
+export type SettingsPatch = { 
+/**
+ * Rotation threshold.
+ */
+rotate_after: number | null, 
+/**
+ * Chat model chain.
+ */
+chat_models: Array<string> | null, 
+/**
+ * Vision model chain.
+ */
+vision_models: Array<string> | null, };
+
+export type ChatEvent = { "type": "reasoning", 
+/**
+ * The new text.
+ */
+text: string, } | { "type": "content", 
+/**
+ * The new text.
+ */
+text: string, } | { "type": "retry", 
+/**
+ * The attempt about to start.
+ */
+attempt: number, 
+/**
+ * How long it waits first.
+ */
+wait_ms: number, 
+/**
+ * Why, as a sentence.
+ */
+reason: string, } | { "type": "fallback", 
+/**
+ * From key id.
+ */
+from: string, 
+/**
+ * To key id.
+ */
+to: string, 
+/**
+ * Why, as a sentence.
+ */
+reason: string, } | { "type": "waiting", 
+/**
+ * How long.
+ */
+wait_ms: number, } | { "type": "alert", 
+/**
+ * Its sentence.
+ */
+message: string, };
+
+export type Role = "user" | "assistant";
+
+export type ChatMessage = { 
+/**
+ * Author.
+ */
+role: Role, 
+/**
+ * The text (Markdown for answers).
+ */
+content: string, 
+/**
+ * R1's reasoning.
+ */
+reasoning: string | null, 
+/**
+ * The model that answered.
+ */
+model: string | null, 
+/**
+ * The key that paid.
+ */
+key_id: string | null, 
+/**
+ * Served from the cache (no quota).
+ */
+cached: boolean, 
+/**
+ * Stopped by the person; `content` is what arrived.
+ */
+stopped: boolean, 
+/**
+ * Why there is no answer.
+ */
+error: IpcErrorRecord | null, 
+/**
+ * When (RFC 3339).
+ */
+at: string, };
+
+export type Thread = { 
+/**
+ * Id (file name).
+ */
+id: string, 
+/**
+ * From the first question.
+ */
+title: string, 
+/**
+ * RFC 3339.
+ */
+created_at: string, 
+/**
+ * RFC 3339.
+ */
+updated_at: string, 
+/**
+ * Oldest first.
+ */
+messages: Array<ChatMessage>, };
+
+export type ThreadSummary = { 
+/**
+ * Id.
+ */
+id: string, 
+/**
+ * Title.
+ */
+title: string, 
+/**
+ * RFC 3339.
+ */
+updated_at: string, 
+/**
+ * How many messages.
+ */
+messages: number, };
+
+export type StagedImage = { 
+/**
+ * Handle for the other OCR commands.
+ */
+id: number, 
+/**
+ * The name shown (unique in the queue).
+ */
+name: string, 
+/**
+ * Size in bytes.
+ */
+bytes: number, };
+
+export type OcrPlan = { 
+/**
+ * The numbers.
+ */
+plan: QuotaPlan, 
+/**
+ * The plan in one sentence.
+ */
+sentence: string, };
+
+export type OcrEvent = { "type": "tile", 
+/**
+ * The staged image.
+ */
+id: number, 
+/**
+ * The tile, from 0.
+ */
+tile: number, 
+/**
+ * Tiles in the image.
+ */
+of: number, 
+/**
+ * Its status.
+ */
+status: JobStatus, 
+/**
+ * Read by the local engine.
+ */
+local: boolean, 
+/**
+ * No quota spent for it.
+ */
+free: boolean, } | { "type": "note", 
+/**
+ * The sentence.
+ */
+message: string, } | { "type": "image", 
+/**
+ * The staged image.
+ */
+id: number, 
+/**
+ * Its result.
+ */
+result: ImageResult, };
+
+export type OcrResult = { 
+/**
+ * The staged image.
+ */
+id: number, 
+/**
+ * Its result.
+ */
+result: ImageResult, };

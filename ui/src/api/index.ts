@@ -1,0 +1,217 @@
+// The one layer that talks to the Rust side. Views import from here, never from
+// `@tauri-apps/api`. Every command rejects with an `ApiError` (an `IpcError` with a code the UI
+// can branch on and a sentence to show as is).
+
+import { Channel, invoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/core';
+import { listen, TauriEvent, type EventCallback } from '@tauri-apps/api/event';
+import type {
+  AlertRow,
+  ChatEvent,
+  ChatMessage,
+  ErrorCode,
+  IpcError,
+  KeyAdded,
+  KeyCheck,
+  KeyPatch,
+  KeyView,
+  LogQuery,
+  OcrEvent,
+  OcrPlan,
+  OcrResult,
+  RequestRow,
+  SettingsPatch,
+  SettingsView,
+  StagedImage,
+  StatusView,
+  Thread,
+  ThreadSummary,
+  UsageView,
+} from './bindings';
+
+export type * from './bindings';
+
+/** An `IpcError` that is also an `Error` (stack, `instanceof`). */
+export class ApiError extends Error implements IpcError {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+
+  /** The plain `{ code, message }` shape (what `ChatMessage.error` holds). */
+  toJSON(): IpcError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+function isIpcErrorShape(e: unknown): e is IpcError {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return typeof o.code === 'string' && typeof o.message === 'string';
+}
+
+/**
+ * Normalises anything a command can reject with. The backend rejects with `{ code, message }`;
+ * anything else (a Tauri string error, a thrown `Error`) becomes a `storage` error whose message
+ * is the text of what was thrown.
+ */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (isIpcErrorShape(e)) return new ApiError(e.code, e.message);
+  return new ApiError('storage', String(e));
+}
+
+async function call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args, options);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------- keys
+
+export const keysList = (): Promise<KeyView[]> => call('keys_list');
+
+export const keysAdd = (secret: string, label: string | null, account: string | null): Promise<KeyAdded> =>
+  call('keys_add', { secret, label, account });
+
+export const keysUpdate = (id: string, patch: KeyPatch): Promise<KeyView> => call('keys_update', { id, patch });
+
+export const keysRemove = (id: string): Promise<null> => call('keys_remove', { id });
+
+/** Checks one key (or all with `null`) with OpenRouter's `GET /key`; costs no quota. */
+export const keysCheck = (id: string | null): Promise<KeyCheck[]> => call('keys_check', { id });
+
+/** A patch that changes nothing; spread the fields to change over it. */
+export const emptyKeyPatch = (): KeyPatch => ({
+  label: null,
+  account: null,
+  daily_cap: null,
+  minute_cap: null,
+  enabled: null,
+  reset_caps: false,
+});
+
+// --------------------------------------------------------------------------------------- usage
+
+export const status = (): Promise<StatusView> => call('status');
+
+export const usage = (days: number): Promise<UsageView> => call('usage', { days });
+
+export const requestLog = (query: LogQuery): Promise<RequestRow[]> => call('request_log', { query });
+
+export const alerts = (days: number): Promise<AlertRow[]> => call('alerts', { days });
+
+// ------------------------------------------------------------------------------------ settings
+
+export const settingsGet = (): Promise<SettingsView> => call('settings_get');
+
+export const settingsSet = (patch: SettingsPatch): Promise<SettingsView> => call('settings_set', { patch });
+
+/** Whether the OS lets the app show desktop notifications (alerts are sent by the Rust side). */
+export async function notificationsAllowed(): Promise<boolean | null> {
+  try {
+    return await invoke<boolean>('plugin:notification|is_permission_granted');
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- chat
+
+export const threadsList = (): Promise<ThreadSummary[]> => call('threads_list');
+
+export const threadCreate = (): Promise<Thread> => call('thread_create');
+
+export const threadGet = (id: string): Promise<Thread> => call('thread_get', { id });
+
+export const threadDelete = (id: string): Promise<null> => call('thread_delete', { id });
+
+/**
+ * Sends a prompt; `onEvent` receives the stream (reasoning, answer, retries, fallbacks). Resolves
+ * with the assistant message once it is saved in the thread.
+ */
+export function chatSend(threadId: string, prompt: string, onEvent: (e: ChatEvent) => void): Promise<ChatMessage> {
+  const channel = new Channel<ChatEvent>();
+  channel.onmessage = onEvent;
+  return call('chat_send', { threadId, prompt, onEvent: channel });
+}
+
+export const chatStop = (threadId: string): Promise<null> => call('chat_stop', { threadId });
+
+// ----------------------------------------------------------------------------------------- ocr
+
+/** The backend refuses larger files; the UI says so before sending. */
+export const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
+
+/** Sends one image's bytes (raw body, the name in a header) to the staging area. */
+export const ocrStage = (name: string, bytes: Uint8Array): Promise<StagedImage> =>
+  call('ocr_stage', bytes, { headers: { 'x-keywheel-name': encodeURIComponent(name) } });
+
+export const ocrStaged = (): Promise<StagedImage[]> => call('ocr_staged');
+
+export const ocrUnstage = (id: number): Promise<null> => call('ocr_unstage', { id });
+
+export const ocrPlan = (ids: number[]): Promise<OcrPlan> => call('ocr_plan', { ids });
+
+export function ocrRun(ids: number[], onEvent: (e: OcrEvent) => void): Promise<OcrResult[]> {
+  const channel = new Channel<OcrEvent>();
+  channel.onmessage = onEvent;
+  return call('ocr_run', { ids, onEvent: channel });
+}
+
+export const ocrCancel = (): Promise<null> => call('ocr_cancel');
+
+/** Opens a native save dialog for the image's Markdown; the path written, or null if cancelled. */
+export const ocrSave = (id: number): Promise<string | null> => call('ocr_save', { id });
+
+// -------------------------------------------------------------------------------------- events
+
+/** Stops listening. Safe to call before the listener is registered, and more than once. */
+export type Unsubscribe = () => void;
+
+function subscribe<T>(event: string, handler: EventCallback<T>): Unsubscribe {
+  let stopped = false;
+  let unlisten: (() => void) | null = null;
+  listen<T>(event, handler)
+    .then((fn) => {
+      if (stopped) fn();
+      else unlisten = fn;
+    })
+    .catch(() => {
+      // Not running inside Tauri (or not allowed): nothing to listen to.
+    });
+  return () => {
+    stopped = true;
+    unlisten?.();
+    unlisten = null;
+  };
+}
+
+/** Any process changed the shared ledger (counts, keys, log): re-fetch what is shown. */
+export const onLedgerChanged = (cb: () => void): Unsubscribe => subscribe<null>('ledger-changed', () => cb());
+
+/** An alert fired (a key is nearly spent, a key went invalid, …). */
+export const onAlert = (cb: (alert: AlertRow) => void): Unsubscribe =>
+  subscribe<AlertRow>('alert', (e) => cb(e.payload));
+
+/** Files were dropped on the window and staged by the Rust side. */
+export const onOcrStaged = (cb: (images: StagedImage[]) => void): Unsubscribe =>
+  subscribe<StagedImage[]>('ocr-staged', (e) => cb(e.payload));
+
+/** A file dropped on the window could not be staged (too large, unreadable, …). */
+export const onDropError = (cb: (error: ApiError) => void): Unsubscribe =>
+  subscribe<IpcError>('drop-error', (e) => cb(toApiError(e.payload)));
+
+/** Files are being dragged over the window (true) or left / were dropped (false). */
+export function onDragHover(cb: (hovering: boolean) => void): Unsubscribe {
+  const subs = [
+    subscribe(TauriEvent.DRAG_ENTER, () => cb(true)),
+    subscribe(TauriEvent.DRAG_LEAVE, () => cb(false)),
+    subscribe(TauriEvent.DRAG_DROP, () => cb(false)),
+  ];
+  return () => subs.forEach((s) => s());
+}

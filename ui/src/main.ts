@@ -1,0 +1,20 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+
+async function start(): Promise<void> {
+  // In a plain browser (`npm run dev`) there is no Rust side: serve a fake one. Never in builds.
+  if (import.meta.env.DEV && !('__TAURI_INTERNALS__' in window)) {
+    const { installFakeBackend } = await import('./api/fake');
+    // `#…-empty` starts with no keys and no history (the first-run screens).
+    const empty = location.hash.endsWith('-empty');
+    installFakeBackend(empty ? { keys: [], history: false } : {});
+  }
+  mount(App, { target: document.getElementById('app')! });
+  if (import.meta.env.DEV && location.hash) {
+    const { playDemo } = await import('./demo');
+    void playDemo(location.hash);
+  }
+}
+
+void start();
