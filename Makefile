@@ -2,31 +2,50 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 
-.PHONY: run test setup lint fmt bench
+.PHONY: run test setup ui lint fmt bench bench-app bindings
 
-## Install system packages (as root) and fetch crates.
+## Install system packages (as root), the UI's npm packages, tauri-driver; fetch crates.
 setup:
 	@echo "==> checking system packages"
 	@bash scripts/setup-system.sh
+	@echo "==> checking tools (Node.js, npm packages, tauri-driver)"
+	@bash scripts/setup-tools.sh
 	@echo "==> fetching crates (cargo fetch --locked)"
 	@$(CARGO) fetch --locked
 
-## Build and run Keywheel. (Until the desktop app lands: the CLI's status view.)
-run: setup
-	@echo "==> building keywheel (release)"
-	@$(CARGO) build --release --locked -p keywheel-cli
-	@echo "==> keywheel status"
-	@./target/release/keywheel status
+## Build the UI (ui/dist, embedded into the app at compile time).
+ui:
+	@echo "==> building the UI (vite)"
+	@npm --prefix ui run build --silent
 
-## Every test: formatting, lints, then all Rust tests inside a private D-Bus session with an
-## unlocked gnome-keyring (the real Secret Service).
-test: setup lint
-	@echo "==> running the test suite (real SQLite files, real processes, real gnome-keyring, mock HTTP on 127.0.0.1)"
+## Build and open the desktop app.
+run: setup ui
+	@echo "==> building the desktop app (release; the first build takes several minutes)"
+	@$(CARGO) build --release --locked -p keywheel-app --features custom-protocol
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		echo "make run: no display (DISPLAY is unset); run it from a desktop session, or try: xvfb-run make run" >&2; exit 1; fi
+	@echo "==> starting Keywheel (target/release/keywheel-app)"
+	@./target/release/keywheel-app
+
+## Every test: formatting, lints, the UI's type check and unit tests, all Rust tests inside a
+## private D-Bus session with an unlocked gnome-keyring, then the app end to end in its real
+## WebKit window under Xvfb.
+test: setup ui lint
+	@echo "==> UI: svelte-check and Vitest (mocked IPC)"
+	@npm --prefix ui run check --silent
+	@npm --prefix ui test --silent
+	@echo "==> Rust tests (real SQLite files, real processes, real gnome-keyring, mock HTTP on 127.0.0.1)"
 	@KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked --no-fail-fast
+	@echo "==> end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring)"
+	@bash scripts/with-keyring.sh $(XVFB) \
+		$(CARGO) test --locked -p keywheel-app --test e2e -- --ignored --test-threads=1 --show-output
+	@echo "==> screenshots: target/e2e-screenshots/"
 
-lint:
+lint: ui
 	@echo "==> cargo fmt --check"
 	@$(CARGO) fmt --all -- --check
 	@echo "==> cargo clippy -D warnings"
@@ -34,6 +53,10 @@ lint:
 
 fmt:
 	@$(CARGO) fmt --all
+
+## Regenerate ui/src/api/bindings.ts from the Rust types (the tests fail when it is stale).
+bindings:
+	@UPDATE_BINDINGS=1 $(CARGO) test --locked -p keywheel-app --lib bindings -- --quiet
 
 ## Benchmarks: ledger reservations vs a bare SQLite loop; the request path vs bare reqwest; image preparation.
 bench: setup

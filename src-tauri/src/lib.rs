@@ -21,6 +21,7 @@ pub use state::AppState;
 
 /// Runs the app until its last window closes.
 pub fn run() {
+    commands::window::mark_start();
     let state = match AppState::open() {
         Ok(s) => s,
         Err(e) => {
@@ -57,6 +58,7 @@ pub fn run() {
             commands::ocr::ocr_run,
             commands::ocr::ocr_cancel,
             commands::ocr::ocr_save,
+            commands::window::app_ready,
         ])
         .setup(move |app| {
             watch::spawn(app.handle().clone(), state);

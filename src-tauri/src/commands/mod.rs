@@ -6,6 +6,7 @@ pub mod keys;
 pub mod ocr;
 pub mod settings;
 pub mod usage;
+pub mod window;
 
 use keywheel_core::Result;
 

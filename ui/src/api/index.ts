@@ -168,6 +168,11 @@ export const ocrCancel = (): Promise<null> => call('ocr_cancel');
 /** Opens a native save dialog for the image's Markdown; the path written, or null if cancelled. */
 export const ocrSave = (id: number): Promise<string | null> => call('ocr_save', { id });
 
+// -------------------------------------------------------------------------------------- window
+
+/** Reports the first painted frame (logged by the backend; timed by `make bench-app`). */
+export const appReady = (): Promise<null> => call<null>('app_ready').catch(() => null);
+
 // -------------------------------------------------------------------------------------- events
 
 /** Stops listening. Safe to call before the listener is registered, and more than once. */

@@ -1,0 +1,59 @@
+//! `keywheel-empty-window`: the baseline for `make bench-app`.
+//!
+//! A Tauri app built exactly like `keywheel-app` (same crate, profile, features and
+//! `tauri::generate_context!()`, so the same embedded assets, config and CSP) that opens one
+//! window of the same size showing an empty page (`empty.html`). It has no plugins, no managed
+//! state and a single command, `app_ready`, which the page calls after its first two animation
+//! frames; with `KEYWHEEL_BENCH_READY` set it prints `KEYWHEEL_READY <unix epoch ms>` on stdout,
+//! like the app does. Whatever the app costs above this is the app's own weight.
+#![warn(missing_docs)]
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The page the window shows (`ui/public/empty.html`, copied into `ui/dist` by Vite).
+const EMPTY_PAGE: &str = "empty.html";
+
+/// Called by the empty page after its first frame. With `KEYWHEEL_BENCH_READY` set it prints
+/// the wall-clock time (`KEYWHEEL_READY <unix ms>`) for the benchmark script.
+#[tauri::command]
+fn app_ready() {
+    if std::env::var_os("KEYWHEEL_BENCH_READY").is_some() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "KEYWHEEL_READY {now}");
+        let _ = out.flush();
+    }
+}
+
+/// Opens the one empty window and runs until it closes.
+fn main() {
+    let mut context = tauri::generate_context!();
+    // Same config as the app, minus its window (the Keywheel UI must not load here): the window
+    // is re-created in `setup` from the app's own window config (title, size, limits), pointed at
+    // the empty page.
+    let configured: Vec<_> = context.config_mut().app.windows.drain(..).collect();
+    let mut window = configured
+        .into_iter()
+        .find(|w| w.label == "main")
+        .unwrap_or_default();
+    window.label = "main".into();
+    window.url = tauri::WebviewUrl::App(EMPTY_PAGE.into());
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![app_ready])
+        .setup(move |app| {
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?.build()?;
+            Ok(())
+        })
+        .build(context);
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("keywheel-empty-window: the window could not be opened: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! End to end, in the real app window: tauri-driver + WebKitWebDriver drive the built
+//! `keywheel-app` (its WebKit web view, its IPC, the core, a real SQLite ledger, the real
+//! gnome-keyring) against `keywheel-mock` on 127.0.0.1. Needs a display (Xvfb), tauri-driver
+//! and a D-Bus session with an unlocked keyring, so the tests are `#[ignore]`d; `make test`
+//! runs them with `--include-ignored` inside `scripts/with-keyring.sh` and `xvfb-run`.
+//!
+//! Every view is screenshotted to `target/e2e-screenshots/` and each picture is checked to
+//! be more than a blank window.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use keywheel_core::ApiKey;
+use keywheel_mock::{MockConfig, MockServer};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A made-up key of the right shape (fake test key: never valid anywhere).
+fn fake_key(seed: &str) -> String {
+    format!("sk-or-v1-{}", seed.repeat(64 / seed.len()))
+}
+
+fn key_id(raw: &str) -> String {
+    ApiKey::parse(&Zeroizing::new(raw.to_string()))
+        .expect("a well-formed key")
+        .id()
+        .to_string()
+}
+
+fn target_dir() -> PathBuf {
+    // target/<profile>/keywheel-app → target/
+    Path::new(env!("CARGO_BIN_EXE_keywheel-app"))
+        .ancestors()
+        .nth(2)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return p.into();
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/tauri-driver");
+    if local.is_file() {
+        return local;
+    }
+    "tauri-driver".into()
+}
+
+/// tauri-driver, stopped with SIGTERM so it also stops WebKitWebDriver (SIGKILL would
+/// orphan it on its port).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// One app launch with its own data dir, config, mock server and WebDriver session.
+struct World {
+    dir: tempfile::TempDir,
+    mock: MockServer,
+    client: Client,
+    _driver: Driver,
+}
+
+impl World {
+    async fn start(cfg: MockConfig, env: &[(&str, String)]) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = MockServer::start(cfg).await.expect("mock starts");
+        let (port, native) = (free_port(), free_port());
+        let mut cmd = Command::new(tauri_driver());
+        cmd.args(["--port", &port.to_string()])
+            .args(["--native-port", &native.to_string()])
+            .env("KEYWHEEL_DATA_DIR", dir.path().join("data"))
+            .env("KEYWHEEL_CONFIG", dir.path().join("config.toml"))
+            .env("OPENROUTER_BASE_URL", mock.base_url())
+            .env("NO_AT_BRIDGE", "1")
+            .env_remove("OPENROUTER_API_KEYS")
+            .env_remove("KEYWHEEL_KEYCHAIN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = Driver(cmd.spawn().expect(
+            "tauri-driver runs (install: cargo install tauri-driver --locked --version 2.1.0)",
+        ));
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_keywheel-app") }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with the app");
+        let w = World {
+            dir,
+            mock,
+            client,
+            _driver: driver,
+        };
+        w.wait_for("[data-testid=nav-ocr]").await;
+        w
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("script runs")
+    }
+
+    /// The `textContent` of the last element matching `css` (works inside closed `<details>`).
+    async fn last_text(&self, css: &str) -> Option<String> {
+        let v = self
+            .js(
+                "const all = document.querySelectorAll(arguments[0]);\
+                 return all.length ? all[all.length - 1].textContent : null;",
+                vec![json!(css)],
+            )
+            .await;
+        v.as_str().map(str::to_string)
+    }
+
+    async fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.last_text(css).await.is_none() {
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the last `css` element's text satisfies `ok`; returns it.
+    async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.last_text(css).await;
+            if let Some(t) = &text
+                && ok(t)
+            {
+                return t.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {what}; last text: {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.wait_for(css).await;
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Screenshot to `target/e2e-screenshots/<name>.png`, checked to be more than blank.
+    async fn shot(&self, name: &str) -> PathBuf {
+        // WebDriver screenshots can be a few frames stale: let two frames pass first.
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(1)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let img = image::load_from_memory(&png).expect("a PNG").to_rgb8();
+        assert!(
+            img.width() > 400 && img.height() > 300,
+            "{name}: tiny screenshot"
+        );
+        let mut colours = std::collections::HashSet::new();
+        for p in img.pixels().step_by(7) {
+            colours.insert(p.0);
+            if colours.len() > 64 {
+                break;
+            }
+        }
+        assert!(
+            colours.len() > 64,
+            "{name}: the screenshot is (nearly) blank: {} colours",
+            colours.len()
+        );
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, &png).unwrap();
+        println!("screenshot: {}", path.display());
+        path
+    }
+
+    /// Everything the page holds as text: markup, visible text and every field's value.
+    async fn page_text(&self) -> String {
+        self.js(
+            "return document.documentElement.outerHTML + '\\n' + document.body.innerText + '\\n' +\
+             Array.from(document.querySelectorAll('input, textarea')).map(e => e.value).join('\\n');",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    async fn end(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+fn env_keys(keys: &[&str]) -> Vec<(&'static str, String)> {
+    vec![
+        ("KEYWHEEL_KEYCHAIN", "off".into()),
+        ("OPENROUTER_API_KEYS", keys.join(",")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn a_key_added_in_the_keys_view_goes_to_the_keychain_and_shows_only_masked() {
+    let w = World::start(MockConfig::default(), &[]).await;
+    w.click("[data-testid=nav-keys]").await;
+    w.wait_for("[data-testid=keys-empty]").await;
+    let secret = fake_key("e2e7");
+    let id = key_id(&secret);
+    w.type_into("[data-testid=key-secret]", &secret).await;
+    w.type_into("[data-testid=key-label]", "work laptop").await;
+    w.click("[data-testid=key-add]").await;
+
+    let row = format!("[data-testid=key-row][data-key-id='{id}']");
+    w.wait_for(&row).await;
+    let masked = w
+        .last_text(&format!("{row} [data-testid=key-masked]"))
+        .await
+        .unwrap();
+    assert!(
+        masked.contains("sk-or-v1-") && masked.contains(&secret[secret.len() - 4..]),
+        "masked form shown: {masked}"
+    );
+    assert!(!masked.contains(&secret[9..30]), "not the key: {masked}");
+    let page = w.page_text().await;
+    assert!(
+        !page.contains(&secret) && !page.contains(&secret[9..]),
+        "the full key is nowhere in the page (markup, text, fields)"
+    );
+    let status = w.last_text("[data-testid=keychain-status]").await.unwrap();
+    assert!(status.contains("available"), "keychain status: {status}");
+    w.shot("keys").await;
+
+    // The key is in the real Secret Service, filed under its id.
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "keywheel", "username", &id])
+        .output()
+        .expect("secret-tool runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        secret,
+        "the keychain holds the key"
+    );
+    // It was checked with GET /key (no quota spent), and nothing else was sent.
+    let stats = w.mock.stats();
+    assert_eq!(stats.total_requests, 0, "no chat request: {stats:?}");
+    // Delete, with confirmation: gone from the list and from the keychain.
+    w.click(&format!("{row} [data-testid=key-delete]")).await;
+    w.click(&format!("{row} [data-testid=key-delete-yes]"))
+        .await;
+    w.wait_for("[data-testid=keys-empty]").await;
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "keywheel", "username", &id])
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "removed from the keychain");
+    w.end().await;
+}
+
+/// Draws `text` on a canvas in the page and hands the PNG to the file picker, as a person
+/// choosing a file would.
+const ATTACH_DRAWN_IMAGE: &str = r#"
+const done = arguments[arguments.length - 1];
+const c = document.createElement('canvas');
+c.width = 900; c.height = 220;
+const g = c.getContext('2d');
+g.fillStyle = '#ffffff'; g.fillRect(0, 0, c.width, c.height);
+g.fillStyle = '#000000'; g.font = 'bold 72px sans-serif';
+g.fillText(arguments[0], 40, 140);
+c.toBlob((blob) => {
+  const file = new File([blob], 'invoice.png', { type: 'image/png' });
+  const dt = new DataTransfer();
+  dt.items.add(file);
+  const input = document.querySelector('[data-testid=ocr-file-input]');
+  input.files = dt.files;
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+  done(blob.size);
+}, 'image/png');
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn an_attached_image_is_read_and_the_usage_view_shows_the_request_under_its_key() {
+    let key = fake_key("0c5a");
+    let id = key_id(&key);
+    let cfg = MockConfig {
+        ocr_with_tesseract: true,
+        ..MockConfig::default()
+    };
+    let w = World::start(cfg, &env_keys(&[&key])).await;
+    let size = w
+        .client
+        .execute_async(ATTACH_DRAWN_IMAGE, vec![json!("INVOICE 4711")])
+        .await
+        .unwrap();
+    assert!(size.as_u64().unwrap_or(0) > 1000, "a PNG was drawn: {size}");
+    w.wait_for("[data-testid=ocr-item]").await;
+    let plan = w
+        .wait_text("[data-testid=ocr-plan]", "the quota plan", |t| {
+            t.contains("1 request")
+        })
+        .await;
+    assert!(plan.contains("1 image"), "plan: {plan}");
+    assert_eq!(
+        w.mock.stats().total_requests,
+        0,
+        "nothing sent before Start"
+    );
+    w.click("[data-testid=ocr-start]").await;
+    let text = w
+        .wait_text("[data-testid=ocr-result]", "the drawn text", |t| {
+            t.to_uppercase().contains("INVOICE")
+        })
+        .await;
+    assert!(text.contains("4711"), "read: {text}");
+    let status = w
+        .js(
+            "return document.querySelector('[data-testid=ocr-item]').dataset.status",
+            vec![],
+        )
+        .await;
+    assert_eq!(status, json!("done"));
+    assert_eq!(
+        w.mock.stats().total_requests,
+        1,
+        "one request for one image"
+    );
+    w.shot("ocr").await;
+
+    w.click("[data-testid=nav-usage]").await;
+    let gauge = format!("[data-testid=usage-key][data-key-id='{id}']");
+    let today = w
+        .wait_text(&gauge, "one request today", |t| t.contains("1 / 50"))
+        .await;
+    assert!(today.contains("1 / 50"), "{today}");
+    let row = w
+        .wait_text("[data-testid=log-row]", "the OCR request", |t| {
+            t.contains("ocr")
+        })
+        .await;
+    assert!(
+        row.contains(&key[key.len() - 4..]),
+        "the log row names the key (masked): {row}"
+    );
+    w.wait_for("[data-testid=usage-chart]").await;
+    w.shot("usage").await;
+    w.end().await;
+}
+
+fn newest_thread(data: &Path) -> Value {
+    let dir = data.join("chats");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().expect("a saved thread")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn r1_streams_reasoning_apart_from_the_answer_and_stop_keeps_what_arrived() {
+    let key = fake_key("c4a7");
+    // Every answer waits 2 s first, so there is time to press Stop on the second one.
+    let w = World::start(
+        MockConfig::default().with_latency_ms(2000),
+        &env_keys(&[&key]),
+    )
+    .await;
+    w.click("[data-testid=nav-chat]").await;
+    w.click("[data-testid=chat-new]").await;
+    w.type_into("[data-testid=chat-input]", "What is two plus two?")
+        .await;
+    w.click("[data-testid=chat-send]").await;
+    let answer = w
+        .wait_text("[data-testid=chat-answer]", "the answer", |t| {
+            t.contains("two plus two")
+        })
+        .await;
+    let reasoning = w.last_text("[data-testid=chat-reasoning]").await.unwrap();
+    assert!(
+        !reasoning.trim().is_empty() && !reasoning.contains(answer.trim()),
+        "reasoning streams into its own block: {reasoning:?} vs answer {answer:?}"
+    );
+    assert!(
+        !answer.contains(reasoning.trim()),
+        "the answer holds no reasoning"
+    );
+    let model = w.last_text("[data-testid=chat-model]").await.unwrap();
+    assert!(model.contains("deepseek"), "model shown: {model}");
+    w.shot("chat").await;
+
+    // Stop: the second question is stopped while the mock is still thinking.
+    w.type_into("[data-testid=chat-input]", "Now tell me a long story")
+        .await;
+    w.click("[data-testid=chat-send]").await;
+    w.click("[data-testid=chat-stop]").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = newest_thread(&w.data());
+        let msgs = t["messages"].as_array().unwrap();
+        if msgs.len() == 4 {
+            assert_eq!(msgs[3]["stopped"], json!(true), "saved as stopped: {t}");
+            assert_eq!(
+                msgs[1]["reasoning"].as_str().map(|s| !s.is_empty()),
+                Some(true)
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stopped answer was never saved: {t}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    w.wait_for("[data-testid=chat-send]").await;
+    assert!(
+        w.last_text("[data-testid=chat-stop]").await.is_none(),
+        "Stop is gone once stopped"
+    );
+    w.end().await;
+}
+
+fn cli_binary() -> PathBuf {
+    let bin = target_dir().join("debug/keywheel");
+    if !bin.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--locked", "-p", "keywheel-cli"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the CLI builds");
+    }
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn requests_spent_by_a_cli_process_show_up_in_the_open_app_without_a_reload() {
+    let cli = cli_binary();
+    let key = fake_key("1d3e");
+    let id = key_id(&key);
+    let w = World::start(MockConfig::default(), &env_keys(&[&key])).await;
+    w.click("[data-testid=nav-usage]").await;
+    let gauge = format!("[data-testid=usage-key][data-key-id='{id}']");
+    w.wait_text(&gauge, "zero today", |t| t.contains("0 / 50"))
+        .await;
+    // Mark the page: a reload would lose this.
+    w.js("window.__e2eNoReload = 42; return 1;", vec![]).await;
+
+    for n in 1..=3 {
+        let out = Command::new(&cli)
+            .args(["ask", &format!("question {n}")])
+            .env("KEYWHEEL_DATA_DIR", w.data())
+            .env("KEYWHEEL_CONFIG", w.dir.path().join("config.toml"))
+            .env("KEYWHEEL_KEYCHAIN", "off")
+            .env("OPENROUTER_API_KEYS", &key)
+            .env("OPENROUTER_BASE_URL", w.mock.base_url())
+            .stdin(Stdio::null())
+            .output()
+            .expect("the CLI runs");
+        assert!(
+            out.status.success(),
+            "keywheel ask: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = format!("{n} / 50");
+        w.wait_text(&gauge, &want, |t| t.contains(&want)).await;
+    }
+    assert_eq!(
+        w.js("return window.__e2eNoReload", vec![]).await,
+        json!(42),
+        "the page was not reloaded"
+    );
+    let rows = w
+        .js(
+            "return document.querySelectorAll('[data-testid=log-row]').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        rows,
+        json!(3),
+        "the request log shows the three CLI requests"
+    );
+    w.end().await;
+}
