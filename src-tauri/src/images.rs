@@ -45,11 +45,7 @@ impl Images {
             )));
         }
         if bytes.len() > MAX_BYTES {
-            return Err(Error::BadInput(format!(
-                "`{name}` is {:.1} MB; the limit is {} MB — scale it down or crop it first",
-                bytes.len() as f64 / 1_048_576.0,
-                MAX_BYTES / 1_048_576
-            )));
+            return Err(too_big(&name, bytes.len() as u64));
         }
         let mut q = self.inner.lock().expect("images lock");
         let name = unique(&q, &name);
@@ -86,11 +82,7 @@ impl Images {
             )));
         }
         if len > MAX_BYTES as u64 {
-            return Err(Error::BadInput(format!(
-                "`{name}` is {:.1} MB; the limit is {} MB — scale it down or crop it first",
-                len as f64 / 1_048_576.0,
-                MAX_BYTES / 1_048_576
-            )));
+            return Err(too_big(&name, len));
         }
         let bytes = std::fs::read(path)
             .map_err(|e| Error::io(format!("could not read the dropped file `{name}`"), e))?;
@@ -216,6 +208,14 @@ impl Images {
     pub fn ids_by_name(inputs: &[(u32, Input)]) -> HashMap<String, u32> {
         inputs.iter().map(|(id, i)| (i.file.clone(), *id)).collect()
     }
+}
+
+fn too_big(name: &str, len: u64) -> Error {
+    Error::BadInput(format!(
+        "`{name}` is {:.1} MB; the limit is {} MB — scale it down or crop it first",
+        len as f64 / 1_048_576.0,
+        MAX_BYTES / 1_048_576
+    ))
 }
 
 fn unknown(id: u32) -> Error {

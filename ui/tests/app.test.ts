@@ -248,7 +248,7 @@ describe('Usage view', () => {
 
     // Another process spends a request: the view follows without a reload.
     fake.keys[0].today = 4;
-    fake.log.unshift({ ...structuredClone(fakeRow), key_id: fake.keys[0].id });
+    fake.record('chat', fake.keys[0], { instance_id: 'cli' });
     fake.ledgerChanged();
     await vi.waitFor(() => expect(byTestId('usage-key')!.textContent).toContain('4 / 50'));
     await vi.waitFor(() => expect($$('[data-testid="log-row"]')).toHaveLength(1));
@@ -301,29 +301,3 @@ describe('shell', () => {
     expect(byTestId('nav-chat')!.getAttribute('aria-current')).toBeNull();
   });
 });
-
-const fakeRow = {
-  id: 999,
-  at: new Date().toISOString(),
-  day: new Date().toISOString().slice(0, 10),
-  instance_id: 'cli',
-  key_id: '',
-  account: '',
-  kind: 'chat',
-  model_asked: 'deepseek/deepseek-r1',
-  model_answered: 'deepseek/deepseek-r1',
-  state: 'done',
-  status_class: 'ok',
-  http_status: 200,
-  attempts: 1,
-  fallback: false,
-  rotation: false,
-  cached: false,
-  prompt_tokens: 10,
-  completion_tokens: 20,
-  reasoning_tokens: 5,
-  cost: 0,
-  latency_ms: 1200,
-  bytes_sent: 100,
-  error: null,
-};

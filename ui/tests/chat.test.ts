@@ -2,7 +2,7 @@ import type { Channel } from '@tauri-apps/api/core';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatEvent, ChatMessage, Thread } from '../src/api';
-import { applyChatEvent, ChatStore, noteFor, type Streaming } from '../src/lib/chat.svelte';
+import { applyChatEvent, chatMessage, ChatStore, noteFor, type Streaming } from '../src/lib/chat.svelte';
 
 afterEach(() => clearMocks());
 
@@ -59,17 +59,12 @@ describe('ChatStore.send', () => {
         ch.onmessage({ type: 'reasoning', text: 'think' });
         ch.onmessage({ type: 'content', text: 'Paris' });
         streamedMid = JSON.parse(JSON.stringify(store.streaming)) as Streaming;
-        return {
-          role: 'assistant',
-          content: 'Paris',
+        return chatMessage('assistant', 'Paris', {
           reasoning: 'think',
           model: 'deepseek/deepseek-r1',
           key_id: 'k1',
-          cached: false,
-          stopped: false,
-          error: null,
           at: '2026-11-26T10:00:01Z',
-        };
+        });
       }
       return null;
     });
@@ -85,17 +80,7 @@ describe('ChatStore.send', () => {
 
   it('a rejected send shows the sentence on an assistant message when none was saved', async () => {
     const store = new ChatStore();
-    const user: ChatMessage = {
-      role: 'user',
-      content: 'hi',
-      reasoning: null,
-      model: null,
-      key_id: null,
-      cached: false,
-      stopped: false,
-      error: null,
-      at: '2026-11-26T10:00:00Z',
-    };
+    const user = chatMessage('user', 'hi', { at: '2026-11-26T10:00:00Z' });
     mockIPC((cmd) => {
       if (cmd === 'thread_create') return thread('t2');
       if (cmd === 'chat_send') throw { code: 'quota_exhausted', message: 'All keys are spent until 00:00 UTC.' };

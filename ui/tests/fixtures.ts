@@ -1,40 +1,7 @@
-import type { DayAggregate, KeyView, UsageView } from '../src/api';
+import type { UsageView } from '../src/api';
 
-export function key(id: string, over: Partial<KeyView> = {}): KeyView {
-  return {
-    id,
-    label: '',
-    account: id,
-    masked: `sk-or-v1-…${id.slice(-4)}`,
-    source: 'keychain',
-    available: true,
-    enabled: true,
-    status: 'ok',
-    today: 0,
-    daily_cap: 50,
-    minute_cap: 20,
-    availability: { state: 'usable' },
-    ...over,
-  };
-}
-
-export function agg(subject: string, day: string, over: Partial<DayAggregate> = {}): DayAggregate {
-  return {
-    subject,
-    day,
-    requests: 0,
-    successes: 0,
-    errors: {},
-    cache_hits: 0,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    reasoning_tokens: 0,
-    cost: 0,
-    latency_p50_ms: null,
-    latency_p95_ms: null,
-    ...over,
-  };
-}
+// Keys and aggregates as the fake backend builds them.
+export { dayAggregate as agg, keyView as key } from '../src/api/fake';
 
 export function usageView(over: Partial<UsageView> = {}): UsageView {
   return {

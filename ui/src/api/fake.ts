@@ -45,13 +45,13 @@ function fail(code: IpcError['code'], message: string): never {
   throw { code, message } satisfies IpcError;
 }
 
-export function demoKey(n: number, over: Partial<KeyView> = {}): KeyView {
-  const id = `${'abcdef012345'.slice(n % 6)}${'0123456789ab'.slice(0, n % 6)}`.slice(0, 12);
+/** A usable keychain key with the default caps, nothing spent, no label and its own account. */
+export function keyView(id: string, over: Partial<KeyView> = {}): KeyView {
   return {
     id,
-    label: ['Personal', 'Work', 'Backup', 'Spare'][n % 4],
+    label: '',
     account: id,
-    masked: `sk-or-v1-…${(4096 + n * 977).toString(16).slice(-4)}`,
+    masked: `sk-or-v1-…${id.slice(-4)}`,
     source: 'keychain',
     available: true,
     enabled: true,
@@ -60,6 +60,35 @@ export function demoKey(n: number, over: Partial<KeyView> = {}): KeyView {
     daily_cap: 50,
     minute_cap: 20,
     availability: { state: 'usable' },
+    ...over,
+  };
+}
+
+/** The n-th demo key: a made-up id, label and masked secret. */
+export function demoKey(n: number, over: Partial<KeyView> = {}): KeyView {
+  const id = `${'abcdef012345'.slice(n % 6)}${'0123456789ab'.slice(0, n % 6)}`.slice(0, 12);
+  return keyView(id, {
+    label: ['Personal', 'Work', 'Backup', 'Spare'][n % 4],
+    masked: `sk-or-v1-…${(4096 + n * 977).toString(16).slice(-4)}`,
+    ...over,
+  });
+}
+
+/** A day of `subject` with nothing counted yet. */
+export function dayAggregate(subject: string, day: string, over: Partial<DayAggregate> = {}): DayAggregate {
+  return {
+    subject,
+    day,
+    requests: 0,
+    successes: 0,
+    errors: {},
+    cache_hits: 0,
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    reasoning_tokens: 0,
+    cost: 0,
+    latency_p50_ms: null,
+    latency_p95_ms: null,
     ...over,
   };
 }
@@ -172,7 +201,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       const subject = by === 'key' ? r.key_id : r.account;
       if (by === 'account' && subject === r.key_id) continue;
       const id = `${subject}|${r.day}`;
-      const a = map.get(id) ?? { subject, day: r.day, requests: 0, successes: 0, errors: {}, cache_hits: 0, prompt_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, cost: 0, latency_p50_ms: null, latency_p95_ms: null, lat: [] };
+      const a = map.get(id) ?? { ...dayAggregate(subject, r.day), lat: [] };
       if (r.cached) a.cache_hits += 1;
       else a.requests += 1;
       if (r.state === 'done') {
@@ -457,6 +486,8 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       staged.push(...list);
       return emit('ocr-staged', list);
     },
+    /** Logs a done request with `key` (as another process would; `over` changes fields). */
+    record,
     ledgerChanged: changed,
   };
 }

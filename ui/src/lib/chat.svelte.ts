@@ -25,6 +25,22 @@ export type Streaming = {
   stopping: boolean;
 };
 
+/** A message as the UI first writes it: just the role and text, stamped now (`over` sets the rest). */
+export function chatMessage(role: ChatMessage['role'], content: string, over: Partial<ChatMessage> = {}): ChatMessage {
+  return {
+    role,
+    content,
+    reasoning: null,
+    model: null,
+    key_id: null,
+    cached: false,
+    stopped: false,
+    error: null,
+    at: new Date().toISOString(),
+    ...over,
+  };
+}
+
 /** A streamed event as a note for the person, or null for text events. */
 export function noteFor(ev: ChatEvent): string | null {
   switch (ev.type) {
@@ -124,17 +140,7 @@ export class ChatStore {
       }
     }
     const threadId = this.current.id;
-    this.current.messages.push({
-      role: 'user',
-      content: text,
-      reasoning: null,
-      model: null,
-      key_id: null,
-      cached: false,
-      stopped: false,
-      error: null,
-      at: new Date().toISOString(),
-    });
+    this.current.messages.push(chatMessage('user', text));
     this.streaming = { threadId, reasoning: '', content: '', notes: [], stopping: false };
     try {
       const message = await chatSend(threadId, text, (ev) => {
@@ -163,18 +169,13 @@ export class ChatStore {
     const last = this.current.messages.at(-1);
     if (last && last.role === 'assistant') return;
     const cancelled = err.code === 'cancelled';
-    const message: ChatMessage = {
-      role: 'assistant',
-      content: partial?.content ?? '',
-      reasoning: partial?.reasoning || null,
-      model: null,
-      key_id: null,
-      cached: false,
-      stopped: cancelled,
-      error: cancelled ? null : err.toJSON(),
-      at: new Date().toISOString(),
-    };
-    this.current.messages.push(message);
+    this.current.messages.push(
+      chatMessage('assistant', partial?.content ?? '', {
+        reasoning: partial?.reasoning || null,
+        stopped: cancelled,
+        error: cancelled ? null : err.toJSON(),
+      }),
+    );
   }
 
   async stop(): Promise<void> {
