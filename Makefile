@@ -16,10 +16,15 @@ setup:
 	@echo "==> fetching crates (cargo fetch --locked)"
 	@$(CARGO) fetch --locked
 
-## Build the UI (ui/dist, embedded into the app at compile time).
-ui:
+## Build the UI (ui/dist, embedded into the app at compile time). Only when its sources
+## changed: cargo tracks the embedded files, so a needless rebuild would relink the app.
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
+	ui/svelte.config.js ui/tsconfig.json ui/package-lock.json
+ui: ui/dist/index.html
+ui/dist/index.html: $(UI_SOURCES)
 	@echo "==> building the UI (vite)"
 	@npm --prefix ui run build --silent
+	@touch $@
 
 ## Build and open the desktop app.
 run: setup ui
@@ -57,6 +62,10 @@ fmt:
 ## Regenerate ui/src/api/bindings.ts from the Rust types (the tests fail when it is stale).
 bindings:
 	@UPDATE_BINDINGS=1 $(CARGO) test --locked -p keywheel-app --lib bindings -- --quiet
+
+## The app vs an empty Tauri window under Xvfb: first paint and PSS (a benchmark: a MISS still exits 0).
+bench-app: setup ui
+	@bash scripts/bench-app.sh
 
 ## Benchmarks: ledger reservations vs a bare SQLite loop; the request path vs bare reqwest; image preparation.
 bench: setup

@@ -100,7 +100,7 @@ def all_ppids() -> dict[int, tuple[str, int]]:
 
 
 def tree(root: int) -> list[int]:
-    """The root and all its descendants (recursively, through /proc/*/stat ppid), zombies excluded."""
+    """The root and all its descendants (through /proc/*/stat ppid), zombies excluded."""
     procs = all_ppids()
     children: dict[int, list[int]] = {}
     for pid, (_, ppid) in procs.items():
@@ -213,7 +213,7 @@ def stop_tree(child: subprocess.Popen, pids: list[int]) -> None:
         else:
             left = [f"{pid} {proc_name(pid)}" for pid in pids if alive(pid)]
             if sig == signal.SIGTERM:
-                log(f"  still running {TERM_GRACE_S:.0f} s after SIGTERM, sending SIGKILL: {', '.join(left)}")
+                log(f"  still running after SIGTERM, sending SIGKILL: {', '.join(left)}")
                 continue
             raise MeasureError(f"processes survived SIGKILL: {', '.join(left)}")
         break
@@ -221,7 +221,14 @@ def stop_tree(child: subprocess.Popen, pids: list[int]) -> None:
         child.wait(timeout=TERM_GRACE_S)
     except subprocess.TimeoutExpired as e:
         raise MeasureError(f"pid {child.pid} could not be reaped") from e
-    reap_orphans()
+    # Helpers that outlived the main process were re-parented to us (a subreaper): reap them
+    # until they are gone, so no <defunct> WebKit process is left behind.
+    deadline = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < deadline:
+        reap_orphans()
+        if all(stat_fields(pid) is None for pid in pids):
+            break
+        time.sleep(0.05)
 
 
 def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
@@ -275,8 +282,14 @@ def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
         if not any(p.pid == child.pid for p in result.procs):
             raise MeasureError(f"could not read /proc/{child.pid}/smaps_rollup")
         for p in result.procs:
-            log(f"    {p.pid:>7} {p.name:<22} PSS {p.pss_kb / 1024:7.1f} MiB   RSS {p.rss_kb / 1024:7.1f} MiB")
-        log(f"  total {len(result.procs)} processes: PSS {result.pss_kb / 1024:.1f} MiB, RSS {result.rss_kb / 1024:.1f} MiB")
+            log(
+                f"    {p.pid:>7} {p.name:<22} "
+                f"PSS {p.pss_kb / 1024:7.1f} MiB   RSS {p.rss_kb / 1024:7.1f} MiB"
+            )
+        log(
+            f"  total {len(result.procs)} processes: "
+            f"PSS {result.pss_kb / 1024:.1f} MiB, RSS {result.rss_kb / 1024:.1f} MiB"
+        )
         return result
     except MeasureError as e:
         tail = stderr_path.read_text(errors="replace")[-2000:] if stderr_path.exists() else ""
@@ -334,16 +347,34 @@ def report(app: list[Run], empty: list[Run], app_name: str, empty_name: str, idl
     pss_ok = ratio <= PSS_RATIO_TARGET
     paint_ok = a_paint < FIRST_PAINT_TARGET_MS
     print(f"  {'PASS' if pss_ok else 'MISS'}  PSS ratio {ratio:.2f} (target <= {PSS_RATIO_TARGET})")
-    print(f"  {'PASS' if paint_ok else 'MISS'}  first paint {a_paint:.0f} ms (target < {FIRST_PAINT_TARGET_MS:.0f} ms)")
+    print(
+        f"  {'PASS' if paint_ok else 'MISS'}  first paint {a_paint:.0f} ms "
+        f"(target < {FIRST_PAINT_TARGET_MS:.0f} ms)"
+    )
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("app", nargs="?", type=Path, default=DEFAULT_APP, help="the app binary (default: %(default)s)")
-    p.add_argument("empty", nargs="?", type=Path, default=DEFAULT_EMPTY, help="the empty-window binary (default: %(default)s)")
+    p.add_argument(
+        "app", nargs="?", type=Path, default=DEFAULT_APP, help="the app binary (default: %(default)s)"
+    )
+    p.add_argument(
+        "empty",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_EMPTY,
+        help="the empty-window binary (default: %(default)s)",
+    )
     p.add_argument("--runs", type=int, default=3, help="runs per binary (default: %(default)s)")
-    p.add_argument("--idle", type=float, default=5.0, help="idle seconds before measuring (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for first paint (default: %(default)s)")
+    p.add_argument(
+        "--idle", type=float, default=5.0, help="idle seconds before measuring (default: %(default)s)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the first paint (default: %(default)s)",
+    )
     args = p.parse_args()
     if args.runs < 1:
         p.error("--runs must be at least 1")
@@ -354,7 +385,7 @@ def main() -> int:
     args = parse_args()
     for name, path in (("app", args.app), ("empty window", args.empty)):
         if not (path.is_file() and os.access(path, os.X_OK)):
-            log(f"error: {name} binary not found or not executable: {path} (build it: scripts/bench-app.sh)")
+            log(f"error: {name} binary missing or not executable: {path} (scripts/bench-app.sh builds it)")
             return 1
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         log("error: no DISPLAY (run under Xvfb: scripts/bench-app.sh does)")
