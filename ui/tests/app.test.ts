@@ -104,9 +104,12 @@ describe('Chat view', () => {
     byTestId('chat-input')!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
 
     await vi.waitFor(() => expect(byTestId('chat-model')).not.toBeNull());
-    const answers = $$('[data-testid="chat-answer"]');
-    expect(answers.at(-1)!.textContent).toContain('Here is an answer to What is OCR?');
-    expect(answers.at(-1)!.querySelector('ol')).not.toBeNull();
+    // The Markdown renderer loads on first use; until then the answer shows as plain text.
+    await vi.waitFor(() => {
+      const answers = $$('[data-testid="chat-answer"]');
+      expect(answers.at(-1)!.textContent).toContain('Here is an answer to What is OCR?');
+      expect(answers.at(-1)!.querySelector('ol')).not.toBeNull();
+    });
     const reasoning = $$<HTMLDetailsElement>('[data-testid="chat-reasoning"]').at(-1)!;
     expect(reasoning.textContent).toContain('Let me think');
     expect(reasoning.open).toBe(false);
