@@ -9,7 +9,7 @@ use keywheel_mock::{MockConfig, MockServer, ScriptedResponse};
 use serde_json::Value;
 
 /// A key that exists only in this test.
-const CANARY: &str = "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";
+const CANARY: &str = "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"; // fake test key (a canary)
 
 fn key(n: u8) -> String {
     format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))

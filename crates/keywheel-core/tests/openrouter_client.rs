@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-const KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; // fake test key
 
 fn key() -> ApiKey {
     ApiKey::parse(KEY).unwrap()
@@ -534,9 +534,9 @@ async fn mock_faults_are_transient() {
 
 #[tokio::test]
 async fn mock_key_conditions_classify() {
-    let bad = "sk-or-v1-ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
-    let broke = "sk-or-v1-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
-    let capped = "sk-or-v1-dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+    let bad = "sk-or-v1-ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; // fake test key
+    let broke = "sk-or-v1-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"; // fake test key
+    let capped = "sk-or-v1-dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"; // fake test key
     let cfg = MockConfig::default()
         .with_key(KEY, "a")
         .with_mock_key(keywheel_mock::MockKey::new(broke, "b").no_credit())
@@ -693,7 +693,7 @@ async fn key_info_models_and_generation_against_the_mock() {
     assert!(g.total_cost.is_some());
 
     let unknown_key =
-        ApiKey::parse("sk-or-v1-ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
+        ApiKey::parse("sk-or-v1-ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff") // fake test key
             .unwrap();
     let server2 = MockServer::start(MockConfig::default().with_key(KEY, "a"))
         .await
