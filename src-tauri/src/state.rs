@@ -105,7 +105,7 @@ impl AppState {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             ledger_path: self.pool.ledger().path().display().to_string(),
-            keychain: self.pool.status().map(|v| v.keychain).unwrap_or_default(),
+            keychain: self.pool.keychain_text(),
             base_url: s.base_url.clone(),
         }
     }

@@ -126,6 +126,15 @@ impl Pool {
         Ok(views)
     }
 
+    /// The keychain's state in words: `available`, `disabled` or why it cannot be used.
+    pub fn keychain_text(&self) -> String {
+        match self.keychain_status() {
+            KeychainStatus::Available => "available".into(),
+            KeychainStatus::Disabled => "disabled".into(),
+            KeychainStatus::Unavailable(why) => why,
+        }
+    }
+
     /// Everything `keywheel status` shows.
     pub fn status(&self) -> Result<StatusView> {
         self.expire_instances()?;
@@ -140,11 +149,7 @@ impl Pool {
             rotate_after: self.settings().rotate_after,
             instances: self.ledger().live_instances(now, self.instance_ttl())?,
             keys: self.key_views()?,
-            keychain: match self.keychain_status() {
-                KeychainStatus::Available => "available".into(),
-                KeychainStatus::Disabled => "disabled".into(),
-                KeychainStatus::Unavailable(why) => why,
-            },
+            keychain: self.keychain_text(),
             ledger: self.ledger().path().display().to_string(),
         })
     }
