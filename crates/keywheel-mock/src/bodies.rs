@@ -1,7 +1,9 @@
-//! OpenRouter's error bodies and response helpers, reproduced from the reference (§7, §10.4).
+//! OpenRouter's error bodies and response helpers, reproduced from the reference (§7, §10.4) and
+//! from real 2026 bodies kept as fixtures in `fixtures/openrouter/errors/` (see the README
+//! there for their sources).
 //!
 //! Every function returns a ready [`Response`] so handlers stay short and the wording lives in
-//! one place.
+//! one place. Bodies sent to a known key carry the account's top-level `user_id`.
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -49,33 +51,107 @@ pub(crate) fn user_not_found() -> Response {
     )
 }
 
-/// 402 for an account without credit.
+const NEVER_PURCHASED: &str =
+    include_str!("../fixtures/openrouter/errors/402-never-purchased-credits.json");
+const LIMIT_SOURCE_CREDITS: &str =
+    include_str!("../fixtures/openrouter/errors/402-insufficient-credits-limit-source.json");
+const IN_FLIGHT: &str = include_str!("../fixtures/openrouter/errors/402-in-flight-budget.json");
+const WEIGHT: &str = include_str!("../fixtures/openrouter/errors/402-weight-exceeds-budget.json");
+const KEY_LIMIT: &str = include_str!("../fixtures/openrouter/errors/402-key-limit.json");
+const UNKNOWN_ID: &str = include_str!("../fixtures/openrouter/errors/400-not-a-valid-model-id.json");
+const UNKNOWN_ID_AVAILABILITY: &str =
+    include_str!("../fixtures/openrouter/errors/400-not-a-valid-model-id-availability.json");
+
+/// A fixture body with the account's top-level `user_id` set.
+fn fixture(text: &str, user_id: &str) -> Value {
+    let mut v: Value = serde_json::from_str(text).unwrap_or_else(|_| json!({}));
+    v["user_id"] = json!(user_id);
+    v
+}
+
+/// Which 402 a paid-model request meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paid402 {
+    /// The account never bought credits (`never_purchased`: which real body).
+    NoCredits { never_purchased: bool },
+    /// Too many paid requests in flight for the balance (`Retry-After: 1`).
+    InFlight,
+    /// This one request is too heavy for the balance.
+    Weight,
+    /// The key's own credit cap.
+    KeyLimit,
+}
+
+/// The 402 answer of `kind`.
+pub(crate) fn paid_402(kind: Paid402, user_id: &str) -> Response {
+    let body = match kind {
+        Paid402::NoCredits {
+            never_purchased: true,
+        } => fixture(NEVER_PURCHASED, user_id),
+        Paid402::NoCredits {
+            never_purchased: false,
+        } => fixture(LIMIT_SOURCE_CREDITS, user_id),
+        Paid402::InFlight => {
+            let mut v = fixture(IN_FLIGHT, user_id);
+            v["error"]["metadata"]["headers"] = json!({"Retry-After": "1"});
+            v
+        }
+        Paid402::Weight => fixture(WEIGHT, user_id),
+        Paid402::KeyLimit => fixture(KEY_LIMIT, user_id),
+    };
+    let mut resp = json_response(402, &body);
+    if kind == Paid402::InFlight {
+        add_header(&mut resp, "Retry-After", "1");
+    }
+    resp
+}
+
+/// 400 for a model id that is not in the catalogue, in the plain or the availability shape.
+pub(crate) fn unknown_model(model: &str, requested: &[&str], availability: bool, user_id: &str) -> Response {
+    let message = format!("{model} is not a valid model ID");
+    let body = if availability {
+        let mut v = fixture(UNKNOWN_ID_AVAILABILITY, user_id);
+        v["error"]["message"] = json!(message);
+        v["error"]["availability"]["requested_models"] = json!(requested);
+        v
+    } else {
+        let mut v = fixture(UNKNOWN_ID, user_id);
+        v["error"]["message"] = json!(message);
+        v
+    };
+    json_response(400, &body)
+}
+
+/// 402 for an account with a negative balance (every model, free ones included).
 pub(crate) fn no_credit(user_id: &str) -> Response {
-    json_response(
-        402,
-        &json!({"error": {
-            "message": "Insufficient credits. Add more using https://openrouter.ai/credits",
-            "code": 402,
-            "metadata": {"provider_name": null}},
-            "user_id": user_id}),
-    )
+    json_response(402, &fixture(LIMIT_SOURCE_CREDITS, user_id))
 }
 
 /// 403 for a key past its spend limit.
-pub(crate) fn key_limit_exceeded() -> Response {
+pub(crate) fn key_limit_exceeded(user_id: &str) -> Response {
     json_response(
         403,
         &json!({"error": {
             "message": "Key limit exceeded (daily limit). Manage it using https://openrouter.ai/settings/keys",
-            "code": 403}}),
+            "code": 403},
+            "user_id": user_id}),
     )
 }
 
-/// 400 in OpenRouter's minimal shape, with a typed `error_type`.
+/// 400 in OpenRouter's minimal shape, with a typed `error_type` (no account known yet).
 pub(crate) fn bad_request(message: &str, error_type: &str) -> Response {
     json_response(
         400,
         &json!({"error": {"code": 400, "message": message, "metadata": {"error_type": error_type}}}),
+    )
+}
+
+/// Like [`bad_request`], for a known key: carries the account's `user_id`.
+pub(crate) fn bad_request_for(message: &str, error_type: &str, user_id: &str) -> Response {
+    json_response(
+        400,
+        &json!({"error": {"code": 400, "message": message, "metadata": {"error_type": error_type}},
+                "user_id": user_id}),
     )
 }
 
@@ -89,10 +165,11 @@ pub(crate) fn no_endpoints(model: &str, user_id: &str) -> Response {
 }
 
 /// 404 "No endpoints found that support image input".
-pub(crate) fn no_image_endpoints() -> Response {
+pub(crate) fn no_image_endpoints(user_id: &str) -> Response {
     json_response(
         404,
-        &json!({"error": {"message": "No endpoints found that support image input", "code": 404}}),
+        &json!({"error": {"message": "No endpoints found that support image input", "code": 404},
+                "user_id": user_id}),
     )
 }
 
@@ -122,7 +199,7 @@ pub(crate) fn daily_limit(limit: u32, reset_ms: i64, user_id: &str) -> Response 
 }
 
 /// 429 per-minute (`free-models-per-min`) with `Retry-After`.
-pub(crate) fn minute_limit(limit: u32, reset_ms: i64, retry_after_s: i64) -> Response {
+pub(crate) fn minute_limit(limit: u32, reset_ms: i64, retry_after_s: i64, user_id: &str) -> Response {
     let body = json!({"error": {
         "message": "Rate limit exceeded: free-models-per-min. ",
         "code": 429,
@@ -130,7 +207,8 @@ pub(crate) fn minute_limit(limit: u32, reset_ms: i64, retry_after_s: i64) -> Res
             "X-RateLimit-Limit": limit.to_string(),
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": reset_ms.to_string(),
-        }, "provider_name": null}}});
+        }, "provider_name": null}},
+        "user_id": user_id});
     let mut resp = json_response(429, &body);
     add_ratelimit_headers(&mut resp, limit, reset_ms);
     add_header(&mut resp, "Retry-After", &retry_after_s.to_string());
@@ -151,18 +229,20 @@ pub(crate) fn provider_error_body(user_id: &str) -> Value {
 }
 
 /// A random 5xx fault: 502 with a provider error or 503 with `Retry-After`.
-pub(crate) fn server_error(status_502: bool) -> Response {
+pub(crate) fn server_error(status_502: bool, user_id: &str) -> Response {
     if status_502 {
         json_response(
             502,
             &json!({"error": {"code": 502, "message": "Provider returned error",
                 "metadata": {"provider_name": "Chutes",
-                             "raw": "{\"error\":{\"message\":\"upstream connect error\"}}"}}}),
+                             "raw": "{\"error\":{\"message\":\"upstream connect error\"}}"}},
+                "user_id": user_id}),
         )
     } else {
         let mut resp = json_response(
             503,
-            &json!({"error": {"code": 503, "message": "Service temporarily unavailable"}}),
+            &json!({"error": {"code": 503, "message": "Service temporarily unavailable"},
+                    "user_id": user_id}),
         );
         add_header(&mut resp, "Retry-After", "1");
         resp

@@ -1,11 +1,183 @@
 //! The mock's model catalogue: what `GET /api/v1/models` lists, which models take images, which
-//! reason like DeepSeek R1, who "provides" them and what they cost.
+//! reason like DeepSeek R1, who "provides" them, what they cost and whether they are free.
 //!
-//! Models that are not in the catalogue are still served (as text-only-unknown, image-capable,
-//! priced like a small paid model) so tests may use any slug; only `unavailable_models` and the
-//! image check turn a model away.
+//! The built-in catalogue below is the default. A real `/models` answer can replace it
+//! ([`Catalog::from_json`]): it is then served byte for byte, and chat reads each model's
+//! `architecture.input_modalities`, `pricing` and `supported_parameters` from it.
+//!
+//! Without strict model ids, models that are not in the catalogue are still served (as
+//! image-capable, priced like a small paid model, free when the id ends in `:free`) so tests may
+//! use any slug.
 
+use std::collections::HashMap;
+
+use bytes::Bytes;
 use serde_json::{Value, json};
+
+/// What chat needs to know about one model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ModelFacts {
+    /// `input_modalities` has `image`.
+    pub vision: bool,
+    /// The answer streams reasoning first.
+    pub reasoning: bool,
+    /// `:free`, or zero-priced prompt and completion: no credits needed.
+    pub free: bool,
+    /// USD per prompt token, completion token and input image.
+    pub prompt_price: f64,
+    pub completion_price: f64,
+    pub image_price: f64,
+    /// The provider name reported in answers.
+    pub provider: String,
+    /// Output text (`output_modalities` has `text`); routers pick only these.
+    pub text_output: bool,
+}
+
+impl ModelFacts {
+    /// Facts assumed for an id the catalogue does not list (non-strict mode only).
+    pub fn unknown(id: &str) -> Self {
+        let free = id.ends_with(":free");
+        ModelFacts {
+            vision: true,
+            reasoning: is_reasoning(id),
+            free,
+            prompt_price: if free { 0.0 } else { 0.000_000_2 },
+            completion_price: if free { 0.0 } else { 0.000_000_6 },
+            image_price: 0.0,
+            provider: "DeepInfra".to_string(),
+            text_output: true,
+        }
+    }
+
+    fn builtin(m: &ModelInfo) -> Self {
+        let prompt_price = m.prompt_price.parse().unwrap_or(0.0);
+        let completion_price = m.completion_price.parse().unwrap_or(0.0);
+        ModelFacts {
+            vision: m.vision,
+            reasoning: is_reasoning(m.id),
+            free: m.id.ends_with(":free") || (prompt_price == 0.0 && completion_price == 0.0),
+            prompt_price,
+            completion_price,
+            image_price: m.image_price.parse().unwrap_or(0.0),
+            provider: m.provider.to_string(),
+            text_output: true,
+        }
+    }
+}
+
+/// The catalogue a server answers from: the `/models` body and the facts per model id.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    body: Bytes,
+    models: HashMap<String, ModelFacts>,
+    /// Ids in the order `/models` lists them.
+    order: Vec<String>,
+}
+
+impl Catalog {
+    /// The built-in catalogue.
+    pub fn builtin() -> Self {
+        let body = Bytes::from(models_body().to_string());
+        Catalog {
+            body,
+            models: CATALOG
+                .iter()
+                .map(|m| (m.id.to_string(), ModelFacts::builtin(m)))
+                .collect(),
+            order: CATALOG.iter().map(|m| m.id.to_string()).collect(),
+        }
+    }
+
+    /// A catalogue read from a real `GET /api/v1/models` answer (`{"data":[…]}`), which is then
+    /// served verbatim. Fails with a sentence when the text is not such an answer.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| format!("the catalogue is not JSON: {e}"))?;
+        let data = v["data"]
+            .as_array()
+            .ok_or("the catalogue has no \"data\" array (expected a GET /api/v1/models answer)")?;
+        let mut models = HashMap::new();
+        let mut order = Vec::new();
+        for (i, m) in data.iter().enumerate() {
+            let id = m["id"]
+                .as_str()
+                .ok_or_else(|| format!("catalogue entry {i} has no \"id\""))?;
+            let has = |list: &Value, what: &str| {
+                list.as_array()
+                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(what)))
+            };
+            let price = |field: &str| -> f64 {
+                match &m["pricing"][field] {
+                    Value::String(s) => s.parse().unwrap_or(0.0),
+                    Value::Number(n) => n.as_f64().unwrap_or(0.0),
+                    _ => 0.0,
+                }
+            };
+            let (prompt, completion, request) =
+                (price("prompt"), price("completion"), price("request"));
+            let arch = &m["architecture"];
+            let text_output = arch["output_modalities"].as_array().is_none()
+                || has(&arch["output_modalities"], "text");
+            let params = &m["supported_parameters"];
+            let free = id.ends_with(":free")
+                || (prompt == 0.0 && completion == 0.0 && request == 0.0 && m["pricing"].is_object());
+            let facts = ModelFacts {
+                vision: has(&arch["input_modalities"], "image"),
+                reasoning: is_reasoning(id) || has(params, "reasoning") || has(params, "include_reasoning"),
+                free,
+                // Routers carry "-1" (priced by what they route to): cost nothing here.
+                prompt_price: prompt.max(0.0),
+                completion_price: completion.max(0.0),
+                image_price: price("image").max(0.0),
+                provider: if free { "Chutes" } else { "DeepInfra" }.to_string(),
+                text_output,
+            };
+            if models.insert(id.to_string(), facts).is_none() {
+                order.push(id.to_string());
+            }
+        }
+        Ok(Catalog {
+            body: Bytes::from(text.to_string()),
+            models,
+            order,
+        })
+    }
+
+    /// The `/models` body.
+    pub fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
+    /// Whether the catalogue lists `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        self.models.contains_key(id)
+    }
+
+    /// The facts of `id`: listed, or assumed ([`ModelFacts::unknown`]).
+    pub fn facts(&self, id: &str) -> ModelFacts {
+        self.models
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| ModelFacts::unknown(id))
+    }
+
+    /// The model the `openrouter/free` router answers with: the first free, text-output,
+    /// non-router model in catalogue order that takes images when the request has some.
+    /// Content-safety classifiers are skipped.
+    pub fn free_router_pick(&self, images: bool) -> Option<String> {
+        self.order
+            .iter()
+            .filter(|id| !id.starts_with("openrouter/") && !id.contains("safety") && !id.contains("guard"))
+            .find(|id| {
+                let f = &self.models[id.as_str()];
+                f.free && f.text_output && (!images || f.vision)
+            })
+            .cloned()
+    }
+}
+
+/// The id of OpenRouter's free router.
+pub(crate) const FREE_ROUTER: &str = "openrouter/free";
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Copy)]
@@ -169,37 +341,9 @@ pub(crate) const CATALOG: &[ModelInfo] = &[
     },
 ];
 
-/// Looks a model up by its exact id.
-pub(crate) fn find(id: &str) -> Option<&'static ModelInfo> {
-    CATALOG.iter().find(|m| m.id == id)
-}
-
 /// True for models that stream `delta.reasoning` before the answer (DeepSeek R1 family).
 pub(crate) fn is_reasoning(id: &str) -> bool {
     id.contains("deepseek-r1")
-}
-
-/// Whether the model takes images: catalogue value, or true for unknown slugs.
-pub(crate) fn takes_images(id: &str) -> bool {
-    find(id).map(|m| m.vision).unwrap_or(true)
-}
-
-/// The provider name reported for a model.
-pub(crate) fn provider(id: &str) -> &'static str {
-    find(id).map(|m| m.provider).unwrap_or("DeepInfra")
-}
-
-/// Prices (prompt per token, completion per token, per image) in USD.
-pub(crate) fn prices(id: &str) -> (f64, f64, f64) {
-    match find(id) {
-        Some(m) => (
-            m.prompt_price.parse().unwrap_or(0.0),
-            m.completion_price.parse().unwrap_or(0.0),
-            m.image_price.parse().unwrap_or(0.0),
-        ),
-        None if id.ends_with(":free") => (0.0, 0.0, 0.0),
-        None => (0.000_000_2, 0.000_000_6, 0.0),
-    }
 }
 
 /// One model in the shape of `GET /api/v1/models` (reference §10.6).

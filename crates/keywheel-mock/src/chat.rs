@@ -5,10 +5,14 @@
 //! 1. auth: 401 (missing / unknown key), 402 (`no_credit`), 403 (`spend_limited`);
 //! 2. a queued scripted response, verbatim (not counted toward limits);
 //! 3. body parsing (400) and image decoding (400 `invalid_image: …`);
-//! 4. model choice over `model` + `models` (404 when none is available);
-//! 5. the account's daily then per-minute limit (429); passing counts the request;
-//! 6. faults (timeout, random 5xx, HTML 524, 200-with-error, malformed or cut bodies);
-//! 7. the answer.
+//! 4. model choice over `model` + `models`: with strict model ids, ids missing from the
+//!    catalogue are skipped and the unknown-id 400 answers when none is listed; 404 when none
+//!    is available; `openrouter/free` picks a free model that fits;
+//! 5. paid models only: 402 when the account has no credits, then the scripted 402 faults
+//!    (key limit, weight, in-flight with `Retry-After`);
+//! 6. the account's daily then per-minute limit (429); passing counts the request;
+//! 7. faults (timeout, random 5xx, HTML 524, 200-with-error, malformed or cut bodies);
+//! 8. the answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,10 +25,10 @@ use chrono::Utc;
 use rand::Rng;
 use serde_json::Value;
 
-use crate::bodies;
-use crate::catalog;
+use crate::bodies::{self, Paid402};
+use crate::catalog::{self, ModelFacts};
 use crate::completion::{Completion, GenerationMeta, Prompt, chat_answer, image_tokens};
-use crate::config::ScriptedResponse;
+use crate::config::{NoCreditsBody, ScriptedResponse};
 use crate::record::RecordedImage;
 use crate::sse;
 use crate::state::{Caller, Gate, KnownKey, Settings, Shared};
@@ -64,17 +68,19 @@ struct ChatRequest {
     image_urls: Vec<String>,
 }
 
-fn parse_request(body: &[u8]) -> Result<ChatRequest, Box<Response>> {
+fn parse_request(body: &[u8], user_id: &str) -> Result<ChatRequest, Box<Response>> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
-        Box::new(bodies::bad_request(
+        Box::new(bodies::bad_request_for(
             &format!("Invalid JSON body: {e}"),
             "invalid_request",
+            user_id,
         ))
     })?;
     if !v.is_object() {
-        return Err(Box::new(bodies::bad_request(
+        return Err(Box::new(bodies::bad_request_for(
             "Request body must be a JSON object",
             "invalid_request",
+            user_id,
         )));
     }
     let model = v["model"].as_str().map(str::to_string);
@@ -134,9 +140,10 @@ fn parse_request(body: &[u8]) -> Result<ChatRequest, Box<Response>> {
             last_user_text = p.clone();
         }
         _ => {
-            return Err(Box::new(bodies::bad_request(
+            return Err(Box::new(bodies::bad_request_for(
                 "Input required: specify \"prompt\" or \"messages\"",
                 "invalid_request",
+                user_id,
             )));
         }
     }
@@ -152,37 +159,78 @@ fn parse_request(body: &[u8]) -> Result<ChatRequest, Box<Response>> {
     })
 }
 
-/// Picks the first available model of `model` + `models`.
+/// Picks the first available model of `model` + `models` and its facts. With strict model ids,
+/// ids the catalogue does not list are skipped; when none is listed the unknown-id 400 for the
+/// first one answers.
 fn choose_model(
+    shared: &Shared,
     req: &ChatRequest,
     settings: &Settings,
     user_id: &str,
-) -> Result<String, Box<Response>> {
+) -> Result<(String, ModelFacts), Box<Response>> {
     let mut chain: Vec<&str> = req.model.iter().map(String::as_str).collect();
     chain.extend(req.models.iter().map(String::as_str));
     if chain.is_empty() {
         chain.push(DEFAULT_MODEL);
     }
+    let catalog = &settings.catalog;
+    let listed: Vec<&str> = if settings.strict_models {
+        chain.iter().copied().filter(|m| catalog.contains(m)).collect()
+    } else {
+        chain.clone()
+    };
+    if listed.is_empty() {
+        let availability = shared.next_unknown_is_availability();
+        return Err(Box::new(bodies::unknown_model(
+            chain[0],
+            &chain,
+            availability,
+            user_id,
+        )));
+    }
     let has_images = !req.image_urls.is_empty();
     let mut first_failure = None;
-    for m in &chain {
-        let failure = if settings.unavailable_models.iter().any(|u| u == m) {
-            Some(bodies::no_endpoints(m, user_id))
-        } else if has_images && !catalog::takes_images(m) {
-            Some(bodies::no_image_endpoints())
+    for m in &listed {
+        let mut answering = (*m).to_string();
+        if *m == catalog::FREE_ROUTER && catalog.contains(m) {
+            match catalog.free_router_pick(has_images) {
+                Some(pick) => answering = pick,
+                None => {
+                    first_failure.get_or_insert_with(|| bodies::no_endpoints(m, user_id));
+                    continue;
+                }
+            }
+        }
+        let facts = catalog.facts(&answering);
+        let failure = if settings.unavailable_models.iter().any(|u| *u == answering) {
+            Some(bodies::no_endpoints(&answering, user_id))
+        } else if has_images && !facts.vision {
+            Some(bodies::no_image_endpoints(user_id))
         } else {
             None
         };
         match failure {
-            None => return Ok((*m).to_string()),
+            None => return Ok((answering, facts)),
             Some(resp) => {
                 first_failure.get_or_insert(resp);
             }
         }
     }
     Err(Box::new(
-        first_failure.unwrap_or_else(|| bodies::no_endpoints(chain[0], user_id)),
+        first_failure.unwrap_or_else(|| bodies::no_endpoints(listed[0], user_id)),
     ))
+}
+
+/// The 402 a paid-model request meets, if any: no credits, else a scripted 402 fault.
+fn paid_gate(shared: &Shared, key: &KnownKey, settings: &Settings) -> Option<Response> {
+    let kind = if !key.has_credits {
+        Paid402::NoCredits {
+            never_purchased: settings.no_credits_body == NoCreditsBody::NeverPurchased,
+        }
+    } else {
+        shared.take_paid_fault()?
+    };
+    Some(bodies::paid_402(kind, &key.user_id))
 }
 
 fn scripted_response(s: ScriptedResponse) -> Response {
@@ -248,14 +296,14 @@ async fn answer(
         return bodies::no_credit(&key.user_id);
     }
     if key.spend_limited {
-        return bodies::key_limit_exceeded();
+        return bodies::key_limit_exceeded(&key.user_id);
     }
     if let Some(s) = shared.next_scripted() {
         shared.update_request(seq, |r| r.scripted = true);
         return scripted_response(s);
     }
 
-    let req = match parse_request(body) {
+    let req = match parse_request(body, &key.user_id) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
@@ -270,15 +318,24 @@ async fn answer(
         Ok(images) => images,
         Err((decoded, message)) => {
             record_images(shared, seq, &decoded);
-            return bodies::bad_request(&format!("invalid_image: {message}"), "invalid_image");
+            return bodies::bad_request_for(
+                &format!("invalid_image: {message}"),
+                "invalid_image",
+                &key.user_id,
+            );
         }
     };
     record_images(shared, seq, &images);
 
-    let model = match choose_model(&req, settings, &key.user_id) {
+    let (model, facts) = match choose_model(shared, &req, settings, &key.user_id) {
         Ok(m) => m,
         Err(resp) => return *resp,
     };
+    if !facts.free {
+        if let Some(resp) = paid_gate(shared, key, settings) {
+            return resp;
+        }
+    }
 
     if let Some(resp) = limit_gate(shared, key) {
         return resp;
@@ -290,19 +347,21 @@ async fn answer(
         tokio::time::sleep(Duration::from_secs(120)).await;
     }
     if faults.error_rate_5xx > 0.0 && rand::rng().random::<f64>() < faults.error_rate_5xx {
-        return bodies::server_error(rand::rng().random::<bool>());
+        return bodies::server_error(rand::rng().random::<bool>(), &key.user_id);
     }
     if faults.html_body {
         return bodies::cloudflare_524();
     }
-    if faults.error_in_200 && !req.stream {
+    let model_fails = faults.error_in_200_models.iter().any(|m| *m == model);
+    if (faults.error_in_200 || model_fails) && !req.stream {
         return bodies::json_response(200, &bodies::provider_error_body(&key.user_id));
     }
 
     let content = answer_text(&req, &images, settings).await;
     let total_image_tokens = images.iter().map(|i| image_tokens(i.width, i.height)).sum();
-    let completion = Completion::new(
+    let completion = Completion::with_facts(
         &model,
+        &facts,
         content,
         &req.last_user_text,
         &Prompt {
@@ -318,7 +377,7 @@ async fn answer(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if req.stream {
-        let plan = sse::stream_plan(&completion, faults);
+        let plan = sse::stream_plan(&completion, faults, model_fails);
         let record = completion.generation_json(&GenerationMeta {
             referer: header("http-referer"),
             user_agent: header("user-agent"),
@@ -365,7 +424,12 @@ fn limit_gate(shared: &Shared, key: &KnownKey) -> Option<Response> {
             limit,
             reset_ms,
             retry_after_s,
-        } => Some(bodies::minute_limit(limit, reset_ms, retry_after_s)),
+        } => Some(bodies::minute_limit(
+            limit,
+            reset_ms,
+            retry_after_s,
+            &key.user_id,
+        )),
     }
 }
 
@@ -446,7 +510,7 @@ mod tests {
             "messages":[{"role":"system","content":"sys"},
                         {"role":"user","content":[{"type":"text","text":"read this"},
                           {"type":"image_url","image_url":{"url":"data:x"}}]}]}"#;
-        let r = parse_request(body).ok().unwrap();
+        let r = parse_request(body, "user_x").ok().unwrap();
         assert_eq!(r.model.as_deref(), Some("a"));
         assert_eq!(r.models, vec!["b", "c"]);
         assert!(r.stream);
@@ -458,8 +522,8 @@ mod tests {
 
     #[test]
     fn rejects_bodies_without_messages() {
-        assert!(parse_request(br#"{"model":"a"}"#).is_err());
-        assert!(parse_request(b"not json").is_err());
+        assert!(parse_request(br#"{"model":"a"}"#, "u").is_err());
+        assert!(parse_request(b"not json", "u").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
-use crate::catalog;
+use crate::catalog::ModelFacts;
 
 /// Everything needed to answer one chat request.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub(crate) struct Completion {
     pub created: i64,
     pub created_at: DateTime<Utc>,
     pub model: String,
-    pub provider: &'static str,
+    pub provider: String,
     pub content: String,
     /// Reasoning text, for R1 models (`None` otherwise).
     pub reasoning: Option<String>,
@@ -95,20 +95,33 @@ pub(crate) struct Prompt<'a> {
 }
 
 impl Completion {
-    /// Builds the completion `model` gives with answer `content`.
+    /// Builds the completion `model` of the built-in catalogue gives with answer `content`.
+    #[cfg(test)]
     pub fn new(model: &str, content: String, question: &str, p: &Prompt<'_>) -> Self {
+        let facts = crate::catalog::Catalog::builtin().facts(model);
+        Self::with_facts(model, &facts, content, question, p)
+    }
+
+    /// Builds the completion `model` (described by `facts`) gives with answer `content`.
+    pub fn with_facts(
+        model: &str,
+        facts: &ModelFacts,
+        content: String,
+        question: &str,
+        p: &Prompt<'_>,
+    ) -> Self {
         let now = Utc::now();
-        let reasoning = catalog::is_reasoning(model).then(|| reasoning_text(question));
+        let reasoning = facts.reasoning.then(|| reasoning_text(question));
         let reasoning_tokens = reasoning.as_deref().map(estimate_tokens).unwrap_or(0);
         let prompt_tokens = estimate_tokens(p.all_text) + 4 * p.messages + p.image_tokens;
         let completion_tokens = estimate_tokens(&content) + reasoning_tokens;
-        let (pp, cp, ip) = catalog::prices(model);
+        let (pp, cp, ip) = (facts.prompt_price, facts.completion_price, facts.image_price);
         Completion {
             id: generation_id(now),
             created: now.timestamp(),
             created_at: now,
             model: model.to_string(),
-            provider: catalog::provider(model),
+            provider: facts.provider.clone(),
             content,
             reasoning_excluded: reasoning.is_some() && p.exclude_reasoning,
             reasoning,

@@ -3,7 +3,9 @@
 //! It serves `POST /api/v1/chat/completions` (JSON and SSE, R1 reasoning, vision data URLs,
 //! usage with cost, `model` + `models` fallbacks), `GET /api/v1/key`, `GET /api/v1/models` and
 //! `GET /api/v1/generation` with OpenRouter's per-account daily and per-minute limits, its error
-//! bodies and headers, and switchable faults. Control endpoints under `/__mock` (no auth) expose
+//! bodies and headers, and switchable faults. It can answer from a real `/models` snapshot
+//! ([`MockConfig::with_catalog_file`]) with strict model ids, accounts without credits (402 on
+//! paid models only), tier-2 accounts, and the 2026 kinds of 402. Control endpoints under `/__mock` (no auth) expose
 //! statistics by key id, the recorded requests, and let a test change faults, queue scripted
 //! responses, simulate the UTC day rollover and add keys.
 //!
@@ -35,7 +37,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{Faults, MockConfig, MockKey, ScriptedResponse};
+pub use config::{
+    CatalogJson, Faults, MockConfig, MockKey, NoCreditsBody, ScriptedResponse, UnknownModelShape,
+};
 pub use record::{KeyStats, RecordedImage, RecordedRequest, Stats};
 pub use state::{is_key_shaped, key_id};
 
@@ -66,6 +70,10 @@ impl std::fmt::Debug for MockServer {
     }
 }
 
+fn invalid_config(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
 fn check_loopback(addr: SocketAddr) -> io::Result<()> {
     if addr.ip().is_loopback() {
         Ok(())
@@ -88,7 +96,7 @@ impl MockServer {
         check_loopback(addr)?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(cfg));
+        let shared = Arc::new(Shared::new(cfg).map_err(invalid_config)?);
         let app = server::router(shared.clone());
         let task = tokio::spawn(async move {
             // An accept error ends the server; tests then see connection errors.
@@ -153,6 +161,18 @@ impl MockServer {
     pub fn add_key(&self, key: MockKey) {
         self.shared.add_key(key);
     }
+
+    /// Sets the requests `account` has used today (as `POST /__mock/accounts/used`), as if its
+    /// keys had been used elsewhere. Keys that are their own account are named by key id.
+    pub fn set_account_used(&self, account: &str, used: u32) {
+        self.shared
+            .set_account_used(account, used, chrono::Utc::now());
+    }
+
+    /// Marks `account` as tier 2 (1000 free requests a day, credits) or takes that away.
+    pub fn set_tier2(&self, account: &str, tier2: bool) {
+        self.shared.set_tier2(account, tier2);
+    }
 }
 
 impl Drop for MockServer {
@@ -186,7 +206,7 @@ pub fn start_blocking(cfg: MockConfig) -> io::Result<MockServer> {
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(std_listener)?
     };
-    let shared = Arc::new(Shared::new(cfg));
+    let shared = Arc::new(Shared::new(cfg).map_err(invalid_config)?);
     let app = server::router(shared.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()

@@ -14,10 +14,12 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::bodies;
-use crate::catalog;
 use crate::chat::{self, auth_failure, bearer};
 use crate::config::{Faults, MockKey, ScriptedResponse};
 use crate::state::{Caller, Shared, key_id};
+
+/// Credits a tier-2 account bought (shown as its keys' cap in `/key`).
+const TIER2_CREDITS: f64 = 10.0;
 
 /// Largest request body accepted (images travel as base64 inside JSON).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -37,6 +39,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/__mock/script", post(script))
         .route("/__mock/reset-day", post(reset_day))
         .route("/__mock/keys", post(add_keys))
+        .route("/__mock/accounts/used", post(account_used))
+        .route("/__mock/accounts/tier2", post(account_tier2))
         .fallback(|| async { bodies::not_found_path() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
@@ -52,14 +56,22 @@ async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
         return bodies::user_not_found();
     };
     let now = Utc::now();
-    let limit = shared.settings().daily_limit;
+    let limit = shared.account_daily_limit(&key);
     let used = shared.daily_used(&key.account, now);
     let (usage, usage_daily) = shared.usage(&key.key_id, now);
     let (spend_limit, spend_remaining, limit_reset) = if key.spend_limited {
         (json!(1.0), json!(0.0), json!("daily"))
+    } else if key.tier2 {
+        // A tier-2 account bought 10 credits; its key shows them as its cap.
+        (
+            json!(TIER2_CREDITS),
+            json!((TIER2_CREDITS - usage).max(0.0)),
+            Value::Null,
+        )
     } else {
         (Value::Null, Value::Null, Value::Null)
     };
+    let is_free_tier = !key.has_credits || (!key.tier2 && limit < 1000);
     bodies::json_response(
         200,
         &json!({"data": {
@@ -76,7 +88,7 @@ async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
             "byok_usage_daily": 0,
             "byok_usage_weekly": 0,
             "byok_usage_monthly": 0,
-            "is_free_tier": limit < 1000,
+            "is_free_tier": is_free_tier,
             "is_management_key": false,
             "is_provisioning_key": false,
             "expires_at": null,
@@ -92,9 +104,9 @@ async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     )
 }
 
-/// `GET /api/v1/models`: the catalogue, no auth.
-async fn models() -> Response {
-    bodies::json_response(200, &catalog::models_body())
+/// `GET /api/v1/models`: the catalogue (a loaded snapshot byte for byte), no auth.
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    bodies::raw_response(200, "application/json", shared.settings().catalog.body())
 }
 
 /// `GET /api/v1/generation?id=…`: 404 on the first look-up of each id, then the record.
@@ -203,6 +215,48 @@ async fn add_keys(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 shared.add_key(k);
             }
             bodies::json_response(200, &json!({"ok": true, "key_ids": ids}))
+        }
+        Err(resp) => *resp,
+    }
+}
+
+/// Body of `POST /__mock/accounts/used`.
+#[derive(serde::Deserialize)]
+struct AccountUsed {
+    account: String,
+    used: u32,
+}
+
+/// `POST /__mock/accounts/used` with `{"account": NAME, "used": N}`: the account has used N
+/// requests today (keys that are their own account are named by key id).
+async fn account_used(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse_json::<AccountUsed>(&body) {
+        Ok(a) => {
+            shared.set_account_used(&a.account, a.used, Utc::now());
+            ok()
+        }
+        Err(resp) => *resp,
+    }
+}
+
+/// Body of `POST /__mock/accounts/tier2`.
+#[derive(serde::Deserialize)]
+struct AccountTier2 {
+    account: String,
+    #[serde(default = "yes")]
+    tier2: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /__mock/accounts/tier2` with `{"account": NAME, "tier2": true|false}`.
+async fn account_tier2(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse_json::<AccountTier2>(&body) {
+        Ok(a) => {
+            shared.set_tier2(&a.account, a.tier2);
+            ok()
         }
         Err(resp) => *resp,
     }

@@ -156,14 +156,24 @@ pub(crate) struct StreamPlan {
     pub finish_reason: &'static str,
 }
 
-/// The frames of an SSE answer with the faults applied.
-pub(crate) fn stream_plan(c: &Completion, faults: &Faults) -> StreamPlan {
+/// The frames of an SSE answer with the faults applied. `model_fails` (the answering model is
+/// in `error_in_200_models`) ends the stream with the error chunk after the reasoning and the
+/// first content piece.
+pub(crate) fn stream_plan(c: &Completion, faults: &Faults, model_fails: bool) -> StreamPlan {
     let mut events = stream_events(c, faults);
     let tail = if faults.usage_on_finish_chunk { 2 } else { 3 };
     let mut abort = false;
     let mut finish_reason = "stop";
     if faults.error_in_200 {
         events.truncate(1);
+        events.push(error_chunk(c));
+        finish_reason = "error";
+    } else if model_fails {
+        let reasoning_chunks = c
+            .visible_reasoning()
+            .map(|r| split_pieces(r, 5).len())
+            .unwrap_or(0);
+        events.truncate(reasoning_chunks + 1);
         events.push(error_chunk(c));
         finish_reason = "error";
     } else if faults.cut_stream {
@@ -274,6 +284,7 @@ mod tests {
                 cut_stream: true,
                 ..Faults::default()
             },
+            false,
         );
         assert!(matches!(plan.frames.last(), Some(Frame::Abort)));
         let text: String = plan

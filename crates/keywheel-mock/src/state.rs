@@ -4,15 +4,17 @@
 //! One `std::sync::Mutex` guards it all; it is never held across an `.await`, and every check
 //! that must be atomic (limit check + count) happens in a single lock.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Faults, MockConfig, MockKey, ScriptedResponse};
+use crate::bodies::Paid402;
+use crate::catalog::Catalog;
+use crate::config::{Faults, MockConfig, MockKey, NoCreditsBody, ScriptedResponse, UnknownModelShape};
 use crate::record::{RecordedRequest, Stats};
 
 /// How many chat requests `/__mock/requests` keeps.
@@ -94,6 +96,10 @@ pub(crate) struct KnownKey {
     pub user_id: String,
     pub no_credit: bool,
     pub spend_limited: bool,
+    /// The account can buy paid models.
+    pub has_credits: bool,
+    /// The account bought 10 credits or more (1000 free requests a day).
+    pub tier2: bool,
 }
 
 /// Result of the limit check for one request.
@@ -144,10 +150,19 @@ pub(crate) struct Settings {
     pub faults: Faults,
     pub unavailable_models: Vec<String>,
     pub ocr_with_tesseract: bool,
+    pub catalog: Arc<Catalog>,
+    pub strict_models: bool,
+    pub unknown_model_shape: UnknownModelShape,
+    pub no_credits_body: NoCreditsBody,
 }
 
 struct State {
     open: bool,
+    no_credits: bool,
+    tier2: HashSet<String>,
+    tier2_daily_limit: u32,
+    /// Unknown-id 400s sent so far (for [`UnknownModelShape::Alternate`]).
+    unknown_ids_sent: u64,
     keys: HashMap<String, MockKey>,
     settings: Settings,
     accounts: HashMap<String, Account>,
@@ -167,17 +182,26 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Builds the state from a configuration.
-    pub fn new(cfg: MockConfig) -> Self {
+    /// Builds the state from a configuration; fails with a sentence when the catalogue text is
+    /// not a `/models` answer.
+    pub fn new(cfg: MockConfig) -> Result<Self, String> {
         let open = cfg.keys.is_empty();
         let keys = cfg
             .keys
             .into_iter()
             .map(|k| (k.key.clone(), k))
             .collect::<HashMap<_, _>>();
-        Shared {
+        let catalog = match &cfg.catalog {
+            Some(json) => Catalog::from_json(&json.0)?,
+            None => Catalog::builtin(),
+        };
+        let shared = Shared {
             state: Mutex::new(State {
                 open,
+                no_credits: cfg.no_credits,
+                tier2: cfg.tier2_accounts.into_iter().collect(),
+                tier2_daily_limit: cfg.tier2_daily_limit,
+                unknown_ids_sent: 0,
                 keys,
                 settings: Settings {
                     daily_limit: cfg.daily_limit,
@@ -186,6 +210,10 @@ impl Shared {
                     faults: cfg.faults,
                     unavailable_models: cfg.unavailable_models,
                     ocr_with_tesseract: cfg.ocr_with_tesseract,
+                    catalog: Arc::new(catalog),
+                    strict_models: cfg.strict_models,
+                    unknown_model_shape: cfg.unknown_model_shape,
+                    no_credits_body: cfg.no_credits_body,
                 },
                 accounts: HashMap::new(),
                 usage: HashMap::new(),
@@ -197,6 +225,70 @@ impl Shared {
                 generation_order: VecDeque::new(),
                 script: VecDeque::new(),
             }),
+        };
+        let now = Utc::now();
+        for (account, used) in cfg.account_used {
+            shared.set_account_used(&account, used, now);
+        }
+        Ok(shared)
+    }
+
+    /// Sets the requests `account` has used today, as if its keys had been used elsewhere.
+    pub fn set_account_used(&self, account: &str, used: u32, now: DateTime<Utc>) {
+        let mut st = self.lock();
+        let acc = st.accounts.entry(account.to_string()).or_default();
+        acc.day = Some(now.date_naive());
+        acc.daily_used = used;
+    }
+
+    /// Marks `account` as tier 2 (or not).
+    pub fn set_tier2(&self, account: &str, tier2: bool) {
+        let mut st = self.lock();
+        if tier2 {
+            st.tier2.insert(account.to_string());
+        } else {
+            st.tier2.remove(account);
+        }
+    }
+
+    /// The daily limit of `account`.
+    pub fn account_daily_limit(&self, key: &KnownKey) -> u32 {
+        let st = self.lock();
+        if key.tier2 {
+            st.tier2_daily_limit
+        } else {
+            st.settings.daily_limit
+        }
+    }
+
+    /// Whether the next unknown-id 400 uses the availability shape.
+    pub fn next_unknown_is_availability(&self) -> bool {
+        let mut st = self.lock();
+        let n = st.unknown_ids_sent;
+        st.unknown_ids_sent += 1;
+        match st.settings.unknown_model_shape {
+            UnknownModelShape::Plain => false,
+            UnknownModelShape::Availability => true,
+            UnknownModelShape::Alternate => n % 2 == 1,
+        }
+    }
+
+    /// Takes one scripted paid-model 402 fault, if any is left (key limit, then weight, then
+    /// in-flight).
+    pub fn take_paid_fault(&self) -> Option<Paid402> {
+        let mut st = self.lock();
+        let f = &mut st.settings.faults;
+        if f.key_limit_402 > 0 {
+            f.key_limit_402 -= 1;
+            Some(Paid402::KeyLimit)
+        } else if f.weight_402 > 0 {
+            f.weight_402 -= 1;
+            Some(Paid402::Weight)
+        } else if f.in_flight_402 > 0 {
+            f.in_flight_402 -= 1;
+            Some(Paid402::InFlight)
+        } else {
+            None
         }
     }
 
@@ -257,10 +349,13 @@ impl Shared {
                 } else {
                     k.account.clone()
                 };
+                let tier2 = st.tier2.contains(&account);
                 Caller::Known(KnownKey {
                     label: masked_label(token),
                     user_id: user_id(&account),
                     key_id: id,
+                    has_credits: tier2 || !(st.no_credits || k.no_paid_credits),
+                    tier2,
                     account,
                     no_credit: k.no_credit,
                     spend_limited: k.spend_limited,
@@ -351,7 +446,12 @@ impl Shared {
     /// request (daily counter, minute window, `served`). Rejections count `rate_limited_429`.
     pub fn check_and_count(&self, key: &KnownKey, now: DateTime<Utc>) -> Gate {
         let mut st = self.lock();
-        let (daily_limit, minute_limit) = (st.settings.daily_limit, st.settings.minute_limit);
+        let daily_limit = if st.tier2.contains(&key.account) {
+            st.tier2_daily_limit
+        } else {
+            st.settings.daily_limit
+        };
+        let minute_limit = st.settings.minute_limit;
         let now_ms = now.timestamp_millis();
         let today = now.date_naive();
         let acc = st.accounts.entry(key.account.clone()).or_default();
