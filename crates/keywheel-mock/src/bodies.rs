@@ -58,7 +58,8 @@ const LIMIT_SOURCE_CREDITS: &str =
 const IN_FLIGHT: &str = include_str!("../fixtures/openrouter/errors/402-in-flight-budget.json");
 const WEIGHT: &str = include_str!("../fixtures/openrouter/errors/402-weight-exceeds-budget.json");
 const KEY_LIMIT: &str = include_str!("../fixtures/openrouter/errors/402-key-limit.json");
-const UNKNOWN_ID: &str = include_str!("../fixtures/openrouter/errors/400-not-a-valid-model-id.json");
+const UNKNOWN_ID: &str =
+    include_str!("../fixtures/openrouter/errors/400-not-a-valid-model-id.json");
 const UNKNOWN_ID_AVAILABILITY: &str =
     include_str!("../fixtures/openrouter/errors/400-not-a-valid-model-id-availability.json");
 
@@ -107,7 +108,12 @@ pub(crate) fn paid_402(kind: Paid402, user_id: &str) -> Response {
 }
 
 /// 400 for a model id that is not in the catalogue, in the plain or the availability shape.
-pub(crate) fn unknown_model(model: &str, requested: &[&str], availability: bool, user_id: &str) -> Response {
+pub(crate) fn unknown_model(
+    model: &str,
+    requested: &[&str],
+    availability: bool,
+    user_id: &str,
+) -> Response {
     let message = format!("{model} is not a valid model ID");
     let body = if availability {
         let mut v = fixture(UNKNOWN_ID_AVAILABILITY, user_id);
@@ -199,7 +205,12 @@ pub(crate) fn daily_limit(limit: u32, reset_ms: i64, user_id: &str) -> Response 
 }
 
 /// 429 per-minute (`free-models-per-min`) with `Retry-After`.
-pub(crate) fn minute_limit(limit: u32, reset_ms: i64, retry_after_s: i64, user_id: &str) -> Response {
+pub(crate) fn minute_limit(
+    limit: u32,
+    reset_ms: i64,
+    retry_after_s: i64,
+    user_id: &str,
+) -> Response {
     let body = json!({"error": {
         "message": "Rate limit exceeded: free-models-per-min. ",
         "code": 429,

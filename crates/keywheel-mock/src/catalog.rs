@@ -91,8 +91,8 @@ impl Catalog {
     /// A catalogue read from a real `GET /api/v1/models` answer (`{"data":[…]}`), which is then
     /// served verbatim. Fails with a sentence when the text is not such an answer.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| format!("the catalogue is not JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| format!("the catalogue is not JSON: {e}"))?;
         let data = v["data"]
             .as_array()
             .ok_or("the catalogue has no \"data\" array (expected a GET /api/v1/models answer)")?;
@@ -120,10 +120,15 @@ impl Catalog {
                 || has(&arch["output_modalities"], "text");
             let params = &m["supported_parameters"];
             let free = id.ends_with(":free")
-                || (prompt == 0.0 && completion == 0.0 && request == 0.0 && m["pricing"].is_object());
+                || (prompt == 0.0
+                    && completion == 0.0
+                    && request == 0.0
+                    && m["pricing"].is_object());
             let facts = ModelFacts {
                 vision: has(&arch["input_modalities"], "image"),
-                reasoning: is_reasoning(id) || has(params, "reasoning") || has(params, "include_reasoning"),
+                reasoning: is_reasoning(id)
+                    || has(params, "reasoning")
+                    || has(params, "include_reasoning"),
                 free,
                 // Routers carry "-1" (priced by what they route to): cost nothing here.
                 prompt_price: prompt.max(0.0),
@@ -167,7 +172,9 @@ impl Catalog {
     pub fn free_router_pick(&self, images: bool) -> Option<String> {
         self.order
             .iter()
-            .filter(|id| !id.starts_with("openrouter/") && !id.contains("safety") && !id.contains("guard"))
+            .filter(|id| {
+                !id.starts_with("openrouter/") && !id.contains("safety") && !id.contains("guard")
+            })
             .find(|id| {
                 let f = &self.models[id.as_str()];
                 f.free && f.text_output && (!images || f.vision)

@@ -175,7 +175,11 @@ fn choose_model(
     }
     let catalog = &settings.catalog;
     let listed: Vec<&str> = if settings.strict_models {
-        chain.iter().copied().filter(|m| catalog.contains(m)).collect()
+        chain
+            .iter()
+            .copied()
+            .filter(|m| catalog.contains(m))
+            .collect()
     } else {
         chain.clone()
     };
@@ -202,7 +206,7 @@ fn choose_model(
             }
         }
         let facts = catalog.facts(&answering);
-        let failure = if settings.unavailable_models.iter().any(|u| *u == answering) {
+        let failure = if settings.unavailable_models.contains(&answering) {
             Some(bodies::no_endpoints(&answering, user_id))
         } else if has_images && !facts.vision {
             Some(bodies::no_image_endpoints(user_id))
@@ -216,9 +220,9 @@ fn choose_model(
             }
         }
     }
-    Err(Box::new(
-        first_failure.unwrap_or_else(|| bodies::no_endpoints(listed[0], user_id)),
-    ))
+    Err(Box::new(first_failure.unwrap_or_else(|| {
+        bodies::no_endpoints(listed[0], user_id)
+    })))
 }
 
 /// The 402 a paid-model request meets, if any: no credits, else a scripted 402 fault.
@@ -331,10 +335,10 @@ async fn answer(
         Ok(m) => m,
         Err(resp) => return *resp,
     };
-    if !facts.free {
-        if let Some(resp) = paid_gate(shared, key, settings) {
-            return resp;
-        }
+    if !facts.free
+        && let Some(resp) = paid_gate(shared, key, settings)
+    {
+        return resp;
     }
 
     if let Some(resp) = limit_gate(shared, key) {
@@ -352,7 +356,7 @@ async fn answer(
     if faults.html_body {
         return bodies::cloudflare_524();
     }
-    let model_fails = faults.error_in_200_models.iter().any(|m| *m == model);
+    let model_fails = faults.error_in_200_models.contains(&model);
     if (faults.error_in_200 || model_fails) && !req.stream {
         return bodies::json_response(200, &bodies::provider_error_body(&key.user_id));
     }

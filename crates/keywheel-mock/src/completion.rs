@@ -115,7 +115,11 @@ impl Completion {
         let reasoning_tokens = reasoning.as_deref().map(estimate_tokens).unwrap_or(0);
         let prompt_tokens = estimate_tokens(p.all_text) + 4 * p.messages + p.image_tokens;
         let completion_tokens = estimate_tokens(&content) + reasoning_tokens;
-        let (pp, cp, ip) = (facts.prompt_price, facts.completion_price, facts.image_price);
+        let (pp, cp, ip) = (
+            facts.prompt_price,
+            facts.completion_price,
+            facts.image_price,
+        );
         Completion {
             id: generation_id(now),
             created: now.timestamp(),

@@ -303,7 +303,10 @@ mod tests {
 
     #[test]
     fn account_used_values() {
-        assert_eq!(parse_account_used("acct=7").unwrap(), ("acct".to_string(), 7));
+        assert_eq!(
+            parse_account_used("acct=7").unwrap(),
+            ("acct".to_string(), 7)
+        );
         assert!(parse_account_used("acct").is_err());
         assert!(parse_account_used("acct=x").is_err());
     }

@@ -71,7 +71,9 @@ async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     } else {
         (Value::Null, Value::Null, Value::Null)
     };
-    let is_free_tier = !key.has_credits || (!key.tier2 && limit < 1000);
+    // `is_free_tier` means "never bought credits": an account with a few credits still has
+    // the 50 ceiling but is not on the free tier (docs/openrouter.md, "Limits").
+    let is_free_tier = !key.has_credits;
     bodies::json_response(
         200,
         &json!({"data": {

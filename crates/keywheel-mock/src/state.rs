@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::bodies::Paid402;
 use crate::catalog::Catalog;
-use crate::config::{Faults, MockConfig, MockKey, NoCreditsBody, ScriptedResponse, UnknownModelShape};
+use crate::config::{
+    Faults, MockConfig, MockKey, NoCreditsBody, ScriptedResponse, UnknownModelShape,
+};
 use crate::record::{RecordedRequest, Stats};
 
 /// How many chat requests `/__mock/requests` keeps.

@@ -215,3 +215,97 @@ fn refuses_non_loopback_addresses() {
     assert!(out.stdout.is_empty(), "no listening line");
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
+
+#[test]
+fn catalogue_no_credits_and_402_flags() {
+    let catalog = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/openrouter/models-2026-08.json"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.txt");
+    std::fs::write(&file, format!("{},poor\n{},rich\n", key(1), key(2))).unwrap();
+    let (_child, addr) = spawn(Command::new(BIN).args([
+        "--addr",
+        "127.0.0.1:0",
+        "--keys-file",
+        file.to_str().unwrap(),
+        "--catalog",
+        catalog,
+        "--no-credits",
+        "--tier2-account",
+        "rich",
+        "--account-used",
+        "poor=5",
+        "--in-flight-402",
+        "1",
+        "--unknown-model-shape",
+        "availability",
+    ]));
+    let (status, body) = http(addr, "GET", "/api/v1/models", None, "");
+    assert_eq!(status, 200);
+    assert!(body.ends_with(&std::fs::read_to_string(catalog).unwrap()));
+    let chat = |model: &str| {
+        format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#)
+    };
+    let post = |k: &str, model: &str| {
+        http(
+            addr,
+            "POST",
+            "/api/v1/chat/completions",
+            Some(k),
+            &chat(model),
+        )
+    };
+    let (status, body) = post(&key(1), "meta-llama/llama-3.2-90b-vision-instruct");
+    assert_eq!(status, 400);
+    assert!(body.contains("model_not_found"));
+    let (status, body) = post(&key(1), "deepseek/deepseek-r1-0528");
+    assert_eq!(status, 402);
+    assert!(body.contains("never purchased credits"));
+    assert_eq!(post(&key(1), "google/gemma-4-31b-it:free").0, 200);
+    // The tier-2 account has credits; its first paid request meets the in-flight 402.
+    let (status, body) = post(&key(2), "deepseek/deepseek-r1-0528");
+    assert_eq!(status, 402);
+    assert!(body.to_ascii_lowercase().contains("retry-after: 1"));
+    assert_eq!(post(&key(2), "deepseek/deepseek-r1-0528").0, 200);
+    let (_, body) = http(addr, "GET", "/api/v1/key", Some(&key(1)), "");
+    assert!(
+        body.contains(r#""free_model_daily_requests":{"limit":50,"remaining":44,"used":6}"#),
+        "{body}"
+    );
+    let (_, body) = http(addr, "GET", "/api/v1/key", Some(&key(2)), "");
+    assert!(body.contains(r#""limit":1000"#) && body.contains(r#""is_free_tier":false"#));
+}
+
+#[test]
+fn help_documents_the_2026_flags() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--catalog",
+        "--strict-models",
+        "--unknown-model-shape",
+        "--no-credits",
+        "--tier2-account",
+        "--account-used",
+        "--error-in-200-model",
+        "--in-flight-402",
+        "--weight-402",
+        "--key-limit-402",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[test]
+fn a_missing_catalogue_is_a_clear_error() {
+    let out = Command::new(BIN)
+        .args(["--catalog", "/nonexistent/models.json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read catalogue"));
+}

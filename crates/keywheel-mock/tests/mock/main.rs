@@ -6,6 +6,7 @@ mod chat;
 mod control;
 mod faults;
 mod limits;
+mod openrouter2026;
 mod stream;
 mod vision;
 
