@@ -408,7 +408,8 @@ async fn key_reports_free_model_daily_requests_per_account() {
         d["free_model_daily_requests"],
         json!({"limit": 50, "used": 8, "remaining": 42})
     );
-    assert_eq!(d["is_free_tier"], true);
+    // Account "a" can buy paid models (no --no-credits): it bought some credits, below tier 2.
+    assert_eq!(d["is_free_tier"], false);
     let a_user = d["creator_user_id"].as_str().unwrap().to_string();
 
     // Used elsewhere: the control endpoint raises the count.
