@@ -36,7 +36,8 @@ impl From<Error> for IpcError {
     fn from(e: Error) -> Self {
         Self {
             code: e.code(),
-            message: e.to_string(),
+            // The one redactor: a sentence that quotes what a person typed never carries a key.
+            message: keywheel_core::keys::redact(&e.to_string()).into_owned(),
         }
     }
 }
@@ -60,6 +61,9 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["code"], "bad_input");
         assert!(json["message"].as_str().unwrap().contains("a.png"));
+        let key = format!("sk-or-v1-{}", "0f".repeat(32));
+        let r: IpcError = Error::Usage(format!("no key has the id {key:?}")).into();
+        assert!(!r.message.contains(&key[12..]), "{}", r.message);
         let q: IpcError = Error::Cancelled.into();
         assert_eq!(serde_json::to_value(&q).unwrap()["code"], "cancelled");
     }

@@ -1,5 +1,6 @@
 //! `keywheel`: the command-line front end. Parses arguments, runs one subcommand, prints
-//! its result, and maps errors to the exit codes of DESIGN §6. No business logic lives here.
+//! its result, and maps errors to their exit codes (`keywheel_core::Error::exit_code`). No
+//! business logic lives here.
 
 mod cli;
 mod commands;
@@ -12,6 +13,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let json = cli.json;
+    output::init(cli.raw);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

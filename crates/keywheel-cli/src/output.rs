@@ -1,36 +1,150 @@
 //! Printing: JSON documents, plain tables, warnings and errors. Keys appear only masked —
-//! nothing here ever receives key material.
+//! nothing here ever receives key material, and every sentence passes the one redactor.
+//!
+//! The terminal is not the model's: text that came from a model (answers, reasoning, OCR
+//! Markdown, catalogue entries) has terminal control sequences removed before it is printed —
+//! escape sequences (OSC 52 clipboard writes, cursor moves, title changes) and every C0/C1
+//! control character but `\n` and `\t`. `--raw` prints it as received; so does `--json` when
+//! stdout is not a terminal (a program reads it; JSON escapes C0 controls anyway).
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use keywheel_core::Error;
 use serde::Serialize;
 
+/// How model text is printed, set once from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Policy {
+    raw: bool,
+}
+
+static POLICY: OnceLock<Policy> = OnceLock::new();
+
+/// Records `--raw` for the whole process; call once, before any command runs.
+pub fn init(raw: bool) {
+    let _ = POLICY.set(Policy { raw });
+}
+
+fn raw() -> bool {
+    POLICY.get().copied().unwrap_or_default().raw
+}
+
+/// Whether model text printed as plain text goes out unfiltered (`--raw`).
+pub fn text_is_raw() -> bool {
+    raw()
+}
+
+/// Whether a JSON document goes out unfiltered: `--raw`, or stdout is not a terminal.
+pub fn json_is_raw() -> bool {
+    raw() || !std::io::stdout().is_terminal()
+}
+
+/// A stateful filter for text that arrives in pieces (a streamed answer): an escape sequence
+/// split across two pieces is still removed whole.
+#[derive(Debug)]
+pub struct TerminalFilter {
+    strip: anstream::adapter::StripStr,
+    raw: bool,
+}
+
+impl Default for TerminalFilter {
+    /// A filter following the process policy (`--raw` turns it off).
+    fn default() -> Self {
+        Self {
+            strip: anstream::adapter::StripStr::new(),
+            raw: text_is_raw(),
+        }
+    }
+}
+
+impl TerminalFilter {
+    /// A filter that always filters, whatever the policy.
+    pub fn strict() -> Self {
+        Self {
+            strip: anstream::adapter::StripStr::new(),
+            raw: false,
+        }
+    }
+
+    /// Filters the next piece of text.
+    pub fn push(&mut self, piece: &str) -> String {
+        if self.raw {
+            return piece.to_string();
+        }
+        let mut out = String::with_capacity(piece.len());
+        for printable in self.strip.strip_next(piece) {
+            out.extend(printable.chars().filter(|c| keep(*c)));
+        }
+        out
+    }
+}
+
+/// Everything but control characters (C0, DEL, C1), and `\n` and `\t`.
+fn keep(c: char) -> bool {
+    !c.is_control() || c == '\n' || c == '\t'
+}
+
+/// `s` with escape sequences and control characters (but `\n`, `\t`) removed.
+pub fn terminal_safe(s: &str) -> String {
+    TerminalFilter::strict().push(s)
+}
+
+/// Model text for a plain-text print: filtered unless `--raw`.
+pub fn model_text(s: &str) -> String {
+    TerminalFilter::default().push(s)
+}
+
+/// A serialized JSON line for stdout: filtered when it goes to a terminal (C1 controls are not
+/// escaped by JSON), as is otherwise or under `--raw`.
+pub fn json_line(s: &str) -> String {
+    if json_is_raw() {
+        s.to_string()
+    } else {
+        terminal_safe(s)
+    }
+}
+
 /// Prints one JSON document on stdout.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => println!("{}", json_line(&s)),
         Err(e) => eprintln!("keywheel: could not print JSON: {e}"),
     }
 }
 
 /// Prints an error: the sentence on stderr, and with `--json` also
 /// `{"error":{"code":…,"message":…}}` on stdout.
+/// The sentence is passed through the one redactor ([`keywheel_core::keys::redact`]): an
+/// error that quotes what a person typed (`keys rm <a full key>`) never prints the key.
 pub fn print_error(e: &Error, as_json: bool) {
-    eprintln!("keywheel: {e}");
+    let sentence = sentence(&e.to_string());
+    eprintln!("keywheel: {sentence}");
     if as_json {
-        let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+        let doc = serde_json::json!({ "error": { "code": e.code(), "message": sentence } });
         println!("{doc}");
     }
+}
+
+/// A sentence for a person: keys redacted, terminal control sequences removed.
+pub fn sentence(s: &str) -> String {
+    terminal_safe(&keywheel_core::keys::redact(s))
 }
 
 /// Prints warnings (one line each) on stderr.
 pub fn warnings(ws: &[String]) {
     for w in ws {
-        eprintln!("keywheel: {w}");
+        eprintln!("keywheel: {}", sentence(w));
     }
 }
 
-/// A plain text table with left-aligned columns.
+/// A plain text table with left-aligned columns (cells filtered with [`terminal_safe`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_safe(c)).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -91,5 +205,48 @@ pub fn availability(a: &keywheel_core::ledger::reserve::Availability, available:
         s
     } else {
         format!("{s} (not in this process)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_sequences_go_and_text_stays() {
+        let cases = [
+            // OSC 52 clipboard write (BEL- and ST-terminated)
+            ("a\x1b]52;c;ZWNobyBwd25lZA==\x07b", "ab"),
+            ("a\x1b]52;c;ZWNobw==\x1b\\b", "ab"),
+            // window title
+            ("\x1b]0;owned\x07title", "title"),
+            // cursor moves, clear screen, colours
+            ("x\x1b[2J\x1b[1;1Hy\x1b[31mz\x1b[0m", "xyz"),
+            // C0 and C1 controls other than \n and \t
+            ("a\rb\x08c\x07d\x0be\x0cf\x7fg", "abcdefg"),
+            ("a\u{9b}31mb\u{9d}0;t\u{9c}c", "a31mb0;tc"),
+            ("keep\tthis\nline ünï 😀", "keep\tthis\nline ünï 😀"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(terminal_safe(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_sequence_split_across_pieces_is_removed_whole() {
+        let mut f = TerminalFilter::strict();
+        let mut out = String::new();
+        for piece in [
+            "hel", "lo\x1b", "]52;c;", "ZZZ", "\x07 wor", "ld\x1b[", "2J!",
+        ] {
+            out.push_str(&f.push(piece));
+        }
+        assert_eq!(out, "hello world!");
+    }
+
+    #[test]
+    fn table_cells_are_filtered() {
+        let t = table(&["A"], &[vec!["m\x1b]0;x\x07odel".into()]]);
+        assert_eq!(t, "A\nmodel");
     }
 }

@@ -2,6 +2,11 @@
 //!
 //! Nothing in the core calls `Utc::now()` directly: every "now" comes from a [`Clock`], so tests
 //! drive day rollovers and per-minute windows with a [`FakeClock`].
+//!
+//! The wall clock can step back (NTP, a person fixing the time). [`SystemClock`] notices when
+//! it reads an earlier time than it read before in this process and logs the jump once per
+//! jump; the ledger does not trust times from the future either (the per-minute window and
+//! the instance heartbeats ignore them).
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,10 +27,34 @@ pub type SharedClock = Arc<dyn Clock>;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+/// The latest wall-clock reading in this process, in ms (for noticing a step back).
+static LATEST_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// A step back smaller than this is jitter between threads, not a jump.
+const JUMP_MS: i64 = 1_000;
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        let now = Utc::now();
+        note_reading(&LATEST_MS, now.timestamp_millis());
+        now
     }
+}
+
+/// Records a reading; logs (and returns the size of) a step back of [`JUMP_MS`] or more.
+fn note_reading(latest: &AtomicI64, ms: i64) -> Option<i64> {
+    let before = latest.fetch_max(ms, Ordering::SeqCst);
+    if before != i64::MIN && before - ms >= JUMP_MS {
+        // Reset so the same jump is logged once, not on every reading until time catches up.
+        latest.store(ms, Ordering::SeqCst);
+        tracing::warn!(
+            back_ms = before - ms,
+            "the system clock stepped back by {} s; per-minute windows and heartbeats ignore times from the future",
+            (before - ms) / 1000
+        );
+        return Some(before - ms);
+    }
+    None
 }
 
 /// A clock that only moves when told to; for tests.
@@ -137,6 +166,17 @@ mod tests {
             "2026-11-27",
             "one second later is the next UTC day"
         );
+    }
+
+    #[test]
+    fn a_step_back_is_noticed_once() {
+        let latest = AtomicI64::new(i64::MIN);
+        assert_eq!(note_reading(&latest, 100_000), None);
+        assert_eq!(note_reading(&latest, 100_500), None);
+        assert_eq!(note_reading(&latest, 100_200), None, "jitter is not a jump");
+        assert_eq!(note_reading(&latest, 40_500), Some(60_000));
+        assert_eq!(note_reading(&latest, 41_000), None, "logged once");
+        assert!(SystemClock.now().timestamp_millis() > 0);
     }
 
     #[test]

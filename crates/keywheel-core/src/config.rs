@@ -15,6 +15,15 @@ use crate::error::{Error, Result};
 /// The default OpenRouter API base.
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 
+/// Longest cache TTL accepted (a year), in hours.
+pub const MAX_CACHE_TTL_HOURS: u64 = 24 * 366;
+/// Longest instance TTL (and heartbeat) accepted (a day), in seconds.
+pub const MAX_INSTANCE_TTL_SECS: u64 = 86_400;
+/// Longest timeout, stream deadline or total wait accepted (a day), in seconds.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// Longest retention accepted (ten years), in days.
+pub const MAX_RETENTION_DAYS: u32 = 3_650;
+
 /// All settings, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -46,8 +55,20 @@ pub struct Settings {
     pub log_retention: usize,
     /// The R1 chat model chain, first choice first.
     pub chat_models: Vec<String>,
-    /// The vision model chain, first choice first.
+    /// The vision model chain, first choice first: a preference, resolved against OpenRouter's
+    /// catalogue before anything is sent (docs/models.md).
     pub vision_models: Vec<String>,
+    /// A vision model pinned by the person: used alone, never replaced (must be in the catalogue).
+    pub vision_pin: Option<String>,
+    /// A chat model pinned by the person: used alone, never replaced (must be in the catalogue).
+    pub chat_pin: Option<String>,
+    /// Most counted requests one job (a question, an image tile) may send across its whole
+    /// model chain, retries included (one model gets at most 2).
+    pub max_attempts: u32,
+    /// Whether `daily_cap` was set by the person (file or environment); when it was not, the
+    /// ceiling OpenRouter reports for an account (`/key`) is its daily cap.
+    #[serde(skip)]
+    pub daily_cap_set: bool,
     /// Serve repeated identical chat requests from the shared cache (off by default).
     pub cache_chat: bool,
     /// Serve repeated identical OCR requests from the shared cache (on by default).
@@ -56,6 +77,12 @@ pub struct Settings {
     pub cache_ttl_hours: u64,
     /// Longest a request waits for per-minute caps and backoff in total, in seconds.
     pub max_wait_secs: u64,
+    /// Longest a streamed answer may take in all, in seconds (keep-alive comments reset the
+    /// idle timeout, so this is what stops a stream that never ends).
+    pub stream_deadline_secs: u64,
+    /// Request rows, OCR jobs, alerts and model skips older than this many days are pruned at
+    /// start (per-day totals stay in `usage_daily`); cache entries go when their TTL ends.
+    pub retention_days: u32,
     /// `HTTP-Referer` attribution header sent to OpenRouter, if set.
     pub referer: Option<String>,
     /// `X-OpenRouter-Title` attribution header, if set.
@@ -86,10 +113,16 @@ impl Default for Settings {
                 "meta-llama/llama-3.2-11b-vision-instruct".into(),
                 "qwen/qwen2.5-vl-72b-instruct".into(),
             ],
+            vision_pin: None,
+            chat_pin: None,
+            max_attempts: 4,
+            daily_cap_set: false,
             cache_chat: false,
             cache_ocr: true,
             cache_ttl_hours: 24 * 7,
             max_wait_secs: 180,
+            stream_deadline_secs: 600,
+            retention_days: 90,
             referer: None,
             title: Some("Keywheel".into()),
         }
@@ -105,14 +138,26 @@ impl Settings {
         Self::load_with(&|k| std::env::var(k).ok())
     }
 
-    /// Loads settings with an injected environment.
+    /// Loads settings with an injected environment, then [`validate`](Self::validate)s them.
+    /// A `KEYWHEEL_CONFIG` naming a file that does not exist is an error (a typo would
+    /// otherwise silently give the defaults); set it empty for "no config file".
     pub fn load_with(env: EnvLookup<'_>) -> Result<Self> {
+        let named = env("KEYWHEEL_CONFIG");
         let path = config_path(env);
         let mut s = match path {
             Some(p) if p.is_file() => Self::from_file(&p)?,
+            Some(p) if named.as_deref().is_some_and(|v| !v.is_empty()) => {
+                return Err(Error::Usage(format!(
+                    "KEYWHEEL_CONFIG names {}, which is not a file; create it (it may be empty), \
+                     fix the path, or set KEYWHEEL_CONFIG= (empty) for no config file",
+                    p.display()
+                )));
+            }
             _ => Self::default(),
         };
         s.apply_env(env)?;
+        s.validate()?;
+        s.daily_cap_set |= env("KEYWHEEL_DAILY_CAP").is_some_and(|v| !v.is_empty());
         Ok(s)
     }
 
@@ -124,13 +169,18 @@ impl Settings {
                 e,
             )
         })?;
-        toml::from_str(&text).map_err(|e| {
+        let mut s: Settings = toml::from_str(&text).map_err(|e| {
+            // The one redactor: a type error quotes the value, which may be a pasted key.
             Error::Usage(format!(
                 "the config file {} is not valid: {}; fix or remove it",
                 path.display(),
-                e.message()
+                crate::keys::redact(e.message())
             ))
-        })
+        })?;
+        s.daily_cap_set = text
+            .parse::<toml::Table>()
+            .is_ok_and(|t| t.contains_key("daily_cap"));
+        Ok(s)
     }
 
     fn apply_env(&mut self, env: EnvLookup<'_>) -> Result<()> {
@@ -147,7 +197,8 @@ impl Settings {
             if let Some(v) = env(name).filter(|v| !v.is_empty()) {
                 *slot = v.trim().parse().map_err(|_| {
                     Error::Usage(format!(
-                        "{name}={v:?} is not a whole number; set it to e.g. 50"
+                        "{name}={:?} is not a whole number; set it to e.g. 50",
+                        crate::keys::redact(&v)
                     ))
                 })?;
             }
@@ -156,21 +207,111 @@ impl Settings {
         num("KEYWHEEL_DAILY_CAP", &mut self.daily_cap)?;
         num("KEYWHEEL_MINUTE_CAP", &mut self.minute_cap)?;
         num("KEYWHEEL_ROTATE_AFTER", &mut self.rotate_after)?;
-        let flag = |name: &str, slot: &mut bool| {
+        num("KEYWHEEL_MAX_ATTEMPTS", &mut self.max_attempts)?;
+        let flag = |name: &str, slot: &mut bool| -> Result<()> {
             if let Some(v) = env(name).filter(|v| !v.is_empty()) {
-                *slot = !matches!(v.as_str(), "0" | "off" | "false" | "no");
+                *slot = match v.trim().to_ascii_lowercase().as_str() {
+                    "1" | "on" | "true" | "yes" => true,
+                    "0" | "off" | "false" | "no" => false,
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "{name}={:?} is neither on nor off; set it to on or off \
+                             (also: true/false, yes/no, 1/0)",
+                            crate::keys::redact(&v)
+                        )));
+                    }
+                };
             }
+            Ok(())
         };
-        flag("KEYWHEEL_KEYCHAIN", &mut self.keychain);
-        flag("KEYWHEEL_CACHE_CHAT", &mut self.cache_chat);
-        flag("KEYWHEEL_CACHE_OCR", &mut self.cache_ocr);
+        flag("KEYWHEEL_KEYCHAIN", &mut self.keychain)?;
+        flag("KEYWHEEL_CACHE_CHAT", &mut self.cache_chat)?;
+        flag("KEYWHEEL_CACHE_OCR", &mut self.cache_ocr)?;
         let mut wait = u32::try_from(self.max_wait_secs).unwrap_or(u32::MAX);
         num("KEYWHEEL_MAX_WAIT_SECS", &mut wait)?;
         self.max_wait_secs = u64::from(wait);
         let mut timeout = u32::try_from(self.timeout_secs).unwrap_or(u32::MAX);
         num("KEYWHEEL_TIMEOUT_SECS", &mut timeout)?;
         self.timeout_secs = u64::from(timeout.max(1));
+        let mut deadline = u32::try_from(self.stream_deadline_secs).unwrap_or(u32::MAX);
+        num("KEYWHEEL_STREAM_DEADLINE_SECS", &mut deadline)?;
+        self.stream_deadline_secs = u64::from(deadline);
+        num("KEYWHEEL_RETENTION_DAYS", &mut self.retention_days)?;
         Ok(())
+    }
+
+    /// Checks values that parse but cannot work, so they fail here as a sentence (exit 2)
+    /// instead of as a panic or a surprise later: empty model chains, durations past what the
+    /// clock arithmetic holds, a heartbeat not shorter than the instance TTL, a log filter
+    /// `tracing` cannot read, a base URL without a scheme or with `http://` off loopback.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Usage(msg));
+        for (name, chain) in [("chat", &self.chat_models), ("vision", &self.vision_models)] {
+            if chain.iter().all(|m| m.trim().is_empty()) {
+                return bad(format!(
+                    "the {name} model chain ({name}_models) is empty; give at least one model id"
+                ));
+            }
+        }
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            (
+                "cache_ttl_hours",
+                self.cache_ttl_hours,
+                0,
+                MAX_CACHE_TTL_HOURS,
+            ),
+            (
+                "instance_ttl_secs",
+                self.instance_ttl_secs,
+                2,
+                MAX_INSTANCE_TTL_SECS,
+            ),
+            (
+                "heartbeat_secs",
+                self.heartbeat_secs,
+                1,
+                MAX_INSTANCE_TTL_SECS,
+            ),
+            ("timeout_secs", self.timeout_secs, 1, MAX_TIMEOUT_SECS),
+            (
+                "stream_deadline_secs",
+                self.stream_deadline_secs,
+                1,
+                MAX_TIMEOUT_SECS,
+            ),
+            ("max_wait_secs", self.max_wait_secs, 0, MAX_TIMEOUT_SECS),
+        ];
+        for (name, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return bad(format!(
+                    "{name} = {v} is out of range; give a value from {lo} to {hi}"
+                ));
+            }
+        }
+        if self.heartbeat_secs >= self.instance_ttl_secs {
+            return bad(format!(
+                "heartbeat_secs ({}) must be shorter than instance_ttl_secs ({}), or live \
+                 instances would count as dead between two heartbeats",
+                self.heartbeat_secs, self.instance_ttl_secs
+            ));
+        }
+        if !(1..=MAX_RETENTION_DAYS).contains(&self.retention_days) {
+            return bad(format!(
+                "retention_days = {} is out of range; give a value from 1 to {MAX_RETENTION_DAYS}",
+                self.retention_days
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return bad(format!(
+                "the log filter {:?} (log / KEYWHEEL_LOG) is not valid: {e}; use e.g. info or \
+                 keywheel_core=debug",
+                crate::keys::redact(&self.log)
+            ));
+        }
+        crate::openrouter::check_base_url(
+            "the base URL (base_url / OPENROUTER_BASE_URL)",
+            &self.base_url,
+        )
     }
 
     /// Path of the SQLite ledger file.
@@ -179,10 +320,20 @@ impl Settings {
     }
 }
 
-/// The clock for this process: the system clock, or a fixed instant from `KEYWHEEL_FAKE_NOW`
-/// (RFC 3339), which whole-process tests use to simulate a UTC day rollover.
+/// The clock for this process: the system clock, or — in debug builds only — a fixed instant
+/// from `KEYWHEEL_FAKE_NOW` (RFC 3339), which whole-process tests use to simulate a UTC day
+/// rollover. A release build ignores the variable (and logs that it did).
 pub fn clock_from_env(env: EnvLookup<'_>) -> Result<SharedClock> {
-    match env("KEYWHEEL_FAKE_NOW").filter(|v| !v.is_empty()) {
+    clock_from_env_in(env, cfg!(debug_assertions))
+}
+
+fn clock_from_env_in(env: EnvLookup<'_>, debug_build: bool) -> Result<SharedClock> {
+    let fake = env("KEYWHEEL_FAKE_NOW").filter(|v| !v.is_empty());
+    if fake.is_some() && !debug_build {
+        tracing::warn!("KEYWHEEL_FAKE_NOW is ignored: it works only in debug (test) builds");
+        return Ok(Arc::new(SystemClock));
+    }
+    match fake {
         None => Ok(Arc::new(SystemClock)),
         Some(v) => {
             let at = chrono::DateTime::parse_from_rfc3339(&v).map_err(|_| {
@@ -272,29 +423,29 @@ pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
     }
     let text = toml::to_string_pretty(&table)
         .map_err(|e| Error::Usage(format!("could not write the settings: {e}")))?;
-    let settings: Settings = toml::from_str(&text).map_err(|e| {
+    let mut settings: Settings = toml::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "the edited config file {} would not load ({e}); nothing was written",
             path.display()
         ))
     })?;
+    settings.daily_cap_set = table.contains_key("daily_cap");
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        // The config dir is 0700 and the file 0600, written through a unique temporary file
+        // with fsync before the rename (two windows saving at once never mix).
+        crate::private::create_dir(dir).map_err(|e| {
             Error::io(
                 format!("could not create the config directory {}", dir.display()),
                 e,
             )
         })?;
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            Error::io(
-                format!("could not write the config file {}", path.display()),
-                e,
-            )
-        })?;
+    crate::private::write_atomic(path, text.as_bytes()).map_err(|e| {
+        Error::io(
+            format!("could not write the config file {}", path.display()),
+            e,
+        )
+    })?;
     Ok(settings)
 }
 
@@ -370,7 +521,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         let err = Settings::load_with(&env_of(&[
-            ("KEYWHEEL_CONFIG", "/nonexistent"),
+            ("KEYWHEEL_CONFIG", ""),
             ("KEYWHEEL_DAILY_CAP", "lots"),
         ]))
         .unwrap_err();
@@ -385,5 +536,119 @@ mod tests {
         std::fs::write(&cfg, "daly_cap = 30\n").unwrap();
         let err = Settings::from_file(&cfg).unwrap_err();
         assert!(err.to_string().contains("config.toml"), "{err}");
+    }
+
+    /// Each bad value: an exit-2 sentence naming it, never a panic.
+    #[test]
+    fn validate_turns_bad_values_into_sentences() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        let p = cfg.to_str().unwrap().to_string();
+        let file = |text: &str| {
+            std::fs::write(&cfg, text).unwrap();
+            Settings::load_with(&env_of(&[("KEYWHEEL_CONFIG", &p)]))
+        };
+        let enva = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("KEYWHEEL_CONFIG", "")];
+            all.extend_from_slice(pairs);
+            Settings::load_with(&env_of(&all))
+        };
+        let cases: Vec<(Result<Settings>, &str)> = vec![
+            (file("chat_models = []\n"), "chat model chain"),
+            (file("vision_models = [\" \"]\n"), "vision model chain"),
+            (
+                file("cache_ttl_hours = 9223372036854775807\n"),
+                "cache_ttl_hours",
+            ),
+            (
+                file("instance_ttl_secs = 9223372036854775807\n"),
+                "instance_ttl_secs",
+            ),
+            (
+                file("heartbeat_secs = 30\ninstance_ttl_secs = 20\n"),
+                "shorter than",
+            ),
+            (file("heartbeat_secs = 0\n"), "heartbeat_secs"),
+            (file("retention_days = 0\n"), "retention_days"),
+            (file("log = \"info,[=\"\n"), "log filter"),
+            (file("base_url = \"openrouter.ai/api/v1\"\n"), "no scheme"),
+            (
+                file("base_url = \"http://openrouter.ai/api/v1\"\n"),
+                "https is needed",
+            ),
+            (enva(&[("KEYWHEEL_KEYCHAIN", "maybe")]), "KEYWHEEL_KEYCHAIN"),
+            (
+                enva(&[("KEYWHEEL_CACHE_OCR", "nope")]),
+                "KEYWHEEL_CACHE_OCR",
+            ),
+            (
+                enva(&[("KEYWHEEL_LOG", "keywheel_core=loud")]),
+                "log filter",
+            ),
+            (
+                enva(&[("OPENROUTER_BASE_URL", "127.0.0.1:9/api")]),
+                "no scheme",
+            ),
+            (
+                Settings::load_with(&env_of(&[(
+                    "KEYWHEEL_CONFIG",
+                    "/nonexistent/keywheel.toml",
+                )])),
+                "KEYWHEEL_CONFIG names /nonexistent/keywheel.toml",
+            ),
+        ];
+        for (result, says) in cases {
+            let err = result.expect_err(says);
+            assert_eq!(err.exit_code(), 2, "{err}");
+            assert!(err.to_string().contains(says), "want {says:?} in: {err}");
+        }
+    }
+
+    #[test]
+    fn flags_read_on_and_off_in_any_case() {
+        for (v, want) in [
+            ("OFF", false),
+            ("On", true),
+            ("no", false),
+            ("TRUE", true),
+            ("0", false),
+            ("yes", true),
+        ] {
+            let s = Settings::load_with(&env_of(&[
+                ("KEYWHEEL_CONFIG", ""),
+                ("KEYWHEEL_KEYCHAIN", v),
+            ]))
+            .unwrap();
+            assert_eq!(s.keychain, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn type_errors_in_the_file_do_not_echo_a_key() {
+        let key = format!("sk-or-v1-{}", "ab".repeat(32));
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, format!("daily_cap = \"{key}\"\n")).unwrap();
+        let err = Settings::from_file(&cfg).unwrap_err().to_string();
+        assert!(!err.contains(&key[9..]), "{err}");
+        let err = Settings::load_with(&env_of(&[
+            ("KEYWHEEL_CONFIG", ""),
+            ("KEYWHEEL_DAILY_CAP", &key),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("KEYWHEEL_DAILY_CAP") && !err.contains(&key[9..]),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fake_now_works_only_in_debug_builds() {
+        let env = env_of(&[("KEYWHEEL_FAKE_NOW", "2030-01-02T03:04:05Z")]);
+        let debug = clock_from_env_in(&env, true).unwrap();
+        assert_eq!(debug.now().to_rfc3339(), "2030-01-02T03:04:05+00:00");
+        let release = clock_from_env_in(&env, false).unwrap();
+        assert_ne!(release.now().to_rfc3339(), "2030-01-02T03:04:05+00:00");
     }
 }

@@ -5,9 +5,11 @@
 
 pub mod env;
 pub mod keychain;
+mod redact;
 pub mod secret;
 
 pub use keychain::{KeychainStatus, MemoryStore, OsKeychain, SecretStore};
+pub use redact::{REDACTED, check_label, is_key_shaped, redact};
 pub use secret::{ApiKey, KeyId};
 
 use serde::{Deserialize, Serialize};

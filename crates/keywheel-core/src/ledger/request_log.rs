@@ -1,10 +1,13 @@
 //! The request log and its aggregates: the one source of truth for `keywheel usage`,
 //! `keywheel log` and the app's Usage view.
+//!
+//! Aggregates read a `started_ms` range (the time index), not a scan by `day`. Days whose rows
+//! were pruned (ledger/retention.rs) come from `usage_daily`, which keeps every day's totals.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Row;
+use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
 use super::Ledger;
@@ -192,15 +195,21 @@ impl Ledger {
         by: GroupBy,
         now: DateTime<Utc>,
     ) -> Result<Vec<DayAggregate>> {
-        let since = day_key(now - Duration::days(i64::from(days.max(1)) - 1));
+        let first = now - Duration::days(i64::from(days.max(1)) - 1);
+        let since = day_key(first);
+        let since_ms = crate::clock::utc_day(first)
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis();
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT key_id, account, day, state, status_class, cached, prompt_tokens, completion_tokens,
                     reasoning_tokens, cost, latency_ms
-             FROM requests WHERE day >= ?1",
+             FROM requests INDEXED BY requests_started WHERE started_ms >= ?1",
         )?;
         let mut groups: BTreeMap<(String, String), (DayAggregate, Vec<u64>)> = BTreeMap::new();
-        let mut rows = stmt.query([since])?;
+        let mut rows = stmt.query([since_ms])?;
         while let Some(r) = rows.next()? {
             let subject: String = if by == GroupBy::Key {
                 r.get(0)?
@@ -247,6 +256,51 @@ impl Ledger {
             agg.completion_tokens += r.get::<_, Option<u64>>(7)?.unwrap_or(0);
             agg.reasoning_tokens += r.get::<_, Option<u64>>(8)?.unwrap_or(0);
             agg.cost += r.get::<_, Option<f64>>(9)?.unwrap_or(0.0);
+        }
+        drop(rows);
+        // Pruned days: their totals from usage_daily (no latencies, errors not by class).
+        let pruned: Option<String> = conn
+            .query_row("SELECT pruned_before_day FROM pool_state", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(pruned) = pruned.filter(|p| *p > since) {
+            let mut stmt = conn.prepare_cached(
+                "SELECT u.key_id, COALESCE(k.account, u.key_id), u.day, u.requests, u.successes,
+                        u.errors, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cost
+                 FROM usage_daily u LEFT JOIN keys k ON k.id = u.key_id
+                 WHERE u.day >= ?1 AND u.day < ?2",
+            )?;
+            let mut rows = stmt.query([&since, &pruned])?;
+            while let Some(r) = rows.next()? {
+                let subject: String = if by == GroupBy::Key {
+                    r.get(0)?
+                } else {
+                    r.get(1)?
+                };
+                let day: String = r.get(2)?;
+                let (agg, _) = groups
+                    .entry((day.clone(), subject.clone()))
+                    .or_insert_with(|| {
+                        (
+                            DayAggregate {
+                                subject,
+                                day,
+                                ..DayAggregate::default()
+                            },
+                            Vec::new(),
+                        )
+                    });
+                agg.requests += r.get::<_, u32>(3)?;
+                agg.successes += r.get::<_, u32>(4)?;
+                let errors: u32 = r.get(5)?;
+                if errors > 0 {
+                    *agg.errors.entry("failed".into()).or_default() += errors;
+                }
+                agg.prompt_tokens += r.get::<_, u64>(6)?;
+                agg.completion_tokens += r.get::<_, u64>(7)?;
+                agg.reasoning_tokens += r.get::<_, u64>(8)?;
+                agg.cost += r.get::<_, f64>(9)?;
+            }
         }
         Ok(groups
             .into_values()

@@ -1,4 +1,7 @@
 //! Read-side queries over the ledger: per-key per-UTC-day usage and consistency checks.
+//!
+//! Queries over request rows read a `started_ms` range (indexed), never a scan by `day`.
+//! Days before the retention cut (ledger/retention.rs) live only in `usage_daily`.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
@@ -70,8 +73,9 @@ impl Ledger {
         Ok(n)
     }
 
-    /// Checks the ledger's invariant: every day counter equals its uncached request rows.
-    /// Returns the (key, day, counter, rows) that disagree — empty when consistent.
+    /// Checks the ledger's invariant: every day counter equals its uncached request rows
+    /// (from the retention cut on: older days have no rows left). Returns the (key, day,
+    /// counter, rows) that disagree — empty when consistent.
     pub fn inconsistencies(&self) -> Result<Vec<(String, String, i64, i64)>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(
@@ -79,6 +83,7 @@ impl Ledger {
              SELECT u.key_id, u.day, u.requests, COALESCE(r.n, 0) FROM usage_daily u
                LEFT JOIN rows r ON r.key_id = u.key_id AND r.day = u.day
                WHERE u.requests != COALESCE(r.n, 0)
+                 AND u.day >= COALESCE((SELECT pruned_before_day FROM pool_state), '')
              UNION ALL
              SELECT r.key_id, r.day, 0, r.n FROM rows r
                WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = r.key_id AND u.day = r.day)",
@@ -91,17 +96,20 @@ impl Ledger {
 }
 
 impl Ledger {
-    /// When each key made its first request today (for forecasts).
+    /// When each key made its first request today (for forecasts). Reads today's
+    /// `started_ms` range through the time index.
     pub fn first_requests_today(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let (from, to) = day_range_ms(now);
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT key_id, account, MIN(started_ms) FROM requests WHERE day = ?1 AND cached = 0 GROUP BY key_id",
+            "SELECT key_id, account, MIN(started_ms) FROM requests INDEXED BY requests_started
+             WHERE started_ms >= ?1 AND started_ms < ?2 AND cached = 0 GROUP BY key_id",
         )?;
         let rows = stmt
-            .query_map([day_key(now)], |r| {
+            .query_map([from, to], |r| {
                 Ok((r.get(0)?, r.get(1)?, crate::clock::from_millis(r.get(2)?)))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -109,23 +117,35 @@ impl Ledger {
     }
 }
 
+/// Today's UTC day as a `[midnight, next midnight)` range in ms.
+pub(crate) fn day_range_ms(now: DateTime<Utc>) -> (i64, i64) {
+    let midnight = crate::clock::utc_day(now)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    (
+        midnight.timestamp_millis(),
+        crate::clock::next_utc_midnight(now).timestamp_millis(),
+    )
+}
+
 impl Ledger {
     /// Of a key's last `n` completed (uncached) requests today: how many there are and how
     /// many failed. One indexed query; what the error-spike alert reads after every request.
     pub fn recent_failures(&self, key: &KeyId, n: u32, now: DateTime<Utc>) -> Result<(u32, u32)> {
-        let midnight = crate::clock::utc_day(now)
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc();
+        let (from, to) = day_range_ms(now);
         let conn = self.conn()?;
         let row = conn
             .prepare_cached(
                 "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
                    SELECT state FROM requests
-                   WHERE key_id = ?1 AND started_ms >= ?2 AND cached = 0 AND state IN ('done', 'failed')
+                   WHERE key_id = ?1 AND started_ms >= ?2 AND started_ms < ?4 AND cached = 0
+                     AND state IN ('done', 'failed')
                    ORDER BY started_ms DESC LIMIT ?3)",
             )?
-            .query_row(params![key.as_str(), midnight.timestamp_millis(), n], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![key.as_str(), from, n, to], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         Ok(row)
     }
 }

@@ -4,6 +4,13 @@
 //! Every failure comes back as an [`ApiFailure`] classified by [`super::classify()`]. The key is
 //! sent only in the `Authorization` header (marked sensitive); logs name it by key id, and no
 //! failure message is built from a request, a URL or a header.
+//!
+//! What comes back is bounded: an SSE line ([`MAX_LINE`]), a stream's total size
+//! ([`MAX_STREAM`]), a body read whole ([`MAX_BODY`]) and a stream's total time
+//! ([`ClientConfig::stream_deadline`]); going past any of them is an error, never a silently
+//! cut answer. Redirects are never followed: a 307 would send the prompt (and the key's
+//! request) somewhere else. The base URL must be `https://`, or `http://` to loopback
+//! ([`check_base_url`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,8 +40,47 @@ pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 /// Error bodies longer than this are cut before classification.
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
-/// Bodies read whole (non-streamed answers, `/models`) stop being read past this size.
-const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Bodies read whole (non-streamed answers, `/models`, errors): past this size the call fails.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The longest SSE line (a `data:` chunk) a stream may send.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// The most bytes one stream may send in all.
+pub const MAX_STREAM: usize = 16 * 1024 * 1024;
+
+/// Checks an API base URL: `https://host…`, or `http://` only to a loopback address
+/// (`localhost`, 127.0.0.0/8, `[::1]`: the mock in tests). Anything else is a usage error whose
+/// sentence says what to give instead; `what` names the setting.
+pub fn check_base_url(what: &str, url: &str) -> Result<()> {
+    let example = "give e.g. https://openrouter.ai/api/v1";
+    let parsed = reqwest::Url::parse(url).ok().filter(|u| u.has_host());
+    let Some(u) = parsed.filter(|u| matches!(u.scheme(), "http" | "https")) else {
+        return Err(Error::Usage(format!(
+            "{what} {url:?} is not an http(s) URL with a host (no scheme?); {example}"
+        )));
+    };
+    if u.scheme() == "http" {
+        let host = u.host_str().unwrap_or_default();
+        let ip = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || ip
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err(Error::Usage(format!(
+                "{what} {url:?} uses http://, which would send keys and prompts unencrypted; \
+                 https is needed (http:// is allowed only to localhost/127.0.0.1); {example}"
+            )));
+        }
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(Error::Usage(format!(
+            "{what} must not carry a user name or password; {example}"
+        )));
+    }
+    Ok(())
+}
 
 /// How the client connects and how long it waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +99,11 @@ pub struct ClientConfig {
     /// comments count as bytes).
     pub idle_stream_timeout: Duration,
     /// Non-streamed calls: longest time for the whole exchange (default 300 s). Streams are
-    /// bounded by the two timeouts above instead, since a long R1 answer may stream for longer.
+    /// bounded by the two timeouts above and by [`stream_deadline`](Self::stream_deadline).
     pub request_timeout: Duration,
+    /// Streams: longest time for the whole answer (default 10 min). Keep-alive comments reset
+    /// the idle timeout, so without this a stream could last forever.
+    pub stream_deadline: Duration,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +116,7 @@ impl Default for ClientConfig {
             first_byte_timeout: Duration::from_secs(60),
             idle_stream_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
+            stream_deadline: Duration::from_secs(600),
         }
     }
 }
@@ -159,8 +209,10 @@ pub struct OpenRouter {
 
 impl OpenRouter {
     /// Builds the client: rustls, user agent `keywheel/<version>`, attribution headers when
-    /// configured, the connect timeout.
+    /// configured, the connect timeout, no redirects. The base URL is checked first
+    /// ([`check_base_url`]).
     pub fn new(cfg: ClientConfig) -> Result<Self> {
+        check_base_url("the OpenRouter base URL", &cfg.base_url)?;
         let mut headers = HeaderMap::new();
         let mut attribution = |name: &'static str, value: &Option<String>| -> Result<()> {
             if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
@@ -181,6 +233,7 @@ impl OpenRouter {
             .user_agent(concat!("keywheel/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .connect_timeout(cfg.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Upstream(format!("the HTTP client could not be set up: {e}")))?;
         Ok(OpenRouter { http, cfg })
@@ -233,11 +286,7 @@ impl OpenRouter {
             .map_err(|e| classify_transport(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| classify_transport(&e).with_status(status))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let text = read_capped(resp).await.map_err(|e| e.with_status(status))?;
         let result = parse_chat_body(status, &headers, &text);
         log_outcome(
             key,
@@ -277,7 +326,9 @@ impl OpenRouter {
         let body = Self::chat_body(req, true)?;
         let bytes_sent = body.len() as u64;
         let started = Instant::now();
-        let first_deadline = tokio::time::Instant::now() + self.cfg.first_byte_timeout;
+        let deadline = tokio::time::Instant::now() + self.cfg.stream_deadline;
+        let first_deadline =
+            (tokio::time::Instant::now() + self.cfg.first_byte_timeout).min(deadline);
         let send = self
             .http
             .post(self.url("chat/completions"))
@@ -290,6 +341,7 @@ impl OpenRouter {
             biased;
             _ = cancel.cancelled() => return Err(ApiFailure::cancelled()),
             r = tokio::time::timeout_at(first_deadline, send) => match r {
+                Err(_) if tokio::time::Instant::now() >= deadline => return Err(self.deadline_passed()),
                 Err(_) => return Err(self.first_byte_timeout()),
                 Ok(Err(e)) => return Err(classify_transport(&e)),
                 Ok(Ok(resp)) => resp,
@@ -334,17 +386,17 @@ impl OpenRouter {
         }
 
         let mut stream = resp.bytes_stream();
-        let mut decoder = SseDecoder::new();
+        let mut decoder = SseDecoder::with_max_line(MAX_LINE);
         let mut acc = StreamAccumulator::new();
         let mut got_bytes = false;
+        let mut received = 0usize;
         let result: Result<(), ApiFailure> = 'read: loop {
-            let next = async {
-                if got_bytes {
-                    tokio::time::timeout(self.cfg.idle_stream_timeout, stream.next()).await
-                } else {
-                    tokio::time::timeout_at(first_deadline, stream.next()).await
-                }
+            let until = if got_bytes {
+                (tokio::time::Instant::now() + self.cfg.idle_stream_timeout).min(deadline)
+            } else {
+                first_deadline
             };
+            let next = tokio::time::timeout_at(until, stream.next());
             let item = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break Err(ApiFailure::cancelled()),
@@ -352,6 +404,9 @@ impl OpenRouter {
             };
             let ended = matches!(item, Ok(None));
             let events = match item {
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    break Err(self.deadline_passed().with_status(status));
+                }
                 Err(_) if got_bytes => {
                     break Err(ApiFailure::transient(format!(
                         "the stream went silent for {} s",
@@ -371,6 +426,14 @@ impl OpenRouter {
                 }
                 Ok(Some(Ok(bytes))) => {
                     got_bytes = true;
+                    received = received.saturating_add(bytes.len());
+                    if received > MAX_STREAM {
+                        break Err(ApiFailure::transient(format!(
+                            "OpenRouter's stream grew past {} MiB; the answer was stopped",
+                            MAX_STREAM >> 20
+                        ))
+                        .with_status(status));
+                    }
                     decoder.push(&bytes)
                 }
             };
@@ -403,6 +466,13 @@ impl OpenRouter {
             &headers,
             bytes_sent,
             started.elapsed(),
+        ))
+    }
+
+    fn deadline_passed(&self) -> ApiFailure {
+        ApiFailure::transient(format!(
+            "the answer took longer than the {} s stream deadline and was stopped",
+            self.cfg.stream_deadline.as_secs()
         ))
     }
 
@@ -510,18 +580,28 @@ impl OpenRouter {
     }
 }
 
-/// Reads a whole body, at most [`MAX_BODY`] bytes.
+/// Reads a whole body; a body past [`MAX_BODY`] bytes is an error (never a cut answer).
 async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(body_too_large());
+    }
     let mut stream = resp.bytes_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify_transport(&e))?;
-        buf.extend_from_slice(&chunk);
-        if buf.len() > MAX_BODY {
-            break;
+        if buf.len() + chunk.len() > MAX_BODY {
+            return Err(body_too_large());
         }
+        buf.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn body_too_large() -> ApiFailure {
+    ApiFailure::transient(format!(
+        "OpenRouter's answer is larger than {} MiB; it was not read",
+        MAX_BODY >> 20
+    ))
 }
 
 /// A non-streamed chat body → outcome, or the classified failure (reference §9.2).
@@ -649,6 +729,38 @@ mod tests {
         assert_eq!(c.first_byte_timeout, Duration::from_secs(60));
         assert_eq!(c.idle_stream_timeout, Duration::from_secs(60));
         assert_eq!(c.request_timeout, Duration::from_secs(300));
+        assert_eq!(c.stream_deadline, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn base_urls_need_a_scheme_and_https_off_loopback() {
+        for ok in [
+            "https://openrouter.ai/api/v1",
+            "http://127.0.0.1:8080/api/v1",
+            "http://127.1.2.3/x",
+            "http://localhost:1/api",
+            "http://[::1]:9/api",
+            "HTTPS://OpenRouter.ai/api/v1",
+        ] {
+            check_base_url("base_url", ok).unwrap();
+        }
+        for (bad, says) in [
+            ("openrouter.ai/api/v1", "no scheme"),
+            ("localhost:8080/api", "no scheme"),
+            ("127.0.0.1:8080", "no scheme"),
+            ("", "no scheme"),
+            ("ftp://openrouter.ai/", "no scheme"),
+            ("http://openrouter.ai/api/v1", "https is needed"),
+            ("http://10.0.0.1/api/v1", "https is needed"),
+            ("http://localhost.evil.example/", "https is needed"),
+            ("https://u:p@openrouter.ai/", "user name"),
+        ] {
+            let e = check_base_url("base_url", bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+        let e = OpenRouter::new(ClientConfig::with_base_url("openrouter.ai")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
@@ -663,10 +775,10 @@ mod tests {
 
     #[test]
     fn url_joins_cleanly() {
-        let c = OpenRouter::new(ClientConfig::with_base_url("http://x/api/v1/")).unwrap();
+        let c = OpenRouter::new(ClientConfig::with_base_url("https://x/api/v1/")).unwrap();
         assert_eq!(
             c.url("chat/completions"),
-            "http://x/api/v1/chat/completions"
+            "https://x/api/v1/chat/completions"
         );
     }
 

@@ -44,7 +44,9 @@ pub use classify::{
     ApiFailure, FailureClass, KeyPenalty, RateLimitInfo, classify, classify_error_object,
     classify_transport, failure_sentence, failure_sentence_at,
 };
-pub use client::{CancelToken, ChatReply, ClientConfig, DEFAULT_BASE_URL, OpenRouter};
+pub use client::{
+    CancelToken, ChatReply, ClientConfig, DEFAULT_BASE_URL, OpenRouter, check_base_url,
+};
 pub use retry::{Backoff, RetrySchedule};
 pub use stream::{ChatOutcome, SseDecoder, StreamAccumulator, StreamEvent};
 pub use types::{

@@ -7,7 +7,9 @@
 //! `delta.reasoning_details[].text` only when `reasoning` is absent) is kept apart from
 //! content; `usage` is read from any chunk; errors inside chunks (a top-level `error`, or
 //! `finish_reason: "error"` with `choices[0].error`) and data lines that are not JSON become
-//! [`StreamEvent::Error`]. It never panics on input.
+//! [`StreamEvent::Error`]. It never panics on input, and its memory is bounded: a line (or a
+//! multi-line event) longer than its cap ([`SseDecoder::with_max_line`]) is an error, after
+//! which the rest of the input is ignored.
 //!
 //! [`StreamAccumulator`] folds the events into a [`ChatOutcome`].
 
@@ -53,12 +55,45 @@ pub struct SseDecoder {
     last_finish: Option<String>,
     done: bool,
     finishing: bool,
+    /// Longest line or event, in bytes (0: no cap).
+    max_line: usize,
+    /// Bytes held in `pending`.
+    pending_len: usize,
+    /// The cap was hit: everything after is ignored.
+    overflowed: bool,
 }
 
 impl SseDecoder {
     /// A fresh decoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder that fails (one [`StreamEvent::Error`], then silence) on a line or multi-line
+    /// event longer than `max_line` bytes, instead of buffering it.
+    pub fn with_max_line(max_line: usize) -> Self {
+        Self {
+            max_line,
+            ..Self::default()
+        }
+    }
+
+    fn too_long(&mut self, out: &mut Vec<StreamEvent>) {
+        self.overflowed = true;
+        self.buf = Vec::new();
+        self.pending = Vec::new();
+        self.pending_len = 0;
+        out.push(StreamEvent::Error(
+            ApiFailure::transient(format!(
+                "OpenRouter sent a stream line longer than {} KiB; the answer was stopped",
+                self.max_line >> 10
+            ))
+            .with_status(200),
+        ));
+    }
+
+    fn over_cap(&self, n: usize) -> bool {
+        self.max_line > 0 && n > self.max_line
     }
 
     /// Whether `data: [DONE]` was seen.
@@ -69,9 +104,16 @@ impl SseDecoder {
     /// Feeds bytes; returns the events of every line they complete.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<StreamEvent> {
         let mut out = Vec::new();
+        if self.overflowed {
+            return out;
+        }
         let mut start = 0;
         for (i, b) in bytes.iter().enumerate() {
             if *b == b'\n' {
+                if self.over_cap(self.buf.len() + (i - start)) {
+                    self.too_long(&mut out);
+                    return out;
+                }
                 if self.buf.is_empty() {
                     self.line(&bytes[start..i], &mut out);
                 } else {
@@ -79,8 +121,15 @@ impl SseDecoder {
                     let line = std::mem::take(&mut self.buf);
                     self.line(&line, &mut out);
                 }
+                if self.overflowed {
+                    return out;
+                }
                 start = i + 1;
             }
+        }
+        if self.over_cap(self.buf.len() + (bytes.len() - start)) {
+            self.too_long(&mut out);
+            return out;
         }
         self.buf.extend_from_slice(&bytes[start..]);
         out
@@ -89,6 +138,9 @@ impl SseDecoder {
     /// Ends the input: an unterminated last line and a pending event are processed.
     pub fn finish(&mut self) -> Vec<StreamEvent> {
         let mut out = Vec::new();
+        if self.overflowed {
+            return out;
+        }
         self.finishing = true;
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
@@ -118,6 +170,11 @@ impl SseDecoder {
         // OpenRouter sends one JSON document per data line; dispatch it at once so a missing
         // blank line never glues two chunks together. Multi-line data still works: a line that
         // is not complete on its own waits for the blank line.
+        if self.over_cap(self.pending_len + value.len()) {
+            self.too_long(out);
+            return;
+        }
+        self.pending_len += value.len() + 1;
         if self.pending.is_empty()
             && (value.trim() == "[DONE]" || serde_json::from_str::<Value>(value).is_ok())
         {
@@ -132,6 +189,7 @@ impl SseDecoder {
         if self.pending.is_empty() {
             return;
         }
+        self.pending_len = 0;
         let data = std::mem::take(&mut self.pending).join("\n");
         let data = data.trim();
         if data.is_empty() {
@@ -634,5 +692,52 @@ data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}
             2
         );
         assert_eq!(res.unwrap().model.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_line_past_the_cap_is_an_error_and_memory_stays_bounded() {
+        let mut d = SseDecoder::with_max_line(1024);
+        let mut evs = d.push(b"data: ");
+        for _ in 0..100 {
+            evs.extend(d.push(&[b'x'; 100]));
+            assert!(
+                d.buf.len() <= 1024,
+                "the decoder buffered {} bytes",
+                d.buf.len()
+            );
+        }
+        evs.extend(d.finish());
+        let errors: Vec<_> = evs
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Error(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 1, "{evs:?}");
+        assert!(
+            errors[0].message.contains("longer than 1 KiB"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(errors[0].class, FailureClass::Transient);
+
+        // Many short lines that never end an event count too.
+        let mut d = SseDecoder::with_max_line(1024);
+        let mut evs = Vec::new();
+        for _ in 0..100 {
+            evs.extend(d.push(b"data: {\"never\": \n"));
+        }
+        assert!(matches!(evs.last(), Some(StreamEvent::Error(_))), "{evs:?}");
+        assert!(d.pending.is_empty());
+
+        // Within the cap, a split line still decodes.
+        let mut d = SseDecoder::with_max_line(R1_STREAM.len());
+        let mut acc = StreamAccumulator::new();
+        for piece in R1_STREAM.as_bytes().chunks(7) {
+            acc.extend(&d.push(piece));
+        }
+        acc.extend(&d.finish());
+        assert_eq!(acc.into_result().unwrap(), r1_expected());
     }
 }
