@@ -172,17 +172,14 @@ fn work_inner(
         .enable_all()
         .build()
         .map_err(|e| Error::io("could not start the async runtime", e))?;
-    let chain = pool.settings().chat_models.clone();
     let cancel = CancelToken::new();
     for i in 1..=n {
-        let request = ChatRequest::text(
-            chain[0].clone(),
-            format!("{name}, request {i}: reply with one word."),
-        )
-        .with_fallbacks(chain[1..].iter().cloned());
+        // No model named: the configured chat chain, resolved against the catalogue.
+        let request = ChatRequest::text("", format!("{name}, request {i}: reply with one word."));
         let job = Job {
             kind: Kind::Chat,
             request,
+            models: keywheel_core::chains::ModelChoice::Default,
             stream: false,
             use_cache: false,
         };

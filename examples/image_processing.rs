@@ -104,7 +104,7 @@ fn read(
     inputs: Vec<ocr::Input>,
 ) -> Result<Vec<ImageResult>> {
     let opts = OcrOptions {
-        models: Vec::new(), // the configured vision chain
+        models: keywheel_core::chains::ModelChoice::Default, // the configured vision chain, resolved
         concurrency: 2,
         local_fallback: false,
         use_cache: true,

@@ -77,18 +77,19 @@ fn run() -> Result<()> {
          sentence), Tone, Key terms (three), Weak point (the one the author leaves open).\n\n---\n{}\n---",
         text.trim()
     );
-    let request =
-        ChatRequest::text(chain[0].clone(), prompt).with_fallbacks(chain[1..].iter().cloned());
+    // No model named: the configured chain, resolved against the catalogue at run time.
+    let request = ChatRequest::text("", prompt);
     let job = Job {
         kind: Kind::Chat,
         request,
+        models: keywheel_core::chains::ModelChoice::Default,
         stream: true,
         use_cache: false,
     };
 
     let instance = Arc::new(pool.start_instance("example")?);
     eprintln!(
-        "instance {} adopted key {} (rotated at start: {}); model chain: {}",
+        "instance {} adopted key {} (rotated at start: {}); preferred models: {}",
         instance.id(),
         instance
             .key()

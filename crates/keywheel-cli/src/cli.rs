@@ -11,6 +11,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Print model output as received, terminal control sequences included (by default they
+    /// are removed).
+    #[arg(long, global = true)]
+    pub raw: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -31,10 +36,34 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Ask DeepSeek R1: the answer streams to stdout, the reasoning (dimmed) to stderr.
     Ask(AskArgs),
-    /// List OpenRouter's models (cached for a day).
+    /// List OpenRouter's models (cached for a day), or the resolved vision / chat chain.
     Models(ModelsArgs),
     /// Read the text in images as Markdown (vision model; resumable; local tesseract fallback).
     Ocr(OcrArgs),
+    /// Serve the pool to any OpenAI-compatible tool: a local gateway on 127.0.0.1 (see docs/gateway.md).
+    Serve(ServeArgs),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port). Non-loopback needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8377", value_name = "IP:PORT")]
+    pub addr: String,
+    /// Allow a non-loopback address: anyone who reaches it with the token can spend the pool.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Print the local token clients present (OPENAI_API_KEY) and exit.
+    #[arg(long)]
+    pub token: bool,
+    /// End a session (X-Keywheel-Session) after this many idle seconds.
+    #[arg(
+        long,
+        default_value_t = 600,
+        value_name = "SECS",
+        env = "KEYWHEEL_SESSION_IDLE_SECS"
+    )]
+    pub session_idle_secs: u64,
 }
 
 /// `ocr` options.
@@ -74,9 +103,12 @@ pub struct AskArgs {
 /// `models` options.
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// Only models that take images (the vision chain candidates).
-    #[arg(long)]
+    /// The vision chain as it resolves now: each entry and why it is in or out.
+    #[arg(long, conflicts_with = "chat")]
     pub vision: bool,
+    /// The chat chain as it resolves now: each entry and why it is in or out.
+    #[arg(long)]
+    pub chat: bool,
     /// Fetch again even if the cached list is less than a day old.
     #[arg(long)]
     pub refresh: bool,

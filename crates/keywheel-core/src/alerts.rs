@@ -26,6 +26,9 @@ pub enum Rule {
     NoCredit,
     /// The key hit its spend limit (403 "Key limit exceeded").
     SpendLimited,
+    /// A paid model answered 402 "insufficient credits": the account's chains use free
+    /// models for the day; its keys stay in use.
+    PaidRefused,
     /// An account is spent for the UTC day.
     AccountSpent,
     /// Every key is spent or capped.
@@ -43,6 +46,7 @@ impl Rule {
             Rule::KeyInvalid => "key_invalid",
             Rule::NoCredit => "no_credit",
             Rule::SpendLimited => "spend_limited",
+            Rule::PaidRefused => "paid_refused",
             Rule::AccountSpent => "account_spent",
             Rule::AllSpent => "all_spent",
             Rule::ErrorSpike => "error_spike",

@@ -1,10 +1,13 @@
-//! The model catalogue (`GET /models`), cached for a day in the shared ledger, and key checks
-//! (`GET /key`, zero quota cost).
+//! The model catalogue (`GET /models`), cached for a day in the shared ledger, the chains
+//! resolved from it for people to see, and key checks (`GET /key`, zero quota cost).
 
 use chrono::Duration;
 use serde::Serialize;
 
+use crate::chains::{self, Catalogue, ChainInputs, ModelChoice, ResolvedChain};
+use crate::dispatch::Kind;
 use crate::error::{Error, Result};
+use crate::ledger::Credits;
 use crate::keys::{ApiKey, KeyId};
 use crate::ledger::{KeyRecord, KeyStatus};
 use crate::openrouter::classify::failure_sentence;
@@ -30,6 +33,50 @@ pub async fn models(pool: &Pool, client: &OpenRouter, refresh: bool) -> Result<V
         pool.now(),
     )?;
     Ok(list)
+}
+
+/// The chain a job of `kind` would use now, for the account of the pool's current key
+/// (reconciled with `/key` first, at most every 10 minutes): what `keywheel models --vision`
+/// / `--chat` and the app's settings show. Spends no quota.
+pub async fn resolve_chain(
+    pool: &Pool,
+    client: &OpenRouter,
+    kind: Kind,
+    choice: &ModelChoice,
+) -> Result<ResolvedChain> {
+    crate::reconcile::pool(pool, client, false).await?;
+    let catalogue = models(pool, client, false).await.ok().map(Catalogue::new);
+    let ledger = pool.ledger();
+    let now = pool.now();
+    let key = match ledger.current_key()? {
+        Some(k) if pool.ring().get(&k).is_some() => Some(k),
+        _ => pool.ring().ids().first().cloned(),
+    };
+    let credits = match &key {
+        Some(k) => ledger.account_credits(k, now)?,
+        None => Credits::Unknown,
+    };
+    let s = pool.settings();
+    let (preferences, pin) = match kind {
+        Kind::Chat => (&s.chat_models, &s.chat_pin),
+        Kind::Ocr => (&s.vision_models, &s.vision_pin),
+    };
+    let (preferences, pinned): (&[String], Option<Vec<String>>) = match choice {
+        ModelChoice::Pinned(list) => (preferences, Some(list.clone())),
+        ModelChoice::Prefer(list) => (list, None),
+        ModelChoice::Default => (preferences, pin.clone().map(|p| vec![p])),
+    };
+    let skipped = ledger.skipped_models(now)?;
+    let today = crate::clock::day_key(now);
+    chains::resolve(&ChainInputs {
+        kind,
+        preferences,
+        pinned: pinned.as_deref(),
+        catalogue: catalogue.as_ref(),
+        credits,
+        skipped: &skipped,
+        today: &today,
+    })
 }
 
 /// One key's check.
@@ -64,6 +111,7 @@ pub async fn add_checked_key(
             let rec = pool.add_key(raw, label, account)?;
             pool.ledger()
                 .set_key_status(&rec.id, KeyStatus::Ok, None, None)?;
+            crate::reconcile::record(pool, &key, &info)?;
             let check = KeyCheck {
                 id: rec.id.clone(),
                 masked: rec.masked.clone(),
@@ -105,6 +153,7 @@ pub async fn check_keys(
             Ok(info) => {
                 pool.ledger()
                     .set_key_status(&key.id(), KeyStatus::Ok, None, None)?;
+                crate::reconcile::record(pool, key, &info)?;
                 KeyCheck {
                     id: key.id(),
                     masked: key.masked().into(),

@@ -13,16 +13,21 @@
 pub mod alerts;
 pub mod cache;
 pub mod catalogue;
+pub mod chains;
+pub mod child;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod forecast;
+pub mod input;
 pub mod keys;
 pub mod ledger;
 pub mod ocr;
 pub mod openrouter;
 pub mod pool;
+pub mod private;
+pub mod reconcile;
 pub mod telemetry;
 
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keywheel_core::chains::ModelChoice;
 use keywheel_core::dispatch::{Dispatcher, Job, Kind, Outcome};
 use keywheel_core::keys::MemoryStore;
 use keywheel_core::ledger::KeyStatus;
@@ -80,6 +81,7 @@ impl World {
         d.run(
             Job {
                 kind: Kind::Chat,
+                models: ModelChoice::Pinned(models.iter().map(|s| s.to_string()).collect()),
                 request: req,
                 stream: false,
                 use_cache: false,
@@ -100,6 +102,7 @@ fn err(status: u16, body: &str) -> ScriptedResponse {
 }
 
 const R1: &str = "deepseek/deepseek-r1";
+const R1_FREE: &str = "deepseek/deepseek-r1-0528:free";
 
 #[tokio::test]
 async fn a_401_marks_the_key_invalid_and_falls_back() {
@@ -116,16 +119,46 @@ async fn a_401_marks_the_key_invalid_and_falls_back() {
 }
 
 #[tokio::test]
-async fn a_402_marks_no_credit_and_moves_to_another_account() {
+async fn a_402_on_a_free_model_marks_no_credit_and_moves_to_another_account() {
     let w = World::new(&["a", "a", "b"]).await;
     w.mock.script(vec![err(402, r#"{"error":{"message":"Insufficient credits. Add more using https://openrouter.ai/credits","code":402}}"#)]);
-    let out = w.ask(&[R1]).await.unwrap();
+    let out = w.ask(&[R1_FREE]).await.unwrap();
     assert_eq!(
         out.key_id,
         Some(id(3)),
         "402 is account-wide: key 2 shares the account and is skipped"
     );
     assert_eq!(w.status(1), KeyStatus::NoCredit);
+}
+
+#[tokio::test]
+async fn a_402_on_a_paid_model_keeps_the_key_and_moves_to_a_free_model() {
+    let w = World::new(&["a", "b"]).await;
+    w.mock.script(vec![err(402, r#"{"error":{"message":"Insufficient credits. This account never purchased credits.","code":402,"metadata":{"limit_source":"openrouter_credits"}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#)]);
+    let out = w.ask(&[R1, R1_FREE]).await.unwrap();
+    assert_eq!(out.key_id, Some(id(1)), "no fallback to another key");
+    assert_eq!(out.model.as_deref(), Some(R1_FREE));
+    assert_eq!(out.attempts, 2);
+    assert_eq!(w.status(1), KeyStatus::Ok, "the key still serves free models");
+    assert_eq!(
+        w.pool.ledger().account_credits(&id(1), w.pool.now()).unwrap(),
+        keywheel_core::ledger::Credits::FreeOnly,
+        "paid models are out of this account's chains for the day"
+    );
+    let alerts = w.pool.ledger().alerts(1, w.pool.now()).unwrap();
+    assert_eq!(
+        alerts.iter().filter(|a| a.rule == "paid_refused").count(),
+        1,
+        "{alerts:?}"
+    );
+    // The next question does not try the paid model again, and a paid model alone is refused
+    // locally: nothing is sent.
+    let out = w.ask(&[R1, R1_FREE]).await.unwrap();
+    assert_eq!((out.attempts, out.model.as_deref()), (1, Some(R1_FREE)));
+    let e = w.ask(&[R1]).await.unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(e.to_string().contains("paid model"), "{e}");
+    assert_eq!(w.mock.stats().total_requests, 3, "nothing more was sent");
 }
 
 #[tokio::test]
@@ -262,8 +295,12 @@ async fn transient_failures_retry_without_penalty_then_surface_as_upstream() {
         ),
         ScriptedResponse::json(524, "<html><body>A timeout occurred</body></html>"),
     ]);
-    let out = w.ask(&[R1]).await.unwrap();
-    assert_eq!(out.attempts, 3, "two transient failures, then success");
+    let out = w.ask(&[R1, R1_FREE]).await.unwrap();
+    assert_eq!(
+        out.attempts, 3,
+        "two transient failures on the first model (its limit), then the next model answered"
+    );
+    assert_eq!(out.model.as_deref(), Some(R1_FREE));
     assert_eq!(w.status(1), KeyStatus::Ok);
 
     w.mock.script(
@@ -276,8 +313,14 @@ async fn transient_failures_retry_without_penalty_then_surface_as_upstream() {
             })
             .collect(),
     );
+    let before = w.mock.stats().total_requests;
     let e = w.ask(&[R1]).await.unwrap_err();
     assert_eq!(e.exit_code(), 5, "upstream after retries: {e}");
+    assert_eq!(
+        w.mock.stats().total_requests - before,
+        2,
+        "a persistent failure costs at most 2 counted requests per model"
+    );
     assert_eq!(w.status(1), KeyStatus::Ok);
     let rows = w.pool.ledger().inconsistencies().unwrap();
     assert!(rows.is_empty(), "every attempt was counted: {rows:?}");
@@ -324,6 +367,7 @@ async fn a_request_that_could_not_connect_spends_no_quota() {
     let job = Job {
         kind: Kind::Chat,
         request: ChatRequest::text(R1, "hi"),
+        models: ModelChoice::Pinned(vec![R1.into()]),
         stream: true,
         use_cache: false,
     };
@@ -348,9 +392,10 @@ async fn an_error_spike_alerts_once() {
         )
     };
     w.mock.script((0..5).map(|_| e503()).collect());
-    let _ = w.ask(&[R1]).await; // 3 attempts, all failed
-    let out = w.ask(&[R1]).await.unwrap(); // 2 more failures, then an answer
-    assert_eq!(out.attempts, 3);
+    let _ = w.ask(&[R1]).await; // 2 attempts, both failed (one model gets at most 2)
+    let _ = w.ask(&[R1]).await; // 2 more
+    let out = w.ask(&[R1]).await.unwrap(); // a fifth failure, then an answer
+    assert_eq!(out.attempts, 2);
     let alerts = w.pool.ledger().alerts(1, w.pool.now()).unwrap();
     let spikes: Vec<_> = alerts.iter().filter(|a| a.rule == "error_spike").collect();
     assert_eq!(spikes.len(), 1, "{alerts:?}");

@@ -1,9 +1,10 @@
 //! `keywheel ask PROMPT|-`: one instance, one R1 question; the answer streams to stdout, the
 //! reasoning dimmed to stderr; `--json` prints one document at the end.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
+use keywheel_core::chains::ModelChoice;
 use keywheel_core::dispatch::{Dispatcher, Job, Kind, Outcome, Progress};
 use keywheel_core::openrouter::{CancelToken, ChatRequest, StreamEvent};
 use keywheel_core::pool::Pool;
@@ -14,16 +15,17 @@ use crate::output;
 
 pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
     let prompt = read_prompt(&args.prompt)?;
-    let chain = if args.models.is_empty() {
-        pool.settings().chat_models.clone()
+    let models = if args.models.is_empty() {
+        ModelChoice::Default
     } else {
-        args.models.clone()
+        ModelChoice::Pinned(args.models.clone())
     };
-    let mut request = ChatRequest::text(chain[0].clone(), prompt);
-    request.models = chain[1..].to_vec();
+    let mut request = ChatRequest::text(args.models.first().cloned().unwrap_or_default(), prompt);
+    request.models = args.models.iter().skip(1).cloned().collect();
     let job = Job {
         kind: Kind::Chat,
         request,
+        models,
         stream: true,
         use_cache: pool.settings().cache_chat,
     };
@@ -56,13 +58,11 @@ pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
 }
 
 fn read_prompt(arg: &str) -> Result<String> {
+    // Bounded and UTF-8 before anything is reserved (keywheel_core::input).
     let prompt = if arg == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("could not read the prompt from standard input", e))?;
-        s
+        keywheel_core::input::read_prompt(std::io::stdin().lock(), "standard input")?
     } else {
+        keywheel_core::input::check_prompt(arg, "the command line")?;
         arg.to_string()
     };
     if prompt.trim().is_empty() {
@@ -79,6 +79,9 @@ struct Printer {
     show_reasoning: bool,
     in_reasoning: bool,
     wrote_content: bool,
+    /// Model text loses terminal control sequences (unless `--raw`); one state per stream.
+    content_filter: output::TerminalFilter,
+    reasoning_filter: output::TerminalFilter,
 }
 
 const DIM: &str = "\x1b[2m";
@@ -93,11 +96,11 @@ impl Printer {
                     eprint!("{DIM}");
                 }
                 self.in_reasoning = true;
-                eprint!("{t}");
+                eprint!("{}", self.reasoning_filter.push(&t));
             }
             Progress::Stream(StreamEvent::Content(t)) if self.show_text => {
                 self.close_reasoning(color);
-                print!("{t}");
+                print!("{}", self.content_filter.push(&t));
                 let _ = std::io::stdout().flush();
                 self.wrote_content |= !t.is_empty();
             }
@@ -122,6 +125,10 @@ impl Printer {
             Progress::Alert(a) => {
                 self.close_reasoning(color);
                 eprintln!("keywheel: alert: {}", a.message);
+            }
+            Progress::Note(n) => {
+                self.close_reasoning(color);
+                eprintln!("keywheel: {n}");
             }
             Progress::Waiting { wait } => {
                 eprintln!(
@@ -155,7 +162,9 @@ fn document(o: &Outcome) -> serde_json::Value {
         "text": o.content,
         "reasoning": o.reasoning,
         "usage": o.usage,
+        "requests": o.requests(),
         "attempts": o.attempts,
+        "notes": o.notes,
         "fallbacks": o.fallbacks,
         "cached": o.cached,
         "rotated": o.rotated,

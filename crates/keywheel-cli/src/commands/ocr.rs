@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keywheel_core::chains::ModelChoice;
 use keywheel_core::clock::describe_reset;
-use keywheel_core::dispatch::Dispatcher;
+use keywheel_core::dispatch::{Dispatcher, Kind};
 use keywheel_core::ledger::jobs::JobStatus;
 use keywheel_core::ocr::{self, Batch, Event, ImageResult, OcrOptions};
 use keywheel_core::openrouter::CancelToken;
@@ -17,12 +18,27 @@ use keywheel_core::{Error, Result};
 use keywheel_vision::PrepOptions;
 
 use crate::cli::OcrArgs;
+use crate::output;
 
 pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     // Every file is checked before an instance starts: bad input spends and reserves nothing.
     let inputs = ocr::prepare_files(&args.files, &PrepOptions::default())?;
+    let models = if args.models.is_empty() {
+        ModelChoice::Default
+    } else {
+        // A pinned model the catalogue lacks is a usage error before anything is planned.
+        let pinned = ModelChoice::Pinned(args.models.clone());
+        let client = super::client(pool)?;
+        super::runtime()?.block_on(keywheel_core::catalogue::resolve_chain(
+            pool,
+            &client,
+            Kind::Ocr,
+            &pinned,
+        ))?;
+        pinned
+    };
     let opts = OcrOptions {
-        models: args.models.clone(),
+        models,
         concurrency: usize::from(args.concurrency),
         local_fallback: args.local_fallback,
         use_cache: pool.settings().cache_ocr,
@@ -53,7 +69,10 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
 
     if json {
         for r in &results {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            println!(
+                "{}",
+                output::json_line(&serde_json::to_string(r).unwrap_or_default())
+            );
         }
     } else if let Some(dir) = &args.out {
         write_files(dir, &results)?;
@@ -91,7 +110,7 @@ fn print_markdown(results: &[ImageResult]) {
         if several {
             println!("## {}\n", r.file);
         }
-        println!("{}", text.trim_end());
+        println!("{}", output::model_text(text.trim_end()));
         if several {
             println!();
         }

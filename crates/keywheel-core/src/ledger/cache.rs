@@ -94,6 +94,30 @@ impl Ledger {
             .map(|(_, b)| b))
     }
 
+    /// When the cached `/models` body was fetched, whatever its age (one small read).
+    pub fn models_fetched(&self) -> Result<Option<DateTime<Utc>>> {
+        let conn = self.conn()?;
+        let at: Option<i64> = conn
+            .query_row("SELECT fetched_ms FROM models_cache WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(at.map(from_millis))
+    }
+
+    /// The cached `/models` body with when it was fetched, whatever its age.
+    pub fn models_snapshot(&self) -> Result<Option<(DateTime<Utc>, String)>> {
+        let conn = self.conn()?;
+        let row: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT fetched_ms, body FROM models_cache WHERE singleton = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(at, b)| (from_millis(at), b)))
+    }
+
     /// Stores the `/models` body.
     pub fn models_store(&self, body: &str, now: DateTime<Utc>) -> Result<()> {
         self.write(|tx| {

@@ -21,6 +21,8 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0003_ocr_jobs.sql")),
         M::up(include_str!("migrations/0004_alerts.sql")),
         M::up(include_str!("migrations/0005_request_indexes.sql")),
+        M::up(include_str!("migrations/0006_accounts_observed.sql")),
+        M::up(include_str!("migrations/0007_retention.sql")),
     ])
 }
 
@@ -42,17 +44,22 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Opens a pool on `path`, creating the directory and migrating the schema. Safe when several
-/// processes open a fresh file at the same moment.
+/// processes open a fresh file at the same moment. The directory is made `0700` and the file
+/// `0600` (SQLite gives its `-wal` and `-shm` files the database file's mode). Trouble with the
+/// file — written by a newer Keywheel, damaged, read-only, disk full — is a sentence naming the
+/// path and what to do ([`explain`]).
 pub fn open_pool(path: &Path) -> Result<r2d2::Pool<SqliteConnectionManager>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::io(
-                format!("could not create the data directory {}", dir.display()),
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::private::create_private_dir(dir).map_err(|e| {
+            io_sentence(
                 e,
+                path,
+                format!("could not create the data directory {}", dir.display()),
             )
         })?;
     }
-    migrate(path)?;
+    make_private(path)?;
+    migrate(path).map_err(|e| explain(e, path))?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| configure(c));
     let pool = r2d2::Pool::builder()
         .max_size(8)
@@ -62,12 +69,35 @@ pub fn open_pool(path: &Path) -> Result<r2d2::Pool<SqliteConnectionManager>> {
     Ok(pool)
 }
 
+/// Creates the ledger file `0600` before SQLite does (SQLite would create it `0644` less the
+/// umask) and tightens an existing file and its `-wal`/`-shm` companions.
+fn make_private(path: &Path) -> Result<()> {
+    let file = crate::private::open_append(path).map_err(|e| {
+        io_sentence(
+            e,
+            path,
+            format!("could not open the usage ledger {}", path.display()),
+        )
+    })?;
+    drop(file);
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = std::path::PathBuf::from(companion);
+        if companion.exists() {
+            let _ = crate::private::restrict(&companion, crate::private::FILE_MODE);
+        }
+    }
+    Ok(())
+}
+
 fn migrate(path: &Path) -> Result<()> {
     let mut delay = Duration::from_millis(5);
     for attempt in 0.. {
         let result = (|| -> Result<()> {
             let mut conn = Connection::open(path)?;
             configure(&conn)?;
+            check_not_newer(&conn, path)?;
             migrations().to_latest(&mut conn)?;
             Ok(())
         })();
@@ -82,6 +112,80 @@ fn migrate(path: &Path) -> Result<()> {
         }
     }
     unreachable!("the loop returns")
+}
+
+/// Refuses a ledger whose schema is newer than the migrations this build knows.
+fn check_not_newer(conn: &Connection, path: &Path) -> Result<()> {
+    let pending = migrations().pending_migrations(conn)?;
+    if pending < 0 {
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = found + i64::from(pending);
+        return Err(Error::Storage(format!(
+            "the usage ledger {} was written by a newer Keywheel (schema {found}, this one \
+             knows {known}); upgrade, or point KEYWHEEL_DATA_DIR elsewhere",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The sentence for a ledger error: a damaged file, a read-only file or directory, a full
+/// disk. Anything else is returned as it is.
+pub fn explain(e: Error, path: &Path) -> Error {
+    let sqlite = match &e {
+        Error::Db(e) => e,
+        Error::Migration(rusqlite_migration::Error::RusqliteError { err, .. }) => err,
+        Error::Pool(_) => {
+            // r2d2 hides the cause; a direct open tells it.
+            return match Connection::open(path).and_then(|c| configure(&c)) {
+                Err(cause) => explain(Error::Db(cause), path),
+                Ok(()) => e,
+            };
+        }
+        _ => return e,
+    };
+    let p = path.display();
+    let what = match sqlite.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            format!(
+                "the usage ledger {p} is damaged ({sqlite}); move it aside (e.g. `mv {p} \
+                 {p}.damaged`, and its -wal and -shm files) so Keywheel starts a new one, or \
+                 point KEYWHEEL_DATA_DIR elsewhere"
+            )
+        }
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => read_only(path),
+        Some(rusqlite::ErrorCode::DiskFull) => disk_full(path),
+        _ => return e,
+    };
+    Error::Storage(what)
+}
+
+fn read_only(path: &Path) -> String {
+    format!(
+        "the usage ledger {} cannot be written (the file or its folder is read-only); give \
+         this user write access to both, or point KEYWHEEL_DATA_DIR elsewhere",
+        path.display()
+    )
+}
+
+fn disk_full(path: &Path) -> String {
+    format!(
+        "the disk holding the usage ledger {} is full; free some space there, or point \
+         KEYWHEEL_DATA_DIR elsewhere",
+        path.display()
+    )
+}
+
+/// An I/O failure on the way to the ledger, as a sentence when it is a known kind of trouble.
+fn io_sentence(e: std::io::Error, path: &Path, context: String) -> Error {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            Error::Storage(read_only(path))
+        }
+        ErrorKind::StorageFull => Error::Storage(disk_full(path)),
+        _ => Error::io(context, e),
+    }
 }
 
 fn is_contention(e: &Error) -> bool {

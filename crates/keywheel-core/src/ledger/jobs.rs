@@ -205,6 +205,29 @@ impl Ledger {
         })
     }
 
+    /// A done job for this tile of this content, whatever chain read it (a resolved chain
+    /// changes with the catalogue; what was read is never paid again).
+    pub fn job_find_done(
+        &self,
+        content_hash: &str,
+        tile_index: usize,
+        tiles: usize,
+    ) -> Result<Option<JobRow>> {
+        self.read(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM ocr_jobs WHERE content_hash = ?1 AND tile_index = ?2 AND tiles = ?3
+                       AND status = 'done' ORDER BY updated_ms DESC LIMIT 1",
+                )?
+                .query_row(params![content_hash, tile_index as i64, tiles as i64], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => get(tx, id),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// One job.
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
         self.write(|tx| get(tx, id))

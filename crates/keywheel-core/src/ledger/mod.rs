@@ -9,6 +9,7 @@
 //! so every decision to send is one short `BEGIN IMMEDIATE` transaction in this file. Nothing
 //! held in memory decides whether a request may be sent.
 
+pub mod accounts;
 pub mod alerts;
 pub mod cache;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod jobs;
 pub mod keys_table;
 pub mod request_log;
 pub mod reserve;
+pub mod retention;
 pub mod rotation;
 pub mod usage;
 
@@ -29,6 +31,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::error::Result;
 
+pub use accounts::{AccountObservation, Credits, Grouping, Observed};
 pub use keys_table::{KeyRecord, KeyStatus, KeyUpdate};
 pub use reserve::{Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest};
 pub use rotation::{Adoption, FailureScope};
@@ -40,6 +43,9 @@ pub struct CapDefaults {
     pub daily: u32,
     /// Requests per sliding 60 s.
     pub minute: u32,
+    /// Whether the daily ceiling OpenRouter reports for an account (`/key`) replaces `daily`
+    /// (false when the person set a daily cap in the settings).
+    pub tier_applies: bool,
 }
 
 impl Default for CapDefaults {
@@ -47,6 +53,7 @@ impl Default for CapDefaults {
         Self {
             daily: 50,
             minute: 20,
+            tier_applies: true,
         }
     }
 }
@@ -123,7 +130,7 @@ impl Ledger {
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_millis(100));
                 }
-                other => return other,
+                other => return other.map_err(|e| db::explain(e, &self.path)),
             }
         }
     }

@@ -159,7 +159,7 @@ pub(crate) fn key_state(
             "SELECT COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap, k.minute_cap,
                     k.position, a.daily_cap, a.minute_cap, a.exhausted_until, COALESCE(a.no_credit, 0),
                     COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0),
-                    k.account IS NULL
+                    k.account IS NULL, a.tier_cap, CASE WHEN a.remote_day = ?2 THEN a.extra_requests ELSE 0 END
              FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id)
              WHERE k.id = ?1",
         )?
@@ -178,6 +178,8 @@ pub(crate) fn key_state(
                 r.get::<_, bool>(10)?,
                 r.get::<_, u32>(11)?,
                 r.get::<_, bool>(12)?,
+                r.get::<_, Option<u32>>(13)?,
+                r.get::<_, Option<u32>>(14)?.unwrap_or(0),
             ))
         })
         .optional()?;
@@ -195,6 +197,8 @@ pub(crate) fn key_state(
         acct_no_credit,
         today,
         own,
+        tier_cap,
+        extra,
     )) = row
     else {
         return Ok(None);
@@ -206,11 +210,17 @@ pub(crate) fn key_state(
              CROSS JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
              WHERE COALESCE(k.account, k.id) = ?1",
         )?
-        .query_row(params![account, day], |r| r.get(0))?;
-    let daily_cap = kd.unwrap_or(caps.daily);
+        .query_row(params![account, day], |r| r.get::<_, u32>(0))?
+        + extra;
+    // The tier OpenRouter reported (50 or 1000) replaces the default daily cap, unless the
+    // person set one (per key, per account, or in the settings).
+    let default_daily = tier_cap
+        .filter(|_| caps.tier_applies)
+        .unwrap_or(caps.daily);
+    let daily_cap = kd.unwrap_or(default_daily);
     let minute_cap = km.unwrap_or(caps.minute);
     // A key in its own (implicit) account: the account's caps are the key's caps.
-    let account_daily_cap = ad.unwrap_or(if own { daily_cap } else { caps.daily });
+    let account_daily_cap = ad.unwrap_or(if own { daily_cap } else { default_daily });
     let account_minute_cap = am.unwrap_or(if own { minute_cap } else { caps.minute });
     let midnight = next_utc_midnight(now);
     let status = KeyStatus::parse(&status);
@@ -263,12 +273,12 @@ fn minute_wait(
     let mut wait: Option<i64> = None;
     let windows = [
         (
-            "SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
+            "SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND started_ms <= ?4 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
             st.id.as_str(),
             st.minute_cap,
         ),
         (
-            "SELECT started_ms FROM requests WHERE account = ?1 AND started_ms > ?2 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
+            "SELECT started_ms FROM requests WHERE account = ?1 AND started_ms > ?2 AND started_ms <= ?4 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
             st.account.as_str(),
             st.account_minute_cap,
         ),
@@ -282,7 +292,8 @@ fn minute_wait(
         // slot frees 60 s after it.
         let nth: Option<i64> = tx
             .prepare_cached(sql)?
-            .query_row(params![who, since, cap - 1], |r| r.get(0))
+            // Rows from the future (the clock stepped back) are not in the window.
+            .query_row(params![who, since, cap - 1, now.timestamp_millis()], |r| r.get(0))
             .optional()?;
         if let Some(t) = nth {
             wait = Some(wait.unwrap_or(0).max(t + 60_000));

@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
+use std::sync::atomic::Ordering;
+
 use crate::cache;
+use crate::chains::ModelChoice;
 use crate::clock::describe_reset;
 use crate::dispatch::{Dispatcher, Job, Kind, Progress};
 use crate::error::{Error, Result};
@@ -18,6 +21,9 @@ use crate::pool::Pool;
 use super::local::{LOCAL_LABEL, tesseract_text};
 use super::plan::{QuotaPlan, budget};
 use super::{Input, OcrOptions, request};
+
+/// The chain key of jobs whose models are resolved from the catalogue (not pinned).
+const RESOLVED_CHAIN: &str = "@vision";
 
 /// What a running batch reports, for progress bars and logs.
 #[derive(Debug, Clone)]
@@ -127,11 +133,13 @@ impl Batch {
     /// nothing.
     pub fn plan(pool: &Pool, inputs: Vec<Input>, opts: OcrOptions) -> Result<Batch> {
         let mut opts = opts;
-        if opts.models.is_empty() {
-            opts.models = pool.settings().vision_models.clone();
-        }
         opts.concurrency = opts.concurrency.max(1);
-        let chain_key = opts.models.join(",");
+        // A resolved chain changes with the catalogue, so its jobs are keyed by purpose: a tile
+        // read once is never paid again because OpenRouter's list moved on.
+        let (chain_key, pinned) = match &opts.models {
+            ModelChoice::Pinned(list) => (list.join(","), list.clone()),
+            ModelChoice::Default | ModelChoice::Prefer(_) => (RESOLVED_CHAIN.to_string(), Vec::new()),
+        };
         let ledger = pool.ledger();
         let now = pool.now();
 
@@ -147,7 +155,14 @@ impl Batch {
                     tiles: tile.of,
                     chain: &chain_key,
                 };
-                let row = ledger.job_upsert(&key, &input.file, tile.width, tile.height, now)?;
+                let mut row = ledger.job_upsert(&key, &input.file, tile.width, tile.height, now)?;
+                if row.status != JobStatus::Done
+                    && pinned.is_empty()
+                    && let Some(done) =
+                        ledger.job_find_done(&input.prepared.content_hash, tile.index, tile.of)?
+                {
+                    row = done;
+                }
                 let at = *by_id.entry(row.id).or_insert_with(|| {
                     jobs.push(PlannedJob {
                         route: if row.status == JobStatus::Done {
@@ -155,7 +170,7 @@ impl Batch {
                         } else {
                             Route::Model
                         },
-                        request: request(tile, &opts.models),
+                        request: request(tile, &pinned),
                         row,
                         input: i,
                         tile: tile.index,
@@ -363,9 +378,11 @@ impl Batch {
                 let task = Job {
                     kind: Kind::Ocr,
                     request: job.request.clone(),
+                    models: self.opts.models.clone(),
                     stream: false,
                     use_cache: self.opts.use_cache,
                 };
+                let sent = std::sync::atomic::AtomicU32::new(0);
                 let tile = format!(
                     "{file}{}",
                     tile_suffix(job.tile, self.per_input[job.input].len())
@@ -388,7 +405,9 @@ impl Batch {
                         wait.as_secs_f64()
                     ))),
                     Progress::Alert(a) => on(Event::Note(format!("alert: {}", a.message))),
-                    _ => {}
+                    Progress::Note(n) => on(Event::Note(n.to_string())),
+                    Progress::Sent { requests } => sent.store(requests, Ordering::Relaxed),
+                    Progress::Stream(_) => {}
                 };
                 match d.run(task, notes, cancel).await {
                     Ok(o) => {
@@ -402,7 +421,7 @@ impl Batch {
                         };
                         ledger.job_done(job.row.id, &answer, self.pool.now())?;
                         self.finished(job, on, JobStatus::Done, false, o.cached);
-                        return Ok(o.attempts);
+                        return Ok(o.requests());
                     }
                     Err(e) => {
                         let fallback = matches!(
@@ -418,13 +437,14 @@ impl Batch {
                                 u.message
                             )));
                             self.run_local(job, &u, on).await?;
-                            return Ok(0);
+                            return Ok(sent.load(Ordering::Relaxed));
                         }
-                        u
+                        (u, sent.load(Ordering::Relaxed))
                     }
                 }
             }
         };
+        let (otherwise, spent) = otherwise;
         ledger.job_unfinished(
             job.row.id,
             otherwise.status,
@@ -434,7 +454,7 @@ impl Batch {
             self.pool.now(),
         )?;
         self.finished(job, on, otherwise.status, false, false);
-        Ok(0)
+        Ok(spent)
     }
 
     async fn run_local(

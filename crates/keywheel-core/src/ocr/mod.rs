@@ -45,8 +45,9 @@ If the image has no text, reply with nothing.";
 /// How a batch runs.
 #[derive(Debug, Clone)]
 pub struct OcrOptions {
-    /// The model chain, first choice first (default: `Settings::vision_models`).
-    pub models: Vec<String>,
+    /// How the vision models are chosen (default: the configured chain, resolved against
+    /// the catalogue).
+    pub models: crate::chains::ModelChoice,
     /// How many requests may be in flight at once (at least 1).
     pub concurrency: usize,
     /// Hand tiles that no key can serve (none configured, all spent, upstream down) to the

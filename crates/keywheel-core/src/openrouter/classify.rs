@@ -6,10 +6,12 @@
 //! |---|---|---|---|---|---|
 //! | [`BadRequest`](FailureClass::BadRequest) | 400, 413, 422, image errors, `wrong_endpoint` | no | no | no | no |
 //! | [`KeyInvalid`](FailureClass::KeyInvalid) | 401 | no | [`KeyPenalty::Invalid`] | no | no (next key) |
-//! | [`NoCredit`](FailureClass::NoCredit) | 402 | no | [`KeyPenalty::NoCredit`] | yes | no (next account) |
-//! | [`KeySpendLimit`](FailureClass::KeySpendLimit) | 403 "Key limit exceeded" | no | [`KeyPenalty::SpendLimit`] | no | no (next key) |
+//! | [`NoCredit`](FailureClass::NoCredit) | 402 insufficient credits | no | on a free model only: [`KeyPenalty::NoCredit`]; on a paid model the account's chains drop paid models | free model: yes | paid model: **yes** (next free model) |
+//! | [`InFlightBudget`](FailureClass::InFlightBudget) | 402 `in_flight_budget_exhausted` | yes, after `Retry-After` | no | no | no |
+//! | [`RequestTooHeavy`](FailureClass::RequestTooHeavy) | 402 `weight_exceeds_budget`, "can only afford N" | no | no | no | no |
+//! | [`KeySpendLimit`](FailureClass::KeySpendLimit) | 403 "Key limit exceeded", 402 `openrouter_key_limit` | no | [`KeyPenalty::SpendLimit`] | no | no (next key) |
 //! | [`Moderation`](FailureClass::Moderation) | 403 other, guardrail, flagged, refusal | no | no | no | no |
-//! | [`ModelUnavailable`](FailureClass::ModelUnavailable) | 404 "No endpoints found…", availability codes (`model_not_found`, …) | no | no | no | **yes**, at once |
+//! | [`ModelUnavailable`](FailureClass::ModelUnavailable) | 404 "No endpoints found…", 400 "… is not a valid model ID", availability codes (`model_not_found`, …) | no | no | no | **yes**, at once |
 //! | [`AccountDailyExhausted`](FailureClass::AccountDailyExhausted) | 429 `free-models-per-day*` | no | [`KeyPenalty::AccountDailyExhausted`] until `reset_at` | yes | no (next account) |
 //! | [`RateLimited`](FailureClass::RateLimited) | 429 per-minute, `Provider returned error` 429, `capacity_exhausted` | yes, after `retry_after` / `reset_at` | no | no | after retries |
 //! | [`Transient`](FailureClass::Transient) | 408, 5xx, 524, 529, timeouts, resets, cut stream, non-JSON bodies, empty 200, error objects with 5xx codes inside 200 | yes, with backoff | no | no | after retries |
@@ -38,8 +40,14 @@ pub enum FailureClass {
     BadRequest,
     /// The key is invalid, disabled or revoked (401).
     KeyInvalid,
-    /// The key's account has no credit (402).
+    /// The key's account has no credit (402 insufficient credits): it cannot buy paid models.
     NoCredit,
+    /// Too many paid requests in flight for the balance (402 `in_flight_budget_exhausted`):
+    /// wait `Retry-After` and retry; the key is fine.
+    InFlightBudget,
+    /// This one request (input + `max_tokens`) is too heavy for the balance (402
+    /// `weight_exceeds_budget`): a request error; no key penalty.
+    RequestTooHeavy,
     /// The key reached its own spend limit (403 "Key limit exceeded").
     KeySpendLimit,
     /// The content was refused (403 moderation, guardrail, refusal): no retry, no key penalty.
@@ -72,10 +80,12 @@ pub enum KeyPenalty {
 
 impl FailureClass {
     /// Every class, in table order.
-    pub const ALL: [FailureClass; 10] = [
+    pub const ALL: [FailureClass; 12] = [
         FailureClass::BadRequest,
         FailureClass::KeyInvalid,
         FailureClass::NoCredit,
+        FailureClass::InFlightBudget,
+        FailureClass::RequestTooHeavy,
         FailureClass::KeySpendLimit,
         FailureClass::Moderation,
         FailureClass::ModelUnavailable,
@@ -91,6 +101,8 @@ impl FailureClass {
             FailureClass::BadRequest => "bad_request",
             FailureClass::KeyInvalid => "key_invalid",
             FailureClass::NoCredit => "no_credit",
+            FailureClass::InFlightBudget => "in_flight_budget",
+            FailureClass::RequestTooHeavy => "request_too_heavy",
             FailureClass::KeySpendLimit => "key_spend_limit",
             FailureClass::Moderation => "moderation",
             FailureClass::ModelUnavailable => "model_unavailable",
@@ -103,7 +115,10 @@ impl FailureClass {
 
     /// Whether the same request may be retried with the same key after a wait.
     pub fn is_retryable(self) -> bool {
-        matches!(self, FailureClass::RateLimited | FailureClass::Transient)
+        matches!(
+            self,
+            FailureClass::RateLimited | FailureClass::Transient | FailureClass::InFlightBudget
+        )
     }
 
     /// What to record against the key, if anything. `Some` also means: fall back to another key.
@@ -145,7 +160,10 @@ impl FailureClass {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            FailureClass::BadRequest | FailureClass::Moderation | FailureClass::Cancelled
+            FailureClass::BadRequest
+                | FailureClass::RequestTooHeavy
+                | FailureClass::Moderation
+                | FailureClass::Cancelled
         )
     }
 }
@@ -203,6 +221,10 @@ pub struct ApiFailure {
     /// so its reservation can be released: no quota was spent.
     #[serde(default)]
     pub not_sent: bool,
+    /// The account identifier OpenRouter put beside the error (top-level `user_id`), if any:
+    /// keys whose errors carry the same one belong to one account.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 impl ApiFailure {
@@ -216,6 +238,7 @@ impl ApiFailure {
             reset_at: None,
             rate_limit: None,
             not_sent: false,
+            user_id: None,
         }
     }
 
@@ -272,6 +295,12 @@ pub fn failure_sentence_at(f: &ApiFailure, now: DateTime<Utc>) -> String {
         ),
         FailureClass::NoCredit => format!(
             "The key's account is out of credit ({m}); add credits at https://openrouter.ai/settings/credits or use a key of another account."
+        ),
+        FailureClass::InFlightBudget => format!(
+            "OpenRouter is holding back paid requests until earlier ones finish ({m}); try again in a few seconds."
+        ),
+        FailureClass::RequestTooHeavy => format!(
+            "The request is too large for the account's balance ({m}); ask for fewer tokens (a smaller max_tokens) or add credits."
         ),
         FailureClass::KeySpendLimit => format!(
             "The key reached its own spending limit ({m}); it works again when the limit resets, or raise the limit at https://openrouter.ai/settings/keys."
@@ -334,7 +363,15 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ApiFailure {
         .and_then(parse_retry_after);
     let trimmed = body.trim();
     let mut failure = match serde_json::from_str::<Value>(trimmed) {
-        Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) => classify_error_object(&v, status),
+        Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) => {
+            let mut f = classify_error_object(&v, status);
+            f.user_id = v
+                .get("user_id")
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string);
+            f
+        }
         Ok(v) if v.is_object() && (200..300).contains(&status) => {
             ApiFailure::transient("OpenRouter answered without a usable result").with_status(status)
         }
@@ -445,11 +482,20 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
         .and_then(|m| m.get("limit_source"))
         .and_then(Value::as_str)
         .unwrap_or("");
+    let reason = metadata
+        .and_then(|m| m.get("reason"))
+        .or_else(|| err.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let raw_message = err.get("message").and_then(Value::as_str).unwrap_or("");
     let message = full_message(raw_message, metadata);
 
     let class = if !avail_code.is_empty() {
         availability_class(avail_code, status)
+    } else if let Some(c) = payment_class(status, reason, limit_source, raw_message) {
+        c
+    } else if is_unknown_model(raw_message) {
+        FailureClass::ModelUnavailable
     } else if raw_message.contains("free-models-per-day")
         || limit_source == "openrouter_free_tier_daily"
     {
@@ -497,7 +543,42 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
         reset_at: info.reset,
         rate_limit: (!info.is_empty()).then_some(info),
         not_sent: false,
+        user_id: None,
     }
+}
+
+/// The kind of a 402 (or of a payment failure reported inside a 200 / a stream), told apart
+/// by `metadata.reason` / `limit_source` (docs/openrouter.md, "402 has kinds"); `None` when the
+/// object is not about payment.
+fn payment_class(
+    status: Option<u16>,
+    reason: &str,
+    limit_source: &str,
+    message: &str,
+) -> Option<FailureClass> {
+    if reason == "in_flight_budget_exhausted" || limit_source == "openrouter_in_flight_budget" {
+        return Some(FailureClass::InFlightBudget);
+    }
+    if reason == "weight_exceeds_budget" {
+        return Some(FailureClass::RequestTooHeavy);
+    }
+    if limit_source == "openrouter_key_limit" {
+        return Some(FailureClass::KeySpendLimit);
+    }
+    if status != Some(402) {
+        return None;
+    }
+    // "This request requires more credits, or fewer max_tokens. You requested up to 16384
+    // tokens, but can only afford 1056." — this request is too big, the key is fine.
+    if message.contains("can only afford") || message.contains("fewer max_tokens") {
+        return Some(FailureClass::RequestTooHeavy);
+    }
+    Some(FailureClass::NoCredit)
+}
+
+/// OpenRouter's refusal of a model id it does not list (`"<id> is not a valid model ID"`).
+pub fn is_unknown_model(message: &str) -> bool {
+    message.contains("is not a valid model ID") || message.contains("is not a valid model id")
 }
 
 /// `availability.code` → class (reference §7.3).
@@ -743,30 +824,9 @@ pub(crate) fn clean_message(s: &str) -> String {
     }
 }
 
-/// Replaces every `sk-or-…` token with `sk-or-…` plus its last four characters.
+/// Masks key-shaped tokens: the one redactor, [`crate::keys::redact`].
 fn scrub_keys(s: &str) -> String {
-    const MARK: &str = "sk-or-";
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find(MARK) {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        let end = tail
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-            .map_or(tail.len(), |(i, _)| i);
-        let token = &tail[..end];
-        // Short tokens ("sk-or-v1-…", masked labels) are harmless; long ones get masked.
-        if token.len() > MARK.len() + 3 + 16 {
-            out.push_str("sk-or-v1-…");
-            out.push_str(&token[token.len() - 4..]);
-        } else {
-            out.push_str(token);
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
+    crate::keys::redact(s).into_owned()
 }
 
 #[cfg(test)]
@@ -832,13 +892,15 @@ mod tests {
     }
 
     #[test]
-    fn can_only_afford_is_no_credit() {
+    fn can_only_afford_is_a_request_too_heavy_not_a_dead_key() {
         let f = c(
             402,
             r#"{"error":{"message":"This request requires more credits, or fewer max_tokens. You requested up to 16384 tokens, but can only afford 1056. To increase, visit https://openrouter.ai/settings/credits and upgrade to a paid account","code":402,"metadata":{"provider_name":null}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
         );
-        assert_eq!(f.class, FailureClass::NoCredit);
+        assert_eq!(f.class, FailureClass::RequestTooHeavy);
+        assert!(f.class.penalizes_key().is_none());
         assert!(f.message.contains("can only afford 1056"));
+        assert_eq!(f.user_id.as_deref(), Some("user_2yOPcMpKoQhcd4bVgSMlELRaIah"));
     }
 
     #[test]
@@ -914,12 +976,33 @@ mod tests {
     }
 
     #[test]
-    fn invalid_model_id_without_availability_is_bad_request() {
+    fn invalid_model_id_without_availability_is_model_level_not_bad_input() {
         let f = c(
             400,
             r#"{"error":{"code":400,"message":"acme/fake-1.0 is not a valid model ID"}}"#,
         );
-        assert_eq!(f.class, FailureClass::BadRequest);
+        assert_eq!(f.class, FailureClass::ModelUnavailable);
+        assert!(!f.class.is_final());
+    }
+
+    #[test]
+    fn payment_402s_are_told_apart_by_reason_and_limit_source() {
+        let body = |reason: &str, source: &str| {
+            format!(
+                r#"{{"error":{{"message":"Payment required","code":402,"metadata":{{"reason":"{reason}","limit_source":"{source}"}}}},"user_id":"user_x"}}"#
+            )
+        };
+        let in_flight = c(402, &body("in_flight_budget_exhausted", "openrouter_in_flight_budget"));
+        assert_eq!(in_flight.class, FailureClass::InFlightBudget);
+        assert!(in_flight.class.is_retryable() && in_flight.class.penalizes_key().is_none());
+        let heavy = c(402, &body("weight_exceeds_budget", "openrouter_credits"));
+        assert_eq!(heavy.class, FailureClass::RequestTooHeavy);
+        assert!(heavy.class.is_final());
+        let key_cap = c(402, &body("limit_reached", "openrouter_key_limit"));
+        assert_eq!(key_cap.class, FailureClass::KeySpendLimit);
+        let broke = c(402, &body("insufficient_credits", "openrouter_credits"));
+        assert_eq!(broke.class, FailureClass::NoCredit);
+        assert_eq!(broke.user_id.as_deref(), Some("user_x"));
     }
 
     #[test]
@@ -1178,7 +1261,7 @@ mod tests {
             &serde_json::json!({"error": {"code": 401, "message": long}}).to_string(),
         );
         assert!(!f.message.contains(&key));
-        assert!(f.message.contains("sk-or-v1-…abab"));
+        assert!(f.message.contains(crate::keys::REDACTED));
         assert!(f.message.chars().count() <= MAX_MESSAGE_CHARS);
         assert!(!format!("{f:?}").contains(&key));
         assert_eq!(

@@ -39,6 +39,10 @@ pub struct ChatRequest {
     /// Always `{"include": true}` (legacy, harmless, needed by old servers).
     #[serde(default)]
     pub usage: UsageRequest,
+    /// Other OpenRouter request fields passed through as given (provider preferences,
+    /// `reasoning_effort`, `top_p`, …); empty unless a caller such as the gateway fills it.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 impl ChatRequest {
@@ -58,6 +62,7 @@ impl ChatRequest {
             temperature: None,
             reasoning: Some(ReasoningConfig::shown()),
             usage: UsageRequest::default(),
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -587,10 +592,16 @@ pub struct ModelInfo {
     pub context_length: Option<u64>,
     /// `architecture.input_modalities` (`text`, `image`, …).
     pub input_modalities: Vec<String>,
+    /// `architecture.output_modalities` (`text`, `image`, `audio`, …).
+    #[serde(default)]
+    pub output_modalities: Vec<String>,
     /// Prices, USD per token (per image / per request for those two).
     pub pricing: Pricing,
     /// `expiration_date` (`YYYY-MM-DD`): the model may go away after it.
     pub expiration_date: Option<String>,
+    /// `supported_parameters` (`reasoning`, `include_reasoning`, `tools`, …).
+    #[serde(default)]
+    pub supported_parameters: Vec<String>,
 }
 
 /// A model's prices, parsed from OpenRouter's strings.
@@ -626,32 +637,45 @@ struct RawModel {
     /// Our own serialized form keeps modalities at the top level.
     #[serde(deserialize_with = "lenient_vec")]
     input_modalities: Vec<String>,
+    #[serde(deserialize_with = "lenient_vec")]
+    output_modalities: Vec<String>,
     #[serde(deserialize_with = "lenient")]
     pricing: Pricing,
     #[serde(deserialize_with = "opt_string")]
     expiration_date: Option<String>,
+    #[serde(deserialize_with = "lenient_vec")]
+    supported_parameters: Vec<String>,
 }
 
 impl From<RawModel> for ModelInfo {
     fn from(r: RawModel) -> Self {
+        let strings = |list: &[Value]| -> Vec<String> {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        let split = |part: &str| -> Vec<String> {
+            part.split('+')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
         let mut input_modalities = r.input_modalities;
+        let mut output_modalities = r.output_modalities;
         if let Some(arch) = &r.architecture {
+            // Older catalogues: only `modality: "text+image->text"`.
+            let modality = arch.get("modality").and_then(Value::as_str).unwrap_or("");
+            let (inputs, outputs) = modality.split_once("->").unwrap_or((modality, ""));
             if let Some(list) = arch.get("input_modalities").and_then(Value::as_array) {
-                input_modalities = list
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                input_modalities = strings(list);
             } else if input_modalities.is_empty() {
-                // Older catalogues: only `modality: "text+image->text"`.
-                if let Some(m) = arch.get("modality").and_then(Value::as_str) {
-                    let inputs = m.split("->").next().unwrap_or("");
-                    input_modalities = inputs
-                        .split('+')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                }
+                input_modalities = split(inputs);
+            }
+            if let Some(list) = arch.get("output_modalities").and_then(Value::as_array) {
+                output_modalities = strings(list);
+            } else if output_modalities.is_empty() {
+                output_modalities = split(outputs);
             }
         }
         ModelInfo {
@@ -659,8 +683,10 @@ impl From<RawModel> for ModelInfo {
             name: r.name,
             context_length: r.context_length,
             input_modalities,
+            output_modalities,
             pricing: r.pricing,
             expiration_date: r.expiration_date,
+            supported_parameters: r.supported_parameters,
         }
     }
 }
@@ -675,6 +701,19 @@ impl ModelInfo {
     /// Whether the model takes image input (`input_modalities` contains `image`).
     pub fn takes_images(&self) -> bool {
         self.input_modalities.iter().any(|m| m == "image")
+    }
+
+    /// Whether the model answers in text only (an unknown output list counts as text).
+    pub fn outputs_text_only(&self) -> bool {
+        self.output_modalities.is_empty() || self.output_modalities.iter().all(|m| m == "text")
+    }
+
+    /// Whether the model can return its reasoning (`supported_parameters` has `reasoning` or
+    /// `include_reasoning`).
+    pub fn reasons(&self) -> bool {
+        self.supported_parameters
+            .iter()
+            .any(|p| p == "reasoning" || p == "include_reasoning")
     }
 }
 

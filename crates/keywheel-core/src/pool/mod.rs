@@ -65,6 +65,12 @@ impl Pool {
     /// Opens the pool from the process environment: settings, clock, the OS keychain (unless
     /// turned off) and `OPENROUTER_API_KEYS`.
     pub fn from_env() -> Result<Self> {
+        Self::from_env_with_keys(std::env::var(env::VAR).ok())
+    }
+
+    /// [`Pool::from_env`] with the value of `OPENROUTER_API_KEYS` given: the desktop app takes
+    /// it out of its environment before anything starts (its child processes never see it).
+    pub fn from_env_with_keys(env_keys: Option<String>) -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok();
         let settings = Settings::load_with(&var)?;
         let clock = crate::config::clock_from_env(&var)?;
@@ -77,7 +83,7 @@ impl Pool {
             settings,
             clock,
             store,
-            env_keys: var(env::VAR),
+            env_keys,
         })
     }
 
@@ -86,6 +92,7 @@ impl Pool {
         let caps = CapDefaults {
             daily: opts.settings.daily_cap,
             minute: opts.settings.minute_cap,
+            tier_applies: !opts.settings.daily_cap_set,
         };
         let ledger = Ledger::open(&opts.settings.db_path(), caps)?;
         let mut warnings = Vec::new();
@@ -97,6 +104,10 @@ impl Pool {
         }
         if let KeychainStatus::Unavailable(why) = opts.store.status() {
             warnings.push(format!("warning: {why}"));
+        }
+        // Retention (ledger/retention.rs): old rows go at start, in small batches.
+        if let Err(e) = ledger.prune_at_start(now, opts.settings.retention_days) {
+            warnings.push(format!("warning: old ledger rows could not be pruned: {e}"));
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -217,6 +228,8 @@ impl Pool {
         label: Option<&str>,
         account: Option<&str>,
     ) -> Result<KeyRecord> {
+        crate::keys::check_label("label", label.unwrap_or(""))?;
+        crate::keys::check_label("account", account.unwrap_or(""))?;
         let key = ApiKey::parse(raw)?;
         self.inner.store.set(&key)?;
         self.inner
@@ -239,6 +252,8 @@ impl Pool {
 
     /// Changes a key's label, account, caps or enabled flag.
     pub fn update_key(&self, typed_id: &str, update: &KeyUpdate) -> Result<KeyRecord> {
+        crate::keys::check_label("label", update.label.as_deref().unwrap_or(""))?;
+        crate::keys::check_label("account", update.account.as_deref().unwrap_or(""))?;
         if matches!(update.daily_cap, Some(Some(0))) || matches!(update.minute_cap, Some(Some(0))) {
             return Err(Error::Usage(
                 "a cap of 0 would block the key; disable it instead with `keywheel keys disable`"

@@ -1,0 +1,810 @@
+//! The request path: cache → resolve the chain → reserve in the ledger → send → complete, with
+//! key fallback, bounded retries and model fallback (docs/errors.md, docs/models.md).
+//!
+//! [`Dispatcher::run`] is a short loop; the decision after a failure is the pure
+//! [`policy::next_step`], and the chain comes from [`crate::chains::resolve`] against the
+//! catalogue. Every attempt is its own reservation: a retried request counts again, because
+//! OpenRouter counted it too, which is why one model gets at most two attempts and one job at
+//! most `max_attempts` (4). Per-minute caps wait on the same key (no request, no charge),
+//! bounded by `max_wait_secs`.
+
+mod chain;
+pub mod policy;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::alerts::{self, Alert, Rule};
+use crate::cache::{self, CachedAnswer};
+use crate::chains::{Catalogue, ModelChoice, ResolvedChain};
+use crate::clock::{describe_reset, next_utc_midnight};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::keys::KeyId;
+use crate::ledger::{Completion, KeyStatus, RequestState};
+use crate::openrouter::classify::{KeyPenalty, failure_sentence_at};
+use crate::openrouter::types::Usage;
+use crate::openrouter::{
+    ApiFailure, Backoff, CancelToken, ChatReply, ChatRequest, ClientConfig, FailureClass,
+    OpenRouter, RetrySchedule, StreamEvent,
+};
+use crate::pool::{Grant, Instance, Reserve};
+use policy::{ModelMove, Step, Tally};
+
+/// What kind of work a request is (for the request log, the cache policy and the chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Chat (DeepSeek R1 first).
+    Chat,
+    /// Vision OCR.
+    Ocr,
+}
+
+impl Kind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Chat => "chat",
+            Kind::Ocr => "ocr",
+        }
+    }
+}
+
+/// One piece of work.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Chat or OCR.
+    pub kind: Kind,
+    /// The request; its `model` / `models` are replaced by the resolved chain.
+    pub request: ChatRequest,
+    /// How the models are chosen.
+    pub models: ModelChoice,
+    /// Stream the answer (events reach the callback as they arrive).
+    pub stream: bool,
+    /// Look in and fill the shared cache.
+    pub use_cache: bool,
+}
+
+/// What the callback hears while a job runs.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// A stream event (reasoning, content, usage, …).
+    Stream(&'a StreamEvent),
+    /// The request is retried after a failure; partial streamed output should be discarded.
+    Retry {
+        /// Attempt about to start.
+        attempt: u32,
+        /// Why.
+        reason: &'a ApiFailure,
+        /// How long it waits first.
+        wait: Duration,
+    },
+    /// The instance moved to another key.
+    Fallback {
+        /// From.
+        from: &'a KeyId,
+        /// To.
+        to: &'a KeyId,
+        /// Why.
+        reason: &'a ApiFailure,
+    },
+    /// Waiting for a per-minute slot.
+    Waiting {
+        /// How long.
+        wait: Duration,
+    },
+    /// An alert fired (once per subject per UTC day across all processes).
+    Alert(&'a Alert),
+    /// A sentence for the person: which model answers and why, a model no longer offered,
+    /// keys found to share an account.
+    Note(&'a str),
+    /// A counted request was completed; `requests` is the job's total so far.
+    Sent {
+        /// Counted requests this job sent.
+        requests: u32,
+    },
+}
+
+/// The result of a job.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Outcome {
+    /// The key that answered (absent for a cache hit).
+    pub key_id: Option<KeyId>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// The answer.
+    pub content: String,
+    /// The reasoning (R1).
+    pub reasoning: String,
+    /// Tokens and cost.
+    pub usage: Option<Usage>,
+    /// Counted requests sent (each reached OpenRouter; 0 for a cache hit).
+    pub attempts: u32,
+    /// Key fallbacks taken.
+    pub fallbacks: u32,
+    /// Whether the answer came from the cache (no quota spent).
+    pub cached: bool,
+    /// Whether this instance rotated at its start.
+    pub rotated: bool,
+    /// Wall time of the job, including waits.
+    pub latency_ms: u64,
+    /// Generation id.
+    pub generation_id: Option<String>,
+    /// Sentences for the person (which model answered and why).
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Counted requests the job sent (the same as `attempts`).
+    pub fn requests(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// Runs jobs for one instance.
+pub struct Dispatcher {
+    instance: Arc<Instance>,
+    client: OpenRouter,
+    backoff: Backoff,
+    max_wait: Duration,
+    max_attempts: u32,
+    cache_ttl: chrono::Duration,
+    reconciled: tokio::sync::OnceCell<()>,
+    catalogue: Mutex<Option<(chrono::DateTime<chrono::Utc>, Arc<Catalogue>)>>,
+}
+
+/// One job's running state.
+struct Run {
+    /// Counted requests sent.
+    sent: u32,
+    /// Attempts charged to the budget.
+    charged: u32,
+    /// Attempts on the current model.
+    on_model: u32,
+    in_flight_waits: u32,
+    fallbacks: u32,
+    waited: Duration,
+    schedule: RetrySchedule,
+    /// Models this job left (persistent failures), on top of today's skips.
+    dropped: HashSet<String>,
+    current: Option<String>,
+    notes: Vec<String>,
+    refreshed: bool,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `instance`, configured from its pool's settings.
+    pub fn new(instance: Arc<Instance>) -> Result<Self> {
+        let s: &Settings = instance.pool().settings();
+        let cfg = ClientConfig::from_settings(s);
+        let max_wait = Duration::from_secs(s.max_wait_secs);
+        let backoff = Backoff {
+            max_total_wait: max_wait,
+            ..Backoff::default()
+        };
+        let cache_ttl = chrono::Duration::hours(i64::try_from(s.cache_ttl_hours).unwrap_or(168));
+        let max_attempts = s.max_attempts.max(1);
+        let client = OpenRouter::new(cfg).map_err(|e| Error::Upstream(e.to_string()))?;
+        Ok(Self {
+            instance,
+            client,
+            backoff,
+            max_wait,
+            max_attempts,
+            cache_ttl,
+            reconciled: tokio::sync::OnceCell::new(),
+            catalogue: Mutex::new(None),
+        })
+    }
+
+    /// Replaces the backoff policy (tests, benchmarks).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The HTTP client.
+    pub fn client(&self) -> &OpenRouter {
+        &self.client
+    }
+
+    /// The instance.
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    /// Runs a job to its end: an answer, or an error with a sentence and a code.
+    pub async fn run(
+        &self,
+        job: Job,
+        mut on: impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        self.start().await;
+        let cache_key = job
+            .use_cache
+            .then(|| cache::key(job.kind.as_str(), &job.request));
+        if let Some(hit) = self.cached(&job, cache_key.as_deref(), &mut on, started)? {
+            return Ok(hit);
+        }
+        let mut run = Run::new(self.backoff.schedule());
+        let mut catalogue = self.catalogue(false).await;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let chain = self.chain(&job, catalogue.as_deref(), &mut run, &mut on)?;
+            let Some(model) = chain.models.first().cloned() else {
+                return Err(no_model_left(&job, &chain, &run));
+            };
+            if run.current.as_deref() != Some(model.as_str()) {
+                run.current = Some(model.clone());
+                run.on_model = 0;
+                run.schedule = self.backoff.schedule();
+            }
+            let Some(grant) = self.reserve(job.kind, &model, &mut run, &mut on, cancel).await?
+            else {
+                continue;
+            };
+            let req = request_for(&job.request, &chain.models);
+            let sent = Instant::now();
+            let result = if job.stream {
+                let on_event = |ev: &StreamEvent| on(Progress::Stream(ev));
+                self.client
+                    .chat_stream(&grant.key, &req, on_event, cancel)
+                    .await
+            } else {
+                self.client.chat(&grant.key, &req).await
+            };
+            match result {
+                Ok(reply) => {
+                    return self.succeed(&job, &grant, reply, run, cache_key, started, &mut on);
+                }
+                Err(f) if f.not_sent => self.not_sent(&grant, &f, &mut run, &mut on, cancel).await?,
+                Err(f) => {
+                    let step = self.failed(&grant, &model, &f, &mut run, &chain, sent, &mut on).await?;
+                    match step {
+                        Step::Stop => return Err(final_error(&f, self.instance.pool().now())),
+                        Step::GiveUp => return Err(gave_up(&f, &run, self.instance.pool().now())),
+                        Step::Retry(wait) => {
+                            on(Progress::Retry {
+                                attempt: run.sent + 1,
+                                reason: &f,
+                                wait,
+                            });
+                            run.waited += wait;
+                            pause(wait, cancel).await?;
+                        }
+                        Step::NextModel(why) => {
+                            self.leave_model(&grant, &model, why, &f, &mut run, &mut on)?;
+                            if why == ModelMove::Gone && !run.refreshed {
+                                run.refreshed = true;
+                                catalogue = self.catalogue(true).await.or(catalogue);
+                            }
+                            on(Progress::Retry {
+                                attempt: run.sent + 1,
+                                reason: &f,
+                                wait: Duration::ZERO,
+                            });
+                        }
+                        Step::FallBack { penalty, scope } => {
+                            self.penalize(&grant, penalty, &f, &mut on)?;
+                            let failed = grant.key.id();
+                            match self.instance.fall_back(&failed, scope)? {
+                                Some(next) => {
+                                    run.fallbacks += 1;
+                                    on(Progress::Fallback {
+                                        from: &failed,
+                                        to: &next,
+                                        reason: &f,
+                                    });
+                                }
+                                None => return Err(self.nothing_left(&mut on)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Once per dispatcher (its instance's start): reconcile the pool with `/key` unless
+    /// another process did in the last 10 minutes. Failures only log.
+    async fn start(&self) {
+        self.reconciled
+            .get_or_init(|| async {
+                let pool = self.instance.pool();
+                if let Err(e) = crate::reconcile::pool(pool, &self.client, false).await {
+                    tracing::warn!(error = %e, "could not reconcile with OpenRouter's /key");
+                }
+            })
+            .await;
+    }
+
+    /// A cache hit, served without a reservation.
+    fn cached(
+        &self,
+        job: &Job,
+        cache_key: Option<&str>,
+        on: &mut impl FnMut(Progress<'_>),
+        started: Instant,
+    ) -> Result<Option<Outcome>> {
+        let pool = self.instance.pool();
+        let ledger = pool.ledger();
+        let Some(hash) = cache_key else {
+            return Ok(None);
+        };
+        let Some((body, model)) = ledger.cache_get(hash, pool.now())? else {
+            return Ok(None);
+        };
+        let Ok(hit) = serde_json::from_str::<CachedAnswer>(&body) else {
+            return Ok(None);
+        };
+        ledger.log_cached(
+            self.instance.id(),
+            self.instance.key().as_ref(),
+            job.kind.as_str(),
+            model.as_deref(),
+            pool.now(),
+        )?;
+        if job.stream {
+            if !hit.reasoning.is_empty() {
+                on(Progress::Stream(&StreamEvent::Reasoning(hit.reasoning.clone())));
+            }
+            on(Progress::Stream(&StreamEvent::Content(hit.content.clone())));
+        }
+        Ok(Some(Outcome {
+            key_id: None,
+            model: hit.model,
+            content: hit.content,
+            reasoning: hit.reasoning,
+            usage: hit.usage,
+            attempts: 0,
+            fallbacks: 0,
+            cached: true,
+            rotated: self.instance.adoption().rotated,
+            latency_ms: started.elapsed().as_millis() as u64,
+            generation_id: None,
+            notes: Vec::new(),
+        }))
+    }
+
+    /// Reserves one request, waiting through per-minute caps (no request sent, no charge).
+    /// `None`: waited, try again.
+    async fn reserve(
+        &self,
+        kind: Kind,
+        model: &str,
+        run: &mut Run,
+        on: &mut impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+    ) -> Result<Option<Grant>> {
+        let pool = self.instance.pool();
+        let reserved = match self.instance.try_reserve(kind.as_str(), Some(model)) {
+            Err(e @ Error::QuotaExhausted { .. }) => {
+                if let Some(a) = alerts::all_spent(pool, &e.to_string())? {
+                    on(Progress::Alert(&a));
+                }
+                return Err(e);
+            }
+            other => other?,
+        };
+        match reserved {
+            Reserve::Granted(g) => {
+                if g.fell_back {
+                    run.fallbacks += 1;
+                }
+                Ok(Some(g))
+            }
+            Reserve::Wait(until) => {
+                let wait = (until - pool.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_millis(5));
+                if run.waited + wait > self.max_wait {
+                    return Err(Error::QuotaExhausted {
+                        message: format!(
+                            "every usable key is at its per-minute cap; the next slot frees at {}",
+                            describe_reset(until, pool.now())
+                        ),
+                        reset_at: until,
+                    });
+                }
+                on(Progress::Waiting { wait });
+                run.waited += wait;
+                pause(wait, cancel).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Completes a successful request: ledger, alerts, cache, the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn succeed(
+        &self,
+        job: &Job,
+        grant: &Grant,
+        reply: ChatReply,
+        mut run: Run,
+        cache_key: Option<String>,
+        started: Instant,
+        on: &mut impl FnMut(Progress<'_>),
+    ) -> Result<Outcome> {
+        let pool = self.instance.pool();
+        run.sent += 1;
+        let rotated = self.instance.adoption().rotated;
+        let c = completion_ok(&reply, run.sent, run.fallbacks > 0, rotated);
+        tracing::info!(
+            instance = self.instance.id(),
+            key = %grant.key.id(),
+            model = reply.model.as_deref().unwrap_or(""),
+            attempt = run.sent,
+            class = "ok",
+            latency_ms = reply.latency.as_millis() as u64,
+            "request done"
+        );
+        self.instance.complete(grant, &c)?;
+        on(Progress::Sent { requests: run.sent });
+        for a in alerts::after_request(pool, &grant.key.id())? {
+            on(Progress::Alert(&a));
+        }
+        if let Some(hash) = &cache_key {
+            let answer = CachedAnswer {
+                model: reply.model.clone(),
+                content: reply.content.clone(),
+                reasoning: reply.reasoning.clone(),
+                usage: reply.usage.clone(),
+            };
+            let body = serde_json::to_string(&answer).unwrap_or_default();
+            pool.ledger().cache_put(
+                hash,
+                job.kind.as_str(),
+                reply.model.as_deref(),
+                &body,
+                self.cache_ttl,
+                pool.now(),
+            )?;
+        }
+        Ok(Outcome {
+            key_id: Some(grant.key.id()),
+            model: reply.model,
+            content: reply.content,
+            reasoning: reply.reasoning,
+            usage: reply.usage,
+            attempts: run.sent,
+            fallbacks: run.fallbacks,
+            cached: false,
+            rotated,
+            latency_ms: started.elapsed().as_millis() as u64,
+            generation_id: reply.id,
+            notes: run.notes,
+        })
+    }
+
+    /// Nothing reached OpenRouter: give the reservation back (no quota spent), then back off.
+    async fn not_sent(
+        &self,
+        grant: &Grant,
+        f: &ApiFailure,
+        run: &mut Run,
+        on: &mut impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+    ) -> Result<()> {
+        self.instance.pool().ledger().release(&grant.reservation)?;
+        match run.schedule.next(None) {
+            Some(wait) if run.waited + wait <= self.max_wait => {
+                on(Progress::Retry {
+                    attempt: run.sent + 1,
+                    reason: f,
+                    wait,
+                });
+                run.waited += wait;
+                pause(wait, cancel).await
+            }
+            _ => Err(Error::Upstream(format!(
+                "{}; no request was sent and no quota was spent",
+                failure_sentence_at(f, self.instance.pool().now())
+            ))),
+        }
+    }
+
+    /// Records a failed, counted request and decides what follows.
+    #[allow(clippy::too_many_arguments)]
+    async fn failed(
+        &self,
+        grant: &Grant,
+        model: &str,
+        f: &ApiFailure,
+        run: &mut Run,
+        chain: &ResolvedChain,
+        sent: Instant,
+        on: &mut impl FnMut(Progress<'_>),
+    ) -> Result<Step> {
+        let pool = self.instance.pool();
+        run.sent += 1;
+        // A wait for the in-flight budget is OpenRouter pacing paid requests, not a failure of
+        // the model: it is counted in the ledger but not charged to the job's budget.
+        if f.class != FailureClass::InFlightBudget {
+            run.on_model += 1;
+            run.charged += 1;
+        }
+        let c = Completion {
+            state: RequestState::Failed,
+            status_class: f.class.as_str().into(),
+            http_status: f.http_status,
+            attempts: run.sent,
+            fallback: run.fallbacks > 0,
+            rotation: self.instance.adoption().rotated,
+            latency_ms: Some(sent.elapsed().as_millis() as u64),
+            error: Some(f.message.chars().take(200).collect()),
+            model_answered: None,
+            ..Completion::ok()
+        };
+        self.instance.complete(grant, &c)?;
+        on(Progress::Sent { requests: run.sent });
+        for a in alerts::after_request(pool, &grant.key.id())? {
+            on(Progress::Alert(&a));
+        }
+        tracing::warn!(
+            instance = self.instance.id(),
+            key = %grant.key.id(),
+            model,
+            attempt = run.sent,
+            class = f.class.as_str(),
+            latency_ms = sent.elapsed().as_millis() as u64,
+            "request failed"
+        );
+        if let Some(user) = &f.user_id
+            && let Some(g) = pool.ledger().observe_owner(&grant.key.id(), user)?
+        {
+            let ids: Vec<String> = g.keys.iter().map(ToString::to_string).collect();
+            let note = format!(
+                "keys {} answer for one OpenRouter account, so they now share the daily quota of account {}",
+                ids.join(", "),
+                g.account
+            );
+            tracing::info!("{note}");
+            on(Progress::Note(&note));
+        }
+        if f.http_status == Some(429) {
+            crate::reconcile::key(pool, &self.client, &grant.key).await?;
+        }
+        let models_after = chain.models.len().saturating_sub(1);
+        let tally = Tally {
+            on_model: run.on_model,
+            charged: run.charged,
+            budget: self.max_attempts,
+            in_flight_waits: run.in_flight_waits,
+            models_after,
+            waited: run.waited,
+            max_wait: self.max_wait,
+        };
+        let backoff = if f.class.is_retryable() {
+            run.schedule.next(f.wait_hint(pool.now()))
+        } else {
+            None
+        };
+        let free = self.model_is_free(model);
+        let step = policy::next_step(f, free, &tally, backoff);
+        if f.class == FailureClass::InFlightBudget && matches!(step, Step::Retry(_)) {
+            run.in_flight_waits += 1;
+        }
+        Ok(step)
+    }
+
+    /// The chain leaves `model`: for the day (gone, or paid refused for the account) or for
+    /// this job (persistent failures).
+    fn leave_model(
+        &self,
+        grant: &Grant,
+        model: &str,
+        why: ModelMove,
+        f: &ApiFailure,
+        run: &mut Run,
+        on: &mut impl FnMut(Progress<'_>),
+    ) -> Result<()> {
+        let pool = self.instance.pool();
+        match why {
+            ModelMove::Gone => pool.ledger().skip_model_today(model, &f.message, pool.now())?,
+            ModelMove::Persistent => {}
+            ModelMove::PaidRefused => {
+                let (account, news) = pool.ledger().refuse_paid_today(&grant.key.id(), pool.now())?;
+                if news {
+                    let message = format!(
+                        "account {account} has no credits for paid models ({model} was refused), so its chains use free models today; the key stays in use — add credits at https://openrouter.ai/settings/credits"
+                    );
+                    if let Some(a) = alerts::fire(pool, Rule::PaidRefused, &account, message, pool.now())? {
+                        on(Progress::Alert(&a));
+                    }
+                }
+            }
+        }
+        run.dropped.insert(model.to_string());
+        Ok(())
+    }
+
+    /// The error for "no key can serve", firing the all-spent alert when it is a quota problem.
+    fn nothing_left(&self, on: &mut impl FnMut(Progress<'_>)) -> Error {
+        let e = self.instance.explain();
+        if matches!(e, Error::QuotaExhausted { .. })
+            && let Ok(Some(a)) = alerts::all_spent(self.instance.pool(), &e.to_string())
+        {
+            on(Progress::Alert(&a));
+        }
+        e
+    }
+
+    /// Records a key penalty and fires its alert.
+    fn penalize(
+        &self,
+        grant: &Grant,
+        penalty: KeyPenalty,
+        f: &ApiFailure,
+        on: &mut impl FnMut(Progress<'_>),
+    ) -> Result<()> {
+        let pool = self.instance.pool();
+        let ledger = pool.ledger();
+        let key = grant.key.id();
+        let now = pool.now();
+        let note = Some(f.message.as_str());
+        let rule = match penalty {
+            KeyPenalty::Invalid => {
+                ledger.set_key_status(&key, KeyStatus::Invalid, None, note)?;
+                Rule::KeyInvalid
+            }
+            KeyPenalty::NoCredit => {
+                ledger.set_key_status(&key, KeyStatus::NoCredit, None, note)?;
+                Rule::NoCredit
+            }
+            KeyPenalty::SpendLimit => {
+                let until = f.reset_at.unwrap_or_else(|| next_utc_midnight(now));
+                ledger.set_key_status(&key, KeyStatus::SpendLimited, Some(until), note)?;
+                Rule::SpendLimited
+            }
+            KeyPenalty::AccountDailyExhausted => {
+                let until = f
+                    .reset_at
+                    .filter(|t| *t > now)
+                    .unwrap_or_else(|| next_utc_midnight(now));
+                ledger.mark_account_exhausted(&grant.reservation.account, until, now)?;
+                Rule::AccountSpent
+            }
+        };
+        if let Some(a) = alerts::key_refused(pool, &key, rule, &f.message)? {
+            on(Progress::Alert(&a));
+        }
+        Ok(())
+    }
+}
+
+impl Run {
+    fn new(schedule: RetrySchedule) -> Self {
+        Run {
+            sent: 0,
+            charged: 0,
+            on_model: 0,
+            in_flight_waits: 0,
+            fallbacks: 0,
+            waited: Duration::ZERO,
+            schedule,
+            dropped: HashSet::new(),
+            current: None,
+            notes: Vec::new(),
+            refreshed: false,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The HTTP client settings for these settings (base URL, attribution, timeouts).
+    pub fn from_settings(s: &Settings) -> ClientConfig {
+        let timeout = Duration::from_secs(s.timeout_secs.max(1));
+        ClientConfig {
+            base_url: s.base_url.clone(),
+            referer: s.referer.clone(),
+            title: s.title.clone(),
+            first_byte_timeout: timeout,
+            idle_stream_timeout: timeout,
+            request_timeout: timeout.max(Duration::from_secs(300)).min(timeout * 5),
+            ..ClientConfig::default()
+        }
+    }
+}
+
+/// The HTTP client settings for these settings (kept for callers of the old name).
+pub fn client_config(s: &Settings) -> ClientConfig {
+    ClientConfig::from_settings(s)
+}
+
+/// The request as sent: the job's request with the chain as `model` + `models`.
+fn request_for(request: &ChatRequest, chain: &[String]) -> ChatRequest {
+    let mut req = request.clone();
+    req.model = chain[0].clone();
+    req.models = chain[1..].to_vec();
+    req
+}
+
+/// Sleeps for `wait` unless cancelled first.
+async fn pause(wait: Duration, cancel: &CancelToken) -> Result<()> {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => Ok(()),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
+    }
+}
+
+fn completion_ok(reply: &ChatReply, attempts: u32, fallback: bool, rotation: bool) -> Completion {
+    let u = reply.usage.as_ref();
+    Completion {
+        state: RequestState::Done,
+        status_class: "ok".into(),
+        http_status: Some(reply.http_status),
+        model_answered: reply.model.clone(),
+        attempts,
+        fallback,
+        rotation,
+        prompt_tokens: u.map(|u| u.prompt_tokens as u32),
+        completion_tokens: u.map(|u| u.completion_tokens as u32),
+        reasoning_tokens: u.map(|u| u.reasoning_tokens as u32),
+        cost: u.and_then(|u| u.cost),
+        latency_ms: Some(reply.latency.as_millis() as u64),
+        bytes_sent: Some(reply.bytes_sent),
+        error: None,
+    }
+}
+
+fn final_error(f: &ApiFailure, now: chrono::DateTime<chrono::Utc>) -> Error {
+    match f.class {
+        FailureClass::Cancelled => Error::Cancelled,
+        FailureClass::BadRequest | FailureClass::RequestTooHeavy => {
+            Error::BadInput(failure_sentence_at(f, now))
+        }
+        _ => Error::Upstream(failure_sentence_at(f, now)),
+    }
+}
+
+fn gave_up(f: &ApiFailure, run: &Run, now: chrono::DateTime<chrono::Utc>) -> Error {
+    let n = run.sent;
+    Error::Upstream(format!(
+        "{} (gave up after {n} counted request{}; each attempt counts against the day's quota)",
+        failure_sentence_at(f, now),
+        if n == 1 { "" } else { "s" }
+    ))
+}
+
+fn no_model_left(job: &Job, chain: &ResolvedChain, run: &Run) -> Error {
+    let what = match job.kind {
+        Kind::Ocr => "vision",
+        Kind::Chat => "chat",
+    };
+    let reasons: Vec<String> = chain
+        .entries
+        .iter()
+        .filter(|e| !e.included)
+        .map(|e| format!("{}: {}", e.id, e.why))
+        .collect();
+    let left = if run.dropped.is_empty() {
+        String::new()
+    } else {
+        let mut d: Vec<&String> = run.dropped.iter().collect();
+        d.sort();
+        format!(
+            "; failed in this run: {}",
+            d.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    Error::Upstream(format!(
+        "no model of the {what} chain can be used now ({}{left}); choose one with --model or in settings",
+        if reasons.is_empty() {
+            "the chain is empty".to_string()
+        } else {
+            reasons.join("; ")
+        }
+    ))
+}
