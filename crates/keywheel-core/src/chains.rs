@@ -285,6 +285,11 @@ pub fn resolve(inp: &ChainInputs<'_>) -> Result<ResolvedChain> {
 }
 
 impl ResolvedChain {
+    /// The sentences for the person (every note, without its once-a-day subject).
+    pub fn sentences(&self) -> Vec<String> {
+        self.notes.iter().map(|(_, n)| n.clone()).collect()
+    }
+
     fn push(&mut self, id: &str, reason: EntryReason, free: Option<bool>) {
         if reason.included() {
             self.models.push(id.to_string());

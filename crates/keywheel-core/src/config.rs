@@ -370,6 +370,10 @@ pub struct SettingsEdit {
     pub chat_models: Option<Vec<String>>,
     /// The vision model chain, first choice first.
     pub vision_models: Option<Vec<String>>,
+    /// The pinned chat model (`Some(None)` unpins).
+    pub chat_pin: Option<Option<String>>,
+    /// The pinned vision model (`Some(None)` unpins).
+    pub vision_pin: Option<Option<String>>,
 }
 
 /// Writes `edit` into the config file at `path`, keeping every other setting in it, and
@@ -420,6 +424,20 @@ pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
     }
     if let Some(list) = &edit.vision_models {
         table.insert("vision_models".into(), models("vision", list)?);
+    }
+    for (name, pin) in [("chat_pin", &edit.chat_pin), ("vision_pin", &edit.vision_pin)] {
+        match pin {
+            None => {}
+            Some(None) => {
+                table.remove(name);
+            }
+            Some(Some(id)) if id.trim().is_empty() => {
+                table.remove(name);
+            }
+            Some(Some(id)) => {
+                table.insert(name.into(), toml::Value::String(id.trim().to_string()));
+            }
+        }
     }
     let text = toml::to_string_pretty(&table)
         .map_err(|e| Error::Usage(format!("could not write the settings: {e}")))?;
@@ -476,10 +494,17 @@ mod tests {
         let edit = SettingsEdit {
             rotate_after: Some(12),
             chat_models: Some(vec![" a/b ".into(), "".into(), "c/d".into()]),
-            vision_models: None,
+            vision_pin: Some(Some("x/y:free".into())),
+            ..SettingsEdit::default()
         };
         let s = edit_file(&cfg, &edit).unwrap();
         assert_eq!((s.daily_cap, s.rotate_after), (30, 12));
+        assert_eq!(s.vision_pin.as_deref(), Some("x/y:free"));
+        let unpin = SettingsEdit {
+            vision_pin: Some(None),
+            ..SettingsEdit::default()
+        };
+        assert_eq!(edit_file(&cfg, &unpin).unwrap().vision_pin, None);
         assert_eq!(s.chat_models, vec!["a/b".to_string(), "c/d".to_string()]);
         assert_eq!(Settings::from_file(&cfg).unwrap(), s);
 
