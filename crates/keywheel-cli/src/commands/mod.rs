@@ -6,6 +6,7 @@ mod keys;
 mod log;
 mod models;
 mod ocr;
+mod serve;
 mod status;
 mod usage;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ask(args) => ask::run(&pool, &args, cli.json),
         Command::Models(args) => models::run(&pool, &args, cli.json),
         Command::Ocr(args) => ocr::run(&pool, &args, cli.json),
+        Command::Serve(args) => serve::run(&pool, &args),
     }
 }
 

@@ -1,0 +1,248 @@
+//! Shared set-up: a mock, made-up keys, an isolated data dir, a gateway in-process or as a
+//! `keywheel serve` process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywheel_core::keys::OsKeychain;
+use keywheel_core::pool::{Pool, PoolOptions};
+use keywheel_core::{Settings, SystemClock};
+use keywheel_gateway::{Gateway, GatewaySettings, Handle};
+use keywheel_mock::{MockConfig, MockServer};
+use serde_json::Value;
+
+/// A made-up key, `sk-or-v1-` + 64 hex.
+pub fn key(n: u8) -> String {
+    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Everything one test uses.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub mock: MockServer,
+    pub keys: Vec<String>,
+    pub daily_cap: u32,
+    pub rotate_after: u32,
+    pub env: Vec<(String, String)>,
+}
+
+impl World {
+    pub fn new(n_keys: u8, daily_cap: u32, cfg: MockConfig) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            mock: keywheel_mock::start_blocking(cfg).expect("mock starts"),
+            keys: (1..=n_keys).map(key).collect(),
+            daily_cap,
+            rotate_after: 40,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            data_dir: self.data_dir(),
+            base_url: self.mock.base_url(),
+            keychain: false,
+            daily_cap: self.daily_cap,
+            daily_cap_set: true,
+            rotate_after: self.rotate_after,
+            max_wait_secs: 5,
+            ..Settings::default()
+        }
+    }
+
+    /// A pool on this world's ledger (the same file a `keywheel serve` process uses).
+    pub fn pool(&self) -> Pool {
+        Pool::open(PoolOptions {
+            settings: self.settings(),
+            clock: Arc::new(SystemClock),
+            store: Arc::new(OsKeychain::disabled()),
+            env_keys: Some(self.keys.join(",")),
+        })
+        .expect("pool opens")
+    }
+
+    /// A gateway in this process on 127.0.0.1:0.
+    pub async fn gateway(&self, settings: GatewaySettings) -> Handle {
+        Gateway::start(self.pool(), settings, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("gateway starts")
+    }
+
+    /// `keywheel <args>` with this world's isolated environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(keywheel_bin());
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("KEYWHEEL_DATA_DIR", self.data_dir())
+            .env("KEYWHEEL_CONFIG", "")
+            .env("KEYWHEEL_KEYCHAIN", "0")
+            .env("KEYWHEEL_DAILY_CAP", self.daily_cap.to_string())
+            .env("KEYWHEEL_ROTATE_AFTER", self.rotate_after.to_string())
+            .env("OPENROUTER_BASE_URL", self.mock.base_url())
+            .env("OPENROUTER_API_KEYS", self.keys.join(","))
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// `keywheel serve --addr 127.0.0.1:0` as a process; returns it with its base URL
+    /// (`http://127.0.0.1:PORT`) once it listens.
+    pub fn serve(&self) -> Served {
+        let mut child = self
+            .cmd(&["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("keywheel serve starts");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("serve printed {line:?} first"))
+            .to_string();
+        let stdout = std::thread::spawn(move || {
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut out, &mut rest).ok();
+            rest
+        });
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut err, &mut s).ok();
+            s
+        });
+        Served {
+            child,
+            url,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            token: self.token(),
+        }
+    }
+
+    /// `keywheel serve --token`.
+    pub fn token(&self) -> String {
+        let out = self.cmd(&["serve", "--token"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Every (key, day) where the count and the request rows disagree.
+    pub fn inconsistencies(&self) -> Vec<(String, String, i64, i64)> {
+        self.pool().ledger().inconsistencies().unwrap()
+    }
+}
+
+/// A running `keywheel serve`.
+pub struct Served {
+    pub child: Child,
+    pub url: String,
+    pub token: String,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Served {
+    pub fn base(&self) -> String {
+        format!("{}/v1", self.url)
+    }
+
+    /// SIGTERM, then the exit status and what it printed (stdout after the first line, stderr).
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String, String) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = wait_with_limit(&mut self.child, Duration::from_secs(30));
+        let out = self.stdout.take().unwrap().join().unwrap();
+        let err = self.stderr.take().unwrap().join().unwrap();
+        (status, out, err)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "keywheel serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `keywheel` binary next to this test's binary (built by `cargo test --workspace` or
+/// `make test-gateway`).
+pub fn keywheel_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join(format!("keywheel{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing; build it first with `cargo build -p keywheel-cli` (make test-gateway does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A reqwest client with a bearer.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// A chat request body.
+pub fn chat_body(prompt: &str, stream: bool) -> Value {
+    serde_json::json!({"model": "keywheel/chat", "stream": stream,
+                       "messages": [{"role": "user", "content": prompt}]})
+}
+
+/// Polls `f` until it returns `Some`, up to `limit` (a bound on waiting, not a timing check).
+pub async fn eventually<T>(limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
