@@ -71,6 +71,10 @@ pub enum Error {
     /// A schema migration failed.
     #[error("the usage ledger could not be upgraded: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    /// The ledger file cannot be used as it is (too new, damaged, read-only, disk full); the
+    /// sentence names the path and what to do.
+    #[error("{0}")]
+    Storage(String),
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -92,9 +96,11 @@ impl Error {
             Error::NoUsableKey(_) => ErrorCode::NoUsableKey,
             Error::Upstream(_) => ErrorCode::Upstream,
             Error::Cancelled => ErrorCode::Cancelled,
-            Error::Db(_) | Error::Pool(_) | Error::Migration(_) | Error::Io { .. } => {
-                ErrorCode::Storage
-            }
+            Error::Db(_)
+            | Error::Pool(_)
+            | Error::Migration(_)
+            | Error::Storage(_)
+            | Error::Io { .. } => ErrorCode::Storage,
         }
     }
 

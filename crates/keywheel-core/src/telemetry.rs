@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -23,32 +23,11 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 
 /// What replaces a key's secret part.
-pub const REDACTED: &str = "sk-or-[REDACTED]";
+pub use crate::keys::REDACTED;
 
-/// Masks every run of `sk-or-` followed by at least 8 key characters (`[A-Za-z0-9_-]`).
-/// The masked display form `sk-or-v1-…a1b2` is left alone.
+/// Masks every key-shaped run; the one redactor, [`crate::keys::redact`].
 pub fn redact(s: &str) -> Cow<'_, str> {
-    if !s.contains("sk-or-") {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("sk-or-") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 6..];
-        let n = after
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-            .count();
-        if n >= 8 {
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(&rest[i..i + 6 + n]);
-        }
-        rest = &after[n..];
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
+    crate::keys::redact(s)
 }
 
 /// A writer that redacts keys from everything written through it.
@@ -122,10 +101,8 @@ impl DailyFiles {
             .lock()
             .map_err(|_| io::Error::other("log lock poisoned"))?;
         if cur.as_ref().is_none_or(|(d, _)| *d != day) {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.dir.join(Self::file_name(&day)))?;
+            // 0600 whatever the umask: logs name files and models (crate::private).
+            let file = crate::private::open_append(&self.dir.join(Self::file_name(&day)))?;
             *cur = Some((day, file));
             self.prune();
         }
@@ -172,12 +149,15 @@ impl Write for DailyWriter {
 /// Starts logging for a process (`component` is `cli`, `app`, …). Call once.
 pub fn init(settings: &Settings, clock: SharedClock, component: &str) -> Result<Telemetry> {
     let log_dir = settings.data_dir.join("logs");
-    std::fs::create_dir_all(&log_dir).map_err(|e| {
-        Error::io(
-            format!("could not create the log directory {}", log_dir.display()),
-            e,
-        )
-    })?;
+    // The data dir and its logs/ are 0700 (this may run before the ledger creates the dir).
+    crate::private::create_private_dir(&settings.data_dir)
+        .and_then(|()| crate::private::create_private_dir(&log_dir))
+        .map_err(|e| {
+            Error::io(
+                format!("could not create the log directory {}", log_dir.display()),
+                e,
+            )
+        })?;
     let files = DailyWriter(Arc::new(DailyFiles::new(
         &log_dir,
         clock,

@@ -3,11 +3,11 @@
 //! quota and sends nothing over the network.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
 use keywheel_vision::PreparedImage;
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
 
@@ -20,12 +20,12 @@ pub const INSTALL_HINT: &str = "tesseract is not installed, so images cannot be 
 /// The longest one local OCR may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// Runs `tesseract FILE -` on the prepared image (written to a temporary file) and returns its
-/// text, trimmed. A missing `tesseract` gives [`Error::NoUsableKey`] with the install command.
+/// Runs `tesseract stdin -` with the prepared image on its standard input (no temporary file
+/// another user could read or swap) and a cleaned environment (no keys; see
+/// [`crate::child`]), and returns its text, trimmed. A missing `tesseract` gives
+/// [`Error::NoUsableKey`] with the install command.
 pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
-    let (meta, payload) = tile
+    let (_meta, payload) = tile
         .data_url
         .strip_prefix("data:")
         .and_then(|r| r.split_once(','))
@@ -33,43 +33,34 @@ pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|e| Error::BadInput(format!("the prepared image does not decode: {e}")))?;
-    let ext = if meta.starts_with("image/png") {
-        "png"
-    } else {
-        "jpg"
-    };
-    let path = std::env::temp_dir().join(format!(
-        "keywheel-ocr-{}-{}.{ext}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    tokio::fs::write(&path, &bytes).await.map_err(|e| {
-        Error::io(
-            format!("could not write the temporary image {}", path.display()),
-            e,
-        )
-    })?;
-    let result = run(&path).await;
-    let _ = tokio::fs::remove_file(&path).await;
-    result
+    run(bytes).await
 }
 
-async fn run(path: &std::path::Path) -> Result<String> {
-    let child = tokio::process::Command::new("tesseract")
-        .arg(path)
+async fn run(image: Vec<u8>) -> Result<String> {
+    let mut cmd = tokio::process::Command::new("tesseract");
+    crate::child::without_secrets(cmd.as_std_mut());
+    let child = cmd
+        .arg("stdin")
         .arg("-")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn();
-    let child = match child {
+    let mut child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NoUsableKey(INSTALL_HINT.into()));
         }
         Err(e) => return Err(Error::io("could not start tesseract", e)),
     };
+    // Written while tesseract runs; it reads the whole image before it prints anything. A
+    // write error (tesseract exited early) shows up as its exit status below.
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let feed = tokio::spawn(async move {
+        let _ = stdin.write_all(&image).await;
+        let _ = stdin.shutdown().await;
+    });
     let out = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => return Err(Error::io("tesseract failed", e)),
@@ -80,6 +71,7 @@ async fn run(path: &std::path::Path) -> Result<String> {
             )));
         }
     };
+    let _ = feed.await;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
         let why = why
