@@ -24,8 +24,10 @@ pub async fn send(
             "the message is empty; type a question first".into(),
         ));
     }
+    keywheel_core::input::check_prompt(&prompt, "the message")?;
     let mut thread = state.threads.get(thread_id)?;
-    let cancel = state.threads.begin(thread_id)?;
+    // Unlocks the thread however this ends: an error below (`?`) or a panic included.
+    let answering = state.threads.begin(thread_id)?;
     if thread.messages.is_empty() {
         thread.title = title(&prompt);
     }
@@ -36,15 +38,16 @@ pub async fn send(
     let job = Job {
         kind: Kind::Chat,
         request: request(&thread, &chain),
+        models: state.chains().chat_choice(),
         stream: true,
         use_cache: state.pool.settings().cache_chat,
     };
     let mut partial = Partial::default();
     let result = state
         .dispatcher
-        .run(job, |p| partial.on(&p, &emit), &cancel)
+        .run(job, |p| partial.on(&p, &emit), answering.token())
         .await;
-    state.threads.end(thread_id);
+    drop(answering);
 
     let reply = match result {
         Ok(outcome) => answer(outcome),
@@ -103,6 +106,7 @@ fn message(role: Role, content: String) -> ChatMessage {
         stopped: false,
         error: None,
         at: Utc::now().to_rfc3339(),
+        notes: Vec::new(),
     }
 }
 
@@ -112,6 +116,7 @@ fn answer(o: Outcome) -> ChatMessage {
         model: o.model,
         key_id: o.key_id.map(|k| k.to_string()),
         cached: o.cached,
+        notes: o.notes,
         ..message(Role::Assistant, o.content)
     }
 }
@@ -122,6 +127,7 @@ struct Partial {
     content: String,
     reasoning: String,
     model: Option<String>,
+    notes: Vec<String>,
 }
 
 impl Partial {
@@ -140,6 +146,14 @@ impl Partial {
                 return;
             }
             Progress::Stream(_) => return,
+            Progress::Note(n) => {
+                self.notes.push(n.to_string());
+                ChatEvent::Note {
+                    message: n.to_string(),
+                }
+            }
+            // Not shown in the chat: the running request count.
+            Progress::Sent { .. } => return,
             Progress::Retry {
                 attempt,
                 reason,
@@ -172,6 +186,7 @@ impl Partial {
         ChatMessage {
             reasoning: (!self.reasoning.is_empty()).then_some(self.reasoning),
             model: self.model,
+            notes: self.notes,
             ..message(Role::Assistant, self.content)
         }
     }

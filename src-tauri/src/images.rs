@@ -67,25 +67,63 @@ impl Images {
         Ok(staged)
     }
 
+    /// Stages the raw IPC body of a pasted or picked file: its length is checked before the
+    /// bytes are copied out of the request.
+    pub fn stage_raw(&self, name: &str, body: &[u8]) -> Result<StagedImage> {
+        if body.len() > MAX_BYTES {
+            return Err(too_big(&clean_name(name), body.len() as u64));
+        }
+        self.stage(name, body.to_vec())
+    }
+
     /// Reads a dropped file (a path from the OS drag-drop event, never from the web view).
+    /// Only regular files are read: a folder, a device (`/dev/zero`), a pipe or a socket is
+    /// refused at once, without being opened for a blocking read; at most [`MAX_BYTES`] + 1
+    /// bytes are ever read. Call it off the UI thread (a slow disk still takes time).
     pub fn stage_path(&self, path: &Path) -> Result<StagedImage> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "image".into());
-        let len = std::fs::metadata(path)
-            .map_err(|e| Error::io(format!("could not read the dropped file `{name}`"), e))?
-            .len();
-        if path.is_dir() {
-            return Err(Error::BadInput(format!(
-                "`{name}` is a folder; drop the image files themselves"
-            )));
+        let name = clean_name(&name);
+        let cant = |e| Error::io(format!("could not read the dropped file `{name}`"), e);
+        let regular = |meta: &std::fs::Metadata| -> Result<()> {
+            if meta.is_dir() {
+                return Err(Error::BadInput(format!(
+                    "`{name}` is a folder; drop the image files themselves"
+                )));
+            }
+            if !meta.is_file() {
+                return Err(Error::BadInput(format!(
+                    "`{name}` is not a regular file (a device, a pipe or a socket); drop image \
+                     files only"
+                )));
+            }
+            if meta.len() > MAX_BYTES as u64 {
+                return Err(too_big(&name, meta.len()));
+            }
+            Ok(())
+        };
+        // stat first: it opens nothing, so a FIFO cannot block us here.
+        regular(&std::fs::metadata(path).map_err(cant)?)?;
+        // Non-blocking open, then check the file we actually opened (the path may have been
+        // swapped for a pipe in between).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(cant)?;
+        regular(&file.metadata().map_err(cant)?)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cant)?;
+        if bytes.len() > MAX_BYTES {
+            return Err(too_big(&name, bytes.len() as u64));
         }
-        if len > MAX_BYTES as u64 {
-            return Err(too_big(&name, len));
-        }
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(format!("could not read the dropped file `{name}`"), e))?;
         self.stage(&name, bytes)
     }
 
@@ -297,5 +335,59 @@ mod tests {
                 .to_string()
                 .contains("#999")
         );
+    }
+
+    #[test]
+    fn devices_pipes_and_folders_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.png");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo");
+        let folder = dir.path().join("photos");
+        std::fs::create_dir(&folder).unwrap();
+        // The pipe first: the old code blocked for ever opening it (and read /dev/zero until
+        // memory ran out).
+        let cases = [
+            (fifo.clone(), "pipe.png"),
+            ("/dev/zero".into(), "zero"),
+            (folder.clone(), "photos"),
+        ];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let images = Images::default();
+            for (path, _) in &cases {
+                let _ = tx.send(
+                    images
+                        .stage_path(path)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            assert!(images.list().is_empty());
+        });
+        for name in ["pipe.png", "zero", "photos"] {
+            // A hang detector, not a time limit: the answer comes at once.
+            let got = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("staging `{name}` never returned"));
+            let e = got.expect_err(name);
+            assert!(e.contains(name), "{e}");
+            assert!(
+                e.contains("folder") || e.contains("not a regular file"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_raw_body_is_refused_before_it_is_copied() {
+        let images = Images::default();
+        let body = vec![0u8; MAX_BYTES + 1];
+        let e = images.stage_raw("big.png", &body).unwrap_err().to_string();
+        assert!(e.contains("big.png") && e.contains("limit"), "{e}");
+        assert!(images.stage_raw("ok.png", &body[..10]).is_ok());
     }
 }

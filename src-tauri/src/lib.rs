@@ -1,7 +1,8 @@
 //! Keywheel's desktop app: a thin Tauri 2 shell over `keywheel-core`. Every rule (caps,
 //! rotation, fallback, the ledger) lives in the core; this crate holds one managed state,
 //! thin commands (`commands/`), streaming over Channels, the ledger watcher that makes work
-//! done elsewhere show up live, and the native drag-drop that stages images.
+//! done elsewhere show up live, and the native drag-drop that stages images. The window is
+//! guarded (`navigation`): only the app's own pages load in it, and no new windows open.
 #![warn(missing_docs)]
 
 pub mod bindings;
@@ -9,20 +10,24 @@ mod chat;
 pub mod commands;
 pub mod dto;
 pub mod error;
+mod handoff;
 mod images;
+pub mod navigation;
 mod reading;
 mod state;
 mod threads;
 mod watch;
 
-use tauri::{DragDropEvent, Emitter, Manager, RunEvent, WindowEvent};
+use tauri::{DragDropEvent, Emitter, Manager, RunEvent, WebviewWindowBuilder, WindowEvent};
 
 pub use state::AppState;
 
 /// Runs the app until its last window closes.
 pub fn run() {
+    // First, before any thread: the keys leave the environment WebKit's processes inherit.
+    let env_keys = handoff::take_env_keys();
     commands::window::mark_start();
-    let state = match AppState::open() {
+    let state = match AppState::open(env_keys.as_deref().map(String::as_str)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("keywheel: {e}");
@@ -32,6 +37,8 @@ pub fn run() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        // Rust side only (links open in the browser); the web view has no opener permission.
+        .plugin(tauri_plugin_opener::init())
         .manage(state.clone())
         .invoke_handler(tauri::generate_handler![
             commands::keys::keys_list,
@@ -45,6 +52,8 @@ pub fn run() {
             commands::usage::alerts,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::models::models_chains,
+            commands::models::models_catalogue,
             commands::chat::threads_list,
             commands::chat::thread_create,
             commands::chat::thread_get,
@@ -61,6 +70,7 @@ pub fn run() {
             commands::window::app_ready,
         ])
         .setup(move |app| {
+            open_window(app.handle())?;
             watch::spawn(app.handle().clone(), state);
             Ok(())
         })
@@ -83,19 +93,43 @@ pub fn run() {
     }
 }
 
-/// Files dropped on a window: read here (the OS gave us the paths), staged, announced.
+/// The main window, from `tauri.conf.json` (where it is `"create": false`), with the
+/// navigation guard and no new windows.
+fn open_window(app: &tauri::AppHandle) -> tauri::Result<()> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == "main")
+        .cloned()
+        .unwrap_or_default();
+    let (nav, popup) = (app.clone(), app.clone());
+    WebviewWindowBuilder::from_config(app, &config)?
+        .on_navigation(move |url| navigation::allow(&nav, url))
+        .on_new_window(move |url, _| navigation::new_window(&popup, &url))
+        .build()?;
+    Ok(())
+}
+
+/// Files dropped on a window: read (the OS gave us the paths), staged and announced on a
+/// worker thread, so a slow or special file never holds up the window.
 fn dropped(app: &tauri::AppHandle, paths: &[std::path::PathBuf]) {
-    let state = app.state::<AppState>();
-    let mut staged = Vec::new();
-    for path in paths {
-        match state.images.stage_path(path) {
-            Ok(s) => staged.push(s),
-            Err(e) => {
-                let _ = app.emit("drop-error", error::IpcError::from(e));
+    let app = app.clone();
+    let paths = paths.to_vec();
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        let mut staged = Vec::new();
+        for path in &paths {
+            match state.images.stage_path(path) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    let _ = app.emit("drop-error", error::IpcError::from(e));
+                }
             }
         }
-    }
-    if !staged.is_empty() {
-        let _ = app.emit("ocr-staged", staged);
-    }
+        if !staged.is_empty() {
+            let _ = app.emit("ocr-staged", staged);
+        }
+    });
 }

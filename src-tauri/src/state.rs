@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use keywheel_core::chains::ModelChoice;
 use keywheel_core::config::{SettingsEdit, config_path, edit_file};
 use keywheel_core::dispatch::Dispatcher;
 use keywheel_core::pool::Pool;
@@ -42,6 +43,29 @@ pub struct Chains {
     pub chat: Vec<String>,
     /// Llama 3.2 90B Vision first, then fallbacks.
     pub vision: Vec<String>,
+    /// The pinned chat model: used alone instead of the resolved chain.
+    pub chat_pin: Option<String>,
+    /// The pinned vision model.
+    pub vision_pin: Option<String>,
+}
+
+impl Chains {
+    /// How a chat job picks its models: the pin alone, else the chain resolved.
+    pub fn chat_choice(&self) -> ModelChoice {
+        choice(&self.chat, &self.chat_pin)
+    }
+
+    /// How an OCR job picks its models: the pin alone, else the chain resolved.
+    pub fn vision_choice(&self) -> ModelChoice {
+        choice(&self.vision, &self.vision_pin)
+    }
+}
+
+fn choice(chain: &[String], pin: &Option<String>) -> ModelChoice {
+    match pin {
+        Some(p) => ModelChoice::Pinned(vec![p.clone()]),
+        None => ModelChoice::Prefer(chain.to_vec()),
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -52,10 +76,11 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the pool from the environment, starts logging and registers this launch as an
-    /// instance (applying the rotation rule).
-    pub fn open() -> Result<Self> {
-        let pool = Pool::from_env()?;
+    /// Opens the pool from the environment (with `env_keys`, the value `OPENROUTER_API_KEYS`
+    /// had before it was taken out of the environment), starts logging and registers this
+    /// launch as an instance (applying the rotation rule).
+    pub fn open(env_keys: Option<&str>) -> Result<Self> {
+        let pool = Pool::from_env_with_keys(env_keys.map(str::to_string))?;
         let telemetry = keywheel_core::telemetry::init(pool.settings(), pool.clock(), "app")?;
         for w in pool.warnings() {
             tracing::warn!("{w}");
@@ -65,6 +90,8 @@ impl AppState {
         let chains = Chains {
             chat: pool.settings().chat_models.clone(),
             vision: pool.settings().vision_models.clone(),
+            chat_pin: pool.settings().chat_pin.clone(),
+            vision_pin: pool.settings().vision_pin.clone(),
         };
         let threads = Threads::open(pool.settings().data_dir.join("chats"))?;
         Ok(Self(Arc::new(Inner {
@@ -107,6 +134,8 @@ impl AppState {
             ledger_path: self.pool.ledger().path().display().to_string(),
             keychain: self.pool.keychain_text(),
             base_url: s.base_url.clone(),
+            chat_pin: chains.chat_pin,
+            vision_pin: chains.vision_pin,
         }
     }
 
@@ -126,6 +155,12 @@ impl AppState {
         }
         if edit.vision_models.is_some() {
             chains.vision = saved.vision_models;
+        }
+        if edit.chat_pin.is_some() {
+            chains.chat_pin = saved.chat_pin;
+        }
+        if edit.vision_pin.is_some() {
+            chains.vision_pin = saved.vision_pin;
         }
         drop(chains);
         Ok(self.settings_view())

@@ -1,6 +1,9 @@
-//! Chat threads, one JSON file each under `<data dir>/chats/`, written whole through a
-//! temporary file and a rename, so a crash never leaves half a thread. Each thread belongs to
-//! the window that writes it; several app processes can share the folder.
+//! Chat threads, one JSON file each under `<data dir>/chats/` (a `0700` folder of `0600`
+//! files), written whole through a unique temporary file, `fsync` and a rename
+//! (`keywheel_core::private::write_atomic`), so neither a crash nor two processes saving the
+//! same thread ever leave a file that does not parse. Thread ids carry random bits. An answer
+//! in progress holds an [`Answering`] guard: however the answer ends (done, error, panic), the
+//! thread is unlocked when the guard drops.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,10 +22,32 @@ pub struct Threads {
     running: Mutex<HashMap<String, CancelToken>>,
 }
 
+/// An answer streaming in one thread; dropping it (at the end, on an error or in a panic)
+/// unlocks the thread.
+#[derive(Debug)]
+pub struct Answering<'a> {
+    threads: &'a Threads,
+    id: String,
+    token: CancelToken,
+}
+
+impl Answering<'_> {
+    /// Cancelled by Stop (or by deleting the thread).
+    pub fn token(&self) -> &CancelToken {
+        &self.token
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.threads.running().remove(&self.id);
+    }
+}
+
 impl Threads {
     /// Opens (and creates) the folder.
     pub fn open(dir: PathBuf) -> Result<Self> {
-        std::fs::create_dir_all(&dir).map_err(|e| {
+        keywheel_core::private::create_private_dir(&dir).map_err(|e| {
             Error::io(
                 format!("could not create the chat folder {}", dir.display()),
                 e,
@@ -60,10 +85,11 @@ impl Threads {
     /// A new, empty thread (saved at once so it shows in the list).
     pub fn create(&self) -> Result<Thread> {
         let now = Utc::now();
+        // Sortable by time, unique by 64 random bits (two windows, one millisecond).
         let id = format!(
-            "{}-{:x}",
+            "{}-{:016x}",
             now.format("%Y%m%d-%H%M%S%3f"),
-            std::process::id()
+            rand::random::<u64>()
         );
         let stamp = now.to_rfc3339();
         let thread = Thread {
@@ -85,11 +111,9 @@ impl Threads {
     /// Saves a thread whole.
     pub fn save(&self, thread: &Thread) -> Result<()> {
         let path = self.path(&thread.id)?;
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(thread)
             .map_err(|e| Error::Usage(format!("could not encode the chat: {e}")))?;
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
+        keywheel_core::private::write_atomic(&path, &text)
             .map_err(|e| Error::io(format!("could not save the chat {}", path.display()), e))
     }
 
@@ -101,9 +125,10 @@ impl Threads {
             .map_err(|e| Error::io(format!("could not delete the chat {}", path.display()), e))
     }
 
-    /// Marks an answer as streaming in `id`; fails if one already is.
-    pub fn begin(&self, id: &str) -> Result<CancelToken> {
-        let mut running = self.running.lock().expect("running lock");
+    /// Marks an answer as streaming in `id`; fails if one already is. The thread is
+    /// unlocked when the returned guard drops.
+    pub fn begin(&self, id: &str) -> Result<Answering<'_>> {
+        let mut running = self.running();
         if running.contains_key(id) {
             return Err(Error::Usage(
                 "this chat is still answering; wait or press Stop first".into(),
@@ -111,19 +136,23 @@ impl Threads {
         }
         let token = CancelToken::new();
         running.insert(id.to_string(), token.clone());
-        Ok(token)
-    }
-
-    /// The answer in `id` ended.
-    pub fn end(&self, id: &str) {
-        self.running.lock().expect("running lock").remove(id);
+        Ok(Answering {
+            threads: self,
+            id: id.to_string(),
+            token,
+        })
     }
 
     /// Stops the answer streaming in `id`, if any.
     pub fn stop(&self, id: &str) {
-        if let Some(t) = self.running.lock().expect("running lock").get(id) {
+        if let Some(t) = self.running().get(id) {
             t.cancel();
         }
+    }
+
+    /// The answers streaming now (a panic elsewhere while it was held does not lock us out).
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancelToken>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn path(&self, id: &str) -> Result<PathBuf> {
@@ -158,6 +187,7 @@ impl Threads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dto::{ChatMessage, Role};
 
     #[test]
     fn threads_round_trip_and_ids_cannot_escape_the_folder() {
@@ -169,12 +199,116 @@ mod tests {
         assert_eq!(threads.get(&t.id).unwrap().title, "Hello");
         assert_eq!(threads.list().unwrap().len(), 1);
         assert!(threads.get("../../etc/passwd").is_err());
-        let token = threads.begin(&t.id).unwrap();
+        let answer = threads.begin(&t.id).unwrap();
         assert!(threads.begin(&t.id).is_err(), "one answer at a time");
         threads.stop(&t.id);
-        assert!(token.is_cancelled());
-        threads.end(&t.id);
+        assert!(answer.token().is_cancelled());
+        drop(answer);
         threads.delete(&t.id).unwrap();
         assert!(threads.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_panic_or_an_error_mid_answer_leaves_the_chat_unlocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads = Threads::open(dir.path().join("chats")).unwrap();
+        let t = threads.create().unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _answer = threads.begin(&t.id).unwrap();
+            panic!("something broke mid-answer");
+        }));
+        assert!(panicked.is_err());
+        assert!(threads.begin(&t.id).is_ok(), "unlocked after a panic");
+        let failed = (|| -> Result<()> {
+            let _answer = threads.begin(&t.id)?;
+            Err(Error::Usage("the save failed".into()))
+        })();
+        assert!(failed.is_err());
+        assert!(threads.begin(&t.id).is_ok(), "unlocked after an error");
+    }
+
+    #[test]
+    fn thread_ids_differ_even_when_made_in_the_same_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads = Threads::open(dir.path().join("chats")).unwrap();
+        let ids: std::collections::HashSet<String> =
+            (0..50).map(|_| threads.create().unwrap().id).collect();
+        assert_eq!(ids.len(), 50);
+        assert_eq!(
+            threads.list().unwrap().len(),
+            50,
+            "no thread overwrote another"
+        );
+    }
+
+    /// Set in the child processes of the test below: the folder and the thread they save.
+    const WRITER_DIR: &str = "KEYWHEEL_TEST_WRITER_DIR";
+    const WRITER_ID: &str = "KEYWHEEL_TEST_WRITER_ID";
+    const SAVES: usize = 1000;
+
+    #[test]
+    fn two_processes_saving_one_thread_never_leave_a_file_that_does_not_parse() {
+        if let (Some(dir), Some(id)) = (std::env::var_os(WRITER_DIR), std::env::var(WRITER_ID).ok())
+        {
+            // A child: save the same thread SAVES times, each time with different content.
+            let threads = Threads::open(dir.into()).unwrap();
+            let mut t = threads.get(&id).unwrap();
+            for n in 0..SAVES {
+                t.title = format!("save {n} from {}", std::process::id());
+                t.messages = (0..(n % 7) + 1)
+                    .map(|i| ChatMessage {
+                        role: Role::User,
+                        content: format!("{n}-{i} ").repeat(300),
+                        reasoning: None,
+                        model: None,
+                        key_id: None,
+                        cached: false,
+                        stopped: false,
+                        error: None,
+                        at: String::new(),
+                        notes: Vec::new(),
+                    })
+                    .collect();
+                threads.save(&t).unwrap();
+            }
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let chats = dir.path().join("chats");
+        let threads = Threads::open(chats.clone()).unwrap();
+        let t = threads.create().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let name = "threads::tests::two_processes_saving_one_thread_never_leave_a_file_that_does_not_parse";
+        let mut children: Vec<std::process::Child> = (0..2)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([name, "--exact", "--test-threads=1"])
+                    .env(WRITER_DIR, &chats)
+                    .env(WRITER_ID, &t.id)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut reads = 0;
+        loop {
+            let done = children.iter_mut().all(|c| c.try_wait().unwrap().is_some());
+            match threads.get(&t.id) {
+                Ok(_) => reads += 1,
+                Err(e) => panic!("read {reads} found a torn thread: {e}"),
+            }
+            if done {
+                break;
+            }
+        }
+        for mut c in children {
+            assert!(c.wait().unwrap().success(), "a writer failed");
+        }
+        assert!(reads > 1, "the reader ran while the writers wrote");
+        let left: Vec<_> = std::fs::read_dir(&chats)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "only the thread is left: {left:?}");
     }
 }

@@ -83,6 +83,8 @@ struct World {
 impl World {
     async fn start(cfg: MockConfig, env: &[(&str, String)]) -> World {
         let dir = tempfile::tempdir().unwrap();
+        // A file KEYWHEEL_CONFIG names must exist; the app's settings edits write into it.
+        std::fs::write(dir.path().join("config.toml"), "").unwrap();
         let mock = MockServer::start(cfg).await.expect("mock starts");
         let (port, native) = (free_port(), free_port());
         let mut cmd = Command::new(tauri_driver());
@@ -542,5 +544,131 @@ async fn requests_spent_by_a_cli_process_show_up_in_the_open_app_without_a_reloa
         json!(3),
         "the request log shows the three CLI requests"
     );
+    w.end().await;
+}
+
+/// Every process whose environment names this data dir: the app and the WebKit processes it
+/// started (they inherit its environment), with what their `/proc/<pid>/environ` holds.
+fn processes_of(data: &Path) -> Vec<(u32, String, String)> {
+    let marker = format!("KEYWHEEL_DATA_DIR={}", data.display());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let env = String::from_utf8_lossy(&env).replace('\0', "\n");
+        if env.lines().any(|l| l == marker) {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            out.push((pid, comm.trim().to_string(), env));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn the_window_stays_on_the_app_links_go_to_the_browser_and_no_process_holds_a_key() {
+    // A fake `xdg-open` first on PATH records what it is asked to open: no browser starts.
+    let fake = tempfile::tempdir().unwrap();
+    let opened = fake.path().join("opened.txt");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{o}'\nenv > '{o}.env'\n",
+        o = opened.display()
+    );
+    let xdg = fake.path().join("xdg-open");
+    std::fs::write(&xdg, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let key = fake_key("9e2a");
+    let mut env = env_keys(&[&key]);
+    env.push((
+        "PATH",
+        format!(
+            "{}:{}",
+            fake.path().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    ));
+    let w = World::start(MockConfig::default(), &env).await;
+    let home = w.js("return location.href", vec![]).await;
+    assert!(
+        home.as_str().unwrap().starts_with("tauri://localhost"),
+        "{home}"
+    );
+
+    let asked = |what: &str| {
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    w.js(
+        "location.assign('https://example.invalid/'); return 1;",
+        vec![],
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while !asked("https://example.invalid/") {
+        assert!(
+            Instant::now() < deadline,
+            "the link never reached the system opener"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        w.js("return location.href", vec![]).await,
+        home,
+        "the window stayed on the app"
+    );
+    w.wait_for("[data-testid=nav-ocr]").await;
+
+    // No new windows: window.open hands web links to the browser too, and opens nothing.
+    w.js(
+        "window.open('https://example.invalid/popup'); return 1;",
+        vec![],
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while !asked("https://example.invalid/popup") {
+        assert!(Instant::now() < deadline, "window.open was not handed over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    w.js(
+        "window.open('/', '_blank'); location.assign('file:///etc/passwd'); return 1;",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        w.client.windows().await.unwrap().len(),
+        1,
+        "one window only"
+    );
+    assert_eq!(w.js("return location.href", vec![]).await, home);
+
+    // Nothing the app started holds the key: the app, its WebKit processes, the opener.
+    let procs = processes_of(&w.data());
+    let names: Vec<&str> = procs.iter().map(|(_, c, _)| c.as_str()).collect();
+    println!("processes of the app: {names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("WebKitWeb")),
+        "the WebKit web process was found: {names:?}"
+    );
+    for (pid, comm, env) in &procs {
+        assert!(
+            !env.contains(&key) && !env.contains("OPENROUTER_API_KEYS="),
+            "{comm} ({pid}) has the key in its environment"
+        );
+    }
+    let opener_env = std::fs::read_to_string(format!("{}.env", opened.display())).unwrap();
+    assert!(!opener_env.contains(&key), "the opener saw the key");
+    // The app still has the key: it is listed (masked) in the Keys view.
+    w.click("[data-testid=nav-keys]").await;
+    w.wait_for(&format!(
+        "[data-testid=key-row][data-key-id='{}']",
+        key_id(&key)
+    ))
+    .await;
     w.end().await;
 }

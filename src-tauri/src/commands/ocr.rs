@@ -26,7 +26,7 @@ pub async fn ocr_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcR
         .and_then(|v| v.to_str().ok())
         .map(decode_uri)
         .unwrap_or_else(|| "pasted image".into());
-    Ok(state.images.stage(&name, bytes.clone())?)
+    Ok(state.images.stage_raw(&name, bytes)?)
 }
 
 /// The queue.
