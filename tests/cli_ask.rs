@@ -45,7 +45,7 @@ impl World {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", self.dir.path().join("none.toml"))
+            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
             .env("KEYWHEEL_KEYCHAIN", "off")
             .env("OPENROUTER_BASE_URL", self.mock.base_url())
             .env("OPENROUTER_API_KEYS", self.keys.join(","))
@@ -301,4 +301,358 @@ fn an_empty_prompt_is_bad_input_and_spends_nothing() {
     let out = w.run(&["ask", "--json", "  "]);
     assert_eq!(out.status.code(), Some(6));
     assert_eq!(w.mock.stats().total_requests, 0);
+}
+
+/// Issue 15 §5: a base URL without a scheme, or `http://` off loopback, is a usage error (exit 2)
+/// before anything is counted or sent.
+#[test]
+fn a_bad_base_url_exits_2_and_counts_nothing() {
+    let w = World::new(1, MockConfig::default());
+    for (url, says) in [
+        ("openrouter.ai/api/v1", "no scheme"),
+        ("127.0.0.1:9/api/v1", "no scheme"),
+        ("http://openrouter.ai/api/v1", "https is needed"),
+    ] {
+        let out = w
+            .cmd(&["ask", "--model", "deepseek/deepseek-r1", "hello"])
+            .env("OPENROUTER_BASE_URL", url)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains(says), "{url}: {err}");
+    }
+    let log = json(&w.run(&["log", "--json"]));
+    assert_eq!(log.as_array().map(Vec::len), Some(0), "no request counted: {log}");
+    assert_eq!(w.mock.stats().total_requests, 0);
+}
+
+/// A plain HTTP/1.1 server on 127.0.0.1 for answers the mock cannot give: each of at most
+/// `conns` connections has its request read, then `answer` writes the response.
+fn raw_server(
+    conns: usize,
+    answer: impl Fn(&mut std::net::TcpStream) + Send + 'static,
+) -> String {
+    use std::io::Write;
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for sock in listener.incoming().take(conns) {
+            let Ok(mut sock) = sock else { return };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Headers, then the body its Content-Length announces.
+            loop {
+                let Ok(n) = sock.read(&mut buf) else { break };
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            if req.starts_with(b"POST") {
+                answer(&mut sock);
+            } else {
+                // The catalogue (GET /models) and the like: not here.
+                let _ = sock.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        }
+    });
+    format!("http://{addr}/api/v1")
+}
+
+/// Peak resident memory of a running process, in KiB (`VmHWM`), if it can be read.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Issue 15 §9: `data: ` and then bytes without a newline, forever: the line cap (1 MiB) stops
+/// the answer with exit 5, and the process never holds the stream in memory.
+#[test]
+fn an_endless_sse_line_hits_the_cap_exits_5_and_memory_stays_bounded() {
+    use std::io::Write;
+    let base = raw_server(8, |sock| {
+        let _ = sock.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: ",
+        );
+        // Bounded: at most 512 MiB, or until the client hangs up.
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..8192 {
+            if sock.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let w = World::new(1, MockConfig::default())
+        .with("OPENROUTER_BASE_URL", &base)
+        .with("KEYWHEEL_MAX_WAIT_SECS", "0");
+    let mut child = w
+        .cmd(&["ask", "--model", "deepseek/deepseek-r1", "hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kib) = peak_rss_kib(pid) {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("stream line longer than 1024 KiB"), "{err}");
+    eprintln!("peak RSS of keywheel ask: {peak} KiB");
+    assert!(peak > 0, "the child's memory was read");
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB is not below 100 MB");
+}
+
+/// An SSE answer whose reasoning and content carry terminal control sequences.
+fn hostile_answer(sock: &mut std::net::TcpStream) {
+    use std::io::Write;
+    let chunk = |delta: serde_json::Value| {
+        let v = serde_json::json!({"id": "gen-1", "model": "deepseek/deepseek-r1",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
+        format!("data: {v}\n\n")
+    };
+    let mut body = String::new();
+    body.push_str(&chunk(serde_json::json!({"reasoning": "think\u{1b}]0;pwned\u{7}ing"})));
+    // An OSC 52 clipboard write split across two chunks, a screen clear, a C1 CSI, a CR.
+    body.push_str(&chunk(serde_json::json!({"content": "safe\u{1b}]52;c;"})));
+    body.push_str(&chunk(serde_json::json!({"content": "ZWNobyBvd25lZA==\u{7} text\u{1b}[2J\u{9b}31m\r\tend\n"})));
+    body.push_str(&format!(
+        "data: {}\n\ndata: [DONE]\n\n",
+        serde_json::json!({"id": "gen-1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    ));
+    let _ = sock.write_all(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Issue 15 §6: model output loses its control sequences (kept: `\n`, `\t`), unless `--raw`,
+/// or `--json` into a pipe (a program reads it; JSON escapes them).
+#[test]
+fn model_output_is_terminal_safe_unless_raw() {
+    let base = raw_server(32, hostile_answer);
+    let w = World::new(1, MockConfig::default()).with("OPENROUTER_BASE_URL", &base);
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["ask", "--model", "deepseek/deepseek-r1"];
+        args.extend_from_slice(extra);
+        args.push("hello");
+        let out = w.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let plain = ask(&[]);
+    let stdout = String::from_utf8(plain.stdout).unwrap();
+    let stderr = String::from_utf8(plain.stderr).unwrap();
+    // The C1 CSI (U+009B) goes; what followed it is plain text then.
+    assert!(stdout.starts_with("safe text31m\tend\n"), "{stdout:?}");
+    assert!(!stdout.contains(['\u{1b}', '\u{9b}', '\r', '\u{7}']), "{stdout:?}");
+    assert!(stderr.contains("thinking"), "{stderr:?}");
+    assert!(!stderr.contains("pwned") && !stderr.contains('\u{7}'), "{stderr:?}");
+
+    let raw = ask(&["--raw"]);
+    let stdout = String::from_utf8(raw.stdout).unwrap();
+    assert!(stdout.contains("\u{1b}]52;c;ZWNobyBvd25lZA==\u{7}"), "{stdout:?}");
+
+    let piped_json = json(&ask(&["--json"]));
+    assert!(
+        piped_json["text"].as_str().unwrap().contains("\u{1b}[2J"),
+        "a program reading --json gets the answer as sent: {piped_json}"
+    );
+
+    // On a terminal (a pty from util-linux `script`), --json is filtered too.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping the pty half: `script` (util-linux) is not installed");
+        return;
+    }
+    let line = format!(
+        "{} ask --json --model deepseek/deepseek-r1 hello",
+        bin().display()
+    );
+    let out = w.cmd(&[]).arg0_shell(&format!("script -qec '{line}' /dev/null")).output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{tty}");
+    assert!(tty.contains("safe text"), "{tty:?}");
+    assert!(!tty.contains('\u{9b}') && !tty.contains("\\u001b]52"), "{tty:?}");
+}
+
+// --- Today's OpenRouter (docs/models.md): chains resolved from a catalogue snapshot, free-tier
+// accounts, 402 by its source, /key reconciliation, retries priced in quota.
+
+/// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
+fn snapshot() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../keywheel-mock/fixtures/openrouter/models-2026-08.json")
+}
+
+fn today_2026() -> MockConfig {
+    MockConfig::default()
+        .with_catalog_file(snapshot())
+        .expect("the snapshot loads")
+}
+
+/// Requests the mock answered with anything but 200, for every key.
+fn refused(w: &World) -> u64 {
+    w.mock
+        .stats()
+        .keys
+        .values()
+        .flat_map(|k| k.status.iter())
+        .filter(|(code, _)| code.as_str() != "200")
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_free_tier_account_chats_with_a_free_reasoning_model_and_is_told_why() {
+    let w = World::new(1, today_2026().with_no_credits());
+    for run in 0..2 {
+        let out = w.run(&["ask", "--json", "hi"]);
+        assert!(out.status.success(), "run {run}: {}", stderr(&out));
+        let doc = json(&out);
+        let model = doc["model"].as_str().unwrap();
+        assert!(model.ends_with(":free"), "a free model answered: {model}");
+        assert!(!doc["reasoning"].as_str().unwrap().is_empty(), "reasoning apart");
+        assert_eq!(doc["requests"], 1);
+        let notes = doc["notes"].to_string();
+        assert!(
+            notes.contains("DeepSeek R1 is a paid model on OpenRouter and this account has no credits"),
+            "{notes}"
+        );
+    }
+    assert_eq!(refused(&w), 0, "not a single refused request");
+    let log = json(&w.run(&["log", "--json"]));
+    assert_eq!(log.as_array().unwrap().len(), 2, "the request log agrees: {log}");
+}
+
+#[test]
+fn a_paid_models_402_leaves_the_key_usable_for_free_models() {
+    let w = World::new(1, today_2026());
+    // The account bought credits once (so paid models are tried) but has none left now.
+    w.mock.script(vec![keywheel_mock::ScriptedResponse::json(
+        402,
+        include_str!("../crates/keywheel-mock/fixtures/openrouter/errors/402-never-purchased-credits.json"),
+    )]);
+    let out = w.run(&["ask", "--json", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    assert!(doc["model"].as_str().unwrap().ends_with(":free"), "{doc}");
+    assert_eq!(doc["requests"], 2, "the refused paid request and the free answer");
+    let list = json(&w.run(&["keys", "list", "--json"]));
+    assert_eq!(list[0]["status"], "ok", "the key is not marked out of credit");
+    let alerts = json(&w.run(&["alerts", "--json"]));
+    assert!(alerts.to_string().contains("paid_refused"), "{alerts}");
+    // The next run of the day does not try a paid model again.
+    let before = refused(&w);
+    let out = w.run(&["ask", "--json", "again"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["requests"], 1);
+    assert_eq!(refused(&w), before, "0 refused requests after the first");
+}
+
+#[test]
+fn the_in_flight_402_waits_for_retry_after_and_succeeds() {
+    let faults = keywheel_mock::Faults {
+        in_flight_402: 1,
+        ..Default::default()
+    };
+    let w = World::new(1, today_2026().with_faults(faults));
+    let out = w.run(&["ask", "--json", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["model"], "deepseek/deepseek-r1-0528", "R1 for an account with credits");
+    assert_eq!(doc["requests"], 2, "the paced request and the answer");
+    assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
+    let list = json(&w.run(&["keys", "list", "--json"]));
+    assert_eq!(list[0]["status"], "ok");
+}
+
+#[test]
+fn key_reconciliation_raises_the_count_and_sets_a_tier_two_cap() {
+    let k = key(1);
+    let account = key_id(&k);
+    let w = World::new(1, today_2026().with_account_used(account.clone(), 30));
+    let out = w.run(&["ask", "--json", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = json(&w.run(&["keys", "list", "--json"]));
+    assert_eq!(list[0]["today"], 1, "this ledger's own count");
+    assert_eq!(
+        list[0]["account_today"], 31,
+        "OpenRouter counted 30 before this run: the local count is raised"
+    );
+    assert_eq!(list[0]["daily_cap"], 50);
+
+    let w = World::new(1, today_2026().with_tier2_account(account));
+    let out = w.run(&["keys", "check", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = json(&w.run(&["keys", "list", "--json"]));
+    assert_eq!(list[0]["daily_cap"], 1000, "a tier-2 account: {list}");
+    assert_eq!(list[0]["account_daily_cap"], 1000);
+    assert_eq!(w.mock.stats().total_requests, 0, "reconciling spends no quota");
+}
+
+#[test]
+fn a_pinned_unknown_model_exits_2_with_suggestions_and_spends_nothing() {
+    let w = World::new(1, today_2026());
+    let out = w.run(&["ask", "--model", "google/gemma-4-31b-it", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("google/gemma-4-31b-it is not a model OpenRouter offers"), "{err}");
+    assert!(err.contains("google/gemma-4-31b-it:free"), "the closest id is suggested: {err}");
+    assert_eq!(w.mock.stats().total_requests, 0);
+    let usage = json(&w.run(&["usage", "--json", "--days", "1"]));
+    assert!(usage["usage"].as_array().unwrap().is_empty(), "nothing counted: {usage}");
+}
+
+#[test]
+fn a_persistent_stream_error_costs_at_most_two_requests_per_model() {
+    let first = "nvidia/nemotron-3-super-120b-a12b:free";
+    let faults = keywheel_mock::Faults {
+        error_in_200_models: vec![first.into()],
+        ..Default::default()
+    };
+    let w = World::new(1, today_2026().with_no_credits().with_faults(faults));
+    let chain = json(&w.run(&["models", "--chat", "--json"]));
+    assert_eq!(chain["models"][0], first, "the chain this test relies on: {chain}");
+    let out = w.run(&["ask", "--json", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_ne!(doc["model"], first, "the next model answered");
+    assert_eq!(doc["requests"], 3, "2 on the failing model, 1 on the next");
+    let sent_to_first = w
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.model.as_deref() == Some(first))
+        .count();
+    assert_eq!(sent_to_first, 2);
 }

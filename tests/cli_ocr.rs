@@ -58,7 +58,7 @@ impl World {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", self.dir.path().join("none.toml"))
+            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
             .env("KEYWHEEL_KEYCHAIN", "off")
             .env("OPENROUTER_BASE_URL", self.mock.base_url())
             .env("OPENROUTER_API_KEYS", self.keys.join(","))
@@ -459,6 +459,8 @@ fn a_batch_beyond_the_quota_waits_for_the_utc_reset_then_finishes_only_the_rest(
     );
     assert_eq!(w.mock.stats().total_requests, 6);
 
+    // OpenRouter's own day rolls over too (its /key count starts again at 0).
+    w.mock.reset_day();
     let day2 = w
         .cmd(&args)
         .env("KEYWHEEL_FAKE_NOW", "2026-03-02T00:05:00Z")
@@ -652,4 +654,149 @@ fn out_writes_one_markdown_file_per_image() {
         2,
         "the second run came from the jobs table"
     );
+}
+
+#[test]
+fn local_ocr_gets_the_image_on_stdin_and_an_environment_without_keys() {
+    // A fake `tesseract` first on PATH records its environment, its arguments and the image.
+    let base = World::new(1, MockConfig::default());
+    let bin = base.path("fakebin");
+    let rec = base.path("record");
+    let tmp = base.path("tmp");
+    for d in [&bin, &rec, &tmp] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let script = format!(
+        "#!/bin/sh\nenv > '{r}/env.txt'\nprintf '%s\\n' \"$@\" > '{r}/args.txt'\n\
+         if [ \"$1\" = stdin ]; then cat > '{r}/image.bin'; else cp \"$1\" '{r}/image.bin'; fi\n\
+         echo 'fake tesseract text'\n",
+        r = rec.display()
+    );
+    let fake = bin.join("tesseract");
+    std::fs::write(&fake, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let w = base
+        .with("PATH", &path)
+        .with("TMPDIR", &tmp.display().to_string())
+        .with("KEYWHEEL_DAILY_CAP", "1");
+    let a = w.write(
+        "a.png",
+        &encode(
+            &DynamicImage::ImageRgb8(photo(400, 300, 3)),
+            ImageFormat::Png,
+        ),
+    );
+    let b = w.write(
+        "b.png",
+        &encode(
+            &DynamicImage::ImageRgb8(photo(400, 300, 4)),
+            ImageFormat::Png,
+        ),
+    );
+    let out = w.run(&["ocr", "--json", &a, &b, "--local-fallback"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = images(&out);
+    assert_eq!(docs[1]["local"], true, "the second image was read locally");
+    assert!(
+        docs[1]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fake tesseract")
+    );
+
+    let env = std::fs::read_to_string(rec.join("env.txt")).unwrap();
+    assert!(!env.contains("sk-or-"), "a key reached tesseract:\n{env}");
+    for var in env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+    {
+        assert!(
+            !var.starts_with("OPENROUTER_") && !var.starts_with("KEYWHEEL_"),
+            "tesseract saw {var}"
+        );
+    }
+    assert!(env.contains("PATH="), "the rest of the environment is kept");
+    let args = std::fs::read_to_string(rec.join("args.txt")).unwrap();
+    assert_eq!(
+        args.lines().next(),
+        Some("stdin"),
+        "the image goes on stdin: {args}"
+    );
+    let image = std::fs::read(rec.join("image.bin")).unwrap();
+    assert!(
+        image.starts_with(b"\x89PNG") || image.starts_with(b"\xff\xd8"),
+        "an image arrived"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "no temporary file: {left:?}");
+}
+
+/// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
+fn snapshot() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../keywheel-mock/fixtures/openrouter/models-2026-08.json")
+}
+
+/// docs/models.md: a new user on the free tier, default settings, today's catalogue. The first
+/// choice of the original design is gone and the paid one cannot be bought, so a free vision
+/// model reads the card; nothing is refused, and the second run pays nothing.
+#[test]
+fn a_free_tier_account_reads_an_image_with_a_free_vision_model_from_default_settings() {
+    let cfg = MockConfig::default()
+        .with_catalog_file(snapshot())
+        .unwrap()
+        .with_no_credits();
+    let w = World::new(1, cfg);
+    let card = w.write(
+        "card.png",
+        &encode(&DynamicImage::ImageRgb8(photo(300, 200, 7)), ImageFormat::Png),
+    );
+    let first = w.run(&["ocr", "--json", &card]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let doc = &images(&first)[0];
+    assert_eq!(doc["status"], "done");
+    assert_eq!(doc["model"], "google/gemma-4-31b-it:free", "{doc}");
+    assert_eq!(doc["requests"], 1);
+    let err = stderr(&first);
+    assert!(
+        err.contains("meta-llama/llama-3.2-90b-vision-instruct is no longer offered by OpenRouter; reading with google/gemma-4-31b-it:free"),
+        "{err}"
+    );
+    // A new image the same day: no notice again (once per UTC day), no refused request.
+    let other = w.write(
+        "other.png",
+        &encode(&DynamicImage::ImageRgb8(photo(300, 200, 8)), ImageFormat::Png),
+    );
+    let second = w.run(&["ocr", "--json", &card, &other]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let docs = images(&second);
+    assert_eq!(docs[0]["requests"], 0, "the card was read before: never paid twice");
+    assert_eq!(docs[1]["requests"], 1);
+    assert!(!stderr(&second).contains("no longer offered"), "{}", stderr(&second));
+    let stats = w.mock.stats();
+    let refused: u64 = stats
+        .keys
+        .values()
+        .flat_map(|k| k.status.iter())
+        .filter(|(code, _)| code.as_str() != "200")
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(refused, 0, "not a single refused request: {stats:?}");
+    assert_eq!(stats.total_requests, 2);
+}
+
+#[test]
+fn a_pinned_unknown_vision_model_exits_2_before_anything_is_planned() {
+    let cfg = MockConfig::default().with_catalog_file(snapshot()).unwrap();
+    let w = World::new(1, cfg);
+    let card = w.write(
+        "card.png",
+        &encode(&DynamicImage::ImageRgb8(photo(120, 80, 3)), ImageFormat::Png),
+    );
+    let out = w.run(&["ocr", "--model", "meta-llama/llama-3.2-90b-vision-instruct", &card]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a model OpenRouter offers"), "{}", stderr(&out));
+    assert_eq!(w.mock.stats().total_requests, 0);
 }

@@ -3,6 +3,7 @@
 //! of one job resolved from it (docs/models.md).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Duration;
 
@@ -17,6 +18,8 @@ use crate::openrouter::ModelInfo;
 /// reached, up to [`STALE_DAYS`].
 const FRESH_DAYS: i64 = 1;
 const STALE_DAYS: i64 = 7;
+/// How long a failed catalogue fetch is not tried again.
+const RETRY_FETCH: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Dispatcher {
     /// The catalogue: this process's parsed copy while the ledger's is unchanged and fresh,
@@ -38,7 +41,17 @@ impl Dispatcher {
                 return Some(cat);
             }
         }
-        match self.client.models().await {
+        let recently_failed = self
+            .catalogue_failed
+            .lock()
+            .expect("catalogue lock")
+            .is_some_and(|at| at.elapsed() < RETRY_FETCH);
+        let fetched = if recently_failed {
+            Err(None)
+        } else {
+            self.client.models().await.map_err(Some)
+        };
+        match fetched {
             Ok(list) if !list.is_empty() => {
                 let body = serde_json::to_string(&list).unwrap_or_default();
                 if let Err(e) = ledger.models_store(&body, now) {
@@ -49,8 +62,11 @@ impl Dispatcher {
                 Some(cat)
             }
             other => {
-                if let Err(f) = other {
+                if let Err(Some(f)) = &other {
                     tracing::warn!(error = %f, "could not read OpenRouter's model catalogue");
+                }
+                if !matches!(other, Err(None)) {
+                    *self.catalogue_failed.lock().expect("catalogue lock") = Some(Instant::now());
                 }
                 let usable = stored.is_some_and(|at| now - at < Duration::days(STALE_DAYS));
                 if usable { self.parse_stored() } else { None }

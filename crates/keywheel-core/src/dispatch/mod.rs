@@ -157,6 +157,9 @@ pub struct Dispatcher {
     cache_ttl: chrono::Duration,
     reconciled: tokio::sync::OnceCell<()>,
     catalogue: Mutex<Option<(chrono::DateTime<chrono::Utc>, Arc<Catalogue>)>>,
+    /// When fetching the catalogue last failed: not tried again for a minute, so an
+    /// unreachable `/models` does not slow every job.
+    catalogue_failed: Mutex<Option<Instant>>,
 }
 
 /// One job's running state.
@@ -200,6 +203,7 @@ impl Dispatcher {
             cache_ttl,
             reconciled: tokio::sync::OnceCell::new(),
             catalogue: Mutex::new(None),
+            catalogue_failed: Mutex::new(None),
         })
     }
 

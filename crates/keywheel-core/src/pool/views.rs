@@ -34,6 +34,11 @@ pub struct KeyView {
     pub status: KeyStatus,
     /// Requests today.
     pub today: u32,
+    /// Requests today on the key's whole account, OpenRouter's own count included when `/key`
+    /// reported more (a key also used elsewhere).
+    pub account_today: u32,
+    /// The account's daily cap (the tier OpenRouter reports, unless the person set one).
+    pub account_daily_cap: u32,
     /// Effective daily cap.
     pub daily_cap: u32,
     /// Effective per-minute cap.
@@ -117,6 +122,8 @@ impl Pool {
                     enabled: r.enabled,
                     status: r.status,
                     today: st.today,
+                    account_today: st.account_today,
+                    account_daily_cap: st.account_daily_cap,
                     daily_cap: st.daily_cap,
                     minute_cap: st.minute_cap,
                     availability: st.availability,
