@@ -271,10 +271,8 @@ fn setup() -> Result<Setup> {
         dir.path().display()
     );
     vars.extend([
-        (
-            "KEYWHEEL_CONFIG".into(),
-            dir.path().join("no-config.toml").display().to_string(),
-        ),
+        // Empty: no config file (a file KEYWHEEL_CONFIG names must exist).
+        ("KEYWHEEL_CONFIG".into(), String::new()),
         ("KEYWHEEL_DATA_DIR".into(), dir.path().display().to_string()),
         ("OPENROUTER_BASE_URL".into(), mock.base_url()),
         (env::VAR.into(), keys.join(",")),

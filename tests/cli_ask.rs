@@ -323,18 +323,19 @@ fn a_bad_base_url_exits_2_and_counts_nothing() {
         assert!(err.contains(says), "{url}: {err}");
     }
     let log = json(&w.run(&["log", "--json"]));
-    assert_eq!(log.as_array().map(Vec::len), Some(0), "no request counted: {log}");
+    assert_eq!(
+        log.as_array().map(Vec::len),
+        Some(0),
+        "no request counted: {log}"
+    );
     assert_eq!(w.mock.stats().total_requests, 0);
 }
 
 /// A plain HTTP/1.1 server on 127.0.0.1 for answers the mock cannot give: each of at most
 /// `conns` connections has its request read, then `answer` writes the response.
-fn raw_server(
-    conns: usize,
-    answer: impl Fn(&mut std::net::TcpStream) + Send + 'static,
-) -> String {
-    use std::io::Write;
+fn raw_server(conns: usize, answer: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> String {
     use std::io::Read;
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -435,10 +436,14 @@ fn hostile_answer(sock: &mut std::net::TcpStream) {
         format!("data: {v}\n\n")
     };
     let mut body = String::new();
-    body.push_str(&chunk(serde_json::json!({"reasoning": "think\u{1b}]0;pwned\u{7}ing"})));
+    body.push_str(&chunk(
+        serde_json::json!({"reasoning": "think\u{1b}]0;pwned\u{7}ing"}),
+    ));
     // An OSC 52 clipboard write split across two chunks, a screen clear, a C1 CSI, a CR.
     body.push_str(&chunk(serde_json::json!({"content": "safe\u{1b}]52;c;"})));
-    body.push_str(&chunk(serde_json::json!({"content": "ZWNobyBvd25lZA==\u{7} text\u{1b}[2J\u{9b}31m\r\tend\n"})));
+    body.push_str(&chunk(
+        serde_json::json!({"content": "ZWNobyBvd25lZA==\u{7} text\u{1b}[2J\u{9b}31m\r\tend\n"}),
+    ));
     body.push_str(&format!(
         "data: {}\n\ndata: [DONE]\n\n",
         serde_json::json!({"id": "gen-1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
@@ -463,7 +468,12 @@ fn model_output_is_terminal_safe_unless_raw() {
         args.extend_from_slice(extra);
         args.push("hello");
         let out = w.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     let plain = ask(&[]);
@@ -471,13 +481,22 @@ fn model_output_is_terminal_safe_unless_raw() {
     let stderr = String::from_utf8(plain.stderr).unwrap();
     // The C1 CSI (U+009B) goes; what followed it is plain text then.
     assert!(stdout.starts_with("safe text31m\tend\n"), "{stdout:?}");
-    assert!(!stdout.contains(['\u{1b}', '\u{9b}', '\r', '\u{7}']), "{stdout:?}");
+    assert!(
+        !stdout.contains(['\u{1b}', '\u{9b}', '\r', '\u{7}']),
+        "{stdout:?}"
+    );
     assert!(stderr.contains("thinking"), "{stderr:?}");
-    assert!(!stderr.contains("pwned") && !stderr.contains('\u{7}'), "{stderr:?}");
+    assert!(
+        !stderr.contains("pwned") && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
 
     let raw = ask(&["--raw"]);
     let stdout = String::from_utf8(raw.stdout).unwrap();
-    assert!(stdout.contains("\u{1b}]52;c;ZWNobyBvd25lZA==\u{7}"), "{stdout:?}");
+    assert!(
+        stdout.contains("\u{1b}]52;c;ZWNobyBvd25lZA==\u{7}"),
+        "{stdout:?}"
+    );
 
     let piped_json = json(&ask(&["--json"]));
     assert!(
@@ -494,11 +513,18 @@ fn model_output_is_terminal_safe_unless_raw() {
         "{} ask --json --model deepseek/deepseek-r1 hello",
         bin().display()
     );
-    let out = w.cmd(&[]).arg0_shell(&format!("script -qec '{line}' /dev/null")).output().unwrap();
+    let out = w
+        .cmd(&[])
+        .arg0_shell(&format!("script -qec '{line}' /dev/null"))
+        .output()
+        .unwrap();
     let tty = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{tty}");
     assert!(tty.contains("safe text"), "{tty:?}");
-    assert!(!tty.contains('\u{9b}') && !tty.contains("\\u001b]52"), "{tty:?}");
+    assert!(
+        !tty.contains('\u{9b}') && !tty.contains("\\u001b]52"),
+        "{tty:?}"
+    );
 }
 
 // --- Today's OpenRouter (docs/models.md): chains resolved from a catalogue snapshot, free-tier
@@ -541,17 +567,26 @@ fn a_free_tier_account_chats_with_a_free_reasoning_model_and_is_told_why() {
         let doc = json(&out);
         let model = doc["model"].as_str().unwrap();
         assert!(model.ends_with(":free"), "a free model answered: {model}");
-        assert!(!doc["reasoning"].as_str().unwrap().is_empty(), "reasoning apart");
+        assert!(
+            !doc["reasoning"].as_str().unwrap().is_empty(),
+            "reasoning apart"
+        );
         assert_eq!(doc["requests"], 1);
         let notes = doc["notes"].to_string();
         assert!(
-            notes.contains("DeepSeek R1 is a paid model on OpenRouter and this account has no credits"),
+            notes.contains(
+                "DeepSeek R1 is a paid model on OpenRouter and this account has no credits"
+            ),
             "{notes}"
         );
     }
     assert_eq!(refused(&w), 0, "not a single refused request");
     let log = json(&w.run(&["log", "--json"]));
-    assert_eq!(log.as_array().unwrap().len(), 2, "the request log agrees: {log}");
+    assert_eq!(
+        log.as_array().unwrap().len(),
+        2,
+        "the request log agrees: {log}"
+    );
 }
 
 #[test]
@@ -560,15 +595,23 @@ fn a_paid_models_402_leaves_the_key_usable_for_free_models() {
     // The account bought credits once (so paid models are tried) but has none left now.
     w.mock.script(vec![keywheel_mock::ScriptedResponse::json(
         402,
-        include_str!("../crates/keywheel-mock/fixtures/openrouter/errors/402-never-purchased-credits.json"),
+        include_str!(
+            "../crates/keywheel-mock/fixtures/openrouter/errors/402-never-purchased-credits.json"
+        ),
     )]);
     let out = w.run(&["ask", "--json", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = json(&out);
     assert!(doc["model"].as_str().unwrap().ends_with(":free"), "{doc}");
-    assert_eq!(doc["requests"], 2, "the refused paid request and the free answer");
+    assert_eq!(
+        doc["requests"], 2,
+        "the refused paid request and the free answer"
+    );
     let list = json(&w.run(&["keys", "list", "--json"]));
-    assert_eq!(list[0]["status"], "ok", "the key is not marked out of credit");
+    assert_eq!(
+        list[0]["status"], "ok",
+        "the key is not marked out of credit"
+    );
     let alerts = json(&w.run(&["alerts", "--json"]));
     assert!(alerts.to_string().contains("paid_refused"), "{alerts}");
     // The next run of the day does not try a paid model again.
@@ -589,7 +632,10 @@ fn the_in_flight_402_waits_for_retry_after_and_succeeds() {
     let out = w.run(&["ask", "--json", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = json(&out);
-    assert_eq!(doc["model"], "deepseek/deepseek-r1-0528", "R1 for an account with credits");
+    assert_eq!(
+        doc["model"], "deepseek/deepseek-r1-0528",
+        "R1 for an account with credits"
+    );
     assert_eq!(doc["requests"], 2, "the paced request and the answer");
     assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
     let list = json(&w.run(&["keys", "list", "--json"]));
@@ -617,7 +663,11 @@ fn key_reconciliation_raises_the_count_and_sets_a_tier_two_cap() {
     let list = json(&w.run(&["keys", "list", "--json"]));
     assert_eq!(list[0]["daily_cap"], 1000, "a tier-2 account: {list}");
     assert_eq!(list[0]["account_daily_cap"], 1000);
-    assert_eq!(w.mock.stats().total_requests, 0, "reconciling spends no quota");
+    assert_eq!(
+        w.mock.stats().total_requests,
+        0,
+        "reconciling spends no quota"
+    );
 }
 
 #[test]
@@ -626,11 +676,20 @@ fn a_pinned_unknown_model_exits_2_with_suggestions_and_spends_nothing() {
     let out = w.run(&["ask", "--model", "google/gemma-4-31b-it", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("google/gemma-4-31b-it is not a model OpenRouter offers"), "{err}");
-    assert!(err.contains("google/gemma-4-31b-it:free"), "the closest id is suggested: {err}");
+    assert!(
+        err.contains("google/gemma-4-31b-it is not a model OpenRouter offers"),
+        "{err}"
+    );
+    assert!(
+        err.contains("google/gemma-4-31b-it:free"),
+        "the closest id is suggested: {err}"
+    );
     assert_eq!(w.mock.stats().total_requests, 0);
     let usage = json(&w.run(&["usage", "--json", "--days", "1"]));
-    assert!(usage["usage"].as_array().unwrap().is_empty(), "nothing counted: {usage}");
+    assert!(
+        usage["usage"].as_array().unwrap().is_empty(),
+        "nothing counted: {usage}"
+    );
 }
 
 #[test]
@@ -642,7 +701,10 @@ fn a_persistent_stream_error_costs_at_most_two_requests_per_model() {
     };
     let w = World::new(1, today_2026().with_no_credits().with_faults(faults));
     let chain = json(&w.run(&["models", "--chat", "--json"]));
-    assert_eq!(chain["models"][0], first, "the chain this test relies on: {chain}");
+    assert_eq!(
+        chain["models"][0], first,
+        "the chain this test relies on: {chain}"
+    );
     let out = w.run(&["ask", "--json", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = json(&out);

@@ -36,7 +36,7 @@ impl Env {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", self.dir.path().join("config.toml"))
+            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
             .env("KEYWHEEL_KEYCHAIN", if keychain { "on" } else { "off" })
             .env("OPENROUTER_API_KEYS", keys);
         if keychain {
@@ -377,4 +377,92 @@ fn keychain_round_trip_through_the_secret_service() {
             .unwrap(),
     );
     assert_eq!(v.as_array().unwrap().len(), 0);
+}
+
+/// Issue 15 §11: sentences never echo a key, and key-shaped labels are refused.
+#[test]
+fn sentences_never_echo_a_key_and_key_shaped_labels_are_refused() {
+    let env = Env::new();
+    let k = random_key();
+    for args in [
+        vec!["keys", "rm", k.as_str()],
+        vec!["keys", "disable", k.as_str()],
+        vec!["--json", "keys", "rm", k.as_str()],
+    ] {
+        let out = env.run(&key(1), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_no_key_material(&out.stdout, &k, "stdout");
+        assert_no_key_material(&out.stderr, &k, "stderr");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("sk-or-[REDACTED]"));
+    }
+    for label in [k.clone(), k["sk-or-v1-".len()..].to_string()] {
+        let out = env
+            .cmd("", false)
+            .args(["keys", "add", "--label", &label])
+            .write_stdin(random_key())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("looks like an API key"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_key_material(&out.stderr, &k, "stderr");
+    }
+    let out = env.run(&key(1), &["keys", "set", "aaaa", "--account", &k]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_key_material(&out.stderr, &k, "stderr");
+
+    // A config type error quoting a key does not print it either.
+    let cfg = env.data().join("config.toml");
+    std::fs::write(&cfg, format!("daily_cap = \"{k}\"\n")).unwrap();
+    let out = env
+        .cmd(&key(1), false)
+        .env("KEYWHEEL_CONFIG", &cfg)
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_key_material(&out.stderr, &k, "stderr");
+}
+
+/// Issue 15 §8: settings that parse but cannot work exit 2 with a sentence, never a panic.
+#[test]
+fn bad_settings_exit_2_with_a_sentence() {
+    let env = Env::new();
+    let cfg = env.data().join("config.toml");
+    let cases: [(&str, &str, &str); 6] = [
+        ("chat_models = []\n", "", "chat model chain"),
+        (
+            "cache_ttl_hours = 9223372036854775807\n",
+            "",
+            "cache_ttl_hours",
+        ),
+        (
+            "instance_ttl_secs = 9223372036854775807\n",
+            "",
+            "instance_ttl_secs",
+        ),
+        ("", "KEYWHEEL_KEYCHAIN=maybe", "neither on nor off"),
+        ("", "KEYWHEEL_LOG=keywheel_core=loud", "log filter"),
+        (
+            "",
+            "KEYWHEEL_CONFIG=/nonexistent/keywheel.toml",
+            "KEYWHEEL_CONFIG names",
+        ),
+    ];
+    for (file, var, says) in cases {
+        std::fs::write(&cfg, file).unwrap();
+        let mut c = env.cmd(&key(1), false);
+        c.env("KEYWHEEL_CONFIG", &cfg);
+        if let Some((k, v)) = var.split_once('=') {
+            c.env(k, v);
+        }
+        let out = c.args(["status"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{says}: {err}");
+        assert!(err.contains(says), "want {says:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

@@ -40,7 +40,7 @@ impl World {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("KEYWHEEL_DATA_DIR", self.data())
-            .env("KEYWHEEL_CONFIG", self.dir.path().join("none.toml"))
+            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
             .env("KEYWHEEL_KEYCHAIN", "off")
             .env("KEYWHEEL_LOG", "debug")
             .env("OPENROUTER_BASE_URL", self.mock.base_url())

@@ -41,18 +41,43 @@ pub fn json_is_raw() -> bool {
 }
 
 /// A stateful filter for text that arrives in pieces (a streamed answer): an escape sequence
-/// split across two pieces is still removed whole.
-#[derive(Debug)]
+/// split across two pieces is still removed whole. A VT parser (`anstyle-parse`, the one clap
+/// uses) tells printable characters from sequences; only printable ones are kept.
 pub struct TerminalFilter {
-    strip: anstream::adapter::StripStr,
+    parser: anstyle_parse::Parser<anstyle_parse::DefaultCharAccumulator>,
     raw: bool,
+}
+
+impl std::fmt::Debug for TerminalFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalFilter")
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
+
+/// Collects what the parser prints and executes (`\n`, `\t`), dropping every sequence.
+struct Keep<'a>(&'a mut String);
+
+impl anstyle_parse::Perform for Keep<'_> {
+    fn print(&mut self, c: char) {
+        if keep(c) {
+            self.0.push(c);
+        }
+    }
+
+    fn execute(&mut self, byte: u8) {
+        if matches!(byte, b'\n' | b'\t') {
+            self.0.push(byte as char);
+        }
+    }
 }
 
 impl Default for TerminalFilter {
     /// A filter following the process policy (`--raw` turns it off).
     fn default() -> Self {
         Self {
-            strip: anstream::adapter::StripStr::new(),
+            parser: anstyle_parse::Parser::default(),
             raw: text_is_raw(),
         }
     }
@@ -62,7 +87,7 @@ impl TerminalFilter {
     /// A filter that always filters, whatever the policy.
     pub fn strict() -> Self {
         Self {
-            strip: anstream::adapter::StripStr::new(),
+            parser: anstyle_parse::Parser::default(),
             raw: false,
         }
     }
@@ -73,8 +98,9 @@ impl TerminalFilter {
             return piece.to_string();
         }
         let mut out = String::with_capacity(piece.len());
-        for printable in self.strip.strip_next(piece) {
-            out.extend(printable.chars().filter(|c| keep(*c)));
+        let mut keep = Keep(&mut out);
+        for b in piece.bytes() {
+            self.parser.advance(&mut keep, b);
         }
         out
     }
@@ -95,13 +121,42 @@ pub fn model_text(s: &str) -> String {
     TerminalFilter::default().push(s)
 }
 
-/// A serialized JSON line for stdout: filtered when it goes to a terminal (C1 controls are not
-/// escaped by JSON), as is otherwise or under `--raw`.
+/// A serialized JSON document for stdout: on a terminal, every string in it loses its control
+/// sequences (escaped ones too: `\u001b]52;…` is still a clipboard write once a script
+/// unescapes it for a terminal); as is under `--raw` or into a pipe.
 pub fn json_line(s: &str) -> String {
     if json_is_raw() {
-        s.to_string()
-    } else {
-        terminal_safe(s)
+        return s.to_string();
+    }
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(mut v) => {
+            clean_strings(&mut v);
+            let pretty = s.contains('\n');
+            let out = if pretty {
+                serde_json::to_string_pretty(&v)
+            } else {
+                serde_json::to_string(&v)
+            };
+            out.unwrap_or_else(|_| terminal_safe(s))
+        }
+        Err(_) => terminal_safe(s),
+    }
+}
+
+/// Applies [`terminal_safe`] to every string (and key) in a JSON value.
+fn clean_strings(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => *s = terminal_safe(s),
+        Value::Array(a) => a.iter_mut().for_each(clean_strings),
+        Value::Object(o) => {
+            let entries = std::mem::take(o);
+            for (k, mut val) in entries {
+                clean_strings(&mut val);
+                o.insert(terminal_safe(&k), val);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -242,6 +297,14 @@ mod tests {
             out.push_str(&f.push(piece));
         }
         assert_eq!(out, "hello world!");
+    }
+
+    #[test]
+    fn json_strings_are_filtered_escaped_or_not() {
+        let mut v =
+            serde_json::json!({"text": "a\u{1b}]52;c;Zg==\u{7}b\u{9b}c", "n": [1, "x\u{1b}[2Jy"]});
+        clean_strings(&mut v);
+        assert_eq!(v, serde_json::json!({"text": "abc", "n": [1, "xy"]}));
     }
 
     #[test]

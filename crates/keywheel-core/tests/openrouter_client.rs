@@ -904,3 +904,89 @@ async fn idle_stream_timeout_and_connection_refused_are_transient() {
     assert_eq!(f.class, FailureClass::Transient);
     assert_eq!(f.http_status, None);
 }
+
+/// Issue 15 §5: a 307 is not followed (it would send the prompt and the key elsewhere).
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let server = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", "/elsewhere/chat/completions"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/elsewhere/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"message": {"content": "stolen"}, "finish_reason": "stop"}]
+        })))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let c = client(format!("{}/api/v1", server.uri()));
+    let f = chat_err(&c, "deepseek/deepseek-r1").await;
+    assert_eq!(f.http_status, Some(307), "{f}");
+    let f = stream_err(&c, "deepseek/deepseek-r1").await;
+    assert_eq!(f.http_status, Some(307), "{f}");
+    let hits = server.received_requests().await.unwrap();
+    assert!(
+        hits.iter()
+            .all(|r| r.url.path() == "/api/v1/chat/completions"),
+        "the redirect target was never asked"
+    );
+}
+
+/// Issue 15 §9: a body past 16 MiB is an error, not a silently cut answer.
+#[tokio::test]
+async fn an_oversized_body_is_an_error() {
+    let server = wiremock::MockServer::start().await;
+    let big = format!(
+        "{{\"choices\":[{{\"message\":{{\"content\":\"{}\"}},\"finish_reason\":\"stop\"}}]}}",
+        "x".repeat(17 << 20)
+    );
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(big, "application/json"))
+        .mount(&server)
+        .await;
+    let c = client(format!("{}/api/v1", server.uri()));
+    let f = chat_err(&c, "deepseek/deepseek-r1").await;
+    assert_eq!(f.class, FailureClass::Transient);
+    assert!(f.message.contains("larger than 16 MiB"), "{f}");
+}
+
+/// Issue 15 §9: keep-alive comments reset the idle timeout, so a stream that only ever sends
+/// them is stopped by the total deadline, with an error.
+#[tokio::test]
+async fn the_stream_deadline_stops_endless_keep_alives() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let _ = sock.read(&mut buf).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let _ = sock.write_all(head.as_bytes()).await;
+        // Bounded: at most 30 s of keep-alives, or until the client hangs up.
+        for _ in 0..600 {
+            if sock
+                .write_all(b": OPENROUTER PROCESSING\n\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let cfg = ClientConfig {
+        idle_stream_timeout: Duration::from_secs(5),
+        stream_deadline: Duration::from_millis(400),
+        ..ClientConfig::with_base_url(format!("http://{addr}/api/v1"))
+    };
+    let c = OpenRouter::new(cfg).unwrap();
+    let f = stream_err(&c, "deepseek/deepseek-r1").await;
+    assert_eq!(f.class, FailureClass::Transient);
+    assert!(f.message.contains("stream deadline"), "{f}");
+}
