@@ -717,6 +717,7 @@ impl ClientConfig {
             first_byte_timeout: timeout,
             idle_stream_timeout: timeout,
             request_timeout: timeout.max(Duration::from_secs(300)).min(timeout * 5),
+            stream_deadline: Duration::from_secs(s.stream_deadline_secs.max(1)),
             ..ClientConfig::default()
         }
     }
