@@ -2,7 +2,7 @@
 //!
 //! Every variant's `Display` is a sentence a person can act on. [`Error::code`] gives the
 //! machine-readable [`ErrorCode`] (the IPC edge and `--json` output carry it) and
-//! [`Error::exit_code`] the CLI exit status from DESIGN §6.
+//! [`Error::exit_code`] the CLI exit status from docs/errors.md (exit codes).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ pub enum Error {
     /// Every usable key is spent or capped until `reset_at`.
     #[error("{message}")]
     QuotaExhausted {
-        /// The plain sentence (DESIGN §2.8).
+        /// The plain sentence (docs/pool.md §7).
         message: String,
         /// When the next key frees up.
         reset_at: DateTime<Utc>,
@@ -104,7 +104,7 @@ impl Error {
         }
     }
 
-    /// The CLI exit status (DESIGN §6): 2 usage, 3 quota, 4 no usable key, 5 upstream, 6 bad input.
+    /// The CLI exit status (docs/errors.md, exit codes): 2 usage, 3 quota, 4 no usable key, 5 upstream, 6 bad input.
     pub fn exit_code(&self) -> i32 {
         match self.code() {
             ErrorCode::Usage | ErrorCode::KeychainUnavailable => 2,

@@ -1,4 +1,4 @@
-//! Every row of the error taxonomy (DESIGN §3) driven through the full request path against
+//! Every row of the error taxonomy (docs/errors.md) driven through the full request path against
 //! keywheel-mock: the right action — key marked, account exhausted until its reset, backoff on
 //! the same key, next model, or surfaced — and no key penalty for transient or request errors.
 

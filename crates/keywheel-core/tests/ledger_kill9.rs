@@ -1,5 +1,5 @@
 //! A process killed with SIGKILL (`kill -9`) while it holds a reservation, or while it is
-//! reserving in a tight loop, leaves a consistent ledger (DESIGN §2.6: "a dead instance (crash,
+//! reserving in a tight loop, leaves a consistent ledger (docs/pool.md §5: "a dead instance (crash,
 //! `kill -9`) expires and holds nothing").
 //!
 //! The test binary re-executes itself: the parent spawns `current_exe() --exact worker_entry`

@@ -1,4 +1,4 @@
-//! Many real processes reserving on one SQLite ledger file at the same time (DESIGN §2.2: "two
+//! Many real processes reserving on one SQLite ledger file at the same time (docs/pool.md §1: "two
 //! processes can never both spend request #50").
 //!
 //! The test binary re-executes itself: the parent spawns `current_exe() --exact worker_entry`

@@ -1,4 +1,4 @@
-//! Property test of the ledger's cap rules (DESIGN §2.2–2.3, §2.6).
+//! Property test of the ledger's cap rules (docs/pool.md §1, §2, §5).
 //!
 //! Random interleavings of reservations on 2–4 keys in 1–2 accounts (plus ungrouped keys, which
 //! are their own account) by 1–3 simulated instances, completions, heartbeats, instance expiry,

@@ -1,5 +1,5 @@
 //! The OpenRouter client against `keywheel-mock` (OpenRouter's behaviour, faults, scripted
-//! bodies of reference §10) and `wiremock` (exact headers and bodies on the wire).
+//! bodies of docs/openrouter.md) and `wiremock` (exact headers and bodies on the wire).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

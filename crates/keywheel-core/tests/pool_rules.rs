@@ -1,4 +1,4 @@
-//! The key pool rules of DESIGN §2, driven with a fake clock on a real SQLite file.
+//! The key pool rules of docs/pool.md, driven with a fake clock on a real SQLite file.
 
 use std::sync::Arc;
 

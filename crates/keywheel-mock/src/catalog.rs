@@ -353,7 +353,7 @@ pub(crate) fn is_reasoning(id: &str) -> bool {
     id.contains("deepseek-r1")
 }
 
-/// One model in the shape of `GET /api/v1/models` (reference §10.6).
+/// One model in the shape of `GET /api/v1/models` (docs/openrouter.md).
 fn model_json(m: &ModelInfo) -> Value {
     let canonical = m.id.trim_end_matches(":free");
     let input: Vec<&str> = if m.vision {

@@ -1,4 +1,4 @@
-//! A simulated completion and the JSON it turns into: the non-stream body (reference §2.2), the
+//! A simulated completion and the JSON it turns into: the non-stream body (docs/openrouter.md), the
 //! `usage` object, and the `/generation` record (§10.7).
 //!
 //! Answers are deterministic: `You asked: <last user text>` for chat, a few fixed sentences that

@@ -46,7 +46,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// `GET /api/v1/key` (and the legacy `/auth/key`): reference §10.5 for the caller's key.
+/// `GET /api/v1/key` (and the legacy `/auth/key`): docs/openrouter.md for the caller's key.
 async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let caller = shared.authenticate(bearer(&headers));
     if let Some(resp) = auth_failure(&caller) {

@@ -1,4 +1,4 @@
-//! Incremental response bodies: SSE streams (reference §2.4, §10.2, §10.3) and non-stream bodies
+//! Incremental response bodies: SSE streams (docs/openrouter.md) and non-stream bodies
 //! that arrive in pieces or are cut off.
 //!
 //! A body is a list of [`Frame`]s written one by one with a short pause between them, so clients
@@ -134,7 +134,7 @@ pub(crate) fn stream_events(c: &Completion, faults: &Faults) -> Vec<String> {
     out
 }
 
-/// The mid-stream error chunk (reference §10.3).
+/// The mid-stream error chunk (docs/openrouter.md).
 fn error_chunk(c: &Completion) -> String {
     json!({
         "id": c.id,

@@ -1,4 +1,4 @@
-//! The pool-wide current key: rotation at instance start (DESIGN §2.4) and fallback when the
+//! The pool-wide current key: rotation at instance start (docs/pool.md §3) and fallback when the
 //! instance's key cannot serve (§2.5).
 //!
 //! Rotation: a starting instance adopts the current key unless that key has MORE than

@@ -1,5 +1,5 @@
 //! Image to text: vision OCR to Markdown, run as resumable batch jobs with a quota plan, a
-//! content-addressed cache and a local `tesseract` fallback (DESIGN §1, §2.8).
+//! content-addressed cache and a local `tesseract` fallback (docs/pool.md §7).
 //!
 //! The steps, in order:
 //!

@@ -1,4 +1,4 @@
-//! The one classification of OpenRouter failures (DESIGN §3): every HTTP status, error body,
+//! The one classification of OpenRouter failures (docs/errors.md): every HTTP status, error body,
 //! error object inside a 200 body or an SSE chunk, and transport error becomes an [`ApiFailure`]
 //! with a [`FailureClass`] that tells the caller what to do.
 //!
@@ -581,7 +581,7 @@ pub fn is_unknown_model(message: &str) -> bool {
     message.contains("is not a valid model ID") || message.contains("is not a valid model id")
 }
 
-/// `availability.code` → class (reference §7.3).
+/// `availability.code` → class (docs/openrouter.md).
 fn availability_class(code: &str, status: Option<u16>) -> FailureClass {
     match code {
         "capacity_exhausted" => FailureClass::RateLimited,

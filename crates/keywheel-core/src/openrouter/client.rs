@@ -604,7 +604,7 @@ fn body_too_large() -> ApiFailure {
     ))
 }
 
-/// A non-streamed chat body → outcome, or the classified failure (reference §9.2).
+/// A non-streamed chat body → outcome, or the classified failure (docs/openrouter.md).
 fn parse_chat_body(
     status: u16,
     headers: &HeaderMap,

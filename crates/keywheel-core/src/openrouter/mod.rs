@@ -1,5 +1,5 @@
 //! The OpenRouter HTTP client: typed requests and responses, the SSE stream reader, and the
-//! one classification of failures (DESIGN §3) every caller uses.
+//! one classification of failures (docs/errors.md) every caller uses.
 //!
 //! Layout:
 //! - [`types`]: [`ChatRequest`] / [`Message`] (text, or text then images) and the lenient
@@ -12,24 +12,9 @@
 //! - [`client`]: [`OpenRouter`] (`chat`, `chat_stream`, `key_info`, `models`, `generation`),
 //!   [`ClientConfig`], [`ChatReply`], [`CancelToken`].
 //!
-//! What each failure class asks the caller to do:
-//!
-//! | class | seen | action |
-//! |---|---|---|
-//! | `bad_request` | 400, 413, 422, image errors | no retry, no key penalty; name the input |
-//! | `key_invalid` | 401 | mark the key invalid, alert, next key |
-//! | `no_credit` | 402 | mark the account out of credit, alert, key of another account |
-//! | `key_spend_limit` | 403 "Key limit exceeded" | key unusable until `limit_reset`, next key |
-//! | `moderation` | 403 moderation / guardrail | no retry, no key penalty; show the reason |
-//! | `model_unavailable` | 404 "No endpoints found…", availability errors | next model, remember for the day |
-//! | `account_daily_exhausted` | 429 `free-models-per-day*` | account spent until `reset_at` (UTC midnight); key of another account |
-//! | `rate_limited` | 429 per-minute, upstream 429, `capacity_exhausted` | wait (`retry_after` / `reset_at`) and retry the same key, bounded |
-//! | `transient` | 408, 5xx, 524, 529, timeouts, resets, cut streams, HTML, empty 200, 5xx errors inside 200 | retry with backoff, then next model; no key penalty |
-//! | `cancelled` | the caller cancelled | stop |
-//!
-//! The methods on [`FailureClass`] ([`is_retryable`](FailureClass::is_retryable),
-//! [`penalizes_key`](FailureClass::penalizes_key), [`is_account_wide`](FailureClass::is_account_wide),
-//! [`next_model`](FailureClass::next_model), [`is_final`](FailureClass::is_final)) encode this table.
+//! What each failure class asks the caller to do is one table, in docs/errors.md and in
+//! [`crate::dispatch::policy::next_step`] (the code); [`mod@classify`] only says which class a
+//! failure is.
 //!
 //! Keys travel only in the `Authorization` header; failures, logs and `Debug` output never
 //! carry one (upstream messages are scrubbed of anything key-shaped as well).

@@ -33,7 +33,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// The schedule for `/generation` look-ups that answer 404 until the record exists
-    /// (reference §5: about 0.5 s, 1 s, 2 s, 4 s).
+    /// (docs/openrouter.md: about 0.5 s, 1 s, 2 s, 4 s).
     pub fn generation_lookup() -> Self {
         Backoff {
             base: Duration::from_millis(500),

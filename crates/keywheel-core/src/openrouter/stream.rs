@@ -1,4 +1,4 @@
-//! A sans-IO reader of OpenRouter's Server-Sent Events (reference §2.4, §9.1).
+//! A sans-IO reader of OpenRouter's Server-Sent Events (docs/openrouter.md).
 //!
 //! [`SseDecoder`] takes bytes as they arrive, in pieces split anywhere (mid-line, mid-UTF-8
 //! code point), and turns every complete line into [`StreamEvent`]s: keep-alive comments

@@ -1,4 +1,4 @@
-//! Request and response types of the OpenRouter API (reference §2–§5).
+//! Request and response types of the OpenRouter API (docs/openrouter.md–§5).
 //!
 //! Requests ([`ChatRequest`], [`Message`]) serialize exactly to OpenRouter's shapes. Responses
 //! are lenient: every field has a default, `null` is accepted everywhere, unknown fields are
@@ -33,7 +33,7 @@ pub struct ChatRequest {
     /// Sampling temperature, 0–2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
-    /// Reasoning settings; `{"exclude": false}` by default (reference §9.6).
+    /// Reasoning settings; `{"exclude": false}` by default (docs/openrouter.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<ReasoningConfig>,
     /// Always `{"include": true}` (legacy, harmless, needed by old servers).

@@ -1,4 +1,4 @@
-//! The sentence shown when no key can serve (DESIGN §2.8), and whether it is a quota problem
+//! The sentence shown when no key can serve (docs/pool.md §7), and whether it is a quota problem
 //! (exit 3: wait for a reset) or a key problem (exit 4: fix or add keys).
 
 use chrono::{DateTime, Utc};
