@@ -718,3 +718,30 @@ fn a_persistent_stream_error_costs_at_most_two_requests_per_model() {
         .count();
     assert_eq!(sent_to_first, 2);
 }
+
+#[test]
+fn keys_of_one_openrouter_account_are_grouped_and_the_person_is_told() {
+    let (a, b) = (key(1), key(2));
+    let cfg = today_2026()
+        .with_key(a.clone(), "team")
+        .with_key(b.clone(), "team");
+    let w = World::new(2, cfg);
+    let out = w.run(&["keys", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("belong to one OpenRouter account"), "{text}");
+    let list = json(&w.run(&["keys", "list", "--json"]));
+    let accounts: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts.len(), 2);
+    assert_eq!(accounts[0], accounts[1], "one account now: {list}");
+    assert_eq!(
+        w.mock.stats().total_requests,
+        0,
+        "found without spending anything"
+    );
+}

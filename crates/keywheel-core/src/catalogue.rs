@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::chains::{self, Catalogue, ChainInputs, ModelChoice, ResolvedChain};
 use crate::dispatch::Kind;
 use crate::error::{Error, Result};
-use crate::ledger::Credits;
 use crate::keys::{ApiKey, KeyId};
+use crate::ledger::Credits;
 use crate::ledger::{KeyRecord, KeyStatus};
 use crate::openrouter::classify::failure_sentence;
 use crate::openrouter::types::{KeyInfo, ModelInfo};
@@ -44,7 +44,7 @@ pub async fn resolve_chain(
     kind: Kind,
     choice: &ModelChoice,
 ) -> Result<ResolvedChain> {
-    crate::reconcile::pool(pool, client, false).await?;
+    let _notes = crate::reconcile::pool(pool, client, false).await?;
     let catalogue = models(pool, client, false).await.ok().map(Catalogue::new);
     let ledger = pool.ledger();
     let now = pool.now();
@@ -93,6 +93,8 @@ pub struct KeyCheck {
     pub info: Option<KeyInfo>,
     /// The failure, as a sentence.
     pub error: Option<String>,
+    /// A sentence about what the check found (keys sharing an account).
+    pub note: Option<String>,
 }
 
 /// Adds a key after checking it with `GET /key` (no quota spent). A key OpenRouter rejects
@@ -111,13 +113,14 @@ pub async fn add_checked_key(
             let rec = pool.add_key(raw, label, account)?;
             pool.ledger()
                 .set_key_status(&rec.id, KeyStatus::Ok, None, None)?;
-            crate::reconcile::record(pool, &key, &info)?;
+            let note = crate::reconcile::record(pool, &key, &info)?.note;
             let check = KeyCheck {
                 id: rec.id.clone(),
                 masked: rec.masked.clone(),
                 ok: true,
                 info: Some(info),
                 error: None,
+                note,
             };
             Ok((rec, Some(check), None))
         }
@@ -153,8 +156,9 @@ pub async fn check_keys(
             Ok(info) => {
                 pool.ledger()
                     .set_key_status(&key.id(), KeyStatus::Ok, None, None)?;
-                crate::reconcile::record(pool, key, &info)?;
+                let note = crate::reconcile::record(pool, key, &info)?.note;
                 KeyCheck {
+                    note,
                     id: key.id(),
                     masked: key.masked().into(),
                     ok: true,
@@ -184,6 +188,7 @@ pub async fn check_keys(
                     ok: false,
                     info: None,
                     error: Some(failure_sentence(&f)),
+                    note: None,
                 }
             }
         };

@@ -86,8 +86,8 @@ impl Catalogue {
             .map(|m| {
                 let have = m.id.to_ascii_lowercase();
                 let have_tail = have.rsplit('/').next().unwrap_or(&have);
-                let score = strsim::jaro_winkler(&want, &have)
-                    .max(strsim::jaro_winkler(&tail, have_tail));
+                let score =
+                    strsim::jaro_winkler(&want, &have).max(strsim::jaro_winkler(&tail, have_tail));
                 (score, m.id.as_str())
             })
             .collect();
@@ -277,7 +277,10 @@ pub fn resolve(inp: &ChainInputs<'_>) -> Result<ResolvedChain> {
         .filter(|m| !out.entries.iter().any(|e| e.id == m.id))
         .collect();
     candidates.sort_by_cached_key(|m| rank(m, inp.kind));
-    for m in candidates.into_iter().take(MAX_CHAIN.saturating_sub(out.models.len())) {
+    for m in candidates
+        .into_iter()
+        .take(MAX_CHAIN.saturating_sub(out.models.len()))
+    {
         out.push(&m.id, EntryReason::Completed, Some(true));
     }
     out.explain(inp);
@@ -312,7 +315,9 @@ impl ResolvedChain {
         };
         let then = first
             .as_deref()
-            .map_or("no model is left to use".to_string(), |m| format!("{verb} {m}"));
+            .map_or("no model is left to use".to_string(), |m| {
+                format!("{verb} {m}")
+            });
         for e in &self.entries {
             if e.reason == EntryReason::NotOffered {
                 self.notes.push((
@@ -352,7 +357,9 @@ fn fits(m: &ModelInfo, kind: Kind, today: &str) -> bool {
     }
     match kind {
         Kind::Ocr => m.takes_images(),
-        Kind::Chat => m.input_modalities.is_empty() || m.input_modalities.iter().any(|i| i == "text"),
+        Kind::Chat => {
+            m.input_modalities.is_empty() || m.input_modalities.iter().any(|i| i == "text")
+        }
     }
 }
 
@@ -389,9 +396,17 @@ fn is_safety_or_media(m: &ModelInfo) -> bool {
         m.id.to_ascii_lowercase(),
         m.name.as_deref().unwrap_or("").to_ascii_lowercase()
     );
-    ["guard", "safety", "shield", "moderation", "music", "lyria", "audio"]
-        .iter()
-        .any(|w| text.contains(w))
+    [
+        "guard",
+        "safety",
+        "shield",
+        "moderation",
+        "music",
+        "lyria",
+        "audio",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 /// The size in the id (`gemma-4-31b-it` → 31; `a4b` active-parameter tags are not sizes).
@@ -454,14 +469,34 @@ mod tests {
 
     fn catalogue() -> Catalogue {
         Catalogue::new(vec![
-            model("qwen/qwen2.5-vl-72b-instruct", &["text", "image"], 1e-6, &[]),
+            model(
+                "qwen/qwen2.5-vl-72b-instruct",
+                &["text", "image"],
+                1e-6,
+                &[],
+            ),
             model("deepseek/deepseek-r1-0528", &["text"], 1e-6, &["reasoning"]),
             model("deepseek/deepseek-r1", &["text"], 1e-6, &["reasoning"]),
             model("google/gemma-4-31b-it:free", &["text", "image"], 0.0, &[]),
-            model("nvidia/nemotron-nano-12b-v2-vl:free", &["text", "image"], 0.0, &["reasoning"]),
-            model("nvidia/omni-30b:free", &["text", "image", "audio", "video"], 0.0, &["reasoning"]),
+            model(
+                "nvidia/nemotron-nano-12b-v2-vl:free",
+                &["text", "image"],
+                0.0,
+                &["reasoning"],
+            ),
+            model(
+                "nvidia/omni-30b:free",
+                &["text", "image", "audio", "video"],
+                0.0,
+                &["reasoning"],
+            ),
             model("openrouter/free", &["text", "image"], 0.0, &[]),
-            model("meta-llama/llama-guard-4-12b:free", &["text", "image"], 0.0, &[]),
+            model(
+                "meta-llama/llama-guard-4-12b:free",
+                &["text", "image"],
+                0.0,
+                &[],
+            ),
             model("qwen/qwen3-235b-a22b:free", &["text"], 0.0, &["reasoning"]),
             model("mistral/small-24b:free", &["text"], 0.0, &[]),
         ])
@@ -502,10 +537,25 @@ mod tests {
             ],
             "free, image in, no router or guard, plain vision before omni, larger first"
         );
-        let why: Vec<(&str, &EntryReason)> =
-            c.entries.iter().map(|e| (e.id.as_str(), &e.reason)).collect();
-        assert_eq!(why[0], ("meta-llama/llama-3.2-90b-vision-instruct", &EntryReason::NotOffered));
-        assert_eq!(why[2], ("qwen/qwen2.5-vl-72b-instruct", &EntryReason::PaidWithoutCredits));
+        let why: Vec<(&str, &EntryReason)> = c
+            .entries
+            .iter()
+            .map(|e| (e.id.as_str(), &e.reason))
+            .collect();
+        assert_eq!(
+            why[0],
+            (
+                "meta-llama/llama-3.2-90b-vision-instruct",
+                &EntryReason::NotOffered
+            )
+        );
+        assert_eq!(
+            why[2],
+            (
+                "qwen/qwen2.5-vl-72b-instruct",
+                &EntryReason::PaidWithoutCredits
+            )
+        );
         assert!(c.notes.iter().any(|(_, n)| n
             == "meta-llama/llama-3.2-90b-vision-instruct is no longer offered by OpenRouter; reading with google/gemma-4-31b-it:free"));
     }
@@ -521,24 +571,41 @@ mod tests {
             ["deepseek/deepseek-r1-0528", "deepseek/deepseek-r1"]
         );
         assert!(chat.notes.is_empty(), "R1 is there: nothing to explain");
-        assert_eq!(run(Kind::Chat, Credits::Unknown, &[]).models[0], "deepseek/deepseek-r1-0528");
+        assert_eq!(
+            run(Kind::Chat, Credits::Unknown, &[]).models[0],
+            "deepseek/deepseek-r1-0528"
+        );
     }
 
     #[test]
     fn a_free_account_gets_the_honest_r1_sentence_and_a_free_reasoning_model() {
         let c = run(Kind::Chat, Credits::FreeOnly, &[]);
         assert_eq!(c.models[0], "qwen/qwen3-235b-a22b:free", "{c:?}");
-        assert!(!c.models.contains(&"mistral/small-24b:free".to_string()) || c.models.len() == MAX_CHAIN);
-        let r1: Vec<&String> = c.notes.iter().filter(|(s, _)| s.is_empty()).map(|(_, n)| n).collect();
+        assert!(
+            !c.models.contains(&"mistral/small-24b:free".to_string())
+                || c.models.len() == MAX_CHAIN
+        );
+        let r1: Vec<&String> = c
+            .notes
+            .iter()
+            .filter(|(s, _)| s.is_empty())
+            .map(|(_, n)| n)
+            .collect();
         assert_eq!(
             r1,
-            ["DeepSeek R1 is a paid model on OpenRouter and this account has no credits; answering with qwen/qwen3-235b-a22b:free instead — add credits or choose a model"]
+            [
+                "DeepSeek R1 is a paid model on OpenRouter and this account has no credits; answering with qwen/qwen3-235b-a22b:free instead — add credits or choose a model"
+            ]
         );
     }
 
     #[test]
     fn models_skipped_today_are_out() {
-        let c = run(Kind::Ocr, Credits::FreeOnly, &["google/gemma-4-31b-it:free".into()]);
+        let c = run(
+            Kind::Ocr,
+            Credits::FreeOnly,
+            &["google/gemma-4-31b-it:free".into()],
+        );
         assert_eq!(c.models[0], "nvidia/nemotron-nano-12b-v2-vl:free");
     }
 

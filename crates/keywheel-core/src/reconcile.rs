@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 
 use crate::error::Result;
 use crate::keys::ApiKey;
-use crate::ledger::{AccountObservation, Credits, KeyStatus, Observed};
+use crate::ledger::{AccountObservation, Credits, Grouping, KeyStatus, Observed};
 use crate::openrouter::{FailureClass, KeyInfo, OpenRouter};
 use crate::pool::Pool;
 
@@ -35,8 +35,20 @@ pub fn observation(info: &KeyInfo) -> AccountObservation {
     }
 }
 
-/// Records one `/key` answer for `key` and says what changed in the log.
+/// Records one `/key` answer for `key` and says what changed in the log. When the answer
+/// names the account (`creator_user_id`) and shows keys sharing it, they are grouped and
+/// [`Observed::note`] says so.
 pub fn record(pool: &Pool, key: &ApiKey, info: &KeyInfo) -> Result<Observed> {
+    if let Some(owner) = &info.creator_user_id
+        && let Some(g) = pool.ledger().observe_owner(&key.id(), owner)?
+    {
+        let mut o = pool
+            .ledger()
+            .observe_account(&key.id(), &observation(info), pool.now())?;
+        o.note = Some(grouping_sentence(&g));
+        tracing::info!("{}", o.note.as_deref().unwrap_or(""));
+        return Ok(o);
+    }
     let o = pool
         .ledger()
         .observe_account(&key.id(), &observation(info), pool.now())?;
@@ -49,6 +61,16 @@ pub fn record(pool: &Pool, key: &ApiKey, info: &KeyInfo) -> Result<Observed> {
         );
     }
     Ok(o)
+}
+
+/// The sentence for keys found to share one account.
+pub fn grouping_sentence(g: &Grouping) -> String {
+    let ids: Vec<String> = g.keys.iter().map(ToString::to_string).collect();
+    format!(
+        "keys {} belong to one OpenRouter account, so they now share the daily quota of account {} (change it with `keywheel keys set ID --account NAME`)",
+        ids.join(", "),
+        g.account
+    )
 }
 
 /// Reads `/key` for one key and records it. A 401 marks the key invalid; other failures
@@ -69,17 +91,20 @@ pub async fn key(pool: &Pool, client: &OpenRouter, key: &ApiKey) -> Result<Optio
 }
 
 /// Reconciles every key this process holds, unless another process did within [`every`]
-/// (`force` skips that check). Returns how many keys were read.
-pub async fn pool(pool: &Pool, client: &OpenRouter, force: bool) -> Result<usize> {
+/// (`force` skips that check). Returns the sentences for the person (keys found to share an
+/// account).
+pub async fn pool(pool: &Pool, client: &OpenRouter, force: bool) -> Result<Vec<String>> {
     let ring = pool.ring();
     if ring.is_empty() || !pool.ledger().claim_reconcile(pool.now(), every(), force)? {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let keys: Vec<&ApiKey> = ring.iter().map(|(k, _)| k).collect();
     let results = join_all(keys.iter().map(|k| key(pool, client, k))).await;
-    let mut read = 0;
+    let mut notes = Vec::new();
     for r in results {
-        read += r?.is_some() as usize;
+        if let Some(note) = r?.and_then(|o| o.note) {
+            notes.push(note);
+        }
     }
-    Ok(read)
+    Ok(notes)
 }

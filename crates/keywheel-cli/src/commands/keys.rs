@@ -191,6 +191,9 @@ fn check(pool: &Pool, id: Option<&str>, json: bool) -> Result<()> {
             (None, Some(e)) => println!("{} {}  FAILED — {e}", c.id, c.masked),
             (None, None) => {}
         }
+        if let Some(note) = &c.note {
+            println!("{note}");
+        }
     }
     if !checks.is_empty() && checks.iter().all(|c| !c.ok) {
         return Err(Error::NoUsableKey(format!(

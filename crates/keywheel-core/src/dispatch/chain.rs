@@ -75,7 +75,13 @@ impl Dispatcher {
     }
 
     fn parse_stored(&self) -> Option<Arc<Catalogue>> {
-        let (at, body) = self.instance.pool().ledger().models_snapshot().ok().flatten()?;
+        let (at, body) = self
+            .instance
+            .pool()
+            .ledger()
+            .models_snapshot()
+            .ok()
+            .flatten()?;
         let list: Vec<ModelInfo> = serde_json::from_str(&body).ok()?;
         let cat = Arc::new(Catalogue::new(list));
         *self.catalogue.lock().expect("catalogue lock") = Some((at, cat.clone()));

@@ -156,6 +156,8 @@ pub struct Dispatcher {
     max_attempts: u32,
     cache_ttl: chrono::Duration,
     reconciled: tokio::sync::OnceCell<()>,
+    /// Sentences from the start's reconciliation, said by the first job.
+    start_notes: Mutex<Vec<String>>,
     catalogue: Mutex<Option<(chrono::DateTime<chrono::Utc>, Arc<Catalogue>)>>,
     /// When fetching the catalogue last failed: not tried again for a minute, so an
     /// unreachable `/models` does not slow every job.
@@ -202,6 +204,7 @@ impl Dispatcher {
             max_attempts,
             cache_ttl,
             reconciled: tokio::sync::OnceCell::new(),
+            start_notes: Mutex::new(Vec::new()),
             catalogue: Mutex::new(None),
             catalogue_failed: Mutex::new(None),
         })
@@ -239,6 +242,10 @@ impl Dispatcher {
             return Ok(hit);
         }
         let mut run = Run::new(self.backoff.schedule());
+        for note in std::mem::take(&mut *self.start_notes.lock().expect("notes lock")) {
+            on(Progress::Note(&note));
+            run.notes.push(note);
+        }
         let mut catalogue = self.catalogue(false).await;
         loop {
             if cancel.is_cancelled() {
@@ -253,7 +260,9 @@ impl Dispatcher {
                 run.on_model = 0;
                 run.schedule = self.backoff.schedule();
             }
-            let Some(grant) = self.reserve(job.kind, &model, &mut run, &mut on, cancel).await?
+            let Some(grant) = self
+                .reserve(job.kind, &model, &mut run, &mut on, cancel)
+                .await?
             else {
                 continue;
             };
@@ -271,9 +280,13 @@ impl Dispatcher {
                 Ok(reply) => {
                     return self.succeed(&job, &grant, reply, run, cache_key, started, &mut on);
                 }
-                Err(f) if f.not_sent => self.not_sent(&grant, &f, &mut run, &mut on, cancel).await?,
+                Err(f) if f.not_sent => {
+                    self.not_sent(&grant, &f, &mut run, &mut on, cancel).await?
+                }
                 Err(f) => {
-                    let step = self.failed(&grant, &model, &f, &mut run, &chain, sent, &mut on).await?;
+                    let step = self
+                        .failed(&grant, &model, &f, &mut run, &chain, sent, &mut on)
+                        .await?;
                     match step {
                         Step::Stop => return Err(final_error(&f, self.instance.pool().now())),
                         Step::GiveUp => return Err(gave_up(&f, &run, self.instance.pool().now())),
@@ -325,8 +338,11 @@ impl Dispatcher {
         self.reconciled
             .get_or_init(|| async {
                 let pool = self.instance.pool();
-                if let Err(e) = crate::reconcile::pool(pool, &self.client, false).await {
-                    tracing::warn!(error = %e, "could not reconcile with OpenRouter's /key");
+                match crate::reconcile::pool(pool, &self.client, false).await {
+                    Ok(notes) => *self.start_notes.lock().expect("notes lock") = notes,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not reconcile with OpenRouter's /key");
+                    }
                 }
             })
             .await;
@@ -360,7 +376,9 @@ impl Dispatcher {
         )?;
         if job.stream {
             if !hit.reasoning.is_empty() {
-                on(Progress::Stream(&StreamEvent::Reasoning(hit.reasoning.clone())));
+                on(Progress::Stream(&StreamEvent::Reasoning(
+                    hit.reasoning.clone(),
+                )));
             }
             on(Progress::Stream(&StreamEvent::Content(hit.content.clone())));
         }
@@ -568,12 +586,7 @@ impl Dispatcher {
         if let Some(user) = &f.user_id
             && let Some(g) = pool.ledger().observe_owner(&grant.key.id(), user)?
         {
-            let ids: Vec<String> = g.keys.iter().map(ToString::to_string).collect();
-            let note = format!(
-                "keys {} answer for one OpenRouter account, so they now share the daily quota of account {}",
-                ids.join(", "),
-                g.account
-            );
+            let note = crate::reconcile::grouping_sentence(&g);
             tracing::info!("{note}");
             on(Progress::Note(&note));
         }
@@ -616,15 +629,21 @@ impl Dispatcher {
     ) -> Result<()> {
         let pool = self.instance.pool();
         match why {
-            ModelMove::Gone => pool.ledger().skip_model_today(model, &f.message, pool.now())?,
+            ModelMove::Gone => pool
+                .ledger()
+                .skip_model_today(model, &f.message, pool.now())?,
             ModelMove::Persistent => {}
             ModelMove::PaidRefused => {
-                let (account, news) = pool.ledger().refuse_paid_today(&grant.key.id(), pool.now())?;
+                let (account, news) = pool
+                    .ledger()
+                    .refuse_paid_today(&grant.key.id(), pool.now())?;
                 if news {
                     let message = format!(
                         "account {account} has no credits for paid models ({model} was refused), so its chains use free models today; the key stays in use — add credits at https://openrouter.ai/settings/credits"
                     );
-                    if let Some(a) = alerts::fire(pool, Rule::PaidRefused, &account, message, pool.now())? {
+                    if let Some(a) =
+                        alerts::fire(pool, Rule::PaidRefused, &account, message, pool.now())?
+                    {
                         on(Progress::Alert(&a));
                     }
                 }

@@ -176,12 +176,18 @@ mod tests {
             (
                 C::KeyInvalid,
                 true,
-                Step::FallBack { penalty: KeyPenalty::Invalid, scope: FailureScope::Key },
+                Step::FallBack {
+                    penalty: KeyPenalty::Invalid,
+                    scope: FailureScope::Key,
+                },
             ),
             (
                 C::KeySpendLimit,
                 false,
-                Step::FallBack { penalty: KeyPenalty::SpendLimit, scope: FailureScope::Key },
+                Step::FallBack {
+                    penalty: KeyPenalty::SpendLimit,
+                    scope: FailureScope::Key,
+                },
             ),
             (
                 C::AccountDailyExhausted,
@@ -194,12 +200,23 @@ mod tests {
             (
                 C::NoCredit,
                 true,
-                Step::FallBack { penalty: KeyPenalty::NoCredit, scope: FailureScope::Account },
+                Step::FallBack {
+                    penalty: KeyPenalty::NoCredit,
+                    scope: FailureScope::Account,
+                },
             ),
             (C::NoCredit, false, Step::NextModel(ModelMove::PaidRefused)),
             (C::ModelUnavailable, true, Step::NextModel(ModelMove::Gone)),
-            (C::InFlightBudget, false, Step::Retry(Duration::from_secs(1))),
-            (C::RateLimited, true, Step::Retry(Duration::from_millis(500))),
+            (
+                C::InFlightBudget,
+                false,
+                Step::Retry(Duration::from_secs(1)),
+            ),
+            (
+                C::RateLimited,
+                true,
+                Step::Retry(Duration::from_millis(500)),
+            ),
             (C::Transient, true, Step::Retry(Duration::from_millis(500))),
         ];
         for (class, free, want) in rows {
@@ -209,18 +226,32 @@ mod tests {
 
     #[test]
     fn a_persistent_failure_costs_at_most_two_requests_per_model() {
-        let second = Tally { on_model: 2, charged: 2, ..tally() };
+        let second = Tally {
+            on_model: 2,
+            charged: 2,
+            ..tally()
+        };
         assert_eq!(
             step(FailureClass::Transient, true, second),
             Step::NextModel(ModelMove::Persistent)
         );
-        let last_model = Tally { models_after: 0, ..second };
-        assert_eq!(step(FailureClass::Transient, true, last_model), Step::GiveUp);
+        let last_model = Tally {
+            models_after: 0,
+            ..second
+        };
+        assert_eq!(
+            step(FailureClass::Transient, true, last_model),
+            Step::GiveUp
+        );
     }
 
     #[test]
     fn the_job_budget_caps_the_whole_chain() {
-        let spent = Tally { on_model: 1, charged: 4, ..tally() };
+        let spent = Tally {
+            on_model: 1,
+            charged: 4,
+            ..tally()
+        };
         for class in [
             FailureClass::Transient,
             FailureClass::ModelUnavailable,
@@ -234,12 +265,18 @@ mod tests {
 
     #[test]
     fn waits_are_bounded() {
-        let waited = Tally { waited: Duration::from_secs(180), ..tally() };
+        let waited = Tally {
+            waited: Duration::from_secs(180),
+            ..tally()
+        };
         assert_eq!(
             step(FailureClass::RateLimited, true, waited),
             Step::NextModel(ModelMove::Persistent)
         );
-        let many = Tally { in_flight_waits: IN_FLIGHT_WAITS, ..tally() };
+        let many = Tally {
+            in_flight_waits: IN_FLIGHT_WAITS,
+            ..tally()
+        };
         assert_eq!(
             step(FailureClass::InFlightBudget, false, many),
             Step::NextModel(ModelMove::Persistent)

@@ -65,6 +65,8 @@ pub struct Observed {
     pub extra: u32,
     /// The daily ceiling seen, if any.
     pub tier_cap: Option<u32>,
+    /// A sentence for the person when this answer showed keys sharing an account.
+    pub note: Option<String>,
 }
 
 /// Keys found to share one OpenRouter account.
@@ -133,6 +135,7 @@ impl Ledger {
                 account,
                 extra,
                 tier_cap: obs.tier_cap,
+                note: None,
             })
         })
     }
@@ -221,7 +224,9 @@ impl Ledger {
             tx.prepare_cached("UPDATE keys SET owner_hash = ?2 WHERE id = ?1")?
                 .execute(params![key.as_str(), hash])?;
             let mates: Vec<(String, Option<String>)> = tx
-                .prepare_cached("SELECT id, account FROM keys WHERE owner_hash = ?1 ORDER BY position, id")?
+                .prepare_cached(
+                    "SELECT id, account FROM keys WHERE owner_hash = ?1 ORDER BY position, id",
+                )?
                 .query_map([hash], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let loose: Vec<&String> = mates
@@ -300,7 +305,10 @@ mod tests {
         let st = &l.key_states(&[k.id()], now()).unwrap()[0];
         assert_eq!(st.account_today, 10);
         assert_eq!(st.account_daily_cap, 1000, "the tier's ceiling");
-        assert_eq!(st.daily_cap, 1000, "an own-account key follows its account's tier");
+        assert_eq!(
+            st.daily_cap, 1000,
+            "an own-account key follows its account's tier"
+        );
         let down = AccountObservation {
             used: Some(1),
             ..up
@@ -342,7 +350,10 @@ mod tests {
         assert_eq!(l.account_credits(&k.id(), now()).unwrap(), Credits::Unknown);
         assert!(l.refuse_paid_today(&k.id(), now()).unwrap().1);
         assert!(!l.refuse_paid_today(&k.id(), now()).unwrap().1, "said once");
-        assert_eq!(l.account_credits(&k.id(), now()).unwrap(), Credits::FreeOnly);
+        assert_eq!(
+            l.account_credits(&k.id(), now()).unwrap(),
+            Credits::FreeOnly
+        );
         let tomorrow = now() + chrono::Duration::days(1);
         assert_eq!(
             l.account_credits(&k.id(), tomorrow).unwrap(),
@@ -355,14 +366,24 @@ mod tests {
         let (_d, l) = ledger();
         let every = chrono::Duration::minutes(10);
         assert!(l.claim_reconcile(now(), every, false).unwrap());
-        assert!(!l.claim_reconcile(now() + chrono::Duration::minutes(9), every, false).unwrap());
-        assert!(l.claim_reconcile(now() + chrono::Duration::minutes(9), every, true).unwrap());
-        assert!(l.claim_reconcile(now() + chrono::Duration::minutes(20), every, false).unwrap());
+        assert!(
+            !l.claim_reconcile(now() + chrono::Duration::minutes(9), every, false)
+                .unwrap()
+        );
+        assert!(
+            l.claim_reconcile(now() + chrono::Duration::minutes(9), every, true)
+                .unwrap()
+        );
+        assert!(
+            l.claim_reconcile(now() + chrono::Duration::minutes(20), every, false)
+                .unwrap()
+        );
         assert!(l.notice_once("gone:x", "x is gone", now()).unwrap());
         assert!(!l.notice_once("gone:x", "x is gone", now()).unwrap());
-        assert!(l
-            .notice_once("gone:x", "x is gone", now() + chrono::Duration::days(1))
-            .unwrap());
+        assert!(
+            l.notice_once("gone:x", "x is gone", now() + chrono::Duration::days(1))
+                .unwrap()
+        );
     }
 
     #[test]

@@ -552,6 +552,10 @@ pub struct KeyInfo {
     /// Management key (cannot chat).
     #[serde(deserialize_with = "opt_bool")]
     pub is_management_key: Option<bool>,
+    /// The account that created the key (`user_…`), when OpenRouter says: keys of one
+    /// account share it.
+    #[serde(deserialize_with = "opt_string")]
+    pub creator_user_id: Option<String>,
     /// Expiry (ISO-8601), if any.
     #[serde(deserialize_with = "opt_string")]
     pub expires_at: Option<String>,
