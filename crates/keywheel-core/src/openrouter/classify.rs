@@ -216,7 +216,7 @@ pub struct ApiFailure {
     /// When the limit resets (`X-RateLimit-Reset`).
     pub reset_at: Option<DateTime<Utc>>,
     /// The `X-RateLimit-*` values, when present.
-    pub rate_limit: Option<RateLimitInfo>,
+    pub rate_limit: Option<Box<RateLimitInfo>>,
     /// The request certainly never reached OpenRouter (the connection could not be opened),
     /// so its reservation can be released: no quota was spent.
     #[serde(default)]
@@ -224,7 +224,7 @@ pub struct ApiFailure {
     /// The account identifier OpenRouter put beside the error (top-level `user_id`), if any:
     /// keys whose errors carry the same one belong to one account.
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub user_id: Option<Box<str>>,
 }
 
 impl ApiFailure {
@@ -369,7 +369,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ApiFailure {
                 .get("user_id")
                 .and_then(Value::as_str)
                 .filter(|u| !u.is_empty())
-                .map(str::to_string);
+                .map(Into::into);
             f
         }
         Ok(v) if v.is_object() && (200..300).contains(&status) => {
@@ -394,11 +394,11 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ApiFailure {
     if header_retry.is_some() {
         failure.retry_after = header_retry;
     }
-    let merged = header_info.or(failure.rate_limit.take().unwrap_or_default());
+    let merged = header_info.or(failure.rate_limit.take().map(|b| *b).unwrap_or_default());
     if failure.reset_at.is_none() {
         failure.reset_at = merged.reset;
     }
-    failure.rate_limit = (!merged.is_empty()).then_some(merged);
+    failure.rate_limit = (!merged.is_empty()).then(|| Box::new(merged));
     failure
 }
 
@@ -541,7 +541,7 @@ pub fn classify_error_object(v: &Value, http_status: u16) -> ApiFailure {
         message: clean_message(&message),
         retry_after,
         reset_at: info.reset,
-        rate_limit: (!info.is_empty()).then_some(info),
+        rate_limit: (!info.is_empty()).then(|| Box::new(info.clone())),
         not_sent: false,
         user_id: None,
     }
@@ -900,7 +900,10 @@ mod tests {
         assert_eq!(f.class, FailureClass::RequestTooHeavy);
         assert!(f.class.penalizes_key().is_none());
         assert!(f.message.contains("can only afford 1056"));
-        assert_eq!(f.user_id.as_deref(), Some("user_2yOPcMpKoQhcd4bVgSMlELRaIah"));
+        assert_eq!(
+            f.user_id.as_deref(),
+            Some("user_2yOPcMpKoQhcd4bVgSMlELRaIah")
+        );
     }
 
     #[test]
@@ -992,7 +995,10 @@ mod tests {
                 r#"{{"error":{{"message":"Payment required","code":402,"metadata":{{"reason":"{reason}","limit_source":"{source}"}}}},"user_id":"user_x"}}"#
             )
         };
-        let in_flight = c(402, &body("in_flight_budget_exhausted", "openrouter_in_flight_budget"));
+        let in_flight = c(
+            402,
+            &body("in_flight_budget_exhausted", "openrouter_in_flight_budget"),
+        );
         assert_eq!(in_flight.class, FailureClass::InFlightBudget);
         assert!(in_flight.class.is_retryable() && in_flight.class.penalizes_key().is_none());
         let heavy = c(402, &body("weight_exceeds_budget", "openrouter_credits"));
