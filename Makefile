@@ -72,3 +72,11 @@ bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench ledger
 	@$(CARGO) bench --locked -p keywheel-core --bench request_path
 	@$(CARGO) bench --locked -p keywheel-vision --bench prep
+
+## The gateway end to end: the real `keywheel serve` over keywheel-mock, the Python and npm
+## `openai` SDKs, and the four Python examples (examples/python).
+.PHONY: test-gateway
+test-gateway:
+	@bash scripts/setup-python.sh
+	@$(CARGO) build --locked -p keywheel-cli
+	@$(CARGO) test --locked -p keywheel-gateway

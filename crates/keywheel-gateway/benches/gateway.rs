@@ -1,1 +1,391 @@
-fn main() {}
+//! What the gateway adds: the same chat requests sent straight to keywheel-mock and through
+//! `keywheel serve`'s code (in-process `Gateway::start`, the real ledger file, the real
+//! dispatcher), at concurrency 1 and 32, JSON and SSE, with the mock answering after 0 ms and
+//! after 20 ms.
+//!
+//! Run: `cargo bench -p keywheel-gateway --bench gateway` (release). `KW_BENCH_SCALE=0.25`
+//! scales the request counts.
+//!
+//! Load generator: in-process tokio + reqwest (keep-alive connection pool; one client task per
+//! concurrent stream of requests), on its own 2-worker runtime. The gateway runs on another
+//! 2-worker runtime and the mock on a third (`start_blocking`), as three processes would; all
+//! share this machine's cores, and the CPU column is this whole process's, so the "added CPU"
+//! is the gateway's (and its ledger's) share. Caps never bind: the mock's limits, the pool's
+//! daily and per-minute caps and the rotation threshold are huge; every request is reserved
+//! and completed in the ledger. Direct and gateway runs alternate in two halves each.
+//!
+//! Printed per table: p50 / p99 latency (JSON: whole answer; SSE: whole stream), throughput,
+//! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct). Then
+//! the ledger's own cost per request (reserve + complete on the same kind of ledger, alone)
+//! and its share of the added p50.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use keywheel_core::chains::ModelChoice;
+use keywheel_core::dispatch::{Dispatcher, Job, Kind};
+use keywheel_core::keys::OsKeychain;
+use keywheel_core::ledger::Completion;
+use keywheel_core::openrouter::{CancelToken, ChatRequest};
+use keywheel_core::pool::{Pool, PoolOptions, Reserve};
+use keywheel_core::{Settings, SystemClock};
+use keywheel_gateway::{Gateway, GatewaySettings};
+use keywheel_mock::MockConfig;
+use serde_json::json;
+
+const HUGE: u32 = u32::MAX / 4;
+const KEYS: u8 = 8;
+
+fn key(n: u8) -> String {
+    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+}
+
+fn scale(n: usize) -> usize {
+    let f: f64 = std::env::var("KW_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * f) as usize).max(20)
+}
+
+/// Process CPU time (user + system) from /proc/self/stat, in ms.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks * 10.0 // USER_HZ is 100 on Linux
+}
+
+#[derive(Clone)]
+struct Target {
+    url: String,
+    bearer: String,
+    body: bytes::Bytes,
+    sse: bool,
+}
+
+#[derive(Default, Clone)]
+struct Run {
+    lat_us: Vec<u64>,
+    ttfb_us: Vec<u64>,
+    wall: Duration,
+    cpu_ms: f64,
+    n: usize,
+}
+
+impl Run {
+    fn merge(&mut self, o: Run) {
+        self.lat_us.extend(o.lat_us);
+        self.ttfb_us.extend(o.ttfb_us);
+        self.wall += o.wall;
+        self.cpu_ms += o.cpu_ms;
+        self.n += o.n;
+    }
+    fn pct(v: &[u64], p: f64) -> f64 {
+        let mut s = v.to_vec();
+        s.sort_unstable();
+        if s.is_empty() {
+            return 0.0;
+        }
+        s[((s.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+    }
+    fn p50(&self) -> f64 {
+        Self::pct(&self.lat_us, 0.5)
+    }
+    fn p99(&self) -> f64 {
+        Self::pct(&self.lat_us, 0.99)
+    }
+    fn ttfb50(&self) -> f64 {
+        Self::pct(&self.ttfb_us, 0.5)
+    }
+    fn rps(&self) -> f64 {
+        self.n as f64 / self.wall.as_secs_f64()
+    }
+    fn cpu(&self) -> f64 {
+        self.cpu_ms / self.n as f64
+    }
+}
+
+async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64) {
+    let start = Instant::now();
+    let mut resp = http
+        .post(&t.url)
+        .bearer_auth(&t.bearer)
+        .header("content-type", "application/json")
+        .body(t.body.clone())
+        .send()
+        .await
+        .expect("request sent");
+    assert!(resp.status().is_success(), "status {}", resp.status());
+    let mut ttfb = 0;
+    let mut bytes = 0usize;
+    while let Some(c) = resp.chunk().await.expect("body") {
+        if ttfb == 0 {
+            ttfb = start.elapsed().as_micros() as u64;
+        }
+        bytes += c.len();
+    }
+    assert!(bytes > 0);
+    if t.sse {
+        assert!(bytes > 100);
+    }
+    (start.elapsed().as_micros() as u64, ttfb)
+}
+
+async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run {
+    let per = n.div_ceil(conc);
+    let cpu0 = cpu_ms();
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| {
+            let (http, t) = (http.clone(), t.clone());
+            tokio::spawn(async move {
+                let mut out = Vec::with_capacity(per);
+                for _ in 0..per {
+                    out.push(one(&http, &t).await);
+                }
+                out
+            })
+        })
+        .collect();
+    let mut run = Run::default();
+    for task in tasks {
+        for (lat, ttfb) in task.await.unwrap() {
+            run.lat_us.push(lat);
+            run.ttfb_us.push(ttfb);
+        }
+    }
+    run.wall = t0.elapsed();
+    run.cpu_ms = cpu_ms() - cpu0;
+    run.n = per * conc;
+    run
+}
+
+fn settings(dir: &std::path::Path, base_url: String) -> Settings {
+    Settings {
+        data_dir: dir.to_path_buf(),
+        base_url,
+        keychain: false,
+        daily_cap: HUGE,
+        daily_cap_set: true,
+        minute_cap: HUGE,
+        rotate_after: HUGE,
+        cache_chat: false,
+        cache_ocr: false,
+        ..Settings::default()
+    }
+}
+
+fn pool(s: Settings) -> Pool {
+    Pool::open(PoolOptions {
+        settings: s,
+        clock: Arc::new(SystemClock),
+        store: Arc::new(OsKeychain::disabled()),
+        env_keys: Some((1..=KEYS).map(key).collect::<Vec<_>>().join(",")),
+    })
+    .expect("pool")
+}
+
+fn main() {
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gw_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("gateway")
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "keywheel gateway benchmark: direct to keywheel-mock vs through the gateway (in-process tokio+reqwest load generator)"
+    );
+    let mut summary = Vec::new();
+    for latency in [0u64, 20] {
+        let mock = keywheel_mock::start_blocking(
+            MockConfig::default()
+                .with_limits(HUGE, HUGE)
+                .with_latency_ms(latency),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(settings(dir.path(), mock.base_url()));
+        let handle = gw_rt
+            .block_on(Gateway::start(
+                p,
+                GatewaySettings::default(),
+                "127.0.0.1:0".parse().unwrap(),
+            ))
+            .unwrap();
+        let token = handle.token().expose().to_string();
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap();
+        // Warm up and learn the model the gateway resolves the chat alias to.
+        let model = client_rt.block_on(async {
+            let r = http
+                .post(format!("{}/chat/completions", handle.base_url()))
+                .bearer_auth(&token)
+                .json(&json!({"model": "keywheel/chat", "messages": [{"role": "user", "content": "warm up"}]}))
+                .send()
+                .await
+                .unwrap();
+            r.headers()["x-keywheel-model"].to_str().unwrap().to_string()
+        });
+        for sse in [false, true] {
+            let gw_body = json!({"model": model, "stream": sse,
+                "messages": [{"role": "user", "content": "How far is the moon?"}]});
+            let direct_body = json!({"model": model, "stream": sse,
+                "messages": [{"role": "user", "content": "How far is the moon?"}],
+                "reasoning": {"exclude": false}, "usage": {"include": true}});
+            let gw = Target {
+                url: format!("{}/chat/completions", handle.base_url()),
+                bearer: token.clone(),
+                body: serde_json::to_vec(&gw_body).unwrap().into(),
+                sse,
+            };
+            let direct = Target {
+                url: format!("{}/chat/completions", mock.base_url()),
+                bearer: key(1),
+                body: serde_json::to_vec(&direct_body).unwrap().into(),
+                sse,
+            };
+            for conc in [1usize, 32] {
+                let n = match (latency, conc) {
+                    (0, 1) => scale(1500),
+                    (0, _) => scale(4000),
+                    (_, 1) => scale(150),
+                    _ => scale(2000),
+                };
+                client_rt.block_on(async {
+                    for _ in 0..2 {
+                        let _ = load(&http, &gw, conc, 20).await;
+                        let _ = load(&http, &direct, conc, 20).await;
+                    }
+                });
+                let (mut d, mut g) = (Run::default(), Run::default());
+                for _ in 0..2 {
+                    d.merge(client_rt.block_on(load(&http, &direct, conc, n / 2)));
+                    g.merge(client_rt.block_on(load(&http, &gw, conc, n / 2)));
+                }
+                let kind = if sse { "SSE " } else { "JSON" };
+                println!(
+                    "\nmock {latency:>2} ms · {kind} · c={conc:<2} · {} requests each",
+                    d.n
+                );
+                println!(
+                    "  {:<8} {:>9} {:>9} {:>10} {:>10} {:>11}",
+                    "", "p50 ms", "p99 ms", "req/s", "CPU ms/req", "TTFB p50 ms"
+                );
+                for (name, r) in [("direct", &d), ("gateway", &g)] {
+                    println!(
+                        "  {name:<8} {:>9.3} {:>9.3} {:>10.0} {:>10.3} {:>11.3}",
+                        r.p50(),
+                        r.p99(),
+                        r.rps(),
+                        r.cpu(),
+                        r.ttfb50()
+                    );
+                }
+                let added = (
+                    g.p50() - d.p50(),
+                    g.p99() - d.p99(),
+                    g.ttfb50() - d.ttfb50(),
+                    g.cpu() - d.cpu(),
+                );
+                println!(
+                    "  added:   p50 {:+.3} ms · p99 {:+.3} ms · first chunk {:+.3} ms · CPU {:+.3} ms/req",
+                    added.0, added.1, added.2, added.3
+                );
+                summary.push((latency, sse, conc, added, g.rps(), d.p50()));
+            }
+        }
+        // The core's request path alone (Dispatcher::run in this process, no gateway HTTP),
+        // c=1 JSON: what of the added time is the dispatcher's rather than the gateway's.
+        let p = pool(settings(dir.path(), mock.base_url()));
+        let dispatcher =
+            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap())).unwrap();
+        let n = scale(600);
+        let (core_ms, core_cpu) = client_rt.block_on(async {
+            let job = || Job {
+                kind: Kind::Chat,
+                request: ChatRequest::text(model.clone(), "How far is the moon?"),
+                models: ModelChoice::Pinned(vec![model.clone()]),
+                stream: false,
+                use_cache: false,
+            };
+            let cancel = CancelToken::new();
+            for _ in 0..20 {
+                dispatcher.run(job(), |_| {}, &cancel).await.unwrap();
+            }
+            let mut lat = Vec::with_capacity(n);
+            let cpu0 = cpu_ms();
+            for _ in 0..n {
+                let t = Instant::now();
+                dispatcher.run(job(), |_| {}, &cancel).await.unwrap();
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (Run::pct(&lat, 0.5), (cpu_ms() - cpu0) / n as f64)
+        });
+        drop(dispatcher);
+        let direct_c1 = summary
+            .iter()
+            .find(|s| s.0 == latency && !s.1 && s.2 == 1)
+            .map(|s| s.5)
+            .unwrap_or(0.0);
+        println!(
+            "\ncore request path alone (mock {latency} ms, Dispatcher::run in-process, c=1 JSON): p50 {core_ms:.3} ms ({:+.3} ms over direct), CPU {core_cpu:.3} ms/req",
+            core_ms - direct_c1
+        );
+        // The ledger's own work per request on a ledger like the gateway's, alone, c=1.
+        let inst = p.start_instance("bench-ledger").unwrap();
+        let n = scale(1000);
+        let t0 = Instant::now();
+        for _ in 0..n {
+            match inst.try_reserve("chat", Some(&model)).unwrap() {
+                Reserve::Granted(g) => inst.complete(&g, &Completion::ok()).unwrap(),
+                Reserve::Wait(_) => panic!("caps never bind in the benchmark"),
+            }
+        }
+        let ledger_ms = t0.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let added_c1_json = summary
+            .iter()
+            .find(|s| s.0 == latency && !s.1 && s.2 == 1)
+            .map(|s| s.3.0)
+            .unwrap_or(0.0);
+        println!(
+            "\nledger (mock {latency} ms): reserve + complete = {ledger_ms:.3} ms per request alone; share of the added c=1 JSON p50 ({added_c1_json:.3} ms): {:.0}%",
+            if added_c1_json > 0.0 {
+                100.0 * ledger_ms / added_c1_json
+            } else {
+                0.0
+            }
+        );
+        drop(inst);
+        gw_rt.block_on(handle.shutdown()).unwrap();
+    }
+    println!(
+        "\ntargets: c=1 added p50 <= 0.3 ms and p99 <= 1 ms (JSON and SSE); c=32 >= 2500 req/s with the ledger on; added first chunk <= 0.5 ms"
+    );
+    for (lat, sse, conc, added, rps, _) in summary {
+        let kind = if sse { "SSE " } else { "JSON" };
+        let verdict = if conc == 1 {
+            let ok = added.0 <= 0.3 && added.1 <= 1.0 && (!sse || added.2 <= 0.5);
+            if ok { "meets" } else { "MISSES" }
+        } else if lat > 0 {
+            "throughput bound by the mock's latency (32 / 20 ms = 1600 req/s at most)"
+        } else if rps >= 2500.0 {
+            "meets"
+        } else {
+            "MISSES"
+        };
+        println!(
+            "  mock {lat:>2} ms {kind} c={conc:<2}: added p50 {:+.3} ms, p99 {:+.3} ms, first chunk {:+.3} ms; gateway {rps:.0} req/s — {verdict}",
+            added.0, added.1, added.2
+        );
+    }
+}
