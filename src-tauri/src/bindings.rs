@@ -5,6 +5,7 @@
 
 use keywheel_core::alerts::Rule;
 use keywheel_core::catalogue::KeyCheck;
+use keywheel_core::chains::{ChainEntry, EntryReason, ResolvedChain};
 use keywheel_core::dispatch::{Kind, Outcome};
 use keywheel_core::forecast::Forecast;
 use keywheel_core::keys::KeySource;
@@ -14,7 +15,7 @@ use keywheel_core::ledger::jobs::JobStatus;
 use keywheel_core::ledger::request_log::{DayAggregate, RequestRow};
 use keywheel_core::ledger::reserve::Availability;
 use keywheel_core::ledger::usage::DayUsage;
-use keywheel_core::ledger::{Adoption, KeyRecord, KeyStatus};
+use keywheel_core::ledger::{Adoption, Credits, KeyRecord, KeyStatus};
 use keywheel_core::ocr::{ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::{
     FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
@@ -67,6 +68,10 @@ pub fn typescript() -> String {
         Kind,
         Outcome,
         ErrorCode,
+        Credits,
+        EntryReason,
+        ChainEntry,
+        ResolvedChain,
         // app
         IpcError,
         IpcErrorRecord,
@@ -84,6 +89,9 @@ pub fn typescript() -> String {
         OcrPlan,
         OcrEvent,
         OcrResult,
+        ChainView,
+        ModelChains,
+        CatalogueModel,
     ];
     let mut out = String::from(
         "// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:\n\

@@ -2,8 +2,10 @@
 //! TypeScript file `ui/src/api/bindings.ts` is generated from them (see `bindings.rs`).
 
 use keywheel_core::catalogue::KeyCheck;
+use keywheel_core::chains::ResolvedChain;
 use keywheel_core::ledger::jobs::JobStatus;
 use keywheel_core::ocr::{ImageResult, QuotaPlan};
+use keywheel_core::openrouter::types::ModelInfo;
 use keywheel_core::pool::KeyView;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -77,6 +79,10 @@ pub struct SettingsView {
     pub keychain: String,
     /// The OpenRouter API base URL.
     pub base_url: String,
+    /// The pinned chat model (used alone instead of the resolved chain), if any.
+    pub chat_pin: Option<String>,
+    /// The pinned vision model, if any.
+    pub vision_pin: Option<String>,
 }
 
 /// A settings edit (`null` = unchanged).
@@ -88,6 +94,14 @@ pub struct SettingsPatch {
     pub chat_models: Option<Vec<String>>,
     /// Vision model chain.
     pub vision_models: Option<Vec<String>>,
+    /// Pin this chat model (`""` unpins).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub chat_pin: Option<String>,
+    /// Pin this vision model (`""` unpins).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub vision_pin: Option<String>,
 }
 
 /// What streams to the chat view while R1 answers.
@@ -132,6 +146,11 @@ pub enum ChatEvent {
         /// Its sentence.
         message: String,
     },
+    /// A sentence for the person: which model answers and why (e.g. R1 needs credits).
+    Note {
+        /// The sentence.
+        message: String,
+    },
 }
 
 /// Who wrote a message.
@@ -167,6 +186,9 @@ pub struct ChatMessage {
     pub error: Option<IpcErrorRecord>,
     /// When (RFC 3339).
     pub at: String,
+    /// Sentences for the person about the models (which one answered and why).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// An error kept in a saved thread (same shape as [`IpcError`]).
@@ -279,4 +301,59 @@ pub struct OcrResult {
     pub id: u32,
     /// Its result.
     pub result: ImageResult,
+}
+
+/// One chain in the Keys view's Models panel.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ChainView {
+    /// The pinned model, if any (the chain is then that model alone).
+    pub pin: Option<String>,
+    /// The chain as it resolves now; absent when it cannot be resolved (see `error`).
+    pub resolved: Option<ResolvedChain>,
+    /// Sentences for the person (models no longer offered, the R1 story, no catalogue).
+    pub sentences: Vec<String>,
+    /// Why the chain cannot be resolved (e.g. the pinned model is no longer offered).
+    pub error: Option<IpcErrorRecord>,
+}
+
+/// `models_chains`' answer: both chains, resolved for the current key's account.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ModelChains {
+    /// The chat chain.
+    pub chat: ChainView,
+    /// The vision chain (reading images).
+    pub vision: ChainView,
+}
+
+/// A catalogue model as the picker lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct CatalogueModel {
+    /// Routable id.
+    pub id: String,
+    /// Display name (the id when OpenRouter gives none).
+    pub name: String,
+    /// Free to use (`:free`, or zero-priced).
+    pub free: bool,
+    /// Takes image input.
+    pub takes_images: bool,
+    /// Answers in text only.
+    pub text_only: bool,
+    /// Can return its reasoning.
+    pub reasons: bool,
+    /// Context window in tokens.
+    pub context_length: Option<u64>,
+}
+
+impl From<&ModelInfo> for CatalogueModel {
+    fn from(m: &ModelInfo) -> Self {
+        Self {
+            id: m.id.clone(),
+            name: m.name.clone().unwrap_or_else(|| m.id.clone()),
+            free: m.is_free(),
+            takes_images: m.takes_images(),
+            text_only: m.outputs_text_only(),
+            reasons: m.reasons(),
+            context_length: m.context_length,
+        }
+    }
 }

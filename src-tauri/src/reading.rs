@@ -20,7 +20,7 @@ fn plan(
     let names = Images::ids_by_name(&inputs);
     let order = inputs.iter().map(|(id, _)| *id).collect();
     let opts = OcrOptions {
-        models: state.chains().vision,
+        models: state.chains().vision_choice(),
         concurrency: CONCURRENCY,
         local_fallback: true,
         use_cache: state.pool.settings().cache_ocr,

@@ -30,6 +30,7 @@ const message: ChatMessage = {
   stopped: false,
   error: null,
   at: '2026-11-26T10:00:00Z',
+  notes: [],
 };
 
 describe('commands pass their arguments under the names Tauri maps to Rust', () => {

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod keys;
+pub mod models;
 pub mod ocr;
 pub mod settings;
 pub mod usage;

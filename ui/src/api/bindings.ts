@@ -69,6 +69,15 @@ status: KeyStatus,
  */
 today: number, 
 /**
+ * Requests today on the key's whole account, OpenRouter's own count included when `/key`
+ * reported more (a key also used elsewhere).
+ */
+account_today: number, 
+/**
+ * The account's daily cap (the tier OpenRouter reports, unless the person set one).
+ */
+account_daily_cap: number, 
+/**
  * Effective daily cap.
  */
 daily_cap: number, 
@@ -477,7 +486,7 @@ at: string,
  */
 message: string, };
 
-export type Rule = "rotation_threshold" | "key_cap" | "key_invalid" | "no_credit" | "spend_limited" | "account_spent" | "all_spent" | "error_spike";
+export type Rule = "rotation_threshold" | "key_cap" | "key_invalid" | "no_credit" | "spend_limited" | "paid_refused" | "account_spent" | "all_spent" | "error_spike";
 
 export type KeyInfo = { 
 /**
@@ -512,6 +521,11 @@ is_free_tier: boolean | null,
  * Management key (cannot chat).
  */
 is_management_key: boolean | null, 
+/**
+ * The account that created the key (`user_…`), when OpenRouter says: keys of one
+ * account share it.
+ */
+creator_user_id: string | null, 
 /**
  * Expiry (ISO-8601), if any.
  */
@@ -555,7 +569,11 @@ info: KeyInfo | null,
 /**
  * The failure, as a sentence.
  */
-error: string | null, };
+error: string | null, 
+/**
+ * A sentence about what the check found (keys sharing an account).
+ */
+note: string | null, };
 
 export type ModelInfo = { 
 /**
@@ -575,13 +593,21 @@ context_length: number | null,
  */
 input_modalities: Array<string>, 
 /**
+ * `architecture.output_modalities` (`text`, `image`, `audio`, …).
+ */
+output_modalities: Array<string>, 
+/**
  * Prices, USD per token (per image / per request for those two).
  */
 pricing: Pricing, 
 /**
  * `expiration_date` (`YYYY-MM-DD`): the model may go away after it.
  */
-expiration_date: string | null, };
+expiration_date: string | null, 
+/**
+ * `supported_parameters` (`reasoning`, `include_reasoning`, `tools`, …).
+ */
+supported_parameters: Array<string>, };
 
 export type Pricing = { 
 /**
@@ -765,7 +791,7 @@ reasoning: string,
  */
 usage: Usage | null, 
 /**
- * Requests sent.
+ * Counted requests sent (each reached OpenRouter; 0 for a cache hit).
  */
 attempts: number, 
 /**
@@ -787,9 +813,61 @@ latency_ms: number,
 /**
  * Generation id.
  */
-generation_id: string | null, };
+generation_id: string | null, 
+/**
+ * Sentences for the person (which model answered and why).
+ */
+notes: Array<string>, };
 
 export type ErrorCode = "usage" | "quota_exhausted" | "no_usable_key" | "upstream" | "bad_input" | "keychain_unavailable" | "storage" | "cancelled";
+
+export type Credits = "paid" | "free_only" | "unknown";
+
+export type EntryReason = { "kind": "preferred" } | { "kind": "completed" } | { "kind": "pinned" } | { "kind": "unchecked" } | { "kind": "not_offered" } | { "kind": "paid_without_credits" } | { "kind": "unavailable_today" } | { "kind": "unfit" } | { "kind": "beyond_chain" };
+
+export type ChainEntry = { 
+/**
+ * Model id.
+ */
+id: string, 
+/**
+ * Whether it is sent.
+ */
+included: boolean, 
+/**
+ * Why.
+ */
+reason: EntryReason, 
+/**
+ * The phrase for `reason`.
+ */
+why: string, 
+/**
+ * Free to use (`None` when the catalogue is not known).
+ */
+free: boolean | null, };
+
+export type ResolvedChain = { 
+/**
+ * Chat or OCR.
+ */
+kind: Kind, 
+/**
+ * What is sent, first choice first.
+ */
+models: Array<string>, 
+/**
+ * Every entry considered, with its reason.
+ */
+entries: Array<ChainEntry>, 
+/**
+ * Whether the catalogue was known.
+ */
+checked: boolean, 
+/**
+ * The account's credit state the chain was resolved for.
+ */
+credits: Credits, };
 
 export type IpcError = { 
 /**
@@ -909,7 +987,15 @@ keychain: string,
 /**
  * The OpenRouter API base URL.
  */
-base_url: string, };
+base_url: string, 
+/**
+ * The pinned chat model (used alone instead of the resolved chain), if any.
+ */
+chat_pin: string | null, 
+/**
+ * The pinned vision model, if any.
+ */
+vision_pin: string | null, };
 
 export type SettingsPatch = { 
 /**
@@ -923,7 +1009,15 @@ chat_models: Array<string> | null,
 /**
  * Vision model chain.
  */
-vision_models: Array<string> | null, };
+vision_models: Array<string> | null, 
+/**
+ * Pin this chat model (`""` unpins).
+ */
+chat_pin?: string | null, 
+/**
+ * Pin this vision model (`""` unpins).
+ */
+vision_pin?: string | null, };
 
 export type ChatEvent = { "type": "reasoning", 
 /**
@@ -965,6 +1059,10 @@ wait_ms: number, } | { "type": "alert",
 /**
  * Its sentence.
  */
+message: string, } | { "type": "note", 
+/**
+ * The sentence.
+ */
 message: string, };
 
 export type Role = "user" | "assistant";
@@ -1005,7 +1103,11 @@ error: IpcErrorRecord | null,
 /**
  * When (RFC 3339).
  */
-at: string, };
+at: string, 
+/**
+ * Sentences for the person about the models (which one answered and why).
+ */
+notes: Array<string>, };
 
 export type Thread = { 
 /**
@@ -1118,3 +1220,61 @@ id: number,
  * Its result.
  */
 result: ImageResult, };
+
+export type ChainView = { 
+/**
+ * The pinned model, if any (the chain is then that model alone).
+ */
+pin: string | null, 
+/**
+ * The chain as it resolves now; absent when it cannot be resolved (see `error`).
+ */
+resolved: ResolvedChain | null, 
+/**
+ * Sentences for the person (models no longer offered, the R1 story, no catalogue).
+ */
+sentences: Array<string>, 
+/**
+ * Why the chain cannot be resolved (e.g. the pinned model is no longer offered).
+ */
+error: IpcErrorRecord | null, };
+
+export type ModelChains = { 
+/**
+ * The chat chain.
+ */
+chat: ChainView, 
+/**
+ * The vision chain (reading images).
+ */
+vision: ChainView, };
+
+export type CatalogueModel = { 
+/**
+ * Routable id.
+ */
+id: string, 
+/**
+ * Display name (the id when OpenRouter gives none).
+ */
+name: string, 
+/**
+ * Free to use (`:free`, or zero-priced).
+ */
+free: boolean, 
+/**
+ * Takes image input.
+ */
+takes_images: boolean, 
+/**
+ * Answers in text only.
+ */
+text_only: boolean, 
+/**
+ * Can return its reasoning.
+ */
+reasons: boolean, 
+/**
+ * Context window in tokens.
+ */
+context_length: number | null, };

@@ -7,6 +7,11 @@ import { mockIPC } from '@tauri-apps/api/mocks';
 import type {
   AlertRow,
   Availability,
+  CatalogueModel,
+  ChainEntry,
+  ChainView,
+  Credits,
+  EntryReason,
   ChatEvent,
   ChatMessage,
   DayAggregate,
@@ -39,7 +44,100 @@ export type FakeOptions = {
   tick?: number;
   /** Seed request history (default true). */
   history?: boolean;
+  /** The account's credit state the chains resolve for (default: credits bought, R1 first). */
+  credits?: Credits;
 };
+
+/** A catalogue model for the picker (`over` sets the flags). */
+export function catalogueModel(id: string, over: Partial<CatalogueModel> = {}): CatalogueModel {
+  return {
+    id,
+    name: id,
+    free: id.endsWith(':free'),
+    takes_images: false,
+    text_only: true,
+    reasons: false,
+    context_length: 131072,
+    ...over,
+  };
+}
+
+/** A small catalogue shaped like OpenRouter's in 2026 (no Llama 3.2 Vision, R1 paid only). */
+export const FAKE_CATALOGUE: CatalogueModel[] = [
+  catalogueModel('google/gemma-4-31b-it:free', { name: 'Google: Gemma 4 31B (free)', takes_images: true }),
+  catalogueModel('google/gemma-4-26b-a4b-it:free', { name: 'Google: Gemma 4 26B A4B (free)', takes_images: true }),
+  catalogueModel('nvidia/nemotron-nano-12b-v2-vl:free', { name: 'NVIDIA: Nemotron Nano 12B 2 VL (free)', takes_images: true }),
+  catalogueModel('qwen/qwen2.5-vl-72b-instruct', { name: 'Qwen: Qwen2.5 VL 72B Instruct', takes_images: true }),
+  catalogueModel('deepseek/deepseek-r1-0528', { name: 'DeepSeek: R1 0528', reasons: true }),
+  catalogueModel('deepseek/deepseek-r1', { name: 'DeepSeek: R1', reasons: true }),
+  catalogueModel('nvidia/nemotron-3-super-120b-a12b:free', { name: 'NVIDIA: Nemotron 3 Super (free)', reasons: true }),
+  catalogueModel('openai/gpt-oss-120b:free', { name: 'OpenAI: gpt-oss-120b (free)', reasons: true }),
+  catalogueModel('black-forest-labs/flux.2-pro', { name: 'Black Forest Labs: FLUX.2 Pro', text_only: false, takes_images: true }),
+];
+
+const WHY: Record<EntryReason['kind'], string> = {
+  preferred: 'preferred, offered',
+  completed: 'added from the catalogue: free',
+  pinned: 'pinned',
+  unchecked: 'sent as configured (no catalogue)',
+  not_offered: 'no longer offered by OpenRouter',
+  paid_without_credits: 'paid, and this account has no credits',
+  unavailable_today: 'unavailable today',
+  unfit: 'does not fit the job',
+  beyond_chain: 'not needed (the chain is full)',
+};
+
+/** The chain as the core would resolve it (a simplified copy of its rules, for the fake). */
+export function fakeResolve(
+  kind: 'chat' | 'vision',
+  preferences: string[],
+  pin: string | null,
+  credits: Credits,
+  catalogue: CatalogueModel[] = FAKE_CATALOGUE,
+): ChainView {
+  const find = (id: string) => catalogue.find((m) => m.id === id);
+  const entry = (id: string, k: EntryReason['kind']): ChainEntry => ({
+    id,
+    included: ['preferred', 'completed', 'pinned', 'unchecked'].includes(k),
+    reason: { kind: k } as EntryReason,
+    why: k === 'completed' ? `${WHY.completed}, ${kind === 'vision' ? 'takes images' : 'shows its reasoning'}` : WHY[k],
+    free: find(id)?.free ?? null,
+  });
+  const fits = (m: CatalogueModel) => m.text_only && (kind === 'chat' || m.takes_images);
+  const chain = (entries: ChainEntry[], sentences: string[] = []): ChainView => ({
+    pin,
+    resolved: { kind: kind === 'chat' ? 'chat' : 'ocr', models: entries.filter((e) => e.included).map((e) => e.id), entries, checked: true, credits },
+    sentences,
+    error: null,
+  });
+  if (pin) {
+    const m = find(pin);
+    if (!m) return { pin, resolved: null, sentences: [], error: { code: 'usage', message: `${pin} is not offered by OpenRouter; pin another model or unpin` } };
+    return chain([entry(pin, 'pinned')]);
+  }
+  const entries: ChainEntry[] = [];
+  for (const id of preferences) {
+    const m = find(id);
+    const sent = entries.filter((e) => e.included).length;
+    entries.push(
+      entry(id, !m ? 'not_offered' : !fits(m) ? 'unfit' : !m.free && credits === 'free_only' ? 'paid_without_credits' : sent >= 3 ? 'beyond_chain' : 'preferred'),
+    );
+  }
+  const r1 = (id: string) => id.toLowerCase().includes('deepseek-r1');
+  // Chat completes with R1 first, then models that show their reasoning.
+  const ranked = kind === 'chat' ? [...catalogue].sort((a, b) => Number(r1(b.id)) - Number(r1(a.id)) || Number(b.reasons) - Number(a.reasons)) : catalogue;
+  for (const m of ranked) {
+    if (entries.filter((e) => e.included).length >= 3) break;
+    if (m.free && fits(m) && !entries.some((e) => e.id === m.id)) entries.push(entry(m.id, 'completed'));
+  }
+  const first = entries.find((e) => e.included)?.id;
+  const verb = kind === 'vision' ? 'reading with' : 'answering with';
+  const sentences = entries.filter((e) => e.reason.kind === 'not_offered').map((e) => `${e.id} is no longer offered by OpenRouter; ${verb} ${first}`);
+  if (kind === 'chat' && preferences.some(r1) && !entries.some((e) => e.included && r1(e.id)) && first) {
+    sentences.push(`DeepSeek R1 is a paid model on OpenRouter and this account has no credits; answering with ${first} instead — add credits or choose a model`);
+  }
+  return chain(entries, sentences);
+}
 
 function fail(code: IpcError['code'], message: string): never {
   throw { code, message } satisfies IpcError;
@@ -57,6 +155,8 @@ export function keyView(id: string, over: Partial<KeyView> = {}): KeyView {
     enabled: true,
     status: 'ok',
     today: 0,
+    account_today: over.today ?? 0,
+    account_daily_cap: 50,
     daily_cap: 50,
     minute_cap: 20,
     availability: { state: 'usable' },
@@ -105,7 +205,14 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     ledger_path: '/home/you/.local/share/keywheel/ledger.sqlite3',
     keychain: 'available',
     base_url: 'https://openrouter.ai/api/v1',
+    chat_pin: null,
+    vision_pin: null,
   };
+  const credits: Credits = opts.credits ?? 'paid';
+  const chainOf = (kind: 'chat' | 'vision') =>
+    kind === 'chat'
+      ? fakeResolve('chat', settings.chat_models, settings.chat_pin, credits)
+      : fakeResolve('vision', settings.vision_models, settings.vision_pin, credits);
   const keys: KeyView[] = opts.keys ?? [
     demoKey(1, { today: 37 }),
     demoKey(2, { today: 50, availability: { state: 'key_spent', until: iso(nextMidnight(Date.now())) } }),
@@ -330,13 +437,23 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         .slice(0, q.limit || 100);
     },
     alerts: () => alertsSeen,
-    settings_get: () => settings,
+    models_chains: () => ({ chat: chainOf('chat'), vision: chainOf('vision') }),
+    models_catalogue: () => FAKE_CATALOGUE,
+    settings_get: () => ({ ...settings }),
     settings_set: (a) => {
       const p = a.patch as SettingsPatch;
       if (p.rotate_after !== null) settings.rotate_after = p.rotate_after;
       if (p.chat_models !== null) settings.chat_models = p.chat_models;
       if (p.vision_models !== null) settings.vision_models = p.vision_models;
-      return settings;
+      for (const [field, kind] of [['chat_pin', 'chat'], ['vision_pin', 'vision']] as const) {
+        const pin = p[field];
+        if (pin === undefined || pin === null) continue;
+        const m = FAKE_CATALOGUE.find((x) => x.id === pin.trim());
+        if (pin.trim() && !m) fail('usage', `${pin} is not offered by OpenRouter (nothing was sent)`);
+        if (m && kind === 'vision' && !m.takes_images) fail('usage', `${pin} does not take images, so it cannot read them; pin a model that takes images`);
+        settings[field] = pin.trim() || null;
+      }
+      return { ...settings };
     },
     threads_list: () =>
       threads
@@ -381,7 +498,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     const t = threads.find((x) => x.id === a.threadId) ?? fail('usage', 'That chat no longer exists.');
     const ch = a.onEvent as Channel<ChatEvent>;
     const prompt = String(a.prompt);
-    t.messages.push({ role: 'user', content: prompt, reasoning: null, model: null, key_id: null, cached: false, stopped: false, error: null, at: iso(Date.now()) });
+    t.messages.push({ role: 'user', content: prompt, reasoning: null, model: null, key_id: null, cached: false, stopped: false, error: null, at: iso(Date.now()), notes: [] });
     if (!t.title) t.title = prompt.slice(0, 48);
     t.updated_at = iso(Date.now());
     const key = spend('chat');
@@ -391,6 +508,10 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     };
     const reasoning = `The person asks: "${prompt}". Let me think about what they need, check the details, and answer plainly.`;
     const answer = `Here is an answer to **${prompt.slice(0, 40)}**:\n\n1. First point.\n2. Second point, with \`code\`.\n\nThat is all.`;
+    const resolved = chainOf('chat');
+    const model = resolved.resolved?.models[0] ?? settings.chat_models[0];
+    const notes = resolved.sentences.filter((n) => n.startsWith('DeepSeek R1'));
+    for (const message of notes) await send({ type: 'note', message });
     let r = '';
     let c = '';
     let stopped = false;
@@ -406,7 +527,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         await send({ type: 'content', text: w });
       }
     }
-    const msg: ChatMessage = { role: 'assistant', content: c, reasoning: r, model: settings.chat_models[0], key_id: key.id, cached: false, stopped, error: null, at: iso(Date.now()) };
+    const msg: ChatMessage = { role: 'assistant', content: c, reasoning: r, model, key_id: key.id, cached: false, stopped, error: null, at: iso(Date.now()), notes };
     t.messages.push(msg);
     t.updated_at = iso(Date.now());
     return msg;

@@ -6,6 +6,7 @@ import { Channel, invoke, type InvokeArgs, type InvokeOptions } from '@tauri-app
 import { listen, TauriEvent, type EventCallback } from '@tauri-apps/api/event';
 import type {
   AlertRow,
+  CatalogueModel,
   ChatEvent,
   ChatMessage,
   ErrorCode,
@@ -15,6 +16,7 @@ import type {
   KeyPatch,
   KeyView,
   LogQuery,
+  ModelChains,
   OcrEvent,
   OcrPlan,
   OcrResult,
@@ -110,6 +112,23 @@ export const alerts = (days: number): Promise<AlertRow[]> => call('alerts', { da
 export const settingsGet = (): Promise<SettingsView> => call('settings_get');
 
 export const settingsSet = (patch: SettingsPatch): Promise<SettingsView> => call('settings_set', { patch });
+
+/** Pins `model` for the chat or vision chain (`null` unpins: back to the resolved chain). */
+export const settingsPin = (kind: 'chat' | 'vision', model: string | null): Promise<SettingsView> =>
+  settingsSet({
+    rotate_after: null,
+    chat_models: null,
+    vision_models: null,
+    [kind === 'chat' ? 'chat_pin' : 'vision_pin']: model ?? '',
+  });
+
+// -------------------------------------------------------------------------------------- models
+
+/** Both chains as they resolve now, each entry with its reason (no quota spent). */
+export const modelsChains = (): Promise<ModelChains> => call('models_chains');
+
+/** OpenRouter's models for the picker (cached a day; `refresh` fetches again). No quota spent. */
+export const modelsCatalogue = (refresh = false): Promise<CatalogueModel[]> => call('models_catalogue', { refresh });
 
 /** Whether the OS lets the app show desktop notifications (alerts are sent by the Rust side). */
 export async function notificationsAllowed(): Promise<boolean | null> {

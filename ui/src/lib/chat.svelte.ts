@@ -37,6 +37,7 @@ export function chatMessage(role: ChatMessage['role'], content: string, over: Pa
     stopped: false,
     error: null,
     at: new Date().toISOString(),
+    notes: [],
     ...over,
   };
 }
@@ -51,6 +52,7 @@ export function noteFor(ev: ChatEvent): string | null {
     case 'waiting':
       return `Waiting ${formatWait(ev.wait_ms)} for the per-minute limit…`;
     case 'alert':
+    case 'note':
       return ev.message;
     default:
       return null;
