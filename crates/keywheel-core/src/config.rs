@@ -425,7 +425,10 @@ pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
     if let Some(list) = &edit.vision_models {
         table.insert("vision_models".into(), models("vision", list)?);
     }
-    for (name, pin) in [("chat_pin", &edit.chat_pin), ("vision_pin", &edit.vision_pin)] {
+    for (name, pin) in [
+        ("chat_pin", &edit.chat_pin),
+        ("vision_pin", &edit.vision_pin),
+    ] {
         match pin {
             None => {}
             Some(None) => {
@@ -500,11 +503,6 @@ mod tests {
         let s = edit_file(&cfg, &edit).unwrap();
         assert_eq!((s.daily_cap, s.rotate_after), (30, 12));
         assert_eq!(s.vision_pin.as_deref(), Some("x/y:free"));
-        let unpin = SettingsEdit {
-            vision_pin: Some(None),
-            ..SettingsEdit::default()
-        };
-        assert_eq!(edit_file(&cfg, &unpin).unwrap().vision_pin, None);
         assert_eq!(s.chat_models, vec!["a/b".to_string(), "c/d".to_string()]);
         assert_eq!(Settings::from_file(&cfg).unwrap(), s);
 
@@ -525,6 +523,11 @@ mod tests {
             before,
             "nothing lost"
         );
+        let unpin = SettingsEdit {
+            vision_pin: Some(None),
+            ..SettingsEdit::default()
+        };
+        assert_eq!(edit_file(&cfg, &unpin).unwrap().vision_pin, None);
     }
 
     #[test]
