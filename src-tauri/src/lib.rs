@@ -37,8 +37,13 @@ pub fn run() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
-        // Rust side only (links open in the browser); the web view has no opener permission.
-        .plugin(tauri_plugin_opener::init())
+        // Rust side only (the navigation guard opens links in the browser): no script in the
+        // page, and the web view has no opener permission.
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        )
         .manage(state.clone())
         .invoke_handler(tauri::generate_handler![
             commands::keys::keys_list,

@@ -624,15 +624,22 @@ async fn the_window_stays_on_the_app_links_go_to_the_browser_and_no_process_hold
     );
     w.wait_for("[data-testid=nav-ocr]").await;
 
-    // No new windows: window.open hands web links to the browser too, and opens nothing.
+    // No new windows: a link with target=_blank, clicked, goes to the browser too.
     w.js(
-        "window.open('https://example.invalid/popup'); return 1;",
+        "const a = document.createElement('a'); a.href = 'https://example.invalid/popup';\
+         a.target = '_blank'; a.textContent = 'popup link'; a.dataset.testid = 'e2e-popup';\
+         a.style = 'position:fixed;top:0;left:0;z-index:99999;background:#fff';\
+         document.body.appendChild(a); return 1;",
         vec![],
     )
     .await;
+    w.click("[data-testid=e2e-popup]").await;
     let deadline = Instant::now() + WAIT;
     while !asked("https://example.invalid/popup") {
-        assert!(Instant::now() < deadline, "window.open was not handed over");
+        assert!(
+            Instant::now() < deadline,
+            "the target=_blank link was not handed over"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     w.js(
@@ -648,19 +655,26 @@ async fn the_window_stays_on_the_app_links_go_to_the_browser_and_no_process_hold
     assert_eq!(w.js("return location.href", vec![]).await, home);
 
     // Nothing the app started holds the key: the app, its WebKit processes, the opener.
-    let procs = processes_of(&w.data());
+    // (tauri-driver and WebKitWebDriver are the test's own: it gave them the key.)
+    let procs: Vec<_> = processes_of(&w.data())
+        .into_iter()
+        .filter(|(_, comm, _)| comm != "tauri-driver" && comm != "WebKitWebDriver")
+        .collect();
     let names: Vec<&str> = procs.iter().map(|(_, c, _)| c.as_str()).collect();
     println!("processes of the app: {names:?}");
     assert!(
-        names.iter().any(|n| n.starts_with("WebKitWeb")),
+        names.contains(&"keywheel-app") && names.iter().any(|n| n.starts_with("WebKitWeb")),
         "the WebKit web process was found: {names:?}"
     );
-    for (pid, comm, env) in &procs {
-        assert!(
-            !env.contains(&key) && !env.contains("OPENROUTER_API_KEYS="),
-            "{comm} ({pid}) has the key in its environment"
-        );
-    }
+    let holders: Vec<String> = procs
+        .iter()
+        .filter(|(_, _, env)| env.contains(&key) || env.contains("OPENROUTER_API_KEYS="))
+        .map(|(pid, comm, _)| format!("{comm} ({pid})"))
+        .collect();
+    assert!(
+        holders.is_empty(),
+        "the key is in the environment of {holders:?}"
+    );
     let opener_env = std::fs::read_to_string(format!("{}.env", opened.display())).unwrap();
     assert!(!opener_env.contains(&key), "the opener saw the key");
     // The app still has the key: it is listed (masked) in the Keys view.
@@ -670,5 +684,207 @@ async fn the_window_stays_on_the_app_links_go_to_the_browser_and_no_process_hold
         key_id(&key)
     ))
     .await;
+    w.end().await;
+}
+
+/// Each entry of one chain in the Models panel, in order: `(id, included, why)`.
+async fn chain_entries(w: &World, kind: &str) -> Vec<(String, bool, String)> {
+    let v = w
+        .js(
+            "return Array.from(document.querySelectorAll(\
+               `[data-testid=chain-${arguments[0]}] [data-testid=chain-entry]`))\
+             .map(li => [li.dataset.modelId, li.dataset.included === 'true',\
+               li.querySelector('[data-testid=chain-entry-why]').textContent]);",
+            vec![json!(kind)],
+        )
+        .await;
+    serde_json::from_value(v).expect("entries")
+}
+
+/// The model ids the open picker lists, in order.
+async fn picker_options(w: &World) -> Vec<String> {
+    let v = w
+        .js(
+            "return Array.from(document.querySelectorAll('[data-testid=model-picker-option]'))\
+             .map(o => o.dataset.modelId);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(v).expect("options")
+}
+
+async fn wait_until<T, F: std::future::Future<Output = T>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+    ok: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = probe().await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn the_models_settings_show_the_resolved_chains_and_the_picker_pins_a_model() {
+    use fantoccini::key::Key;
+
+    let key = fake_key("m0de");
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/keywheel-mock/fixtures/openrouter/models-2026-08.json");
+    let cfg = MockConfig::default()
+        .with_catalog_file(&catalog)
+        .expect("the August 2026 catalogue")
+        .with_no_credits();
+    let w = World::start(cfg, &env_keys(&[&key])).await;
+    w.click("[data-testid=nav-keys]").await;
+    w.wait_for("[data-testid=chain-vision] [data-testid=chain-entry]")
+        .await;
+
+    // The vision chain as resolved for a no-credit account against today's catalogue.
+    let vision = chain_entries(&w, "vision").await;
+    let first = vision.iter().find(|e| e.1).expect("a model is sent");
+    assert_eq!(first.0, "google/gemma-4-31b-it:free", "{vision:?}");
+    assert!(
+        vision.contains(&(
+            "meta-llama/llama-3.2-90b-vision-instruct".into(),
+            false,
+            "no longer offered by OpenRouter".into()
+        )),
+        "{vision:?}"
+    );
+    assert!(
+        vision.contains(&(
+            "qwen/qwen2.5-vl-72b-instruct".into(),
+            false,
+            "paid, and this account has no credits".into()
+        )),
+        "{vision:?}"
+    );
+    let numbers = w
+        .js(
+            "return Array.from(document.querySelectorAll(\
+               '[data-testid=chain-vision] [data-included=true] .num')).map(n => n.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(numbers, json!(["1", "2", "3"]));
+    let credits = w.last_text("[data-testid=models-credits]").await.unwrap();
+    assert!(credits.contains("no credits"), "credits: {credits}");
+    let sentences = w
+        .js(
+            "return Array.from(document.querySelectorAll(\
+               '[data-testid=chain-vision] [data-testid=chain-sentence]')).map(p => p.textContent);",
+            vec![],
+        )
+        .await;
+    assert!(
+        sentences.as_array().unwrap().contains(&json!(
+            "meta-llama/llama-3.2-90b-vision-instruct is no longer offered by OpenRouter; reading with google/gemma-4-31b-it:free"
+        )),
+        "vision sentences: {sentences}"
+    );
+    let r1 = w
+        .last_text("[data-testid=chain-chat] [data-testid=chain-sentence]")
+        .await
+        .unwrap_or_default();
+    assert!(
+        r1.starts_with("DeepSeek R1 is a paid model on OpenRouter and this account has no credits; answering with"),
+        "chat sentence: {r1}"
+    );
+    w.js(
+        "document.querySelector('[data-testid=models-panel]').scrollIntoView({block: 'start'});",
+        vec![],
+    )
+    .await;
+    w.shot("keys-models").await;
+
+    // The vision picker: type to filter (only models that take images), arrows, Enter.
+    w.click("[data-testid=chain-vision] [data-testid=chain-pin]")
+        .await;
+    w.type_into("[data-testid=model-picker-search]", "nemotron")
+        .await;
+    let options = wait_until(
+        "the picker filtered to nemotron vision models",
+        || picker_options(&w),
+        |o: &Vec<String>| !o.is_empty() && o.iter().all(|id| id.contains("nemotron")),
+    )
+    .await;
+    assert!(
+        options.contains(&"nvidia/nemotron-nano-12b-v2-vl:free".to_string()),
+        "{options:?}"
+    );
+    assert!(
+        !options.contains(&"nvidia/nemotron-3-super-120b-a12b:free".to_string()),
+        "a text-only model is not offered for vision: {options:?}"
+    );
+    let want = "nvidia/nemotron-nano-12b-v2-vl:free";
+    let at = options.iter().position(|o| o == want).unwrap();
+    let search = w
+        .client
+        .find(Locator::Css("[data-testid=model-picker-search]"))
+        .await
+        .unwrap();
+    let downs: String = std::iter::repeat_n(char::from(Key::Down), at).collect();
+    search.send_keys(&downs).await.unwrap();
+    let active = wait_until(
+        "the arrows moved to the model",
+        || async {
+            w.js(
+                "const id = document.querySelector('[data-testid=model-picker-search]')\
+                   .getAttribute('aria-activedescendant');\
+                 return id ? document.getElementById(id).dataset.modelId : null;",
+                vec![],
+            )
+            .await
+        },
+        |v: &Value| v.as_str() == Some(want),
+    )
+    .await;
+    assert_eq!(active, json!(want));
+    w.shot("keys-model-picker").await;
+    search
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+
+    // Pinned: the chain is that model alone, and config.toml holds the pin.
+    w.wait_text(
+        "[data-testid=chain-vision] [data-testid=chain-pinned]",
+        "the pinned model",
+        |t| t == want,
+    )
+    .await;
+    let pinned = wait_until(
+        "the vision chain shows only the pin",
+        || chain_entries(&w, "vision"),
+        |e: &Vec<(String, bool, String)>| e.len() == 1,
+    )
+    .await;
+    assert_eq!(pinned, vec![(want.to_string(), true, "pinned".to_string())]);
+    let config = std::fs::read_to_string(w.dir.path().join("config.toml")).unwrap();
+    assert!(
+        config.contains(&format!("vision_pin = \"{want}\"")),
+        "config.toml: {config}"
+    );
+    assert!(
+        w.last_text("[data-testid=model-picker-search]")
+            .await
+            .is_none(),
+        "the picker closed"
+    );
+    w.js(
+        "document.querySelector('[data-testid=models-panel]').scrollIntoView({block: 'start'});",
+        vec![],
+    )
+    .await;
+    w.shot("keys-models-pinned").await;
+    // Showing chains and the catalogue spends nothing: no chat request reached OpenRouter.
+    assert_eq!(w.mock.stats().total_requests, 0);
     w.end().await;
 }
