@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(
             Error::QuotaExhausted {
                 message: "m".into(),
-                reset_at: Utc::now()
+                reset_at: crate::clock::from_millis(0)
             }
             .exit_code(),
             3

@@ -21,7 +21,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
-use chrono::Utc;
 use rand::Rng;
 use serde_json::Value;
 
@@ -376,7 +375,7 @@ async fn answer(
             exclude_reasoning: req.exclude_reasoning,
         },
     );
-    shared.add_usage(&key.key_id, completion.cost(), Utc::now());
+    shared.add_usage(&key.key_id, completion.cost(), crate::clock::now());
 
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -421,7 +420,7 @@ async fn answer(
 
 /// Applies the account's limits; `Some(429)` when the request may not go through.
 fn limit_gate(shared: &Shared, key: &KnownKey) -> Option<Response> {
-    match shared.check_and_count(key, Utc::now()) {
+    match shared.check_and_count(key, crate::clock::now()) {
         Gate::Pass => None,
         Gate::Daily { limit, reset_ms } => Some(bodies::daily_limit(limit, reset_ms, &key.user_id)),
         Gate::Minute {

@@ -110,7 +110,7 @@ impl Completion {
         question: &str,
         p: &Prompt<'_>,
     ) -> Self {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let reasoning = facts.reasoning.then(|| reasoning_text(question));
         let reasoning_tokens = reasoning.as_deref().map(estimate_tokens).unwrap_or(0);
         let prompt_tokens = estimate_tokens(p.all_text) + 4 * p.messages + p.image_tokens;

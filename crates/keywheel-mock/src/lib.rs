@@ -20,6 +20,7 @@
 //! Keys are never logged or reported: statistics name them by key id, the first 12 hex
 //! characters of their SHA-256 ([`key_id`]).
 
+mod clock;
 mod bodies;
 mod catalog;
 mod chat;
@@ -127,7 +128,7 @@ impl MockServer {
     /// Chat-request statistics per key id (same data as `GET /__mock/stats`).
     pub fn stats(&self) -> Stats {
         let mut s = self.shared.stats();
-        s.accounts_daily_used = self.shared.accounts_daily(chrono::Utc::now());
+        s.accounts_daily_used = self.shared.accounts_daily(crate::clock::now());
         s
     }
 
@@ -166,7 +167,7 @@ impl MockServer {
     /// keys had been used elsewhere. Keys that are their own account are named by key id.
     pub fn set_account_used(&self, account: &str, used: u32) {
         self.shared
-            .set_account_used(account, used, chrono::Utc::now());
+            .set_account_used(account, used, crate::clock::now());
     }
 
     /// Marks `account` as tier 2 (1000 free requests a day, credits) or takes that away.

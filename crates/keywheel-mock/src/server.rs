@@ -10,7 +10,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::bodies;
@@ -55,7 +54,7 @@ async fn key_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     let Caller::Known(key) = caller else {
         return bodies::user_not_found();
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let limit = shared.account_daily_limit(&key);
     let used = shared.daily_used(&key.account, now);
     let (usage, usage_daily) = shared.usage(&key.key_id, now);
@@ -133,7 +132,7 @@ async fn generation(
 /// `GET /__mock/stats`.
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let mut s = shared.stats();
-    s.accounts_daily_used = shared.accounts_daily(Utc::now());
+    s.accounts_daily_used = shared.accounts_daily(crate::clock::now());
     bodies::json_response(200, &json!(s))
 }
 
@@ -234,7 +233,7 @@ struct AccountUsed {
 async fn account_used(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match parse_json::<AccountUsed>(&body) {
         Ok(a) => {
-            shared.set_account_used(&a.account, a.used, Utc::now());
+            shared.set_account_used(&a.account, a.used, crate::clock::now());
             ok()
         }
         Err(resp) => *resp,

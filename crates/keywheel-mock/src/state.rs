@@ -228,7 +228,7 @@ impl Shared {
                 script: VecDeque::new(),
             }),
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         for (account, used) in cfg.account_used {
             shared.set_account_used(&account, used, now);
         }

@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn a_job_is_found_again_by_content_and_done_jobs_are_never_claimed() {
         let (_d, l) = ledger();
-        let now = Utc::now();
+        let now = crate::clock::from_millis(1_780_000_000_000);
         let key = JobKey {
             content_hash: "abc",
             tile_index: 0,
@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn a_job_held_by_a_dead_instance_is_taken_over() {
         let (_d, l) = ledger();
-        let now = Utc::now();
+        let now = crate::clock::from_millis(1_780_000_000_000);
         let key = JobKey {
             content_hash: "abc",
             tile_index: 0,

@@ -280,7 +280,7 @@ impl std::error::Error for ApiFailure {}
 
 /// A sentence a person can act on, for any failure (uses the current time for countdowns).
 pub fn failure_sentence(f: &ApiFailure) -> String {
-    failure_sentence_at(f, Utc::now())
+    failure_sentence_at(f, crate::clock::Clock::now(&crate::clock::SystemClock))
 }
 
 /// [`failure_sentence`] with an explicit "now" (for the reset countdown).
@@ -778,7 +778,7 @@ pub fn parse_retry_after(s: &str) -> Option<Duration> {
             .then(|| Duration::from_secs_f64(secs.min(86_400.0 * 7.0)));
     }
     let at = DateTime::parse_from_rfc2822(s).ok()?.with_timezone(&Utc);
-    Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+    Some((at - crate::clock::Clock::now(&crate::clock::SystemClock)).to_std().unwrap_or(Duration::ZERO))
 }
 
 fn as_u16(v: &Value) -> Option<u16> {
