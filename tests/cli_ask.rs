@@ -533,7 +533,7 @@ fn model_output_is_terminal_safe_unless_raw() {
 /// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
 fn snapshot() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../keywheel-mock/fixtures/openrouter/models-2026-08.json")
+        .join("../keywheel-mock/fixtures/openrouter/models-2026-05-07.json")
 }
 
 fn today_2026() -> MockConfig {
@@ -673,16 +673,17 @@ fn key_reconciliation_raises_the_count_and_sets_a_tier_two_cap() {
 #[test]
 fn a_pinned_unknown_model_exits_2_with_suggestions_and_spends_nothing() {
     let w = World::new(1, today_2026());
-    let out = w.run(&["ask", "--model", "google/gemma-4-31b-it", "hi"]);
+    // R1 has no free variant any more: the id people remember from 2025 is refused locally.
+    let out = w.run(&["ask", "--model", "deepseek/deepseek-r1:free", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("google/gemma-4-31b-it is not a model OpenRouter offers"),
+        err.contains("deepseek/deepseek-r1:free is not a model OpenRouter offers"),
         "{err}"
     );
     assert!(
-        err.contains("google/gemma-4-31b-it:free"),
-        "the closest id is suggested: {err}"
+        err.contains("the closest are deepseek/deepseek-r1,"),
+        "the closest ids are suggested: {err}"
     );
     assert_eq!(w.mock.stats().total_requests, 0);
     let usage = json(&w.run(&["usage", "--json", "--days", "1"]));

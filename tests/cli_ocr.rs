@@ -736,7 +736,7 @@ fn local_ocr_gets_the_image_on_stdin_and_an_environment_without_keys() {
 /// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
 fn snapshot() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../keywheel-mock/fixtures/openrouter/models-2026-08.json")
+        .join("../keywheel-mock/fixtures/openrouter/models-2026-05-07.json")
 }
 
 /// docs/models.md: a new user on the free tier, default settings, today's catalogue. The first
@@ -751,7 +751,10 @@ fn a_free_tier_account_reads_an_image_with_a_free_vision_model_from_default_sett
     let w = World::new(1, cfg);
     let card = w.write(
         "card.png",
-        &encode(&DynamicImage::ImageRgb8(photo(300, 200, 7)), ImageFormat::Png),
+        &encode(
+            &DynamicImage::ImageRgb8(photo(300, 200, 7)),
+            ImageFormat::Png,
+        ),
     );
     let first = w.run(&["ocr", "--json", &card]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
@@ -767,14 +770,24 @@ fn a_free_tier_account_reads_an_image_with_a_free_vision_model_from_default_sett
     // A new image the same day: no notice again (once per UTC day), no refused request.
     let other = w.write(
         "other.png",
-        &encode(&DynamicImage::ImageRgb8(photo(300, 200, 8)), ImageFormat::Png),
+        &encode(
+            &DynamicImage::ImageRgb8(photo(300, 200, 8)),
+            ImageFormat::Png,
+        ),
     );
     let second = w.run(&["ocr", "--json", &card, &other]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let docs = images(&second);
-    assert_eq!(docs[0]["requests"], 0, "the card was read before: never paid twice");
+    assert_eq!(
+        docs[0]["requests"], 0,
+        "the card was read before: never paid twice"
+    );
     assert_eq!(docs[1]["requests"], 1);
-    assert!(!stderr(&second).contains("no longer offered"), "{}", stderr(&second));
+    assert!(
+        !stderr(&second).contains("no longer offered"),
+        "{}",
+        stderr(&second)
+    );
     let stats = w.mock.stats();
     let refused: u64 = stats
         .keys
@@ -793,10 +806,22 @@ fn a_pinned_unknown_vision_model_exits_2_before_anything_is_planned() {
     let w = World::new(1, cfg);
     let card = w.write(
         "card.png",
-        &encode(&DynamicImage::ImageRgb8(photo(120, 80, 3)), ImageFormat::Png),
+        &encode(
+            &DynamicImage::ImageRgb8(photo(120, 80, 3)),
+            ImageFormat::Png,
+        ),
     );
-    let out = w.run(&["ocr", "--model", "meta-llama/llama-3.2-90b-vision-instruct", &card]);
+    let out = w.run(&[
+        "ocr",
+        "--model",
+        "meta-llama/llama-3.2-90b-vision-instruct",
+        &card,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is not a model OpenRouter offers"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a model OpenRouter offers"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(w.mock.stats().total_requests, 0);
 }
