@@ -18,7 +18,7 @@ pub async fn status(state: State<'_, AppState>) -> IpcResult<StatusView> {
 /// Requests per key per UTC day for the last `days` days, aggregates and forecasts.
 #[tauri::command]
 pub async fn usage(state: State<'_, AppState>, days: u32) -> IpcResult<UsageView> {
-    Ok(state.pool.usage(days)?)
+    Ok(state.pool.usage(check_days(days)?)?)
 }
 
 /// The request log, newest first.
@@ -41,5 +41,29 @@ pub async fn request_log(
 /// Alerts of the last `days` UTC days.
 #[tauri::command]
 pub async fn alerts(state: State<'_, AppState>, days: u32) -> IpcResult<Vec<AlertRow>> {
-    Ok(state.pool.ledger().alerts(days, state.pool.now())?)
+    Ok(state.pool.ledger().alerts(check_days(days)?, state.pool.now())?)
+}
+
+/// A day count from the web view: 1 to 366, as on the command line (a huge one would take the
+/// date arithmetic out of range).
+fn check_days(days: u32) -> IpcResult<u32> {
+    if (1..=366).contains(&days) {
+        Ok(days)
+    } else {
+        Err(crate::error::IpcError::usage(format!(
+            "{days} days is out of range; ask for 1 to 366 days"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn day_counts_out_of_range_are_sentences() {
+        assert_eq!(super::check_days(7).unwrap(), 7);
+        for bad in [0, 367, u32::MAX] {
+            let e = super::check_days(bad).unwrap_err();
+            assert!(e.message.contains("out of range"), "{}", e.message);
+        }
+    }
 }

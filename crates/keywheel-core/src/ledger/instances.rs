@@ -143,17 +143,17 @@ impl Ledger {
         })
     }
 
-    /// Instances with a heartbeat within `ttl` of now (either side).
+    /// Instances with a heartbeat within `ttl` (those not expired yet; one from the future
+    /// counts until [`expire_instances`](Self::expire_instances) removes it).
     pub fn live_instances(&self, now: DateTime<Utc>, ttl: Duration) -> Result<Vec<InstanceInfo>> {
         let cutoff = (now - ttl).timestamp_millis();
-        let ahead = (now + ttl).timestamp_millis();
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, pid, kind, key_id, started_ms, heartbeat_ms FROM instances
-             WHERE heartbeat_ms >= ?1 AND heartbeat_ms <= ?2 ORDER BY started_ms",
+             WHERE heartbeat_ms >= ?1 ORDER BY started_ms",
         )?;
         let rows = stmt
-            .query_map([cutoff, ahead], |r| {
+            .query_map([cutoff], |r| {
                 Ok(InstanceInfo {
                     id: r.get(0)?,
                     pid: r.get(1)?,
@@ -193,6 +193,7 @@ mod tests {
         // The clock steps back an hour. The dead instance never beats again; the live one does.
         let back = t0 - 3_600_000;
         assert!(l.heartbeat(&live, at(back)).unwrap());
+        assert_eq!(l.expire_instances(at(back), ttl).unwrap(), 1);
         let alive = l.live_instances(at(back), ttl).unwrap();
         assert_eq!(
             alive.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
@@ -203,7 +204,6 @@ mod tests {
             at(back),
             "the future beat was replaced by now"
         );
-        assert_eq!(l.expire_instances(at(back), ttl).unwrap(), 1);
         assert!(
             !l.heartbeat(&dead, at(back)).unwrap(),
             "the dead one is gone"
