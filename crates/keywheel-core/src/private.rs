@@ -111,4 +111,25 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(names.len(), 2, "no temporary file left behind");
     }
+
+    #[test]
+    fn the_config_file_is_written_private_in_a_private_new_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = root.path().join("keywheel/config.toml");
+        let edit = crate::config::SettingsEdit {
+            rotate_after: Some(5),
+            ..Default::default()
+        };
+        crate::config::edit_file(&cfg, &edit).unwrap();
+        assert_eq!(mode(cfg.parent().unwrap()), 0o700);
+        assert_eq!(mode(&cfg), 0o600);
+        let again = crate::config::SettingsEdit {
+            rotate_after: Some(6),
+            ..Default::default()
+        };
+        crate::config::edit_file(&cfg, &again).unwrap();
+        assert_eq!(mode(&cfg), 0o600);
+        let names: Vec<_> = std::fs::read_dir(cfg.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
 }

@@ -402,3 +402,167 @@ fn reservations_of_an_instance_expired_while_alive_are_abandoned_later() {
         "and it stays counted"
     );
 }
+
+/// Ledger trouble is a sentence naming the file and what to do: a ledger from a newer
+/// Keywheel, a damaged file, a read-only file system, a full disk.
+mod ledger_trouble {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use keywheel_core::ledger::{CapDefaults, Ledger};
+    use keywheel_core::{Error, ErrorCode};
+
+    fn open(path: &Path) -> keywheel_core::Result<Ledger> {
+        Ledger::open(path, CapDefaults::default())
+    }
+
+    fn refused(path: &Path) -> Error {
+        open(path).expect_err("the ledger must not open")
+    }
+
+    /// A small tmpfs, unmounted on drop; `None` (with the reason printed) when this test
+    /// cannot mount (not root, or no mount permission in this container).
+    struct Tmpfs {
+        point: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Tmpfs {
+        fn mount(size: &str) -> Option<Tmpfs> {
+            let dir = tempfile::tempdir().unwrap();
+            let point = dir.path().join("mnt");
+            std::fs::create_dir(&point).unwrap();
+            let out = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(&point)
+                .output();
+            match out {
+                Ok(o) if o.status.success() => Some(Tmpfs { point, _dir: dir }),
+                Ok(o) => {
+                    println!(
+                        "skipped: cannot mount a tmpfs (needs root): {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    );
+                    None
+                }
+                Err(e) => {
+                    println!("skipped: no `mount` command ({e})");
+                    None
+                }
+            }
+        }
+
+        fn remount_read_only(&self) {
+            let ok = Command::new("mount")
+                .args(["-o", "remount,ro"])
+                .arg(&self.point)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "remount read-only");
+        }
+
+        /// Fills the file system to the last byte.
+        fn fill(&self) {
+            use std::io::Write;
+            let mut f = std::fs::File::create(self.point.join("filler")).unwrap();
+            let block = vec![0u8; 64 * 1024];
+            loop {
+                if f.write_all(&block).is_err() {
+                    break;
+                }
+            }
+            let byte = [0u8; 1];
+            while f.write_all(&byte).is_ok() {}
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.point).status();
+        }
+    }
+
+    #[test]
+    fn a_ledger_from_a_newer_keywheel_names_both_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite3");
+        drop(open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let known: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "user_version", known + 3).unwrap();
+        drop(conn);
+        let e = refused(&path);
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!(
+                "{} was written by a newer Keywheel (schema {}, this one knows {known}); \
+                 upgrade, or point KEYWHEEL_DATA_DIR elsewhere",
+                path.display(),
+                known + 3
+            )),
+            "{msg}"
+        );
+        assert_eq!(e.code(), ErrorCode::Storage);
+    }
+
+    #[test]
+    fn a_damaged_ledger_names_the_file_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite3");
+        std::fs::write(&path, "not a database at all, just text ".repeat(300)).unwrap();
+        let msg = refused(&path).to_string();
+        assert!(msg.contains("is damaged"), "{msg}");
+        assert!(msg.contains(&format!("mv {}", path.display())), "{msg}");
+        assert!(msg.contains("KEYWHEEL_DATA_DIR"), "{msg}");
+    }
+
+    #[test]
+    fn a_read_only_ledger_says_so() {
+        let Some(fs) = Tmpfs::mount("4m") else {
+            return;
+        };
+        let path = fs.point.join("ledger.sqlite3");
+        drop(open(&path).unwrap());
+        fs.remount_read_only();
+        let e = refused(&path);
+        let msg = e.to_string();
+        assert!(msg.contains("read-only"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert_eq!(e.code(), ErrorCode::Storage);
+    }
+
+    #[test]
+    fn a_full_disk_says_so_when_opening_and_when_writing() {
+        let Some(fs) = Tmpfs::mount("4m") else {
+            return;
+        };
+        // Open on a full disk: a new ledger cannot be created.
+        let fresh = fs.point.join("fresh/ledger.sqlite3");
+        let path = fs.point.join("ledger.sqlite3");
+        let ledger = open(&path).unwrap();
+        fs.fill();
+        let msg = refused(&fresh).to_string();
+        assert!(
+            msg.contains("is full; free some space") && msg.contains(&fresh.display().to_string()),
+            "opening: {msg}"
+        );
+        // A write on a full disk.
+        let e = ledger
+            .write(|tx| {
+                tx.execute_batch("CREATE TABLE IF NOT EXISTS filler (b BLOB)")?;
+                for _ in 0..64 {
+                    tx.execute("INSERT INTO filler VALUES (zeroblob(65536))", [])?;
+                }
+                Ok(())
+            })
+            .expect_err("nothing fits on a full disk");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("is full; free some space") && msg.contains(&path.display().to_string()),
+            "writing: {msg}"
+        );
+        drop(ledger);
+    }
+}
