@@ -734,7 +734,7 @@ async fn wait_until<T, F: std::future::Future<Output = T>>(
 async fn the_models_settings_show_the_resolved_chains_and_the_picker_pins_a_model() {
     use fantoccini::key::Key;
 
-    let key = fake_key("m0de");
+    let key = fake_key("d0de");
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../crates/keywheel-mock/fixtures/openrouter/models-2026-08.json");
     let cfg = MockConfig::default()
