@@ -357,3 +357,60 @@ impl From<&ModelInfo> for CatalogueModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_patch_without_pins_leaves_them_and_an_empty_pin_unpins() {
+        let p: SettingsPatch = serde_json::from_str(
+            r#"{"rotate_after":null,"chat_models":null,"vision_models":null}"#,
+        )
+        .unwrap();
+        assert_eq!((p.chat_pin, p.vision_pin), (None, None));
+        let p: SettingsPatch = serde_json::from_str(
+            r#"{"rotate_after":null,"chat_models":null,"vision_models":null,"vision_pin":"","chat_pin":"x/y:free"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.vision_pin.as_deref(), Some(""));
+        assert_eq!(p.chat_pin.as_deref(), Some("x/y:free"));
+    }
+
+    #[test]
+    fn a_catalogue_model_carries_what_the_picker_filters_on() {
+        let m: ModelInfo = serde_json::from_value(serde_json::json!({
+            "id": "google/gemma-4-31b-it:free",
+            "architecture": {"input_modalities": ["image", "text"], "output_modalities": ["text"]},
+            "pricing": {"prompt": "0", "completion": "0"},
+            "supported_parameters": ["reasoning"],
+        }))
+        .unwrap();
+        let c = CatalogueModel::from(&m);
+        assert_eq!(
+            c.name, "google/gemma-4-31b-it:free",
+            "the id when there is no name"
+        );
+        assert!(c.free && c.takes_images && c.text_only && c.reasons);
+        let paid: ModelInfo = serde_json::from_value(serde_json::json!({
+            "id": "deepseek/deepseek-r1", "name": "DeepSeek: R1",
+            "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+            "pricing": {"prompt": "0.0000007", "completion": "0.0000025"},
+        }))
+        .unwrap();
+        let c = CatalogueModel::from(&paid);
+        assert_eq!(c.name, "DeepSeek: R1");
+        assert!(!c.free && !c.takes_images);
+    }
+
+    #[test]
+    fn a_note_streams_as_its_own_event() {
+        let e = ChatEvent::Note {
+            message: "DeepSeek R1 is a paid model on OpenRouter".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "note", "message": "DeepSeek R1 is a paid model on OpenRouter"})
+        );
+    }
+}
