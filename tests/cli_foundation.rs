@@ -466,3 +466,104 @@ fn bad_settings_exit_2_with_a_sentence() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `keywheel ask` against keywheel-mock, sharing `env`'s data dir.
+fn ask(env: &Env, mock: &keywheel_mock::MockServer, args: &[&str], stdin: &[u8]) -> Output {
+    env.cmd(&key(1), false)
+        .env("OPENROUTER_BASE_URL", mock.base_url())
+        .arg("ask")
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_prompt_over_the_limit_or_not_utf8_exits_6_and_spends_nothing() {
+    let env = Env::new();
+    let mock = keywheel_mock::start_blocking(keywheel_mock::MockConfig::default()).unwrap();
+    let limit = keywheel_core::input::MAX_PROMPT_BYTES;
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("not UTF-8", b"what is \xff\xfe this?".to_vec()),
+        ("over the limit", vec![b'a'; limit + 1]),
+        ("far over the limit", vec![b'a'; limit * 4]),
+    ];
+    for (what, bytes) in &cases {
+        let out = ask(&env, &mock, &["-"], bytes);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{what}: {err}");
+        assert!(
+            err.contains("standard input") && (err.contains("UTF-8") || err.contains("limit")),
+            "{what}: {err}"
+        );
+    }
+    assert_eq!(mock.stats().total_requests, 0, "nothing reached the mock");
+    let usage = json(&env.run(&key(1), &["usage", "--json", "--days", "2"]));
+    let spent: u64 = usage["usage"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["requests"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(spent, 0, "no quota was reserved: {usage}");
+    // At the limit is fine.
+    let out = ask(&env, &mock, &["-"], "é".repeat(limit / 2).as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_data_dir_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let mock = keywheel_mock::start_blocking(keywheel_mock::MockConfig::default()).unwrap();
+    // A data dir that already exists, open to everyone, as an older Keywheel left it.
+    let data = env.data().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // assert_cmd cannot set a umask: a shell sets 022, then runs keywheel.
+    let shell = |args: &str| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask 022 && exec \"$0\" {args}"))
+            .arg(assert_cmd::cargo::cargo_bin("keywheel"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", env.data())
+            .env("KEYWHEEL_DATA_DIR", &data)
+            .env("KEYWHEEL_CONFIG", "")
+            .env("KEYWHEEL_KEYCHAIN", "off")
+            .env("OPENROUTER_API_KEYS", key(1))
+            .env("OPENROUTER_BASE_URL", mock.base_url())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "keywheel {args}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    shell("ask 'a question'");
+    shell("status");
+    let mut seen = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{} is {mode:o}", p.display());
+                seen.push(p.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(
+        seen.iter().any(|n| n.ends_with(".sqlite3")) && seen.iter().any(|n| n.ends_with(".jsonl")),
+        "the ledger and a log were checked: {seen:?}"
+    );
+}
