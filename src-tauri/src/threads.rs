@@ -197,6 +197,10 @@ mod tests {
         t.title = "Hello".into();
         threads.save(&t).unwrap();
         assert_eq!(threads.get(&t.id).unwrap().title, "Hello");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("chats")), 0o700, "a private folder");
+        assert_eq!(mode(&threads.path(&t.id).unwrap()), 0o600, "a private file");
         assert_eq!(threads.list().unwrap().len(), 1);
         assert!(threads.get("../../etc/passwd").is_err());
         let answer = threads.begin(&t.id).unwrap();
