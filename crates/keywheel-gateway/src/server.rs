@@ -1,4 +1,5 @@
-//! The axum app: routes, the token check, the overhead header, dispatch, and shutdown.
+//! The axum app: routes, the token check, the overhead header, dispatch (each job on a
+//! blocking thread, so ledger work stays off the async workers), and shutdown.
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -225,6 +226,10 @@ pub(crate) async fn serve(
 ) -> Result<()> {
     let app = router(state.clone());
     let mut graceful = stop.clone();
+    // Small SSE writes must leave at once (Nagle + delayed ACK would hold each for ~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = graceful.wait_for(|v| *v).await;
@@ -409,26 +414,32 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
     {
         let d = dispatcher.clone();
         let cancel = cancel.clone();
-        tokio::spawn(async move {
-            let _inflight = inflight;
-            let _lease = lease;
-            let events = tx.clone();
-            let result = d
-                .run(
-                    parsed.job,
-                    move |p| match p {
-                        Progress::Stream(ev) if stream => {
-                            let _ = events.send(Msg::Stream(ev.clone()));
-                        }
-                        Progress::Retry { .. } => {
-                            let _ = events.send(Msg::Retry);
-                        }
-                        _ => {}
-                    },
-                    &cancel,
-                )
-                .await;
-            let _ = tx.send(Msg::Done(result));
+        // The job runs on a blocking thread that drives it with `block_on`: the dispatcher's
+        // SQLite transactions (reserve, complete) then never stall the async workers that
+        // serve the other connections; its HTTP I/O still uses the runtime's drivers.
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            rt.block_on(async move {
+                let _inflight = inflight;
+                let _lease = lease;
+                let events = tx.clone();
+                let result = d
+                    .run(
+                        parsed.job,
+                        move |p| match p {
+                            Progress::Stream(ev) if stream => {
+                                let _ = events.send(Msg::Stream(ev.clone()));
+                            }
+                            Progress::Retry { .. } => {
+                                let _ = events.send(Msg::Retry);
+                            }
+                            _ => {}
+                        },
+                        &cancel,
+                    )
+                    .await;
+                let _ = tx.send(Msg::Done(result));
+            })
         });
     }
     if stream {
