@@ -58,14 +58,54 @@ pub(crate) fn decode(
         Format::Jpeg => decode_jpeg(name, bytes, opts, scale_for),
         _ => decode_with_image(name, bytes, format, opts),
     };
-    match catch_unwind(AssertUnwindSafe(run)) {
+    let first = match catch_unwind(AssertUnwindSafe(run)) {
         Ok(result) => result,
         Err(_) => Err(PrepError::Damaged {
             name: name.to_owned(),
             format,
             reason: "the decoder gave up on malformed data".to_owned(),
         }),
+    };
+    match first {
+        Err(e) if may_fall_back(&e, format) => fall_back(name, bytes, format, opts).ok_or(e),
+        other => other,
     }
+}
+
+/// Whether another decoder may do better than the refusal `e`: a variant our decoder lacks,
+/// or data it calls damaged that a more lenient reader may still read. A file that ends
+/// early stays refused (lenient readers fill the rest with grey), except a TIFF, whose
+/// strip sizes our decoder takes more literally than libtiff does. Limits are never
+/// second-guessed.
+fn may_fall_back(e: &PrepError, format: Format) -> bool {
+    match e {
+        PrepError::UnsupportedFeature { .. } | PrepError::Damaged { .. } => true,
+        PrepError::Truncated { .. } => format == Format::Tiff,
+        _ => false,
+    }
+}
+
+/// The other decoders, in order: for JPEG the `image` crate's (zune-jpeg, lenient about
+/// misplaced restart markers and broken EXIF blocks), then ImageMagick
+/// ([`crate::fallback`]) for every format. Its output is already upright.
+fn fall_back(name: &str, bytes: &[u8], format: Format, opts: &PrepOptions) -> Option<Decoded> {
+    if format == Format::Jpeg {
+        let lenient = catch_unwind(AssertUnwindSafe(|| {
+            decode_with_image(name, bytes, format, opts)
+        }));
+        if let Ok(Ok(decoded)) = lenient {
+            return Some(decoded);
+        }
+    }
+    let image = crate::fallback::decode(bytes, format, 0, opts)?;
+    Some(Decoded {
+        header: Header {
+            width: image.width(),
+            height: image.height(),
+            orientation: Orientation::NoTransforms,
+        },
+        image,
+    })
 }
 
 fn check_pixels(
@@ -273,7 +313,12 @@ fn decode_with_image(
             limit: opts.max_decoded_bytes,
         });
     }
-    let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    if orientation == Orientation::NoTransforms
+        && let Some(stated) = crate::orient::from_container(format, bytes)
+    {
+        orientation = stated;
+    }
     let image = DynamicImage::from_decoder(dec).map_err(err)?;
     Ok(Decoded {
         header: Header {

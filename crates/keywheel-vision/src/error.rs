@@ -39,7 +39,7 @@ pub enum PrepError {
     },
 
     /// A supported format that uses a feature the decoder lacks (e.g. arithmetic-coded JPEG).
-    #[error("{name} is {what} that uses a feature Keywheel cannot decode ({feature}); open it in an image editor and save it again as a plain PNG or JPEG.", what = format.what())]
+    #[error("{name} is an unsupported {format} variant ({feature}); open it in an image editor and save it again as a plain PNG or JPEG.", format = format.name())]
     UnsupportedFeature {
         /// The file's name.
         name: String,
@@ -92,6 +92,15 @@ pub enum PrepError {
         needed: u64,
         /// The limit in bytes ([`crate::PrepOptions::max_decoded_bytes`]).
         limit: u64,
+    },
+
+    /// A multi-page file has more pages than allowed.
+    #[error("{name} has more than {max_pages} pages; split it into smaller files first.")]
+    TooManyPages {
+        /// The file's name.
+        name: String,
+        /// The limit ([`crate::PrepOptions::max_pages`]).
+        max_pages: usize,
     },
 
     /// The file is larger than allowed.
@@ -164,6 +173,7 @@ impl PrepError {
             | PrepError::Damaged { name, .. }
             | PrepError::TooManyPixels { name, .. }
             | PrepError::TooMuchMemory { name, .. }
+            | PrepError::TooManyPages { name, .. }
             | PrepError::TooLarge { name, .. }
             | PrepError::IsDirectory { name }
             | PrepError::NotFound { name }

@@ -23,6 +23,9 @@ pub struct PrepOptions {
     /// Upper bound on the number of tiles (default 12). A taller image gets taller bands,
     /// scaled down further, rather than more requests.
     pub max_tiles: usize,
+    /// Most pages read from one multi-page file (default 500); a file with more is refused
+    /// before any page is decoded.
+    pub max_pages: usize,
     /// Starting JPEG quality, 1–100 (default 88). Lowered automatically when a data URL
     /// would exceed [`PrepOptions::max_data_url_bytes`].
     pub jpeg_quality: u8,
@@ -38,6 +41,7 @@ impl Default for PrepOptions {
             max_decoded_bytes: 500_000_000,
             tile: true,
             max_tiles: 12,
+            max_pages: 500,
             jpeg_quality: 88,
         }
     }

@@ -57,7 +57,21 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
         };
         (content_hash, decoded)
     });
-    let decoded = decoded?;
+    finish(name, format, decoded?, content_hash, opts)
+}
+
+/// Everything after decoding: flatten, classify, turn upright, scale or tile, encode.
+pub(crate) fn finish(
+    name: &str,
+    format: crate::Format,
+    decoded: crate::decode::Decoded,
+    content_hash: String,
+    opts: &PrepOptions,
+) -> Result<Prepared, PrepError> {
+    let plan_for = |h: &Header| {
+        let (w, h) = upright_size(h.width, h.height, h.orientation);
+        tile::plan(w, h, opts)
+    };
     let header = decoded.header;
     let plan = plan_for(&header);
     let (source_width, source_height) =
@@ -88,6 +102,7 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
         source_width,
         source_height,
         content_hash,
+        page: None,
     })
 }
 

@@ -16,8 +16,21 @@ pub struct Prepared {
     pub source_width: u32,
     /// Height of the original image, upright (after EXIF orientation).
     pub source_height: u32,
-    /// Lower-case hex SHA-256 of the original bytes, for exact-content caching.
+    /// Lower-case hex SHA-256 of the original bytes, for exact-content caching; for a page
+    /// of a multi-page file, followed by `:p<N>` (see [`crate::prepare_pages`]).
     pub content_hash: String,
+    /// For a page of a multi-page file: which page (from 1) of how many. `None` for a
+    /// single image.
+    pub page: Option<PageOf>,
+}
+
+/// Page `number` (from 1) of a file with `of` pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PageOf {
+    /// The page, from 1.
+    pub number: usize,
+    /// How many pages the file has.
+    pub of: usize,
 }
 
 /// One image ready to be put in an `image_url` content part.

@@ -410,3 +410,83 @@ fn rotated_dct_scaled_jpeg_tiles_in_upright_reading_order() {
     );
     assert!(mean(4) > 235, "the last band is white, mean {}", mean(4));
 }
+
+/// A lossless WebP of `img` with an `EXIF` chunk stating `orientation` (after the bitstream,
+/// where exiftool and libwebp's `webpmux` put it).
+fn webp_with_exif_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
+    let mut webp = encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::WebP);
+    let jpeg_with_exif = with_exif_orientation(&[0xFF, 0xD8], orientation);
+    // The APP1 body after its length: "Exif\0\0" + TIFF.
+    let exif = &jpeg_with_exif[6..];
+    webp.extend_from_slice(b"EXIF");
+    webp.extend_from_slice(&(exif.len() as u32).to_le_bytes());
+    webp.extend_from_slice(exif);
+    if exif.len() % 2 == 1 {
+        webp.push(0);
+    }
+    let riff = (webp.len() - 8) as u32;
+    webp[4..8].copy_from_slice(&riff.to_le_bytes());
+    webp
+}
+
+#[test]
+fn webp_with_exif_orientation_6_comes_out_upright() {
+    let stored = RgbImage::from_fn(400, 200, |_, y| {
+        if y < 100 {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    });
+    let webp = webp_with_exif_orientation(&stored, 6);
+    assert_eq!(keywheel_vision::sniff(&webp), Some(Format::WebP));
+    let p = prepare("portrait.webp", &webp, &opts()).unwrap();
+    assert_eq!((p.source_width, p.source_height), (200, 400));
+    let (_, img) = only(&p);
+    // Upright, the black half is on the right.
+    assert!(luma(&img, img.width() - 5, img.height() / 2) < 40);
+    assert!(luma(&img, 5, img.height() / 2) > 215);
+}
+
+#[test]
+fn each_page_of_a_multi_page_tiff_is_its_own_prepared_image() {
+    if !std::path::Path::new("/usr/bin/convert").exists() && which("convert").is_none() {
+        eprintln!("skipped: pages after the first need ImageMagick");
+        return;
+    }
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = tiff::encoder::TiffEncoder::new(&mut bytes).unwrap();
+        for (w, h, v) in [(64u32, 32u32, 0u8), (32, 64, 128), (40, 40, 255)] {
+            let data = vec![v; (w * h) as usize];
+            enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &data)
+                .unwrap();
+        }
+    }
+    let pages = keywheel_vision::prepare_pages("scan.tif", bytes.get_ref(), &opts()).unwrap();
+    assert_eq!(pages.len(), 3);
+    let sizes: Vec<_> = pages
+        .iter()
+        .map(|p| (p.source_width, p.source_height))
+        .collect();
+    assert_eq!(sizes, vec![(64, 32), (32, 64), (40, 40)]);
+    for (n, p) in pages.iter().enumerate() {
+        let page = p.page.expect("a page number");
+        assert_eq!((page.number, page.of), (n + 1, 3));
+        assert!(p.content_hash.ends_with(&format!(":p{}", n + 1)));
+    }
+    let (_, third) = only(&pages[2]);
+    assert!(luma(&third, 20, 20) > 250);
+    // A single image has no page number and the plain hash.
+    let png = png_rgb(&photo(32, 32));
+    let one = keywheel_vision::prepare_pages("one.png", &png, &opts()).unwrap();
+    assert_eq!(one.len(), 1);
+    assert!(one[0].page.is_none());
+    assert_eq!(one[0].content_hash.len(), 64);
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
