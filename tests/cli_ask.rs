@@ -344,8 +344,7 @@ fn raw_server(conns: usize, answer: impl Fn(&mut std::net::TcpStream) + Send + '
             let mut req = Vec::new();
             let mut buf = [0u8; 8192];
             // Headers, then the body its Content-Length announces.
-            loop {
-                let Ok(n) = sock.read(&mut buf) else { break };
+            while let Ok(n) = sock.read(&mut buf) {
                 if n == 0 {
                     break;
                 }

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     // Headers: `name:value\n` lines, as many as asked for; the rest is the body.
     for _ in 0..n_headers {
-        let Some(end) = rest.iter().position(|b| *b == b'\n') else { break };
+        let Some(end) = rest.iter().position(|b| *b == b'\n') else {
+            break;
+        };
         let line = &rest[..end];
         rest = &rest[end + 1..];
         if let Some(colon) = line.iter().position(|b| *b == b':') {
@@ -29,8 +31,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let body = String::from_utf8_lossy(rest);
     let f = classify(status, &headers, &body);
-    assert_eq!(redact(&f.message), f.message, "a key-shaped run in the message");
+    assert_eq!(
+        redact(&f.message),
+        f.message,
+        "a key-shaped run in the message"
+    );
     let sentence = failure_sentence(&f);
-    assert_eq!(redact(&sentence), sentence, "a key-shaped run in the sentence");
+    assert_eq!(
+        redact(&sentence),
+        sentence,
+        "a key-shaped run in the sentence"
+    );
     let _ = f.wait_hint(chrono::DateTime::UNIX_EPOCH);
 });

@@ -6,7 +6,9 @@ use keywheel_core::config::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(s) = toml::from_str::<Settings>(text) {
         if let Err(e) = s.validate() {
             assert_eq!(e.exit_code(), 2, "{e}");

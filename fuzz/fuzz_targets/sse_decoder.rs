@@ -22,12 +22,20 @@ fn decode(pieces: &[&[u8]], cap: Option<usize>) -> Vec<StreamEvent> {
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the cut sizes (1..=64, cycling through the next 8 bytes).
     let (plan, input) = data.split_at(data.len().min(9));
-    let sizes: Vec<usize> = plan.iter().skip(1).map(|b| usize::from(b % 64) + 1).collect();
+    let sizes: Vec<usize> = plan
+        .iter()
+        .skip(1)
+        .map(|b| usize::from(b % 64) + 1)
+        .collect();
     let mut pieces = Vec::new();
     let mut rest = input;
     let mut i = 0;
     while !rest.is_empty() {
-        let n = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(rest.len()).min(rest.len());
+        let n = sizes
+            .get(i % sizes.len().max(1))
+            .copied()
+            .unwrap_or(rest.len())
+            .min(rest.len());
         let (a, b) = rest.split_at(n);
         pieces.push(a);
         rest = b;

@@ -41,7 +41,10 @@ pub async fn request_log(
 /// Alerts of the last `days` UTC days.
 #[tauri::command]
 pub async fn alerts(state: State<'_, AppState>, days: u32) -> IpcResult<Vec<AlertRow>> {
-    Ok(state.pool.ledger().alerts(check_days(days)?, state.pool.now())?)
+    Ok(state
+        .pool
+        .ledger()
+        .alerts(check_days(days)?, state.pool.now())?)
 }
 
 /// A day count from the web view: 1 to 366, as on the command line (a huge one would take the

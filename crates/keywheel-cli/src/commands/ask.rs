@@ -96,11 +96,11 @@ impl Printer {
                     eprint!("{DIM}");
                 }
                 self.in_reasoning = true;
-                eprint!("{}", self.reasoning_filter.push(&t));
+                eprint!("{}", self.reasoning_filter.push(t));
             }
             Progress::Stream(StreamEvent::Content(t)) if self.show_text => {
                 self.close_reasoning(color);
-                print!("{}", self.content_filter.push(&t));
+                print!("{}", self.content_filter.push(t));
                 let _ = std::io::stdout().flush();
                 self.wrote_content |= !t.is_empty();
             }
