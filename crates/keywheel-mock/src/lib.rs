@@ -101,6 +101,10 @@ impl MockServer {
         let app = server::router(shared.clone());
         let task = tokio::spawn(async move {
             // An accept error ends the server; tests then see connection errors.
+            // No Nagle: a stream's first event leaves at once, as it does from OpenRouter.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |t| {
+                let _ = t.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app).await;
         });
         Ok(MockServer {
@@ -215,7 +219,13 @@ pub fn start_blocking(cfg: MockConfig) -> io::Result<MockServer> {
         .spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    _ = axum::serve(listener, app).into_future() => {}
+                    _ = axum::serve(
+                        axum::serve::ListenerExt::tap_io(listener, |t| {
+                            let _ = t.set_nodelay(true);
+                        }),
+                        app,
+                    )
+                    .into_future() => {}
                     _ = stop_rx => {}
                 }
             });
