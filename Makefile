@@ -5,7 +5,8 @@ export CARGO_TERM_COLOR ?= never
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 
-.PHONY: run test setup ui lint fmt bench bench-app bindings
+.PHONY: run test setup ui lint fmt bench bench-app bindings fuzz deny
+STAGE := bash scripts/stage.sh
 
 ## Install system packages (as root), the UI's npm packages, tauri-driver; fetch crates.
 setup:
@@ -13,6 +14,8 @@ setup:
 	@bash scripts/setup-system.sh
 	@echo "==> checking tools (Node.js, npm packages, tauri-driver)"
 	@bash scripts/setup-tools.sh
+	@echo "==> Python venv and npm packages for the gateway's SDK tests (the official openai packages)"
+	@bash scripts/setup-python.sh
 	@echo "==> fetching crates (cargo fetch --locked)"
 	@$(CARGO) fetch --locked
 
@@ -38,17 +41,30 @@ run: setup ui
 ## Every test: formatting, lints, the UI's type check and unit tests, all Rust tests inside a
 ## private D-Bus session with an unlocked gnome-keyring, then the app end to end in its real
 ## WebKit window under Xvfb.
-test: setup ui lint
-	@echo "==> UI: svelte-check and Vitest (mocked IPC)"
-	@npm --prefix ui run check --silent
-	@npm --prefix ui test --silent
-	@echo "==> Rust tests (real SQLite files, real processes, real gnome-keyring, mock HTTP on 127.0.0.1)"
-	@KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-keyring.sh \
+test: setup ui
+	@rm -f target/stage-times.txt
+	@$(STAGE) "cargo fmt --check" $(CARGO) fmt --all -- --check
+	@$(STAGE) "cargo clippy -D warnings" $(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@$(STAGE) "UI: svelte-check" npm --prefix ui run check --silent
+	@$(STAGE) "UI: Vitest (mocked IPC)" npm --prefix ui test --silent
+	@$(STAGE) "dependencies: cargo deny, npm audit" bash scripts/deny.sh
+	@$(STAGE) "Rust tests (real SQLite files, real processes, real gnome-keyring, the openai SDKs, mock HTTP on 127.0.0.1)" \
+		env KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked --no-fail-fast
-	@echo "==> end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring)"
-	@bash scripts/with-keyring.sh $(XVFB) \
+	@$(STAGE) "end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring)" \
+		bash scripts/with-keyring.sh $(XVFB) \
 		$(CARGO) test --locked -p keywheel-app --test e2e -- --ignored --test-threads=1 --show-output
+	@$(STAGE) "fuzzing (60 s in all, coverage-guided, stable toolchain)" bash scripts/fuzz.sh 60
 	@echo "==> screenshots: target/e2e-screenshots/"
+	@echo "==> wall time per stage:"; cat target/stage-times.txt
+
+## Longer fuzzing (10 minutes in all; FUZZ_SECONDS=… for another budget).
+fuzz:
+	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-600}
+
+## cargo deny (advisories from the vendored RustSec snapshot, licenses, bans, sources), npm audit.
+deny:
+	@bash scripts/deny.sh
 
 lint: ui
 	@echo "==> cargo fmt --check"
@@ -72,6 +88,7 @@ bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench ledger
 	@$(CARGO) bench --locked -p keywheel-core --bench request_path
 	@$(CARGO) bench --locked -p keywheel-vision --bench prep
+	@$(CARGO) bench --locked -p keywheel-gateway --bench gateway
 
 ## The gateway end to end: the real `keywheel serve` over keywheel-mock, the Python and npm
 ## `openai` SDKs, and the four Python examples (examples/python).

@@ -813,7 +813,13 @@ fn as_secs(v: &Value) -> Option<Duration> {
 /// Cuts a message to [`MAX_MESSAGE_CHARS`], collapses whitespace and masks anything shaped
 /// like an OpenRouter key.
 pub(crate) fn clean_message(s: &str) -> String {
-    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Upstream text reaches terminals and the web view: no control characters (escape
+    // sequences, bells, C1 controls), whitespace collapsed.
+    let visible: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let collapsed = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     let scrubbed = scrub_keys(&collapsed);
     if scrubbed.chars().count() <= MAX_MESSAGE_CHARS {
         scrubbed
@@ -976,6 +982,13 @@ mod tests {
         assert_eq!(f.class, FailureClass::ModelUnavailable);
         assert!(!f.class.is_retryable());
         assert_eq!(f.class.penalizes_key(), None);
+    }
+
+    #[test]
+    fn messages_lose_control_characters() {
+        let f = ApiFailure::new(FailureClass::Transient, "bad\u{1b}]52;c;eA==\u{7} gateway\u{9b}2J");
+        assert!(!f.message.chars().any(char::is_control), "{:?}", f.message);
+        assert!(f.message.starts_with("bad ]52;c;eA== gateway"), "{:?}", f.message);
     }
 
     #[test]
