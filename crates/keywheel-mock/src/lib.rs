@@ -20,10 +20,10 @@
 //! Keys are never logged or reported: statistics name them by key id, the first 12 hex
 //! characters of their SHA-256 ([`key_id`]).
 
-mod clock;
 mod bodies;
 mod catalog;
 mod chat;
+mod clock;
 mod completion;
 mod config;
 mod record;

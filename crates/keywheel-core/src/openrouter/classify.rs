@@ -778,7 +778,11 @@ pub fn parse_retry_after(s: &str) -> Option<Duration> {
             .then(|| Duration::from_secs_f64(secs.min(86_400.0 * 7.0)));
     }
     let at = DateTime::parse_from_rfc2822(s).ok()?.with_timezone(&Utc);
-    Some((at - crate::clock::Clock::now(&crate::clock::SystemClock)).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at - crate::clock::Clock::now(&crate::clock::SystemClock))
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn as_u16(v: &Value) -> Option<u16> {
@@ -986,9 +990,16 @@ mod tests {
 
     #[test]
     fn messages_lose_control_characters() {
-        let f = ApiFailure::new(FailureClass::Transient, "bad\u{1b}]52;c;eA==\u{7} gateway\u{9b}2J");
+        let f = ApiFailure::new(
+            FailureClass::Transient,
+            "bad\u{1b}]52;c;eA==\u{7} gateway\u{9b}2J",
+        );
         assert!(!f.message.chars().any(char::is_control), "{:?}", f.message);
-        assert!(f.message.starts_with("bad ]52;c;eA== gateway"), "{:?}", f.message);
+        assert!(
+            f.message.starts_with("bad ]52;c;eA== gateway"),
+            "{:?}",
+            f.message
+        );
     }
 
     #[test]
