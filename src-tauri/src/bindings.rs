@@ -26,6 +26,7 @@ use ts_rs::TS;
 
 use crate::dto::*;
 use crate::error::IpcError;
+use crate::gateway::{GatewaySession, GatewayStatus, LoggedRequest};
 
 /// Where the generated file lives, relative to this crate.
 pub const PATH: &str = "../ui/src/api/bindings.ts";
@@ -92,6 +93,9 @@ pub fn typescript() -> String {
         ChainView,
         ModelChains,
         CatalogueModel,
+        GatewayStatus,
+        GatewaySession,
+        LoggedRequest,
     ];
     let mut out = String::from(
         "// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:\n\

@@ -10,6 +10,7 @@ mod chat;
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod gateway;
 mod handoff;
 mod images;
 pub mod navigation;
@@ -73,6 +74,10 @@ pub fn run() {
             commands::ocr::ocr_cancel,
             commands::ocr::ocr_save,
             commands::window::app_ready,
+            commands::gateway::gateway_status,
+            commands::gateway::gateway_start,
+            commands::gateway::gateway_stop,
+            commands::gateway::gateway_token,
         ])
         .setup(move |app| {
             open_window(app.handle())?;
@@ -86,8 +91,13 @@ pub fn run() {
         })
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_, event| {
+        Ok(app) => app.run(|app, event| {
             if let RunEvent::Exit = event {
+                // A running gateway ends its sessions' instances and finishes its answers.
+                let state = app.state::<AppState>();
+                if let Err(e) = tauri::async_runtime::block_on(state.gateway.stop(&state.pool)) {
+                    tracing::warn!("the gateway did not stop cleanly: {e}");
+                }
                 tracing::info!("app exiting");
             }
         }),

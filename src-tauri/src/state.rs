@@ -33,6 +33,8 @@ pub struct Inner {
     pub chains: RwLock<Chains>,
     /// Where settings edits are written.
     pub config_path: Option<PathBuf>,
+    /// The local gateway (Keys → settings), stopped until its switch is turned on.
+    pub gateway: crate::gateway::AppGateway,
     _telemetry: Telemetry,
 }
 
@@ -99,6 +101,7 @@ impl AppState {
             threads,
             chains: RwLock::new(chains),
             config_path: config_path(&|k| std::env::var(k).ok()),
+            gateway: crate::gateway::AppGateway::default(),
             dispatcher,
             pool,
             _telemetry: telemetry,

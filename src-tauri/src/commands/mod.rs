@@ -2,6 +2,7 @@
 //! app's own state) and map errors to [`IpcError`](crate::error::IpcError).
 
 pub mod chat;
+pub mod gateway;
 pub mod keys;
 pub mod models;
 pub mod ocr;

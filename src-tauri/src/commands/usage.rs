@@ -1,12 +1,13 @@
 //! Monitoring: status, per-key usage over days, the request log, alerts. Reads only.
 
 use keywheel_core::ledger::alerts::AlertRow;
-use keywheel_core::ledger::request_log::{LogFilter, RequestRow};
+use keywheel_core::ledger::request_log::LogFilter;
 use keywheel_core::pool::{StatusView, UsageView};
 use tauri::State;
 
 use crate::dto::LogQuery;
 use crate::error::IpcResult;
+use crate::gateway::LoggedRequest;
 use crate::state::AppState;
 
 /// Today: keys, instances, current key, reset.
@@ -21,12 +22,13 @@ pub async fn usage(state: State<'_, AppState>, days: u32) -> IpcResult<UsageView
     Ok(state.pool.usage(check_days(days)?)?)
 }
 
-/// The request log, newest first.
+/// The request log, newest first; each row says what sent it when known (`via: gateway` and
+/// the session for the local gateway's requests, see `crate::gateway`).
 #[tauri::command]
 pub async fn request_log(
     state: State<'_, AppState>,
     query: LogQuery,
-) -> IpcResult<Vec<RequestRow>> {
+) -> IpcResult<Vec<LoggedRequest>> {
     let filter = LogFilter {
         key_id: query.key_id.filter(|s| !s.is_empty()),
         kind: query.kind.filter(|s| !s.is_empty()),
@@ -35,7 +37,8 @@ pub async fn request_log(
         since: None,
         limit: query.limit.min(1000) as usize,
     };
-    Ok(state.pool.ledger().request_log(&filter)?)
+    let rows = state.pool.ledger().request_log(&filter)?;
+    Ok(state.gateway.label(&state.pool, rows))
 }
 
 /// Alerts of the last `days` UTC days.

@@ -1278,3 +1278,145 @@ reasons: boolean,
  * Context window in tokens.
  */
 context_length: number | null, };
+
+export type GatewayStatus = { 
+/**
+ * Whether it is serving.
+ */
+running: boolean, 
+/**
+ * `127.0.0.1:PORT` while running.
+ */
+addr: string | null, 
+/**
+ * `http://127.0.0.1:PORT/v1`, the `OPENAI_BASE_URL` clients use.
+ */
+base_url: string | null, 
+/**
+ * The local token masked (`kw-…1a2b`).
+ */
+token_masked: string | null, 
+/**
+ * Where the token is kept (the OS keychain, or its 0600 file).
+ */
+token_store: string | null, 
+/**
+ * Live sessions (`X-Keywheel-Session`), each its own instance with its own key.
+ */
+sessions: Array<GatewaySession>, 
+/**
+ * A session idle this long ends.
+ */
+session_idle_secs: number, };
+
+export type GatewaySession = { 
+/**
+ * The client's session id.
+ */
+id: string, 
+/**
+ * The key it holds.
+ */
+key_id: KeyId | null, };
+
+export type LoggedRequest = { 
+/**
+ * The kind of instance that sent it: `gateway`, `app`, `cli`, … (`null` when unknown).
+ */
+via: string | null, 
+/**
+ * The gateway session (`X-Keywheel-Session`) it belonged to.
+ */
+session: string | null, 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * When it started.
+ */
+at: string, 
+/**
+ * UTC day it counts on.
+ */
+day: string, 
+/**
+ * Instance that sent it.
+ */
+instance_id: string, 
+/**
+ * Key id (empty for a cache hit with no key).
+ */
+key_id: string, 
+/**
+ * Account of the key.
+ */
+account: string, 
+/**
+ * `chat`, `ocr`, …
+ */
+kind: string, 
+/**
+ * Model asked for.
+ */
+model_asked: string | null, 
+/**
+ * Model that answered.
+ */
+model_answered: string | null, 
+/**
+ * `reserved`, `done`, `failed`, `abandoned`.
+ */
+state: string, 
+/**
+ * Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
+ */
+status_class: string | null, 
+/**
+ * HTTP status.
+ */
+http_status: number | null, 
+/**
+ * Attempt number.
+ */
+attempts: number, 
+/**
+ * Reached through a key fallback.
+ */
+fallback: boolean, 
+/**
+ * Its instance rotated at start.
+ */
+rotation: boolean, 
+/**
+ * Served from the cache (no quota).
+ */
+cached: boolean, 
+/**
+ * Prompt tokens.
+ */
+prompt_tokens: number | null, 
+/**
+ * Completion tokens.
+ */
+completion_tokens: number | null, 
+/**
+ * Reasoning tokens.
+ */
+reasoning_tokens: number | null, 
+/**
+ * Cost (USD).
+ */
+cost: number | null, 
+/**
+ * Latency.
+ */
+latency_ms: number | null, 
+/**
+ * Request body size.
+ */
+bytes_sent: number | null, 
+/**
+ * Short error text.
+ */
+error: string | null, };
