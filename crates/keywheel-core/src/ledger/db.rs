@@ -23,8 +23,16 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_request_indexes.sql")),
         M::up(include_str!("migrations/0006_accounts_observed.sql")),
         M::up(include_str!("migrations/0007_retention.sql")),
+        M::up(include_str!("migrations/0008_window_ring.sql")),
     ])
 }
+
+/// WAL pages after which a committing connection checkpoints inline (SQLite's default is 1000;
+/// normally the background checkpointer keeps the WAL far below this).
+const INLINE_CHECKPOINT_PAGES: i64 = 20_000;
+
+/// Prepared statements kept per pooled connection.
+const STATEMENT_CACHE: usize = 128;
 
 /// Sets the pragmas every connection needs.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -60,7 +68,15 @@ pub fn open_pool(path: &Path) -> Result<r2d2::Pool<SqliteConnectionManager>> {
     }
     make_private(path)?;
     migrate(path).map_err(|e| explain(e, path))?;
-    let manager = SqliteConnectionManager::file(path).with_init(|c| configure(c));
+    let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        configure(c)?;
+        // Checkpoints run on a background thread (ledger/writer.rs); a committing writer only
+        // checkpoints itself if the WAL grew this large without one (the thread is stuck).
+        c.pragma_update(None, "wal_autocheckpoint", INLINE_CHECKPOINT_PAGES)?;
+        // Every ledger statement stays prepared on each pooled connection.
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(())
+    });
     let pool = r2d2::Pool::builder()
         .max_size(8)
         .min_idle(Some(1))

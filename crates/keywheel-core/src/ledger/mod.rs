@@ -21,8 +21,10 @@ pub mod reserve;
 pub mod retention;
 pub mod rotation;
 pub mod usage;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2::PooledConnection;
@@ -64,6 +66,10 @@ pub struct Ledger {
     pool: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
     caps: CapDefaults,
+    /// This process's writers to the file take it before `BEGIN IMMEDIATE`.
+    write_lock: Arc<Mutex<()>>,
+    /// Wakes this handle's background checkpointer.
+    checkpoints: Arc<writer::Checkpointer>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -79,10 +85,13 @@ impl Ledger {
     /// Opens (creating and migrating if needed) the ledger file at `path`.
     pub fn open(path: &Path, caps: CapDefaults) -> Result<Self> {
         let pool = db::open_pool(path)?;
+        let write_lock = writer::process_write_lock(path);
         Ok(Self {
             pool,
             path: path.to_path_buf(),
             caps,
+            checkpoints: Arc::new(writer::Checkpointer::start(path, write_lock.clone())),
+            write_lock,
         })
     }
 
@@ -113,8 +122,17 @@ impl Ledger {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
     /// check-then-write sequences are atomic across processes. `SQLITE_BUSY` beyond the busy
     /// timeout is retried with a short backoff, so callers never see `database is locked`.
+    ///
+    /// Writers of one process queue on a process-wide lock first (one per file), so SQLite's
+    /// busy handler — which sleeps — only arbitrates between processes. WAL checkpoints run
+    /// on a background thread ([`writer::Checkpointer`]), never inside the transaction's caller.
+    /// `f` must not call `write` itself.
     pub fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
+        let _writer = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut delay = Duration::from_millis(2);
         let mut tries = 0;
         loop {
@@ -130,7 +148,11 @@ impl Ledger {
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_millis(100));
                 }
-                other => return other.map_err(|e| db::explain(e, &self.path)),
+                Ok(out) => {
+                    self.checkpoints.committed();
+                    return Ok(out);
+                }
+                Err(e) => return Err(db::explain(e, &self.path)),
             }
         }
     }

@@ -5,6 +5,14 @@
 //! increments the day counter and writes the request row. Two processes can never both take
 //! request #50. Invariant: for every (key, day), `usage_daily.requests` equals the number of
 //! uncached request rows.
+//!
+//! The window is kept in the key's day row: `usage_daily.win`, a ring of the request times of
+//! the key's last 60 s (and of any times ahead of now, left by a clock that stepped back).
+//! A reservation rewrites that one row and appends its request row; the account's window is
+//! the union of its keys' rings (today's, and yesterday's in the first minute of a day). A
+//! grant never lets a window exceed its cap, so a ring holds at most the key's minute cap of
+//! times from the last minute. Abandoned reservations stay in the window (they may have been
+//! sent); a release takes its time out.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -145,6 +153,45 @@ pub struct KeyState {
     pub position: i64,
 }
 
+/// The sliding window's length.
+const WINDOW_MS: i64 = 60_000;
+
+/// A key's per-minute window, as read from the day rows of the key and its account's keys.
+#[derive(Debug, Default)]
+struct Windows {
+    /// The key's ring in today's row, as stored (what a grant rewrites).
+    ring_today: Vec<i64>,
+    /// Request times of the key itself (today's and, in the first minute of a day,
+    /// yesterday's ring).
+    key: Vec<i64>,
+    /// Request times of every key of its account (the key included).
+    account: Vec<i64>,
+}
+
+/// Decodes a ring (8-byte big-endian request times; NULL is empty).
+fn ring_of(blob: rusqlite::types::ValueRef<'_>) -> Vec<i64> {
+    match blob {
+        rusqlite::types::ValueRef::Blob(b) => b
+            .chunks_exact(8)
+            .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Encodes a ring.
+fn ring_blob(times: &[i64]) -> Vec<u8> {
+    times.iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
+/// The day before `day` when `now` is within the window's length of `day`'s midnight (the
+/// window then reaches into yesterday's rows), else `None`.
+fn window_reaches_yesterday(now: DateTime<Utc>) -> Option<String> {
+    let (midnight, _) = super::usage::day_range_ms(now);
+    (now.timestamp_millis() - WINDOW_MS < midnight)
+        .then(|| day_key(now - chrono::Duration::days(1)))
+}
+
 /// Reads one key's state; `None` for an unknown key.
 pub(crate) fn key_state(
     tx: &Transaction<'_>,
@@ -152,71 +199,105 @@ pub(crate) fn key_state(
     now: DateTime<Utc>,
     caps: CapDefaults,
 ) -> Result<Option<KeyState>> {
-    let day = day_key(now);
+    Ok(standing(tx, id, now, &day_key(now), caps, false)?.map(|(st, _)| st))
+}
+
+/// One key's state and, if `windows`, its per-minute windows.
+fn standing(
+    tx: &Transaction<'_>,
+    id: &KeyId,
+    now: DateTime<Utc>,
+    day: &str,
+    caps: CapDefaults,
+    windows: bool,
+) -> Result<Option<(KeyState, Windows)>> {
     let now_ms = now.timestamp_millis();
     let row = tx
         .prepare_cached(
             "SELECT COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap, k.minute_cap,
                     k.position, a.daily_cap, a.minute_cap, a.exhausted_until, COALESCE(a.no_credit, 0),
-                    COALESCE((SELECT requests FROM usage_daily WHERE key_id = k.id AND day = ?2), 0),
-                    k.account IS NULL, a.tier_cap, CASE WHEN a.remote_day = ?2 THEN a.extra_requests ELSE 0 END
+                    COALESCE(u.requests, 0), k.account IS NULL, a.tier_cap,
+                    CASE WHEN a.remote_day = ?2 THEN a.extra_requests ELSE 0 END, u.win
              FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id)
+                         LEFT JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
              WHERE k.id = ?1",
         )?
         .query_row(params![id.as_str(), day], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<u32>>(4)?,
-                r.get::<_, Option<u32>>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, Option<u32>>(7)?,
-                r.get::<_, Option<u32>>(8)?,
-                r.get::<_, Option<i64>>(9)?,
-                r.get::<_, bool>(10)?,
-                r.get::<_, u32>(11)?,
-                r.get::<_, bool>(12)?,
-                r.get::<_, Option<u32>>(13)?,
-                r.get::<_, Option<u32>>(14)?.unwrap_or(0),
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<u32>>(4)?,
+                    r.get::<_, Option<u32>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<u32>>(7)?,
+                ),
+                (
+                    r.get::<_, Option<u32>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, bool>(10)?,
+                    r.get::<_, u32>(11)?,
+                    r.get::<_, bool>(12)?,
+                    r.get::<_, Option<u32>>(13)?,
+                    r.get::<_, Option<u32>>(14)?.unwrap_or(0),
+                ),
+                if windows { ring_of(r.get_ref(15)?) } else { Vec::new() },
             ))
         })
         .optional()?;
     let Some((
-        account,
-        enabled,
-        status,
-        status_until,
-        kd,
-        km,
-        position,
-        ad,
-        am,
-        exhausted,
-        acct_no_credit,
-        today,
-        own,
-        tier_cap,
-        extra,
+        (account, enabled, status, status_until, kd, km, position, ad),
+        (am, exhausted, acct_no_credit, today, own, tier_cap, extra),
+        ring_today,
     )) = row
     else {
         return Ok(None);
     };
+    let mut w = Windows::default();
     // Keys of the account joined to their day rows by primary key (no scan of the history).
-    let account_today: u32 = tx
-        .prepare_cached(
+    let account_today = if windows {
+        // Today's rows (and yesterday's, when the window reaches back past midnight): the day
+        // count and every ring of the account. The key's own today row is read again here;
+        // its ring is taken from the first read.
+        let yesterday = window_reaches_yesterday(now);
+        let mut total = 0u32;
+        // (Two statements rather than `day IN (?, ?)`, which builds a temporary index.)
+        let mut stmt = tx.prepare_cached(if yesterday.is_some() {
+            "SELECT u.key_id = ?4, u.day = ?2, u.requests, u.win FROM keys k
+             CROSS JOIN usage_daily u ON u.key_id = k.id AND (u.day = ?2 OR u.day = ?3)
+             WHERE COALESCE(k.account, k.id) = ?1"
+        } else {
+            "SELECT u.key_id = ?4, ?3 IS NULL, u.requests, u.win FROM keys k
+             CROSS JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
+             WHERE COALESCE(k.account, k.id) = ?1"
+        })?;
+        let mut rows = stmt.query(params![account, day, yesterday, id.as_str()])?;
+        while let Some(r) = rows.next()? {
+            let (mine, is_today): (bool, bool) = (r.get(0)?, r.get(1)?);
+            if is_today {
+                total += r.get::<_, u32>(2)?;
+            }
+            let times = ring_of(r.get_ref(3)?);
+            if mine {
+                w.key.extend_from_slice(&times);
+            }
+            w.account.extend(times);
+        }
+        w.ring_today = ring_today;
+        total
+    } else {
+        tx.prepare_cached(
             "SELECT COALESCE(SUM(u.requests), 0) FROM keys k
              CROSS JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
              WHERE COALESCE(k.account, k.id) = ?1",
         )?
         .query_row(params![account, day], |r| r.get::<_, u32>(0))?
-        + extra;
+    } + extra;
     // The tier OpenRouter reported (50 or 1000) replaces the default daily cap, unless the
     // person set one (per key, per account, or in the settings).
-    let default_daily = tier_cap
-        .filter(|_| caps.tier_applies)
-        .unwrap_or(caps.daily);
+    let default_daily = tier_cap.filter(|_| caps.tier_applies).unwrap_or(caps.daily);
     let daily_cap = kd.unwrap_or(default_daily);
     let minute_cap = km.unwrap_or(caps.minute);
     // A key in its own (implicit) account: the account's caps are the key's caps.
@@ -249,66 +330,63 @@ pub(crate) fn key_state(
     } else {
         Availability::Usable
     };
-    Ok(Some(KeyState {
-        id: id.clone(),
-        account,
-        today,
-        daily_cap,
-        minute_cap,
-        account_today,
-        account_daily_cap,
-        account_minute_cap,
-        availability,
-        position,
-    }))
+    Ok(Some((
+        KeyState {
+            id: id.clone(),
+            account,
+            today,
+            daily_cap,
+            minute_cap,
+            account_today,
+            account_daily_cap,
+            account_minute_cap,
+            availability,
+            position,
+        },
+        w,
+    )))
+}
+
+/// When a window of request `times` holding `cap` frees a slot, if it is full: 60 s after
+/// the cap-th most recent time in `(now - 60 s, now]`. Times after now (the clock stepped
+/// back) are not in the window.
+fn window_wait(times: &[i64], now_ms: i64, cap: u32) -> Option<i64> {
+    if cap == 0 {
+        return Some(now_ms + WINDOW_MS);
+    }
+    let mut inside: Vec<i64> = times
+        .iter()
+        .copied()
+        .filter(|t| *t > now_ms - WINDOW_MS && *t <= now_ms)
+        .collect();
+    if inside.len() < cap as usize {
+        return None;
+    }
+    inside.sort_unstable_by(|a, b| b.cmp(a));
+    Some(inside[cap as usize - 1] + WINDOW_MS)
 }
 
 /// When the per-minute window of the key or its account frees a slot, if it is full.
-fn minute_wait(
-    tx: &Transaction<'_>,
-    st: &KeyState,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>> {
-    let since = now.timestamp_millis() - 60_000;
-    let mut wait: Option<i64> = None;
-    let windows = [
-        (
-            "SELECT started_ms FROM requests WHERE key_id = ?1 AND started_ms > ?2 AND started_ms <= ?4 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
-            st.id.as_str(),
-            st.minute_cap,
-        ),
-        (
-            "SELECT started_ms FROM requests WHERE account = ?1 AND started_ms > ?2 AND started_ms <= ?4 AND cached = 0 ORDER BY started_ms DESC LIMIT 1 OFFSET ?3",
-            st.account.as_str(),
-            st.account_minute_cap,
-        ),
-    ];
-    for (sql, who, cap) in windows {
-        if cap == 0 {
-            wait = Some(wait.unwrap_or(0).max(now.timestamp_millis() + 60_000));
-            continue;
-        }
-        // The cap-th most recent request in the window: if it exists the window is full, and a
-        // slot frees 60 s after it.
-        let nth: Option<i64> = tx
-            .prepare_cached(sql)?
-            // Rows from the future (the clock stepped back) are not in the window.
-            .query_row(params![who, since, cap - 1, now.timestamp_millis()], |r| r.get(0))
-            .optional()?;
-        if let Some(t) = nth {
-            wait = Some(wait.unwrap_or(0).max(t + 60_000));
-        }
-    }
-    Ok(wait.map(from_millis))
+fn minute_wait(st: &KeyState, w: &Windows, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let now_ms = now.timestamp_millis();
+    let key = window_wait(&w.key, now_ms, st.minute_cap);
+    let account = window_wait(&w.account, now_ms, st.account_minute_cap);
+    key.max(account).map(from_millis)
 }
 
 impl Ledger {
     /// Atomically checks every cap for the key and its account and, if all allow it, counts
     /// the request. Nothing in memory is consulted.
+    ///
+    /// The transaction writes the key's day row (the count and its ring of the last minute's
+    /// request times) and appends the request row: the window is read from the day rows of
+    /// the account's keys, not from an index over the request log.
     pub fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome> {
         let caps = self.caps;
+        let day = day_key(req.now);
+        let now_ms = req.now.timestamp_millis();
         self.write(|tx| {
-            let st = key_state(tx, req.key_id, req.now, caps)?.ok_or_else(|| {
+            let (st, w) = standing(tx, req.key_id, req.now, &day, caps, true)?.ok_or_else(|| {
                 Error::Usage(format!("the key {} is not registered in the ledger", req.key_id))
             })?;
             match st.availability {
@@ -319,43 +397,58 @@ impl Ledger {
                 }
                 other => return Ok(ReserveOutcome::Unusable(other)),
             }
-            if let Some(until) = minute_wait(tx, &st, req.now)? {
+            if let Some(until) = minute_wait(&st, &w, req.now) {
                 return Ok(ReserveOutcome::Wait { until });
             }
-            let day = day_key(req.now);
+            // The ring keeps what can still be in a window: the last minute, and times ahead
+            // of now (the clock stepped back; they count again once now passes them).
+            let mut ring: Vec<i64> =
+                w.ring_today.into_iter().filter(|t| *t > now_ms - WINDOW_MS).collect();
+            ring.push(now_ms);
             tx.prepare_cached(
-                "INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 1)
-                 ON CONFLICT(key_id, day) DO UPDATE SET requests = requests + 1",
+                "INSERT INTO usage_daily (key_id, day, requests, win) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT(key_id, day) DO UPDATE SET requests = requests + 1, win = ?3",
             )?
-            .execute(params![req.key_id.as_str(), day])?;
+            .execute(params![req.key_id.as_str(), day, ring_blob(&ring)])?;
             let id: i64 = tx
                 .prepare_cached(
                     "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 )?
                 .query_row(
-                    params![req.instance_id, req.key_id.as_str(), st.account, day, req.now.timestamp_millis(), req.kind, req.model],
+                    params![req.instance_id, req.key_id.as_str(), st.account, day, now_ms, req.kind, req.model],
                     |r| r.get(0),
                 )?;
-            Ok(ReserveOutcome::Granted(Reservation { id, key_id: req.key_id.clone(), account: st.account, day }))
+            Ok(ReserveOutcome::Granted(Reservation { id, key_id: req.key_id.clone(), account: st.account, day: day.clone() }))
         })
     }
 
     /// Takes back a reservation for a request that certainly never left this machine (the
-    /// connection could not be opened): the row is deleted and the day counter decremented,
-    /// so no quota is counted for it.
+    /// connection could not be opened): the row is deleted, the day counter decremented and
+    /// its time taken out of the key's ring, so no quota is counted for it.
     pub fn release(&self, r: &Reservation) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM requests WHERE id = ?1 AND state = 'reserved'",
-                [r.id],
-            )?;
-            if n == 1 {
-                tx.execute(
-                    "UPDATE usage_daily SET requests = requests - 1 WHERE key_id = ?1 AND day = ?2",
-                    params![r.key_id.as_str(), r.day],
-                )?;
+            let started: Option<i64> = tx
+                .prepare_cached(
+                    "DELETE FROM requests WHERE id = ?1 AND state = 'reserved' RETURNING started_ms",
+                )?
+                .query_row([r.id], |row| row.get(0))
+                .optional()?;
+            let Some(started) = started else {
+                return Ok(());
+            };
+            let ring: Option<Vec<i64>> = tx
+                .prepare_cached("SELECT win FROM usage_daily WHERE key_id = ?1 AND day = ?2")?
+                .query_row(params![r.key_id.as_str(), r.day], |row| Ok(ring_of(row.get_ref(0)?)))
+                .optional()?;
+            let mut ring = ring.unwrap_or_default();
+            if let Some(i) = ring.iter().position(|t| *t == started) {
+                ring.swap_remove(i);
             }
+            tx.prepare_cached(
+                "UPDATE usage_daily SET requests = requests - 1, win = ?3 WHERE key_id = ?1 AND day = ?2",
+            )?
+            .execute(params![r.key_id.as_str(), r.day, ring_blob(&ring)])?;
             Ok(())
         })
     }
@@ -502,5 +595,139 @@ impl Completion {
             error,
             ..Self::ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_millis;
+    use crate::keys::{ApiKey, KeySource};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    fn key(n: u8) -> ApiKey {
+        ApiKey::parse(&format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))).unwrap() // fake test key
+    }
+
+    fn reserve(l: &Ledger, inst: &str, k: &KeyId, ms: i64) -> ReserveOutcome {
+        l.reserve(&ReserveRequest {
+            instance_id: inst,
+            key_id: k,
+            kind: "chat",
+            model: None,
+            now: from_millis(ms),
+        })
+        .unwrap()
+    }
+
+    fn minute_caps(minute: u32) -> CapDefaults {
+        CapDefaults {
+            daily: 100,
+            minute,
+            ..CapDefaults::default()
+        }
+    }
+
+    #[test]
+    fn a_released_request_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite3"), minute_caps(1)).unwrap();
+        let k = key(1);
+        l.upsert_key(&k, KeySource::Env, None, None, from_millis(T0))
+            .unwrap();
+        let inst = l.register_instance("cli", 1, from_millis(T0)).unwrap();
+        let ReserveOutcome::Granted(r) = reserve(&l, &inst, &k.id(), T0) else {
+            panic!("the first request is granted");
+        };
+        assert_eq!(
+            reserve(&l, &inst, &k.id(), T0 + 1),
+            ReserveOutcome::Wait {
+                until: from_millis(T0 + 60_000)
+            }
+        );
+        l.release(&r).unwrap();
+        assert!(matches!(
+            reserve(&l, &inst, &k.id(), T0 + 2),
+            ReserveOutcome::Granted(_)
+        ));
+        assert_eq!(l.inconsistencies().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn the_account_window_is_the_union_of_its_keys_rings() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite3"), minute_caps(5)).unwrap();
+        let (a, b) = (key(1), key(2));
+        for k in [&a, &b] {
+            l.upsert_key(k, KeySource::Env, None, Some("acct"), from_millis(T0))
+                .unwrap();
+        }
+        l.set_account_caps("acct", None, Some(3)).unwrap();
+        let inst = l.register_instance("cli", 1, from_millis(T0)).unwrap();
+        for (i, k) in [&a, &b, &a].into_iter().enumerate() {
+            assert!(matches!(
+                reserve(&l, &inst, &k.id(), T0 + i as i64),
+                ReserveOutcome::Granted(_)
+            ));
+        }
+        // Three in the account's window: b waits for a's first request to leave it.
+        assert_eq!(
+            reserve(&l, &inst, &b.id(), T0 + 10),
+            ReserveOutcome::Wait {
+                until: from_millis(T0 + 60_000)
+            }
+        );
+        assert!(matches!(
+            reserve(&l, &inst, &b.id(), T0 + 60_000),
+            ReserveOutcome::Granted(_)
+        ));
+    }
+
+    #[test]
+    fn the_upgrade_fills_the_rings_from_the_last_minute_of_request_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let k = key(3);
+        let id = k.id();
+        {
+            // A ledger written by the previous schema: two requests in the last minute.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            super::super::db::migrations()
+                .to_version(&mut conn, 7)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO keys (id, masked, source, created_ms, minute_cap) VALUES (?1, 'm', 'env', 0, 2)",
+                [id.as_str()],
+            )
+            .unwrap();
+            let day = day_key(from_millis(T0));
+            for ms in [T0 - 120_000, T0 - 30_000, T0 - 20_000] {
+                conn.execute(
+                    "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind)
+                     VALUES ('i', ?1, ?1, ?2, ?3, 'chat')",
+                    params![id.as_str(), day, ms],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO usage_daily (key_id, day, requests) VALUES (?1, ?2, 3)",
+                params![id.as_str(), day],
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(&path, minute_caps(20)).unwrap();
+        assert_eq!(
+            reserve(&l, "i", &id, T0),
+            ReserveOutcome::Wait {
+                until: from_millis(T0 - 30_000 + 60_000)
+            },
+            "the window of the old rows holds after the upgrade"
+        );
+        assert!(matches!(
+            reserve(&l, "i", &id, T0 + 30_000),
+            ReserveOutcome::Granted(_)
+        ));
+        assert_eq!(l.inconsistencies().unwrap(), vec![]);
     }
 }

@@ -1,0 +1,146 @@
+//! How this process writes to the ledger file: one write lock per file per process, taken
+//! before `BEGIN IMMEDIATE` (so SQLite's busy handler, which sleeps, only arbitrates between
+//! processes), and WAL checkpoints on a background thread instead of inside the commit that
+//! happens to cross SQLite's threshold.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// Commits by one ledger handle between background checkpoints.
+const CHECKPOINT_EVERY: u64 = 64;
+
+/// WAL frames left after a background pass above which the checkpointer catches up once more
+/// while holding this process's write lock, so the WAL can start again from its beginning
+/// (SQLite rewinds it only once every frame is in the main file) instead of growing.
+const REWIND_FRAMES: i64 = 2_000;
+
+/// How often the checkpointer looks for commits that did not reach [`CHECKPOINT_EVERY`].
+const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
+
+/// The lock this process's writers to `path` take before `BEGIN IMMEDIATE`: one per file per
+/// process, shared by every [`super::Ledger`] opened on it, so two threads of one process
+/// never meet in SQLite's busy handler (which sleeps for milliseconds).
+pub fn process_write_lock(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Mutex<()>>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return lock;
+    }
+    locks.retain(|_, l| l.strong_count() > 0);
+    let lock = Arc::new(Mutex::new(()));
+    locks.insert(key, Arc::downgrade(&lock));
+    lock
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a thread of its own, every [`CHECKPOINT_EVERY`]
+/// commits of its ledger handle and within [`CHECKPOINT_IDLE`] of the last one, so no
+/// reservation waits for pages to be copied and synced into the main file. A passive
+/// checkpoint never blocks readers or writers, in this process or others. The thread ends
+/// when the handle is dropped.
+#[derive(Debug)]
+pub struct Checkpointer {
+    wake: Option<SyncSender<()>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Checkpointer {
+    /// Starts the thread for the file at `path` (if it cannot be started, SQLite's inline
+    /// checkpoints still bound the WAL).
+    pub fn start(path: &Path, write_lock: Arc<Mutex<()>>) -> Self {
+        let (wake, woken) = mpsc::sync_channel(1);
+        let commits = Arc::new(AtomicU64::new(0));
+        let seen = commits.clone();
+        let path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("ledger-checkpoint".into())
+            .spawn(move || checkpoint_loop(&path, &woken, &seen, &write_lock));
+        if let Err(e) = &thread {
+            tracing::warn!(error = %e, "could not start the ledger's checkpoint thread");
+        }
+        Self {
+            wake: thread.is_ok().then_some(wake),
+            commits,
+        }
+    }
+
+    /// Notes a commit; every [`CHECKPOINT_EVERY`]th wakes the thread (without waiting).
+    pub fn committed(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(CHECKPOINT_EVERY)
+            && let Some(wake) = &self.wake
+        {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+fn checkpoint_loop(
+    path: &Path,
+    woken: &mpsc::Receiver<()>,
+    commits: &AtomicU64,
+    write_lock: &Mutex<()>,
+) {
+    let mut conn: Option<Connection> = None;
+    let mut done = 0u64;
+    loop {
+        match woken.recv_timeout(CHECKPOINT_IDLE) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = commits.load(Ordering::Relaxed);
+        if now == done {
+            continue;
+        }
+        if conn.is_none() {
+            conn = Connection::open(path)
+                .and_then(|c| super::db::configure(&c).map(|()| c))
+                .map_err(|e| tracing::debug!(error = %e, "checkpoint connection"))
+                .ok();
+        }
+        let Some(c) = &conn else { continue };
+        let pass = || {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+        };
+        match pass() {
+            Ok((log, copied)) => {
+                done = now;
+                // Most frames are in the main file now; the few written meanwhile are copied
+                // with this process's writers held, which lets the next one rewind the WAL.
+                if log > REWIND_FRAMES && (0..log).contains(&copied) {
+                    let _writers = write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Err(e) = pass() {
+                        tracing::debug!(error = %e, "background checkpoint");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "background checkpoint"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_on_one_file_share_one_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.sqlite3"), dir.path().join("b.sqlite3"));
+        std::fs::write(&a, b"").unwrap();
+        std::fs::write(&b, b"").unwrap();
+        let first = process_write_lock(&a);
+        let again = process_write_lock(&dir.path().join(".").join("a.sqlite3"));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(!Arc::ptr_eq(&first, &process_write_lock(&b)));
+    }
+}
