@@ -16,13 +16,14 @@ import type {
   ChatMessage,
   DayAggregate,
   DayUsage,
+  GatewayStatus,
   ImageResult,
   IpcError,
   KeyPatch,
   KeyView,
+  LoggedRequest,
   LogQuery,
   OcrEvent,
-  RequestRow,
   SettingsPatch,
   SettingsView,
   StagedImage,
@@ -139,6 +140,9 @@ export function fakeResolve(
   return chain(entries, sentences);
 }
 
+/** The fake gateway's local token (made up; a real one is `kw-` + 64 random hex). */
+export const FAKE_GATEWAY_TOKEN = `kw-${'0'.repeat(60)}f00d`;
+
 function fail(code: IpcError['code'], message: string): never {
   throw { code, message } satisfies IpcError;
 }
@@ -218,7 +222,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     demoKey(2, { today: 50, availability: { state: 'key_spent', until: iso(nextMidnight(Date.now())) } }),
     demoKey(3, { today: 4, account: 'team', label: 'Spare' }),
   ];
-  const log: RequestRow[] = [];
+  const log: LoggedRequest[] = [];
   const threads: Thread[] = [];
   const staged: StagedImage[] = [];
   const alertsSeen: AlertRow[] = [];
@@ -236,8 +240,10 @@ export function installFakeBackend(opts: FakeOptions = {}) {
   const refresh = () => keys.forEach((k) => (k.availability = availability(k)));
   refresh();
 
-  function record(kind: string, key: KeyView, over: Partial<RequestRow> = {}, at = Date.now()) {
-    const row: RequestRow = {
+  function record(kind: string, key: KeyView, over: Partial<LoggedRequest> = {}, at = Date.now()) {
+    const row: LoggedRequest = {
+      via: 'app',
+      session: null,
       id: nextId++,
       at: iso(at),
       day: dayOf(at),
@@ -327,6 +333,21 @@ export function installFakeBackend(opts: FakeOptions = {}) {
   }
 
   const changed = () => void emit('ledger-changed', null);
+
+  // The local gateway: off until switched on; the token is a made-up local one.
+  const gateway = { running: false, sessions: [] as GatewayStatus['sessions'] };
+  const gatewayView = (): GatewayStatus =>
+    gateway.running
+      ? {
+          running: true,
+          addr: '127.0.0.1:8377',
+          base_url: 'http://127.0.0.1:8377/v1',
+          token_masked: `kw-…${FAKE_GATEWAY_TOKEN.slice(-4)}`,
+          token_store: 'the OS keychain',
+          sessions: gateway.sessions,
+          session_idle_secs: 600,
+        }
+      : { running: false, addr: null, base_url: null, token_masked: null, token_store: null, sessions: [], session_idle_secs: 600 };
 
   function pickKey(): KeyView {
     refresh();
@@ -437,6 +458,13 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         .slice(0, q.limit || 100);
     },
     alerts: () => alertsSeen,
+    gateway_status: () => gatewayView(),
+    gateway_start: () => ((gateway.running = true), changed(), gatewayView()),
+    gateway_stop: () => ((gateway.running = false), changed(), gatewayView()),
+    gateway_token: () => {
+      if (!gateway.running) fail('usage', 'the local gateway is off; turn it on to copy its token');
+      return FAKE_GATEWAY_TOKEN;
+    },
     models_chains: () => ({ chat: chainOf('chat'), vision: chainOf('vision') }),
     models_catalogue: () => FAKE_CATALOGUE,
     settings_get: () => ({ ...settings }),
@@ -609,6 +637,8 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     },
     /** Logs a done request with `key` (as another process would; `over` changes fields). */
     record,
+    /** The local gateway's state (`running`, `sessions`). */
+    gateway,
     ledgerChanged: changed,
   };
 }

@@ -10,17 +10,18 @@ import type {
   ChatEvent,
   ChatMessage,
   ErrorCode,
+  GatewayStatus,
   IpcError,
   KeyAdded,
   KeyCheck,
   KeyPatch,
   KeyView,
+  LoggedRequest,
   LogQuery,
   ModelChains,
   OcrEvent,
   OcrPlan,
   OcrResult,
-  RequestRow,
   SettingsPatch,
   SettingsView,
   StagedImage,
@@ -103,7 +104,8 @@ export const status = (): Promise<StatusView> => call('status');
 
 export const usage = (days: number): Promise<UsageView> => call('usage', { days });
 
-export const requestLog = (query: LogQuery): Promise<RequestRow[]> => call('request_log', { query });
+/** Newest first; each row says what sent it when known (`via: 'gateway'` and its session). */
+export const requestLog = (query: LogQuery): Promise<LoggedRequest[]> => call('request_log', { query });
 
 export const alerts = (days: number): Promise<AlertRow[]> => call('alerts', { days });
 
@@ -138,6 +140,23 @@ export async function notificationsAllowed(): Promise<boolean | null> {
     return null;
   }
 }
+
+// ------------------------------------------------------------------------------------- gateway
+
+/** The local gateway (`keywheel serve` in the app): running?, address, masked token, sessions. */
+export const gatewayStatus = (): Promise<GatewayStatus> => call('gateway_status');
+
+/** Turns the local gateway on (loopback only); already on: unchanged. */
+export const gatewayStart = (): Promise<GatewayStatus> => call('gateway_start');
+
+/** Turns it off; answers in flight finish first. */
+export const gatewayStop = (): Promise<GatewayStatus> => call('gateway_stop');
+
+/**
+ * The local `kw-…` token, for a copy button only: write it to the clipboard and drop it, never
+ * into the page. (It opens only this gateway; it is not an OpenRouter key.)
+ */
+export const gatewayToken = (): Promise<string> => call('gateway_token');
 
 // ---------------------------------------------------------------------------------------- chat
 

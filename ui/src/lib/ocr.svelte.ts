@@ -62,7 +62,8 @@ export function pastedName(type: string, now: Date = new Date()): string {
   return `pasted-${stamp}.${ext || 'png'}`;
 }
 
-async function writeClipboard(text: string): Promise<void> {
+/** Copies text (the Clipboard API, else a hidden field and `execCommand`). */
+export async function writeClipboard(text: string): Promise<void> {
   if (navigator.clipboard?.writeText) {
     await navigator.clipboard.writeText(text);
     return;
