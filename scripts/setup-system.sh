@@ -9,7 +9,7 @@ PKGS=(
   tesseract-ocr tesseract-ocr-eng imagemagick fonts-dejavu-core
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
   libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  xvfb xauth webkit2gtk-driver x11-utils
+  xvfb xauth webkit2gtk-driver x11-utils poppler-utils qpdf xclip
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -825,3 +825,196 @@ fn a_pinned_unknown_vision_model_exits_2_before_anything_is_planned() {
     );
     assert_eq!(w.mock.stats().total_requests, 0);
 }
+
+/// A minimal PDF whose pages are each either a line of text in Helvetica (a real text layer)
+/// or a full-page RGB image (a scan), with a correct cross-reference table.
+fn pdf(pages: &[Result<&str, &RgbImage>]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = Vec::new(); // object n is objects[n - 1]
+    let font = 3;
+    objects.push(Vec::new()); // 1: catalog, filled in below
+    objects.push(Vec::new()); // 2: pages
+    objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec());
+    let mut kids = Vec::new();
+    for page in pages {
+        let (content, resources) = match page {
+            Ok(text) => (
+                format!("BT /F1 14 Tf 72 720 Td ({text}) Tj ET").into_bytes(),
+                format!("<< /Font << /F1 {font} 0 R >> >>"),
+            ),
+            Err(img) => {
+                let mut x = format!(
+                    "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length {} >>\nstream\n",
+                    img.width(),
+                    img.height(),
+                    img.as_raw().len()
+                )
+                .into_bytes();
+                x.extend_from_slice(img.as_raw());
+                x.extend_from_slice(b"\nendstream");
+                objects.push(x);
+                let im = objects.len();
+                (
+                    b"q 612 0 0 792 0 0 cm /Im0 Do Q".to_vec(),
+                    format!("<< /XObject << /Im0 {im} 0 R >> >>"),
+                )
+            }
+        };
+        let mut c = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+        c.extend_from_slice(&content);
+        c.extend_from_slice(b"\nendstream");
+        objects.push(c);
+        let c = objects.len();
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {c} 0 R /Resources {resources} >>"
+            )
+            .into_bytes(),
+        );
+        kids.push(format!("{} 0 R", objects.len()));
+    }
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>".to_vec();
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        kids.join(" "),
+        kids.len()
+    )
+    .into_bytes();
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn has(program: &str) -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join(program).is_file())
+}
+
+#[test]
+fn pdf_pages_text_layer_free_scans_sent_ranges_and_resume() {
+    if !has("pdftoppm") {
+        eprintln!("skipped: poppler-utils is not installed (scripts/setup-system.sh installs it)");
+        return;
+    }
+    let w = World::new(1, MockConfig::default());
+    let scan = photo(300, 388, 7);
+    let scan2 = photo(300, 388, 8);
+    let text = "Invoice 2026-0042 for the repair of the north gate, paid in full on 3 March";
+    let doc = w.write(
+        "scan.pdf",
+        &pdf(&[Ok(text), Err(&scan), Ok(text), Err(&scan2)]),
+    );
+
+    // Pages 1-2: one from its text layer (0 requests), one scanned page sent.
+    let out = w.run(&["ocr", "--json", "--pages", "1-2", &doc]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "scan.pdf: 1 page needs 1 request; 1 page read from the text layer, 0 requests"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let pages = images(&out);
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0]["page"], 1);
+    assert_eq!(pages[0]["source"], "text-layer");
+    assert_eq!(pages[0]["requests"], 0);
+    assert!(
+        pages[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Invoice 2026-0042")
+    );
+    assert_eq!(pages[1]["page"], 2);
+    assert_eq!(pages[1]["source"], "vision");
+    assert_eq!(pages[1]["requests"], 1);
+    assert_eq!(w.mock.stats().total_requests, 1);
+
+    // All pages: page 2 is not paid again (its job is done), page 4 is; pages 1 and 3 are
+    // free.
+    let out = w.run(&["ocr", "--json", &doc]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pages = images(&out);
+    let sources: Vec<_> = pages
+        .iter()
+        .map(|p| p["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["text-layer", "vision", "text-layer", "vision"]);
+    assert_eq!(pages[1]["requests"], 0, "page 2 was paid in the first run");
+    assert_eq!(pages[3]["requests"], 1);
+    assert_eq!(w.mock.stats().total_requests, 2);
+
+    // Markdown: `## Page N`; --vision sends the text-layer pages too.
+    let out = w.run(&["ocr", "--vision", "--pages", "3", &doc]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("## Page 3"), "{md}");
+    assert_eq!(w.mock.stats().total_requests, 3);
+    let out = w.run(&["ocr", "--pages", "1", &doc]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("## Page 1\n\n_(text layer)_"), "{md}");
+    assert!(md.contains("Invoice 2026-0042"), "{md}");
+
+    // A page past the end is a usage error; nothing is sent.
+    let out = w.run(&["ocr", "--pages", "9", &doc]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(w.mock.stats().total_requests, 3);
+}
+
+#[test]
+fn damaged_empty_and_password_pdfs_exit_6_and_spend_nothing() {
+    if !has("pdfinfo") {
+        eprintln!("skipped: poppler-utils is not installed (scripts/setup-system.sh installs it)");
+        return;
+    }
+    let w = World::new(1, MockConfig::default());
+    let good = pdf(&[Ok(
+        "Hello from a page with enough words to count as a text layer",
+    )]);
+    let damaged = w.write("broken.pdf", &good[..good.len() / 3]);
+    let empty = w.write("empty.pdf", &pdf(&[]));
+    let mut cases = vec![(damaged, "damaged"), (empty, "empty")];
+    if has("qpdf") {
+        let plain = w.write("plain.pdf", &good);
+        let locked = w.path("locked.pdf").display().to_string();
+        let open = w.path("open.pdf").display().to_string();
+        let qpdf = |args: &[&str]| {
+            let s = Command::new("qpdf").args(args).status().unwrap();
+            assert!(s.success());
+        };
+        qpdf(&["--encrypt", "user", "owner", "256", "--", &plain, &locked]);
+        qpdf(&["--encrypt", "", "owner", "256", "--", &plain, &open]);
+        cases.push((locked, "needs a password"));
+        // Encrypted, but it opens without a password: read like any other.
+        let out = w.run(&["ocr", "--json", &open]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(images(&out)[0]["source"], "text-layer");
+    }
+    for (file, what) in cases {
+        let out = w.run(&["ocr", &file]);
+        assert_eq!(out.status.code(), Some(6), "{file}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&file) && err.contains(what), "{err}");
+    }
+    assert_eq!(w.mock.stats().total_requests, 0);
+}

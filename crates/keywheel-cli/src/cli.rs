@@ -69,7 +69,7 @@ pub struct ServeArgs {
 /// `ocr` options.
 #[derive(Debug, Args)]
 pub struct OcrArgs {
-    /// Image files (PNG, JPEG, WebP, GIF, BMP, TIFF). Every file is checked before anything is sent.
+    /// Image files (PNG, JPEG, WebP, GIF, BMP, TIFF) and PDF documents. Every file is checked before anything is sent.
     #[arg(required = true)]
     pub files: Vec<std::path::PathBuf>,
     /// Write one `.md` file per image into this directory instead of printing the Markdown.
@@ -85,6 +85,12 @@ pub struct OcrArgs {
     /// images with the local `tesseract` instead of leaving them queued.
     #[arg(long)]
     pub local_fallback: bool,
+    /// PDF pages to read, from 1: pages and ranges, e.g. `1-3,7` (default: every page).
+    #[arg(long, value_name = "LIST")]
+    pub pages: Option<String>,
+    /// Send every PDF page to the model, even a page whose text layer could be read for free.
+    #[arg(long)]
+    pub vision: bool,
 }
 
 /// `ask` options.

@@ -89,8 +89,15 @@ pub(crate) fn decode(
         .args(["-auto-orient", "-depth", "8"])
         .args(["-define", "png:compression-level=1"])
         .arg("png:-")
-        .env_remove("MAGICK_CONFIGURE_PATH")
-        .stdin(Stdio::piped())
+        .env_remove("MAGICK_CONFIGURE_PATH");
+    // Children start without our secrets (as in keywheel-core's child.rs).
+    for (var, _) in std::env::vars_os() {
+        let v = var.to_string_lossy();
+        if v.starts_with("OPENROUTER_") || v.starts_with("KEYWHEEL_") {
+            cmd.env_remove(&var);
+        }
+    }
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().ok()?;

@@ -20,9 +20,61 @@ use keywheel_vision::PrepOptions;
 use crate::cli::OcrArgs;
 use crate::output;
 
+/// One page of a PDF in the output: from its text layer, or the input it became.
+enum PdfEntry {
+    Text {
+        file: String,
+        page: usize,
+        text: String,
+    },
+    Job {
+        index: usize,
+        page: usize,
+    },
+}
+
 pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     // Every file is checked before an instance starts: bad input spends and reserves nothing.
-    let inputs = ocr::prepare_files(&args.files, &PrepOptions::default())?;
+    let prep = PrepOptions::default();
+    let (pdfs, images): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .files
+        .iter()
+        .cloned()
+        .partition(|f| ocr::pdf::is_pdf(f));
+    let pages = args
+        .pages
+        .as_deref()
+        .map(ocr::pdf::parse_pages)
+        .transpose()?;
+    let mut inputs = if images.is_empty() {
+        Vec::new()
+    } else {
+        ocr::prepare_files(&images, &prep)?
+    };
+    let image_inputs = inputs.len();
+    let mut pdf_entries = Vec::new();
+    for pdf in &pdfs {
+        for page in ocr::pdf::prepare_pdf(pdf, pages.as_deref(), args.vision, &prep)? {
+            match page {
+                ocr::pdf::PdfPage::TextLayer { file, page, text } => {
+                    pdf_entries.push(PdfEntry::Text { file, page, text })
+                }
+                ocr::pdf::PdfPage::Vision(input) => {
+                    let page = input.prepared.page.map_or(0, |p| p.number);
+                    pdf_entries.push(PdfEntry::Job {
+                        index: inputs.len(),
+                        page,
+                    });
+                    inputs.push(input);
+                }
+            }
+        }
+    }
+    if inputs.is_empty() {
+        let results = Vec::new();
+        print_pdf_pages(&pdf_entries, &results, json, pdfs.len() + images.len() > 1);
+        return Ok(());
+    }
     let models = if args.models.is_empty() {
         ModelChoice::Default
     } else {
@@ -45,7 +97,14 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     };
     let dispatcher = Dispatcher::new(Arc::new(pool.start_instance("cli")?))?;
     let batch = Batch::plan(pool, inputs, opts)?;
-    eprintln!("keywheel: {}", batch.quota().sentence());
+    if images.is_empty() && pdfs.len() == 1 {
+        eprintln!(
+            "keywheel: {}",
+            pdf_sentence(&pdfs[0], &pdf_entries, batch.quota(), pool)
+        );
+    } else {
+        eprintln!("keywheel: {}", batch.quota().sentence());
+    }
 
     let bar = progress_bar(batch.tiles() as u64, json);
     let on = |e: Event<'_>| match e {
@@ -67,24 +126,36 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     })?;
     bar.finish_and_clear();
 
+    let several = pdfs.len() + images.len() > 1;
+    let (results, page_results) = results.split_at(image_inputs);
     if json {
-        for r in &results {
+        for r in results {
             println!(
                 "{}",
                 output::json_line(&serde_json::to_string(r).unwrap_or_default())
             );
         }
     } else if let Some(dir) = &args.out {
-        write_files(dir, &results)?;
+        write_files(dir, results)?;
     } else {
-        print_markdown(&results);
+        print_markdown(results);
+    }
+    let results_all: Vec<ImageResult> = results.iter().chain(page_results).cloned().collect();
+    let page_results: Vec<ImageResult> = page_results.to_vec();
+    if args.out.is_none() || json {
+        print_pdf_pages(
+            &pdf_entries,
+            &offset(&page_results, image_inputs),
+            json,
+            several,
+        );
     }
     if !json {
-        for r in &results {
+        for r in results {
             eprintln!("keywheel: {}", summary(r, pool));
         }
     }
-    match batch.outcome_error(&results) {
+    match batch.outcome_error(&results_all) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -182,5 +253,122 @@ fn summary(r: &ImageResult, pool: &Pool) -> String {
             status.as_str(),
             r.error.as_deref().unwrap_or("no reason recorded")
         ),
+    }
+}
+
+/// Page results indexed like the batch's inputs (the first `skip` are images).
+fn offset(page_results: &[ImageResult], skip: usize) -> Vec<Option<ImageResult>> {
+    std::iter::repeat_n(None, skip)
+        .chain(page_results.iter().cloned().map(Some))
+        .collect()
+}
+
+/// `scan.pdf: 23 pages need 23 requests; 17 left today; 6 wait for 00:00 UTC`.
+fn pdf_sentence(
+    file: &Path,
+    entries: &[PdfEntry],
+    plan: &keywheel_core::ocr::QuotaPlan,
+    pool: &Pool,
+) -> String {
+    let text = entries
+        .iter()
+        .filter(|e| matches!(e, PdfEntry::Text { .. }))
+        .count();
+    let sent = entries.len() - text;
+    let pages = |n: usize| format!("{n} page{}", if n == 1 { "" } else { "s" });
+    let verb = if sent == 1 { "needs" } else { "need" };
+    let mut s = format!(
+        "{}: {} {verb} {} request{}",
+        file.display(),
+        pages(sent),
+        plan.needed,
+        if plan.needed == 1 { "" } else { "s" }
+    );
+    if plan.done + plan.cached > 0 {
+        s.push_str(&format!(
+            " ({} already done, free)",
+            plan.done + plan.cached
+        ));
+    }
+    if text > 0 {
+        s.push_str(&format!(
+            "; {} read from the text layer, 0 requests",
+            pages(text)
+        ));
+    }
+    match &plan.no_key {
+        Some(why) if plan.needed > 0 => s.push_str(&format!("; no key can serve them ({why})")),
+        _ => {
+            s.push_str(&format!("; {} left today", plan.left));
+            if plan.over > 0 {
+                let when = plan.reset_at.map_or_else(
+                    || "the next reset".to_string(),
+                    |t| describe_reset(t, pool.now()),
+                );
+                s.push_str(&format!("; {} wait for {when}", plan.over));
+            }
+        }
+    }
+    s
+}
+
+/// PDF pages: `## Page N` in Markdown (under `# file` when there are several files), or one
+/// JSON line per page with `file`, `page`, `source`, `requests` and `text`.
+fn print_pdf_pages(
+    entries: &[PdfEntry],
+    results: &[Option<ImageResult>],
+    json: bool,
+    several: bool,
+) {
+    let mut last_file: Option<String> = None;
+    for e in entries {
+        let (file, page, source, requests, text, status) = match e {
+            PdfEntry::Text { file, page, text } => (
+                file.clone(),
+                *page,
+                "text-layer",
+                0,
+                Some(text.clone()),
+                "done".to_string(),
+            ),
+            PdfEntry::Job { index, page } => {
+                let Some(Some(r)) = results.get(*index) else {
+                    continue;
+                };
+                (
+                    r.file.clone(),
+                    *page,
+                    if r.local { "local" } else { "vision" },
+                    r.requests,
+                    r.text.clone(),
+                    r.status.as_str().to_string(),
+                )
+            }
+        };
+        if json {
+            let v = serde_json::json!({
+                "file": file,
+                "page": page,
+                "source": source,
+                "requests": requests,
+                "status": status,
+                "text": text,
+            });
+            println!("{}", output::json_line(&v.to_string()));
+            continue;
+        }
+        if several && last_file.as_deref() != Some(file.as_str()) {
+            println!("# {file}\n");
+            last_file = Some(file.clone());
+        }
+        if source == "text-layer" {
+            println!("## Page {page}\n\n_(text layer)_\n");
+        } else {
+            println!("## Page {page}\n");
+        }
+        match &text {
+            Some(t) => println!("{}\n", output::model_text(t.trim_end())),
+            None => println!("_(not read yet: {status})_\n"),
+        }
     }
 }

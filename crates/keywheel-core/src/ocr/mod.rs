@@ -20,6 +20,7 @@
 
 mod batch;
 mod local;
+pub mod pdf;
 mod plan;
 
 use std::path::PathBuf;
@@ -77,11 +78,23 @@ pub fn prepare_files(paths: &[PathBuf], opts: &PrepOptions) -> Result<Vec<Input>
     let mut inputs = Vec::with_capacity(paths.len());
     let mut bad = Vec::new();
     for path in paths {
-        match keywheel_vision::prepare_path(path, opts) {
-            Ok(prepared) => inputs.push(Input {
+        // A multi-page TIFF gives one input per page, each its own job (keyed by page).
+        let read = keywheel_vision::prepare_path(path, opts).and_then(|first| {
+            if first.source_format != keywheel_vision::Format::Tiff {
+                return Ok(vec![first]);
+            }
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    keywheel_vision::prepare_pages(&path.display().to_string(), &bytes, opts)
+                }
+                Err(_) => Ok(vec![first]),
+            }
+        });
+        match read {
+            Ok(pages) => inputs.extend(pages.into_iter().map(|prepared| Input {
                 file: path.display().to_string(),
                 prepared,
-            }),
+            })),
             Err(e) => bad.push(e.to_string()),
         }
     }
