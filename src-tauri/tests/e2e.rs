@@ -888,3 +888,206 @@ async fn the_models_settings_show_the_resolved_chains_and_the_picker_pins_a_mode
     assert_eq!(w.mock.stats().total_requests, 0);
     w.end().await;
 }
+
+/// Runs `window.__TAURI_INTERNALS__.invoke(cmd)` in the page: the app's own IPC, as the UI uses it.
+async fn ipc(w: &World, cmd: &str) -> Value {
+    w.client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             window.__TAURI_INTERNALS__.invoke(arguments[0], {})\
+               .then((v) => done({ ok: v }), (e) => done({ err: e }));",
+            vec![json!(cmd)],
+        )
+        .await
+        .expect("invoke runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn the_gateway_switch_serves_an_openai_client_shows_it_via_gateway_and_closes_the_port() {
+    let key = fake_key("6a7e");
+    let id = key_id(&key);
+    let mut env = env_keys(&[&key]);
+    // A free port, so the test never meets a `keywheel serve` on 8377; the card shows which.
+    env.push(("KEYWHEEL_GATEWAY_ADDR", "127.0.0.1:0".into()));
+    let w = World::start(MockConfig::default(), &env).await;
+    w.click("[data-testid=nav-keys]").await;
+    w.wait_text("[data-testid=gateway-state]", "Off", |t| t == "Off")
+        .await;
+    assert!(w.last_text("[data-testid=gateway-url]").await.is_none());
+    // What the copy buttons write to the clipboard is kept in the page's memory, not its DOM.
+    w.js(
+        "window.__e2eCopied = [];\
+         Object.defineProperty(navigator, 'clipboard', { configurable: true,\
+           value: { writeText: async (t) => { window.__e2eCopied.push(t); } } });\
+         return 1;",
+        vec![],
+    )
+    .await;
+
+    // On: the card shows the address it really listens on.
+    w.click("[data-testid=gateway-switch]").await;
+    let url = w
+        .wait_text("[data-testid=gateway-url]", "the gateway's address", |t| {
+            t.starts_with("http://127.0.0.1:") && t.ends_with("/v1")
+        })
+        .await;
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .parse()
+        .expect("an address");
+    assert_ne!(addr.port(), 0);
+    assert_eq!(
+        w.last_text("[data-testid=gateway-state]").await.unwrap(),
+        "On"
+    );
+
+    // The token: made on first start in the 0600 file (no keychain in this run).
+    let file = w.data().join("gateway-token");
+    let stored = std::fs::read_to_string(&file).expect("the token file");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        stored.starts_with("kw-") && stored.len() == 67,
+        "{stored:?}"
+    );
+    let masked = w
+        .last_text("[data-testid=gateway-token-masked]")
+        .await
+        .unwrap();
+    assert_eq!(masked, format!("kw-…{}", &stored[63..]));
+    w.click("[data-testid=gateway-copy-token]").await;
+    w.click("[data-testid=gateway-copy-export]").await;
+    let copied = wait_until(
+        "both copies reached the clipboard",
+        || w.js("return window.__e2eCopied", vec![]),
+        |v: &Value| v.as_array().is_some_and(|a| a.len() == 2),
+    )
+    .await;
+    let token = copied[0].as_str().unwrap().to_string();
+    assert_eq!(token, stored, "Copy token copies the stored token");
+    assert_eq!(
+        copied[1].as_str().unwrap(),
+        format!("export OPENAI_BASE_URL={url} OPENAI_API_KEY={token}")
+    );
+    let page = w.page_text().await;
+    assert!(
+        !page.contains(&token[3..]),
+        "the token is nowhere in the page (markup, text, fields)"
+    );
+    assert!(!page.contains(&key[9..]), "nor the OpenRouter key");
+
+    // A client, as an OpenAI SDK would call it: no token → 401; the copied token → an answer
+    // through the pool, from keywheel-mock, with the pool's key.
+    let http = reqwest::Client::new();
+    let body = json!({
+        "model": "keywheel/chat",
+        "messages": [{"role": "user", "content": "Which is bigger, 9.11 or 9.9?"}],
+    });
+    let endpoint = format!("{url}/chat/completions");
+    let refused = http.post(&endpoint).json(&body).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let res = http
+        .post(&endpoint)
+        .bearer_auth(&token)
+        .header("X-Keywheel-Session", "e2e-notebook")
+        .json(&body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("x-keywheel-key-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(id.as_str())
+    );
+    let answer: Value = res.json().await.unwrap();
+    assert!(
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{answer}"
+    );
+    assert_eq!(w.mock.stats().total_requests, 1, "one request upstream");
+    // The session shows on the card, with the key it holds.
+    let sessions = w
+        .wait_text("[data-testid=gateway-sessions]", "the session", |t| {
+            t.contains("e2e-notebook")
+        })
+        .await;
+    assert!(sessions.contains(&key[key.len() - 4..]), "{sessions}");
+    w.js(
+        "document.querySelector('[data-testid=gateway-card]').scrollIntoView({block: 'start'});",
+        vec![],
+    )
+    .await;
+    w.shot("keys-gateway").await;
+
+    // Usage: the request is in the log like any other, via gateway, with its session.
+    w.click("[data-testid=nav-usage]").await;
+    let gauge = format!("[data-testid=usage-key][data-key-id='{id}']");
+    w.wait_text(&gauge, "one request today", |t| t.contains("1 / 50"))
+        .await;
+    let row = w
+        .wait_text(
+            "[data-testid=log-row][data-via=gateway]",
+            "the gateway's request",
+            |t| t.contains("session e2e-notebook"),
+        )
+        .await;
+    assert!(row.contains("via gateway") && row.contains("chat"), "{row}");
+    w.js(
+        "document.querySelector('[data-testid=usage-log]').scrollIntoView({block: 'center'});",
+        vec![],
+    )
+    .await;
+    w.shot("usage-gateway").await;
+
+    // Off: the port closes, the session's instance ends, the row keeps its label.
+    w.click("[data-testid=nav-keys]").await;
+    w.wait_text("[data-testid=gateway-state]", "On", |t| t == "On")
+        .await;
+    w.click("[data-testid=gateway-switch]").await;
+    w.wait_text("[data-testid=gateway-state]", "Off", |t| t == "Off")
+        .await;
+    assert!(w.last_text("[data-testid=gateway-url]").await.is_none());
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the port is closed"
+    );
+    assert_eq!(
+        ipc(&w, "gateway_status").await["ok"]["running"],
+        json!(false)
+    );
+    assert!(
+        ipc(&w, "gateway_token").await["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is off")),
+        "no token while off"
+    );
+    let instances = ipc(&w, "status").await["ok"]["instances"].clone();
+    let kinds: Vec<&str> = instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("gateway")),
+        "no gateway instance is left: {kinds:?}"
+    );
+    w.click("[data-testid=nav-usage]").await;
+    w.wait_text(
+        "[data-testid=log-row][data-via=gateway]",
+        "the row, still via gateway",
+        |t| t.contains("session e2e-notebook"),
+    )
+    .await;
+    assert_eq!(w.mock.stats().total_requests, 1);
+    w.end().await;
+}
