@@ -79,6 +79,21 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// One HTTP/1.1 POST over a plain socket; the whole answer (status line, headers, body).
+fn http_post(addr: &str, path: &str, bearer: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 fn leaks(haystack: &[u8]) -> Option<String> {
     let hay = String::from_utf8_lossy(haystack);
     let body = &CANARY[9..];
@@ -145,6 +160,81 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
             .env("KEYWHEEL_MAX_WAIT_SECS", "1"),
     );
     run("ask bad input", &mut w.cmd(&["ask", "--json", "   "]));
+    // Today's OpenRouter (docs/models.md): a paid model refused for credit, an unknown id,
+    // the in-flight budget, a pinned id the catalogue lacks, the resolved chains.
+    w.mock.script(vec![ScriptedResponse::json(
+        402,
+        r#"{"error":{"message":"Insufficient credits. This account never purchased credits.","code":402},"user_id":"user_canary"}"#,
+    )]);
+    run("ask paid 402", &mut w.cmd(&["ask", "--json", "x"]));
+    w.mock.script(vec![ScriptedResponse::json(
+        400,
+        r#"{"error":{"message":"acme/fake-1.0 is not a valid model ID","code":400},"user_id":"user_canary"}"#,
+    )]);
+    run("ask unknown id", &mut w.cmd(&["ask", "--json", "x"]));
+    w.mock.script(vec![
+        ScriptedResponse::json(
+            402,
+            r#"{"error":{"code":402,"message":"in flight","metadata":{"reason":"in_flight_budget_exhausted","limit_source":"openrouter_in_flight_budget"}}}"#,
+        )
+        .with_header("Retry-After", "1"),
+    ]);
+    run("ask in-flight 402", &mut w.cmd(&["ask", "--json", "x"]));
+    run(
+        "ask pinned unknown",
+        &mut w.cmd(&["ask", "--json", "--model", "no/such-model", "x"]),
+    );
+    run("models chat", &mut w.cmd(&["models", "--chat", "--json"]));
+    run("models vision", &mut w.cmd(&["models", "--vision"]));
+    // The gateway: its token, one answer through it, a key sent as a bearer (refused).
+    let token_out = w.run(&["serve", "--token"]);
+    assert_eq!(
+        leaks(&token_out.stdout),
+        None,
+        "serve --token leaked the key"
+    );
+    let token = String::from_utf8_lossy(&token_out.stdout)
+        .trim()
+        .to_string();
+    let mut serve = w
+        .cmd(&["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let addr = first
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_string();
+    let body = r#"{"model":"keywheel/chat","messages":[{"role":"user","content":"hi"}]}"#;
+    let answered = http_post(&addr, "/v1/chat/completions", &token, body);
+    let refused = http_post(&addr, "/v1/chat/completions", CANARY, body);
+    let _ = Command::new("kill").arg(serve.id().to_string()).status();
+    let served = serve.wait_with_output().unwrap();
+    // The account is spent for the hour by now (the per-day 429 above): a 429 in OpenAI's shape.
+    assert!(
+        answered.starts_with("HTTP/1.1 200") || answered.starts_with("HTTP/1.1 429"),
+        "the local token opened the gateway: {answered}"
+    );
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert_eq!(
+        leaks(answered.as_bytes()),
+        None,
+        "a gateway answer leaked the key"
+    );
+    assert_eq!(
+        leaks(refused.as_bytes()),
+        None,
+        "the gateway's refusal echoed the key"
+    );
+    assert_eq!(leaks(&served.stdout), None, "serve's stdout leaked the key");
+    assert_eq!(leaks(&served.stderr), None, "serve's stderr leaked the key");
     run(
         "keys add bad",
         w.cmd(&["keys", "add", "--json"]).stdin(Stdio::piped()),
