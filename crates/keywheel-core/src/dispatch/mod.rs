@@ -226,6 +226,24 @@ impl Dispatcher {
         &self.instance
     }
 
+    /// Runs ledger work (SQLite: blocking, and a write may wait for another process's lock)
+    /// on tokio's blocking pool, so it never holds up an async worker and the tasks of one
+    /// process queue on the ledger's own write lock instead; inline outside a runtime.
+    pub(super) async fn ledger<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Instance) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let instance = self.instance.clone();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return f(&instance);
+        }
+        match tokio::task::spawn_blocking(move || f(&instance)).await {
+            Ok(out) => out,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Storage(format!("a ledger task was cancelled: {e}"))),
+        }
+    }
+
     /// Runs a job to its end: an answer, or an error with a sentence and a code.
     pub async fn run(
         &self,
@@ -238,7 +256,10 @@ impl Dispatcher {
         let cache_key = job
             .use_cache
             .then(|| cache::key(job.kind.as_str(), &job.request));
-        if let Some(hit) = self.cached(&job, cache_key.as_deref(), &mut on, started)? {
+        if let Some(hit) = self
+            .cached(&job, cache_key.as_deref(), &mut on, started)
+            .await?
+        {
             return Ok(hit);
         }
         let mut run = Run::new(self.backoff.schedule());
@@ -251,7 +272,9 @@ impl Dispatcher {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let chain = self.chain(&job, catalogue.as_deref(), &mut run, &mut on)?;
+            let chain = self
+                .chain(&job, catalogue.as_deref(), &mut run, &mut on)
+                .await?;
             let Some(model) = chain.models.first().cloned() else {
                 return Err(no_model_left(&job, &chain, &run));
             };
@@ -278,7 +301,9 @@ impl Dispatcher {
             };
             match result {
                 Ok(reply) => {
-                    return self.succeed(&job, &grant, reply, run, cache_key, started, &mut on);
+                    return self
+                        .succeed(&job, &grant, reply, run, cache_key, started, &mut on)
+                        .await;
                 }
                 Err(f) if f.not_sent => {
                     self.not_sent(&grant, &f, &mut run, &mut on, cancel).await?
@@ -349,31 +374,40 @@ impl Dispatcher {
     }
 
     /// A cache hit, served without a reservation.
-    fn cached(
+    async fn cached(
         &self,
         job: &Job,
         cache_key: Option<&str>,
         on: &mut impl FnMut(Progress<'_>),
         started: Instant,
     ) -> Result<Option<Outcome>> {
-        let pool = self.instance.pool();
-        let ledger = pool.ledger();
-        let Some(hash) = cache_key else {
+        let Some(hash) = cache_key.map(str::to_string) else {
             return Ok(None);
         };
-        let Some((body, model)) = ledger.cache_get(hash, pool.now())? else {
+        let kind = job.kind;
+        let hit = self
+            .ledger(move |instance| {
+                let pool = instance.pool();
+                let ledger = pool.ledger();
+                let Some((body, model)) = ledger.cache_get(&hash, pool.now())? else {
+                    return Ok(None);
+                };
+                let Ok(hit) = serde_json::from_str::<CachedAnswer>(&body) else {
+                    return Ok(None);
+                };
+                ledger.log_cached(
+                    instance.id(),
+                    instance.key().as_ref(),
+                    kind.as_str(),
+                    model.as_deref(),
+                    pool.now(),
+                )?;
+                Ok(Some(hit))
+            })
+            .await?;
+        let Some(hit) = hit else {
             return Ok(None);
         };
-        let Ok(hit) = serde_json::from_str::<CachedAnswer>(&body) else {
-            return Ok(None);
-        };
-        ledger.log_cached(
-            self.instance.id(),
-            self.instance.key().as_ref(),
-            job.kind.as_str(),
-            model.as_deref(),
-            pool.now(),
-        )?;
         if job.stream {
             if !hit.reasoning.is_empty() {
                 on(Progress::Stream(&StreamEvent::Reasoning(
@@ -409,7 +443,11 @@ impl Dispatcher {
         cancel: &CancelToken,
     ) -> Result<Option<Grant>> {
         let pool = self.instance.pool();
-        let reserved = match self.instance.try_reserve(kind.as_str(), Some(model)) {
+        let asked = model.to_string();
+        let reserved = match self
+            .ledger(move |instance| instance.try_reserve(kind.as_str(), Some(&asked)))
+            .await
+        {
             Err(e @ Error::QuotaExhausted { .. }) => {
                 if let Some(a) = alerts::all_spent(pool, &e.to_string())? {
                     on(Progress::Alert(&a));
@@ -449,7 +487,7 @@ impl Dispatcher {
 
     /// Completes a successful request: ledger, alerts, cache, the outcome.
     #[allow(clippy::too_many_arguments)]
-    fn succeed(
+    async fn succeed(
         &self,
         job: &Job,
         grant: &Grant,
@@ -459,7 +497,6 @@ impl Dispatcher {
         started: Instant,
         on: &mut impl FnMut(Progress<'_>),
     ) -> Result<Outcome> {
-        let pool = self.instance.pool();
         run.sent += 1;
         let rotated = self.instance.adoption().rotated;
         let c = completion_ok(&reply, run.sent, run.fallbacks > 0, rotated);
@@ -472,12 +509,8 @@ impl Dispatcher {
             latency_ms = reply.latency.as_millis() as u64,
             "request done"
         );
-        self.instance.complete(grant, &c)?;
-        on(Progress::Sent { requests: run.sent });
-        for a in alerts::after_request(pool, &grant.key.id())? {
-            on(Progress::Alert(&a));
-        }
-        if let Some(hash) = &cache_key {
+        // The answer to cache, serialized before it moves to the ledger thread.
+        let cached = cache_key.map(|hash| {
             let answer = CachedAnswer {
                 model: reply.model.clone(),
                 content: reply.content.clone(),
@@ -485,14 +518,30 @@ impl Dispatcher {
                 usage: reply.usage.clone(),
             };
             let body = serde_json::to_string(&answer).unwrap_or_default();
-            pool.ledger().cache_put(
-                hash,
-                job.kind.as_str(),
-                reply.model.as_deref(),
-                &body,
-                self.cache_ttl,
-                pool.now(),
-            )?;
+            (hash, body, reply.model.clone())
+        });
+        let (kind, ttl, done) = (job.kind, self.cache_ttl, grant.clone());
+        let fired = self
+            .ledger(move |instance| {
+                instance.complete(&done, &c)?;
+                let pool = instance.pool();
+                let fired = alerts::after_request(pool, &done.key.id())?;
+                if let Some((hash, body, model)) = &cached {
+                    pool.ledger().cache_put(
+                        hash,
+                        kind.as_str(),
+                        model.as_deref(),
+                        body,
+                        ttl,
+                        pool.now(),
+                    )?;
+                }
+                Ok(fired)
+            })
+            .await?;
+        on(Progress::Sent { requests: run.sent });
+        for a in fired {
+            on(Progress::Alert(&a));
         }
         Ok(Outcome {
             key_id: Some(grant.key.id()),
@@ -519,7 +568,9 @@ impl Dispatcher {
         on: &mut impl FnMut(Progress<'_>),
         cancel: &CancelToken,
     ) -> Result<()> {
-        self.instance.pool().ledger().release(&grant.reservation)?;
+        let reservation = grant.reservation.clone();
+        self.ledger(move |instance| instance.pool().ledger().release(&reservation))
+            .await?;
         match run.schedule.next(None) {
             Some(wait) if run.waited + wait <= self.max_wait => {
                 on(Progress::Retry {
@@ -569,9 +620,15 @@ impl Dispatcher {
             model_answered: None,
             ..Completion::ok()
         };
-        self.instance.complete(grant, &c)?;
+        let done = grant.clone();
+        let fired = self
+            .ledger(move |instance| {
+                instance.complete(&done, &c)?;
+                alerts::after_request(instance.pool(), &done.key.id())
+            })
+            .await?;
         on(Progress::Sent { requests: run.sent });
-        for a in alerts::after_request(pool, &grant.key.id())? {
+        for a in fired {
             on(Progress::Alert(&a));
         }
         tracing::warn!(
