@@ -184,6 +184,19 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
         "ask pinned unknown",
         &mut w.cmd(&["ask", "--json", "--model", "no/such-model", "x"]),
     );
+    // OCR error paths: a damaged PDF and a file that is no image (both refused, nothing sent).
+    let bad_pdf = w.dir.path().join("bad.pdf");
+    std::fs::write(&bad_pdf, b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage").unwrap();
+    let not_image = w.dir.path().join("note.png");
+    std::fs::write(&not_image, format!("not an image; {CANARY}")).unwrap();
+    run(
+        "ocr bad pdf",
+        &mut w.cmd(&["ocr", "--json", bad_pdf.to_str().unwrap()]),
+    );
+    run(
+        "ocr not an image",
+        &mut w.cmd(&["ocr", "--json", not_image.to_str().unwrap()]),
+    );
     run("models chat", &mut w.cmd(&["models", "--chat", "--json"]));
     run("models vision", &mut w.cmd(&["models", "--vision"]));
     // The gateway: its token, one answer through it, a key sent as a bearer (refused).
