@@ -81,17 +81,10 @@ impl Ledger {
 
     /// The cached `/models` body if fetched within `max_age`.
     pub fn models_cached(&self, max_age: Duration, now: DateTime<Utc>) -> Result<Option<String>> {
-        let conn = self.conn()?;
-        let row: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT fetched_ms, body FROM models_cache WHERE singleton = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(row
-            .filter(|(at, _)| now - from_millis(*at) < max_age)
-            .map(|(_, b)| b))
+        Ok(self
+            .models_snapshot()?
+            .filter(|(at, _)| now - *at < max_age)
+            .map(|(_, body)| body))
     }
 
     /// When the cached `/models` body was fetched, whatever its age (one small read).
