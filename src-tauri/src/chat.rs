@@ -2,7 +2,6 @@
 //! it (cache → reserve → send → complete, fallbacks and retries in the core), every stream
 //! event goes to the web view over a Channel, and both messages are saved in the thread.
 
-use chrono::Utc;
 use keywheel_core::dispatch::{Job, Kind, Outcome, Progress};
 use keywheel_core::openrouter::{ChatRequest, Message, StreamEvent, failure_sentence};
 use keywheel_core::{Error, Result};
@@ -66,7 +65,7 @@ pub async fn send(
 }
 
 fn save(state: &AppState, thread: &mut Thread) -> Result<()> {
-    thread.updated_at = Utc::now().to_rfc3339();
+    thread.updated_at = state.pool.now().to_rfc3339();
     state.threads.save(thread)
 }
 
@@ -105,7 +104,7 @@ fn message(role: Role, content: String) -> ChatMessage {
         cached: false,
         stopped: false,
         error: None,
-        at: Utc::now().to_rfc3339(),
+        at: keywheel_core::clock::system_now().to_rfc3339(),
         notes: Vec::new(),
     }
 }

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use chrono::Utc;
 use keywheel_core::openrouter::CancelToken;
 use keywheel_core::{Error, Result};
 
@@ -84,7 +83,7 @@ impl Threads {
 
     /// A new, empty thread (saved at once so it shows in the list).
     pub fn create(&self) -> Result<Thread> {
-        let now = Utc::now();
+        let now = keywheel_core::clock::system_now();
         // Sortable by time, unique by 64 random bits (two windows, one millisecond).
         let id = format!(
             "{}-{:016x}",

@@ -107,6 +107,13 @@ impl Clock for FixedClock {
     }
 }
 
+/// Now by the system clock, for the few places with no pool to ask (timestamps of chat
+/// messages, benchmark marks, OpenAI `created` fields); everything that decides uses an
+/// injected [`Clock`].
+pub fn system_now() -> DateTime<Utc> {
+    SystemClock.now()
+}
+
 /// The UTC day an instant belongs to. The only place a day is computed.
 pub fn utc_day(t: DateTime<Utc>) -> NaiveDate {
     t.date_naive()

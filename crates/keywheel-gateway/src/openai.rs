@@ -239,7 +239,7 @@ fn part(i: usize, v: Value) -> Result<ContentPart, Error> {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+    keywheel_core::clock::system_now().timestamp()
 }
 
 /// A fresh completion id when upstream gave none (cache hits).

@@ -10,7 +10,6 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The page the window shows (`ui/public/empty.html`, copied into `ui/dist` by Vite).
 const EMPTY_PAGE: &str = "empty.html";
@@ -20,9 +19,7 @@ const EMPTY_PAGE: &str = "empty.html";
 #[tauri::command]
 fn app_ready() {
     if std::env::var_os("KEYWHEEL_BENCH_READY").is_some() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let now = keywheel_core::clock::system_now().timestamp_millis();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "KEYWHEEL_READY {now}");
         let _ = out.flush();

@@ -1,7 +1,7 @@
 //! The window's life: the UI reports its first paint (logged; printed for `make bench-app`).
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -17,9 +17,7 @@ pub fn app_ready() {
     let since_start = STARTED.get().map(|t| t.elapsed().as_millis()).unwrap_or(0);
     tracing::info!(first_paint_ms = since_start as u64, "first paint");
     if std::env::var_os("KEYWHEEL_BENCH_READY").is_some() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let now = keywheel_core::clock::system_now().timestamp_millis();
         println!("KEYWHEEL_READY {now}");
     }
 }
