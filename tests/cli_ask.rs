@@ -201,10 +201,49 @@ fn sequential_runs_stay_on_one_key_until_it_passes_the_threshold() {
     assert_eq!(used[8], c, "{used:?}");
 }
 
+/// The window's earlier half is injected: five requests counted in the ledger 45 s ago (the
+/// ledger takes its "now" from the caller), so the burst waits about 15 s instead of the two
+/// minutes twelve real requests at 5 a minute would take.
+fn fill_the_window(w: &World, cap: u32, ago: chrono::Duration) {
+    use keywheel_core::keys::{ApiKey, KeySource};
+    use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
+    let caps = CapDefaults {
+        minute: cap,
+        ..CapDefaults::default()
+    };
+    let ledger = Ledger::open(&w.dir.path().join("data").join("keywheel.sqlite3"), caps).unwrap();
+    let then = chrono::Utc::now() - ago;
+    let key = ApiKey::parse(&w.keys[0]).unwrap();
+    ledger
+        .upsert_key(&key, KeySource::Env, None, None, then)
+        .unwrap();
+    let me = ledger
+        .register_instance("test", std::process::id(), then)
+        .unwrap();
+    for i in 0..cap {
+        let now = then + chrono::Duration::milliseconds(i64::from(i));
+        let ReserveOutcome::Granted(r) = ledger
+            .reserve(&ReserveRequest {
+                instance_id: &me,
+                key_id: &key.id(),
+                kind: "chat",
+                model: None,
+                now,
+            })
+            .unwrap()
+        else {
+            panic!("the seeded requests are granted");
+        };
+        ledger.complete(&r, &Completion::ok(), now).unwrap();
+    }
+    ledger.deregister_instance(&me).unwrap();
+}
+
 #[test]
 fn a_burst_over_the_per_minute_cap_waits_instead_of_failing() {
     let w = World::new(1, MockConfig::default()).with("KEYWHEEL_MINUTE_CAP", "5");
-    let children: Vec<_> = (0..12)
+    fill_the_window(&w, 5, chrono::Duration::seconds(45));
+    let children: Vec<_> = (0..5)
         .map(|i| {
             w.cmd(&["ask", "--json", &format!("burst {i}")])
                 .stdout(Stdio::piped())
@@ -230,8 +269,20 @@ fn a_burst_over_the_per_minute_cap_waits_instead_of_failing() {
         "some waited for a slot"
     );
     let s = &w.mock.stats().keys[&key_id(&w.keys[0])];
-    assert_eq!(s.requests, 12);
+    assert_eq!(s.requests, 5);
     assert_eq!(s.rate_limited_429, 0, "the mock sent no 429");
+    // (Two days: the seeded five may fall on yesterday when this runs just after 00:00 UTC.)
+    let usage = json(&w.run(&["usage", "--json", "--days", "2"]));
+    let counted: u64 = usage["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted, 10,
+        "ten requests within a minute at a cap of 5: the second five waited for the first"
+    );
 }
 
 #[test]
