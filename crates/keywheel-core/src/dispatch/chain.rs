@@ -29,11 +29,7 @@ impl Dispatcher {
         let pool = self.instance.pool();
         let ledger = pool.ledger();
         let now = pool.now();
-        let stored = self
-            .ledger(|instance| instance.pool().ledger().models_fetched())
-            .await
-            .ok()
-            .flatten();
+        let stored = ledger.models_fetched().ok().flatten();
         let fresh = stored.filter(|at| now - *at < Duration::days(FRESH_DAYS));
         if !refresh && let Some(at) = fresh {
             if let Some((memo_at, cat)) = self.catalogue.lock().expect("catalogue lock").as_ref()
@@ -102,7 +98,7 @@ impl Dispatcher {
 
     /// The job's chain now, for the account of the key in use, without the models this job
     /// left; its notes are said (once per UTC day for the ones with a subject).
-    pub(super) async fn chain(
+    pub(super) fn chain(
         &self,
         job: &Job,
         catalogue: Option<&Catalogue>,
@@ -122,16 +118,11 @@ impl Dispatcher {
             ModelChoice::Prefer(list) => (list, None),
             ModelChoice::Default => (preferences, pin.clone().map(|p| vec![p])),
         };
-        let (credits, mut skipped) = self
-            .ledger(move |instance| {
-                let ledger = instance.pool().ledger();
-                let credits = match instance.key() {
-                    Some(k) => ledger.account_credits(&k, now)?,
-                    None => Credits::Unknown,
-                };
-                Ok((credits, ledger.skipped_models(now)?))
-            })
-            .await?;
+        let credits = match self.instance.key() {
+            Some(k) => ledger.account_credits(&k, now)?,
+            None => Credits::Unknown,
+        };
+        let mut skipped = ledger.skipped_models(now)?;
         skipped.extend(run.dropped.iter().cloned());
         let today = day_key(now);
         let mut chain = chains::resolve(&ChainInputs {

@@ -226,9 +226,11 @@ impl Dispatcher {
         &self.instance
     }
 
-    /// Runs ledger work (SQLite: blocking, and a write may wait for another process's lock)
-    /// on tokio's blocking pool, so it never holds up an async worker and the tasks of one
-    /// process queue on the ledger's own write lock instead; inline outside a runtime.
+    /// Runs ledger writes (SQLite: blocking, and a write may wait for another process's lock)
+    /// on tokio's blocking pool, so they never hold up an async worker and the tasks of one
+    /// process queue on the ledger's own write lock instead; inline outside a runtime. Reads
+    /// (catalogue, skipped models, credits) stay inline: in WAL mode they never wait for a
+    /// writer, and each hop to the pool costs a thread wake-up both ways.
     pub(super) async fn ledger<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Instance) -> Result<T> + Send + 'static,
@@ -272,9 +274,7 @@ impl Dispatcher {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let chain = self
-                .chain(&job, catalogue.as_deref(), &mut run, &mut on)
-                .await?;
+            let chain = self.chain(&job, catalogue.as_deref(), &mut run, &mut on)?;
             let Some(model) = chain.models.first().cloned() else {
                 return Err(no_model_left(&job, &chain, &run));
             };
