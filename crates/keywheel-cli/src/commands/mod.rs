@@ -25,6 +25,9 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Ok(v) = std::env::var("KEYWHEEL_DEBUG_PANIC") {
         panic!("forced panic for tests: {v}");
     }
+    if matches!(cli.command, Command::Keys(_)) {
+        pool.expect_keychain();
+    }
     output::warnings(&pool.warnings());
     match cli.command {
         Command::Keys(cmd) => keys::run(&pool, cmd, cli.json),

@@ -39,35 +39,43 @@ pub trait SecretStore: Send + Sync {
     fn status(&self) -> KeychainStatus;
 }
 
-/// The OS keychain.
+/// The OS keychain. It is probed (a D-Bus round trip on Linux) the first time its status is
+/// needed, not when it is opened: a run whose keys all come from `OPENROUTER_API_KEYS` and
+/// whose ledger lists no keychain key never talks to it.
 #[derive(Debug)]
 pub struct OsKeychain {
-    status: KeychainStatus,
+    status: std::sync::OnceLock<KeychainStatus>,
 }
 
 impl OsKeychain {
-    /// Selects the platform's persistent store and probes it once.
+    /// Selects the platform's persistent store; it is probed once, on first use.
     pub fn open() -> Self {
         #[cfg(target_os = "linux")]
         keyring::set_default_credential_builder(
             keyring::secret_service::default_credential_builder(),
         );
-        let status = match probe() {
-            Ok(()) => KeychainStatus::Available,
-            Err(why) => KeychainStatus::Unavailable(why),
-        };
-        Self { status }
+        Self {
+            status: std::sync::OnceLock::new(),
+        }
     }
 
     /// A keychain that is switched off by settings.
     pub fn disabled() -> Self {
         Self {
-            status: KeychainStatus::Disabled,
+            status: std::sync::OnceLock::from(KeychainStatus::Disabled),
         }
     }
 
+    /// The probed status (probing on the first call).
+    fn probed(&self) -> &KeychainStatus {
+        self.status.get_or_init(|| match probe() {
+            Ok(()) => KeychainStatus::Available,
+            Err(why) => KeychainStatus::Unavailable(why),
+        })
+    }
+
     fn ensure(&self) -> Result<()> {
-        match &self.status {
+        match self.probed() {
             KeychainStatus::Available => Ok(()),
             KeychainStatus::Unavailable(why) => Err(Error::Keychain(why.clone())),
             KeychainStatus::Disabled => Err(Error::Keychain(
@@ -129,7 +137,7 @@ impl SecretStore for OsKeychain {
     }
 
     fn status(&self) -> KeychainStatus {
-        self.status.clone()
+        self.probed().clone()
     }
 }
 

@@ -102,7 +102,14 @@ impl Pool {
         for k in &env_keys {
             ledger.upsert_key(k, KeySource::Env, None, None, now)?;
         }
-        if let KeychainStatus::Unavailable(why) = opts.store.status() {
+        // The keychain is probed (D-Bus) only when this run may need it: no keys came from
+        // the environment, or the ledger lists keys kept in the keychain.
+        let keychain_needed = env_keys.is_empty()
+            || ledger
+                .keys()?
+                .iter()
+                .any(|r| r.source == KeySource::Keychain);
+        if keychain_needed && let KeychainStatus::Unavailable(why) = opts.store.status() {
             warnings.push(format!("warning: {why}"));
         }
         // Retention (ledger/retention.rs): old rows go at start, in small batches.
@@ -125,6 +132,19 @@ impl Pool {
     /// Warnings gathered while opening (keychain unavailable, skipped env entries); never keys.
     pub fn warnings(&self) -> Vec<String> {
         self.inner.warnings.lock().expect("warnings lock").clone()
+    }
+
+    /// Probes the keychain now, for a command about to use it (`keys …`), and adds its
+    /// warning when it cannot be reached. Opening the pool skips the probe (a D-Bus round
+    /// trip) when every key comes from the environment and the ledger lists no keychain key.
+    pub fn expect_keychain(&self) {
+        if let KeychainStatus::Unavailable(why) = self.inner.store.status() {
+            let warning = format!("warning: {why}");
+            let mut warnings = self.inner.warnings.lock().expect("warnings lock");
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
     }
 
     /// The ledger.
@@ -166,11 +186,11 @@ impl Pool {
 
     fn load_ring(&self) -> KeyRing {
         let mut ring = KeyRing::default();
-        if self.inner.store.status() == KeychainStatus::Available {
-            for rec in self.inner.ledger.keys().unwrap_or_default() {
-                if rec.source != KeySource::Keychain {
-                    continue;
-                }
+        let listed: Vec<_> = (self.inner.ledger.keys().unwrap_or_default().into_iter())
+            .filter(|r| r.source == KeySource::Keychain)
+            .collect();
+        if !listed.is_empty() && self.inner.store.status() == KeychainStatus::Available {
+            for rec in listed {
                 match self.inner.store.get(&rec.id) {
                     Ok(Some(k)) => ring.insert(k, KeySource::Keychain),
                     Ok(None) => self.warn(format!(
