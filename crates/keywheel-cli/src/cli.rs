@@ -48,7 +48,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port). Non-loopback needs --allow-remote.
-    #[arg(long, env = "KEYWHEEL_GATEWAY_ADDR", default_value = "127.0.0.1:8377", value_name = "IP:PORT")]
+    #[arg(
+        long,
+        env = "KEYWHEEL_GATEWAY_ADDR",
+        default_value = "127.0.0.1:8377",
+        value_name = "IP:PORT"
+    )]
     pub addr: String,
     /// Allow a non-loopback address: anyone who reaches it with the token can spend the pool.
     #[arg(long)]

@@ -91,9 +91,11 @@ impl Ledger {
     pub fn models_fetched(&self) -> Result<Option<DateTime<Utc>>> {
         let conn = self.conn()?;
         let at: Option<i64> = conn
-            .query_row("SELECT fetched_ms FROM models_cache WHERE singleton = 1", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT fetched_ms FROM models_cache WHERE singleton = 1",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(at.map(from_millis))
     }

@@ -46,7 +46,11 @@ impl Pruned {
 }
 
 /// One pruning step: the batched DELETE, its cut-off, and the counter it adds to.
-type Step<'a> = (&'a str, &'a dyn rusqlite::ToSql, fn(&mut Pruned) -> &mut usize);
+type Step<'a> = (
+    &'a str,
+    &'a dyn rusqlite::ToSql,
+    fn(&mut Pruned) -> &mut usize,
+);
 
 /// The first UTC midnight kept: `retention_days` days before today's.
 pub fn cutoff(now: DateTime<Utc>, retention_days: u32) -> DateTime<Utc> {
