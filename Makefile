@@ -89,6 +89,8 @@ bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench request_path
 	@$(CARGO) bench --locked -p keywheel-vision --bench prep
 	@$(CARGO) bench --locked -p keywheel-gateway --bench gateway
+	@$(CARGO) build --locked --release -p keywheel-cli -p keywheel-mock
+	@python3 scripts/bench-start.py
 
 ## The gateway end to end: the real `keywheel serve` over keywheel-mock, the Python and npm
 ## `openai` SDKs, and the four Python examples (examples/python).
