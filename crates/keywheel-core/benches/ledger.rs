@@ -28,7 +28,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 type AnyResult<T> = Result<T, Box<dyn StdError>>;
 
-const CAPS: CapDefaults = CapDefaults { tier_applies: true,
+const CAPS: CapDefaults = CapDefaults {
+    tier_applies: true,
     daily: 10_000_000,
     minute: 10_000_000,
 };

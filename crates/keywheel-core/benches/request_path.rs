@@ -112,7 +112,9 @@ impl Ctx {
                 let job = Job {
                     kind: Kind::Chat,
                     request: self.request.clone(),
-                    models: keywheel_core::chains::ModelChoice::Pinned(vec![self.request.model.clone()]),
+                    models: keywheel_core::chains::ModelChoice::Pinned(vec![
+                        self.request.model.clone(),
+                    ]),
                     stream: false,
                     use_cache: false,
                 };

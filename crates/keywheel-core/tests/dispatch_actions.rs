@@ -139,9 +139,16 @@ async fn a_402_on_a_paid_model_keeps_the_key_and_moves_to_a_free_model() {
     assert_eq!(out.key_id, Some(id(1)), "no fallback to another key");
     assert_eq!(out.model.as_deref(), Some(R1_FREE));
     assert_eq!(out.attempts, 2);
-    assert_eq!(w.status(1), KeyStatus::Ok, "the key still serves free models");
     assert_eq!(
-        w.pool.ledger().account_credits(&id(1), w.pool.now()).unwrap(),
+        w.status(1),
+        KeyStatus::Ok,
+        "the key still serves free models"
+    );
+    assert_eq!(
+        w.pool
+            .ledger()
+            .account_credits(&id(1), w.pool.now())
+            .unwrap(),
         keywheel_core::ledger::Credits::FreeOnly,
         "paid models are out of this account's chains for the day"
     );

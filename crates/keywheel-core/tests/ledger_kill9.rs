@@ -23,12 +23,14 @@ const ENV_DB: &str = "KW_WORKER_DB";
 const ENV_BASE_S: &str = "KW_WORKER_BASE_S";
 
 /// Caps for the "hold" scenario: the killed request and one more fill the key.
-const HOLD_CAPS: CapDefaults = CapDefaults { tier_applies: true,
+const HOLD_CAPS: CapDefaults = CapDefaults {
+    tier_applies: true,
     daily: 2,
     minute: 100,
 };
 /// Caps for the "loop" scenario: nothing is refused.
-const LOOP_CAPS: CapDefaults = CapDefaults { tier_applies: true,
+const LOOP_CAPS: CapDefaults = CapDefaults {
+    tier_applies: true,
     daily: 10_000_000,
     minute: 10_000_000,
 };

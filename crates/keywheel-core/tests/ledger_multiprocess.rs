@@ -115,7 +115,8 @@ fn wait_for_go(env: &WorkerEnv) -> AnyResult<()> {
 fn worker_fallback(env: &WorkerEnv) -> AnyResult<String> {
     let ledger = Ledger::open(
         &env.db,
-        CapDefaults { tier_applies: true,
+        CapDefaults {
+            tier_applies: true,
             daily: FALLBACK_CAP,
             minute: NO_MINUTE_CAP,
         },
@@ -181,7 +182,8 @@ fn worker_single(env: &WorkerEnv) -> AnyResult<String> {
     wait_for_go(env)?;
     let ledger = Ledger::open(
         &env.db,
-        CapDefaults { tier_applies: true,
+        CapDefaults {
+            tier_applies: true,
             daily: SINGLE_CAP,
             minute: NO_MINUTE_CAP,
         },
@@ -370,7 +372,8 @@ fn eight_processes_spend_three_keys_exactly_to_their_caps() {
     let db = dir.path().join("ledger.sqlite3");
     let ledger = Ledger::open(
         &db,
-        CapDefaults { tier_applies: true,
+        CapDefaults {
+            tier_applies: true,
             daily: FALLBACK_CAP,
             minute: NO_MINUTE_CAP,
         },
@@ -504,7 +507,8 @@ fn eight_processes_on_one_key_get_exactly_its_cap() {
 
     let ledger = Ledger::open(
         &db,
-        CapDefaults { tier_applies: true,
+        CapDefaults {
+            tier_applies: true,
             daily: SINGLE_CAP,
             minute: NO_MINUTE_CAP,
         },

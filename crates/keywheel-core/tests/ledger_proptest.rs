@@ -159,7 +159,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     )
         .prop_map(
             |(daily, minute, groups, group_caps, keys, instances, start_offset_s, ops)| Scenario {
-                defaults: CapDefaults { tier_applies: true, daily, minute },
+                defaults: CapDefaults {
+                    tier_applies: true,
+                    daily,
+                    minute,
+                },
                 groups,
                 group_caps,
                 keys,
@@ -790,7 +794,8 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
 #[test]
 fn every_refusal_is_reached() {
     let s = Scenario {
-        defaults: CapDefaults { tier_applies: true,
+        defaults: CapDefaults {
+            tier_applies: true,
             daily: 3,
             minute: 2,
         },
@@ -902,7 +907,8 @@ fn every_refusal_is_reached() {
 #[test]
 fn midnight_resets_the_day_not_the_window() {
     let s = Scenario {
-        defaults: CapDefaults { tier_applies: true,
+        defaults: CapDefaults {
+            tier_applies: true,
             daily: 1,
             minute: 1,
         },

@@ -138,7 +138,9 @@ impl Batch {
         // read once is never paid again because OpenRouter's list moved on.
         let (chain_key, pinned) = match &opts.models {
             ModelChoice::Pinned(list) => (list.join(","), list.clone()),
-            ModelChoice::Default | ModelChoice::Prefer(_) => (RESOLVED_CHAIN.to_string(), Vec::new()),
+            ModelChoice::Default | ModelChoice::Prefer(_) => {
+                (RESOLVED_CHAIN.to_string(), Vec::new())
+            }
         };
         let ledger = pool.ledger();
         let now = pool.now();
