@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     /// A made-up key of the real shape (64 hex after the prefix).
-    const K: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const K: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; // fake test key
 
     /// One table: input → what a person sees.
     #[test]
