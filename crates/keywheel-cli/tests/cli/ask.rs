@@ -646,7 +646,7 @@ fn a_paid_models_402_leaves_the_key_usable_for_free_models() {
     w.mock.script(vec![keywheel_mock::ScriptedResponse::json(
         402,
         include_str!(
-            "../crates/keywheel-mock/fixtures/openrouter/errors/402-never-purchased-credits.json"
+            "../../../keywheel-mock/fixtures/openrouter/errors/402-never-purchased-credits.json"
         ),
     )]);
     let out = w.run(&["ask", "--json", "hi"]);

@@ -2,9 +2,9 @@
 //! reserving in a tight loop, leaves a consistent ledger (docs/pool.md §5: "a dead instance (crash,
 //! `kill -9`) expires and holds nothing").
 //!
-//! The test binary re-executes itself: the parent spawns `current_exe() --exact worker_entry`
+//! The test binary re-executes itself: the parent spawns `current_exe() --exact ledger_kill9::worker_entry`
 //! with `KW_WORKER_*` variables set; [`worker_entry`] returns at once in a normal test run.
-#![cfg(unix)]
+
 
 use std::error::Error as StdError;
 use std::io::{BufRead, BufReader};
@@ -134,7 +134,7 @@ fn worker_loop(db: &Path, base_s: i64) -> AnyResult<()> {
 
 fn spawn_worker(mode: &str, db: &Path, base_s: i64) -> (Child, BufReader<ChildStdout>) {
     let mut child = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", "worker_entry", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "ledger_kill9::worker_entry", "--nocapture", "--test-threads=1"])
         .env(ENV_MODE, mode)
         .env(ENV_DB, db)
         .env(ENV_BASE_S, base_s.to_string())

@@ -1,7 +1,7 @@
 //! Many real processes reserving on one SQLite ledger file at the same time (docs/pool.md §1: "two
 //! processes can never both spend request #50").
 //!
-//! The test binary re-executes itself: the parent spawns `current_exe() --exact worker_entry`
+//! The test binary re-executes itself: the parent spawns `current_exe() --exact ledger_multiprocess::worker_entry`
 //! with `KW_WORKER_*` variables set, and [`worker_entry`] then acts as one worker process (it
 //! returns at once in a normal test run). Workers wait on a barrier file so that all of them are
 //! running before any starts reserving. A worker exits non-zero on any error — including
@@ -240,7 +240,7 @@ fn spawn_workers(mode: &str, db: &Path, dir: &Path, extra: &[(&str, String)]) ->
     (0..WORKERS)
         .map(|id| {
             let mut cmd = Command::new(&exe);
-            cmd.args(["--exact", "worker_entry", "--nocapture", "--test-threads=1"])
+            cmd.args(["--exact", "ledger_multiprocess::worker_entry", "--nocapture", "--test-threads=1"])
                 .env(ENV_MODE, mode)
                 .env(ENV_DB, db)
                 .env(ENV_DIR, dir)

@@ -1,7 +1,8 @@
-//! In-process tests of the mock over real HTTP on 127.0.0.1 (one test binary, one module per
-//! area). Each test starts its own server so tests never share counters.
+//! Tests of the mock over real HTTP on 127.0.0.1 (one test binary, one module per area;
+//! `binary` runs the real `keywheel-mock` executable). Each test starts its own server.
 
 mod auth;
+mod binary;
 mod chat;
 mod control;
 mod faults;

@@ -1,6 +1,6 @@
 //! Images made in code for the tests: encoders, hand-built files and a data URL decoder.
 
-#![allow(dead_code)]
+
 
 use std::io::Cursor;
 

@@ -9,7 +9,6 @@
 //! Files over Keywheel's stated limits (pixels, memory, file size) are counted apart: those
 //! are refusals by policy, not fidelity gaps. The figures are printed (`--nocapture`).
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,7 +187,7 @@ fn pillow_corpus_is_read_and_sent_upright() {
             row["width"].as_u64().unwrap() as u32,
             row["height"].as_u64().unwrap() as u32,
         );
-        let (_, img) = common::decode_data_url(&first.tiles[0].data_url);
+        let (_, img) = crate::common::decode_data_url(&first.tiles[0].data_url);
         let reference: Vec<f64> = row["thumb"]
             .as_array()
             .unwrap()

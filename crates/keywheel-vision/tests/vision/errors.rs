@@ -1,8 +1,7 @@
 //! Every kind of bad input is refused with the right error, whose message names the file.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use keywheel_vision::{Format, PrepError, PrepOptions, prepare, prepare_path};
 

@@ -1,9 +1,8 @@
 //! No input makes `prepare` panic: random bytes, and valid files of every supported format
 //! with bytes flipped, cut off or spliced in.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use image::{DynamicImage, ImageFormat};
 use keywheel_vision::{PrepError, PrepOptions, prepare};
 use proptest::prelude::*;

@@ -3,7 +3,6 @@
 //! Needs `tesseract` and ImageMagick's `convert` with the DejaVu Sans font; without them the
 //! tests say that they were skipped and pass.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,9 +1,8 @@
 //! Good inputs of every supported kind come out upright, scaled, flattened, tiled and
 //! encoded as promised.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use image::{DynamicImage, GenericImageView, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use keywheel_vision::{Format, PrepOptions, Prepared, plan_requests, prepare};
 
