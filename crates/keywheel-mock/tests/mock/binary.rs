@@ -1,14 +1,14 @@
 //! The `keywheel-mock` binary: first stdout line, keys from env or file, loopback only.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keywheel-mock");
+use keywheel_testkit::http::raw as http;
 
-fn key(n: u32) -> String {
-    format!("sk-or-v1-{n:064x}")
-}
+use crate::key;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keywheel-mock");
 
 /// Kills the child when the test ends, whatever happens.
 struct Running(Child);
@@ -39,30 +39,6 @@ fn spawn(cmd: &mut Command) -> (Running, SocketAddr) {
     let port: u16 = port.parse().expect("port is a number");
     assert_ne!(port, 0);
     (running, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let auth = key
-        .map(|k| format!("Authorization: Bearer {k}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    (status, out)
 }
 
 const CHAT: &str =

@@ -12,35 +12,16 @@ mod stream;
 mod vision;
 
 use keywheel_mock::{MockConfig, MockServer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// A well-shaped key numbered `n`.
-pub fn key(n: u32) -> String {
-    format!("sk-or-v1-{n:064x}")
-}
-
-/// SHA-256 key id computed independently of the crate.
-pub fn expected_key_id(key: &str) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(key.as_bytes()))[..12].to_string()
-}
-
-/// An HTTP client that never goes through a proxy.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-}
+/// Fake keys, their ids computed independently of the crate, a proxy-free HTTP client and the
+/// smallest chat body come from keywheel-testkit.
+pub use keywheel_testkit::http::{chat_body, client};
+pub use keywheel_testkit::keys::{fake_key as key, key_id as expected_key_id};
 
 /// Starts a server.
 pub async fn start(cfg: MockConfig) -> MockServer {
     MockServer::start(cfg).await.expect("mock starts")
-}
-
-/// A simple chat body.
-pub fn chat_body(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
 
 /// POSTs a chat request with `key` (no header when `None`).

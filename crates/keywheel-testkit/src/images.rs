@@ -1,12 +1,13 @@
-//! Images made in code for the tests: encoders, hand-built files and a data URL decoder.
-
-
+//! Images made in code: encoders, photo- and screenshot-like pictures, hand-built files (EXIF
+//! orientation, PNG headers claiming any size, palette PNGs), words drawn by ImageMagick, and
+//! a data URL decoder.
 
 use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
 
 use base64::Engine;
 use image::{DynamicImage, ExtendedColorType, ImageEncoder, ImageFormat, Rgb, RgbImage};
-
 /// Encode with the `image` crate.
 pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
@@ -45,6 +46,8 @@ pub fn png_rgb(img: &RgbImage) -> Vec<u8> {
 /// A deterministic pseudo-random generator.
 pub struct Rng(pub u64);
 impl Rng {
+    /// The next 32 bits (xorshift64).
+    #[allow(clippy::should_implement_trait)] // an endless generator, not an iterator
     pub fn next(&mut self) -> u32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -202,4 +205,47 @@ pub fn palette_png(width: u32, height: u32, palette: &[[u8; 3]], indices: &[u8])
     out.extend_from_slice(&png_chunk(b"IDAT", &zlib_stored(&raw)));
     out.extend_from_slice(&png_chunk(b"IEND", &[]));
     out
+}
+
+/// Smooth gradients plus noise, like a photo; `seed` makes each one different (its own noise
+/// and a blue shift).
+pub fn seeded_photo(w: u32, h: u32, seed: u64) -> RgbImage {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    RgbImage::from_fn(w, h, |x, y| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let n = (s % 17) as i32 - 8;
+        let r = (x * 200 / w) as i32 + 30 + n;
+        let g = (y * 180 / h) as i32 + 40 + n;
+        let b = 120 + ((x + y) % 64) as i32 + n + (seed % 50) as i32;
+        Rgb([r, g, b].map(|v| v.clamp(0, 255) as u8))
+    })
+}
+
+/// Lines of words drawn in black on a white `w`×`h` canvas by ImageMagick's `convert`
+/// (DejaVu Sans 30 pt, as `make setup` installs them), written to `dir/name`; returns the path
+/// as text.
+///
+/// # Panics
+/// When `convert` is missing or fails.
+pub fn drawn(dir: &Path, name: &str, w: u32, h: u32, lines: &[&str]) -> String {
+    let out = dir.join(name);
+    let mut cmd = Command::new("convert");
+    cmd.arg("-size").arg(format!("{w}x{h}")).arg("xc:white");
+    cmd.args(["-font", "DejaVu-Sans", "-pointsize", "30", "-fill", "black"]);
+    for (i, text) in lines.iter().enumerate() {
+        cmd.arg("-draw")
+            .arg(format!("text 60,{} '{text}'", 120 + 70 * i));
+    }
+    let r = cmd
+        .arg(&out)
+        .output()
+        .expect("ImageMagick `convert` is installed (make setup installs imagemagick)");
+    assert!(
+        r.status.success(),
+        "convert failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    out.display().to_string()
 }
