@@ -26,6 +26,7 @@ mod chat;
 mod clock;
 mod completion;
 mod config;
+pub mod fixtures;
 mod record;
 mod server;
 mod sse;
