@@ -398,6 +398,7 @@ mod tests {
             .unwrap();
         assert_eq!(again.addr, on.addr, "a second start changes nothing");
 
+        #[allow(clippy::disallowed_methods)] // a client of the local gateway, as an SDK would be
         let http = reqwest::Client::new();
         let res = http
             .post(format!("http://{addr}/v1/chat/completions"))

@@ -983,6 +983,7 @@ async fn the_gateway_switch_serves_an_openai_client_shows_it_via_gateway_and_clo
 
     // A client, as an OpenAI SDK would call it: no token → 401; the copied token → an answer
     // through the pool, from keywheel-mock, with the pool's key.
+    #[allow(clippy::disallowed_methods)] // a client of the local gateway, as an SDK would be
     let http = reqwest::Client::new();
     let body = json!({
         "model": "keywheel/chat",

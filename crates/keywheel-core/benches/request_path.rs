@@ -374,6 +374,7 @@ fn variant(base_url: &str, clock: SharedClock) -> AnyResult<Variant> {
             HeaderValue::from_str(t)?,
         );
     }
+    #[allow(clippy::disallowed_methods)] // the bare-reqwest baseline the client is measured against
     let http = reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(concat!("keywheel/", env!("CARGO_PKG_VERSION")))
@@ -550,6 +551,7 @@ fn main() -> AnyResult<()> {
         } else {
             Path::Full
         };
+        #[allow(clippy::disallowed_methods)] // the benchmark's own ledger day, from the wall clock
         let base = Utc::now()
             .date_naive()
             .and_hms_opt(1, 0, 0)
@@ -602,6 +604,7 @@ fn main() -> AnyResult<()> {
     let (a_probe, _, _) = reserve_complete(&a, &a.key_id, probe)?;
 
     // B: realistic window.
+    #[allow(clippy::disallowed_methods)] // the benchmark's own ledger day, from the wall clock
     let base = Utc::now()
         .date_naive()
         .and_hms_opt(1, 0, 0)

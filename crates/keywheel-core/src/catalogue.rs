@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyId};
 use crate::ledger::Credits;
 use crate::ledger::{KeyRecord, KeyStatus};
-use crate::openrouter::classify::failure_sentence;
+use crate::openrouter::failure::failure_sentence;
 use crate::openrouter::types::{KeyInfo, ModelInfo};
 use crate::openrouter::{FailureClass, OpenRouter};
 use crate::pool::Pool;

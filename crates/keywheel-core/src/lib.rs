@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod cache;
+pub mod cancel;
 pub mod catalogue;
 pub mod chains;
 pub mod child;
@@ -30,6 +31,7 @@ pub mod private;
 pub mod reconcile;
 pub mod telemetry;
 
+pub use cancel::CancelToken;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::Settings;
 pub use error::{Error, ErrorCode, Result};

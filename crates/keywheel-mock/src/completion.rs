@@ -1,5 +1,5 @@
 //! A simulated completion and the JSON it turns into: the non-stream body (docs/openrouter.md), the
-//! `usage` object, and the `/generation` record (§10.7).
+//! `usage` object, and the `/generation` record (docs/openrouter.md).
 //!
 //! Answers are deterministic: `You asked: <last user text>` for chat, a few fixed sentences that
 //! quote the question as R1 reasoning, and a description (or OCR text) for images.

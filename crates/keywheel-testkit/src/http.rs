@@ -44,6 +44,7 @@ pub fn chat_body(model: &str, text: &str) -> serde_json::Value {
 
 /// A reqwest client that never goes through a proxy (tests talk to 127.0.0.1 only).
 #[cfg(feature = "http")]
+#[allow(clippy::disallowed_methods)] // tests' own client to 127.0.0.1, not to OpenRouter
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()

@@ -212,7 +212,7 @@ fn fill_the_window(w: &World, cap: u32, ago: chrono::Duration) {
         ..CapDefaults::default()
     };
     let ledger = Ledger::open(&w.dir.path().join("data").join("keywheel.sqlite3"), caps).unwrap();
-    let then = chrono::Utc::now() - ago;
+    let then = keywheel_core::clock::system_now() - ago;
     let key = ApiKey::parse(&w.keys[0]).unwrap();
     ledger
         .upsert_key(&key, KeySource::Env, None, None, then)

@@ -147,7 +147,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
         )
         .with_header(
             "X-RateLimit-Reset",
-            (chrono::Utc::now() + chrono::Duration::hours(1))
+            (keywheel_core::clock::system_now() + chrono::Duration::hours(1))
                 .timestamp_millis()
                 .to_string(),
         ),

@@ -25,7 +25,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
 use crate::ledger::{Completion, KeyStatus, RequestState};
-use crate::openrouter::classify::{KeyPenalty, failure_sentence_at};
+use crate::openrouter::failure::{KeyPenalty, failure_sentence_at};
 use crate::openrouter::types::Usage;
 use crate::openrouter::{
     ApiFailure, Backoff, CancelToken, ChatReply, ChatRequest, ClientConfig, FailureClass,

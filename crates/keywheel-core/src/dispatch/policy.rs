@@ -1,16 +1,16 @@
-//! What to do after a failed request: the failure → action table, as one pure function
-//! ([`next_step`]) tested row by row without HTTP (docs/errors.md).
+//! What to do after a failed request, as one pure function ([`next_step`]) tested row by row
+//! without HTTP (docs/errors.md). What each failure class asks for is the one table,
+//! [`FailureClass::remedy`](crate::openrouter::FailureClass::remedy) (module docs of [`crate::openrouter::failure`]); this module adds
+//! the counting:
 //!
-//! | failure | step |
+//! | remedy | step |
 //! |---|---|
-//! | bad request, too heavy for the balance, moderation, cancelled | [`Step::Stop`] |
-//! | key invalid (401), spend limit (403 / 402 key limit) | [`Step::FallBack`] to another key |
-//! | account spent for the day (429 `free-models-per-day`) | [`Step::FallBack`] to another account |
-//! | no credits (402), on a free model | [`Step::FallBack`] to another account |
-//! | no credits (402), on a paid model | [`Step::NextModel`] ([`ModelMove::PaidRefused`]): the account drops paid models; the key is fine |
-//! | model gone (404, unknown id, availability) | [`Step::NextModel`] ([`ModelMove::Gone`]) |
-//! | in-flight budget (402) | [`Step::Retry`] after `Retry-After` (not charged to the budget) |
-//! | rate limited, transient | [`Step::Retry`] once on the same model, then [`Step::NextModel`] ([`ModelMove::Persistent`]) |
+//! | [`Remedy::Stop`] | [`Step::Stop`] |
+//! | [`Remedy::OtherKey`] | [`Step::FallBack`] to another key (of another account when account-wide) |
+//! | [`Remedy::DropPaidModels`] | [`Step::NextModel`] ([`ModelMove::PaidRefused`]) |
+//! | [`Remedy::SkipModel`] | [`Step::NextModel`] ([`ModelMove::Gone`]) |
+//! | [`Remedy::WaitInFlight`] | [`Step::Retry`] after `Retry-After` (not charged to the budget), at most [`IN_FLIGHT_WAITS`] times |
+//! | [`Remedy::Retry`] | [`Step::Retry`] once on the same model, then [`Step::NextModel`] ([`ModelMove::Persistent`]) |
 //!
 //! Quota is money: every attempt that reaches OpenRouter is a counted request, so one model
 //! gets at most [`PER_MODEL`] attempts, and one job at most `max_attempts` (a setting, 4 by
@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use crate::ledger::FailureScope;
-use crate::openrouter::{ApiFailure, FailureClass, KeyPenalty};
+use crate::openrouter::{ApiFailure, KeyPenalty, Remedy};
 
 /// Most counted attempts one model gets in one job before the chain moves on.
 pub const PER_MODEL: u32 = 2;
@@ -87,7 +87,6 @@ pub fn next_step(
     tally: &Tally,
     backoff: Option<Duration>,
 ) -> Step {
-    use FailureClass as C;
     let over_budget = tally.charged >= tally.budget;
     let next_model = |why| {
         if tally.models_after > 0 && !over_budget {
@@ -96,21 +95,22 @@ pub fn next_step(
             Step::GiveUp
         }
     };
-    match f.class {
-        C::BadRequest | C::RequestTooHeavy | C::Moderation | C::Cancelled => Step::Stop,
-        C::KeyInvalid => fall_back(KeyPenalty::Invalid, FailureScope::Key, over_budget),
-        C::KeySpendLimit => fall_back(KeyPenalty::SpendLimit, FailureScope::Key, over_budget),
-        C::AccountDailyExhausted => fall_back(
-            KeyPenalty::AccountDailyExhausted,
-            FailureScope::Account,
-            over_budget,
-        ),
-        C::NoCredit if model_is_free => {
-            fall_back(KeyPenalty::NoCredit, FailureScope::Account, over_budget)
+    match f.class.remedy(model_is_free) {
+        Remedy::Stop => Step::Stop,
+        Remedy::OtherKey {
+            penalty,
+            account_wide,
+        } => {
+            let scope = if account_wide {
+                FailureScope::Account
+            } else {
+                FailureScope::Key
+            };
+            fall_back(penalty, scope, over_budget)
         }
-        C::NoCredit => next_model(ModelMove::PaidRefused),
-        C::ModelUnavailable => next_model(ModelMove::Gone),
-        C::InFlightBudget => {
+        Remedy::DropPaidModels => next_model(ModelMove::PaidRefused),
+        Remedy::SkipModel => next_model(ModelMove::Gone),
+        Remedy::WaitInFlight => {
             let wait = f.retry_after.unwrap_or(Duration::from_secs(1));
             if tally.in_flight_waits < IN_FLIGHT_WAITS && tally.waited + wait <= tally.max_wait {
                 Step::Retry(wait)
@@ -118,7 +118,7 @@ pub fn next_step(
                 next_model(ModelMove::Persistent)
             }
         }
-        C::RateLimited | C::Transient => match backoff {
+        Remedy::Retry => match backoff {
             Some(wait)
                 if tally.on_model < PER_MODEL
                     && !over_budget
@@ -142,6 +142,7 @@ fn fall_back(penalty: KeyPenalty, scope: FailureScope, over_budget: bool) -> Ste
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openrouter::FailureClass;
 
     fn tally() -> Tally {
         Tally {

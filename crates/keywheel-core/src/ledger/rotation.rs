@@ -1,5 +1,5 @@
 //! The pool-wide current key: rotation at instance start (docs/pool.md §3) and fallback when the
-//! instance's key cannot serve (§2.5).
+//! instance's key cannot serve (docs/pool.md §4).
 //!
 //! Rotation: a starting instance adopts the current key unless that key has MORE than
 //! `rotate_after` requests today or is unusable; then the current key advances to the usable

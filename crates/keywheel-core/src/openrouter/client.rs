@@ -1,7 +1,8 @@
 //! The HTTP client: one `reqwest::Client` (rustls) for `POST /chat/completions` (plain and
 //! streamed), `GET /key`, `GET /models` and `GET /generation`.
 //!
-//! Every failure comes back as an [`ApiFailure`] classified by [`super::classify()`]. The key is
+//! Every failure comes back as an [`ApiFailure`] classified by [`super::classify()`] (bodies)
+//! or [`classify_transport`] (no usable response). The key is
 //! sent only in the `Authorization` header (marked sensitive); logs name it by key id, and no
 //! failure message is built from a request, a URL or a header.
 //!
@@ -12,25 +13,22 @@
 //! request) somewhere else. The base URL must be `https://`, or `http://` to loopback
 //! ([`check_base_url`]).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::Notify;
 
-use super::classify::{
-    ApiFailure, FailureClass, RateLimitInfo, classify, classify_error_object, classify_transport,
-    rate_limit_from_headers,
-};
+use super::classify::{classify, classify_error_object};
+use super::failure::{ApiFailure, FailureClass};
+use super::headers::{RateLimitInfo, rate_limit_from_headers};
 use super::retry::Backoff;
 use super::stream::{ChatOutcome, SseDecoder, StreamAccumulator, StreamEvent};
 use super::types::{
     ChatRequest, ChatResponse, DataEnvelope, Generation, KeyInfo, ModelInfo, Usage,
 };
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::keys::ApiKey;
 
@@ -158,48 +156,6 @@ pub struct ChatReply {
     pub rate_limit: Option<RateLimitInfo>,
 }
 
-/// A cheap, clonable cancellation signal.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken {
-    inner: Arc<CancelInner>,
-}
-
-#[derive(Debug, Default)]
-struct CancelInner {
-    flag: AtomicBool,
-    notify: Notify,
-}
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Cancels every clone of this token.
-    pub fn cancel(&self) {
-        self.inner.flag.store(true, Ordering::SeqCst);
-        self.inner.notify.notify_waiters();
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.flag.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once the token is cancelled.
-    pub async fn cancelled(&self) {
-        loop {
-            let mut notified = std::pin::pin!(self.inner.notify.notified());
-            notified.as_mut().enable();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
 /// The OpenRouter client. Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
 pub struct OpenRouter {
@@ -228,6 +184,7 @@ impl OpenRouter {
         attribution("http-referer", &cfg.referer)?;
         attribution("x-openrouter-title", &cfg.title)?;
         attribution("x-title", &cfg.title)?;
+        #[allow(clippy::disallowed_methods)] // the one place Keywheel builds an HTTP client
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(concat!("keywheel/", env!("CARGO_PKG_VERSION")))
@@ -580,6 +537,37 @@ impl OpenRouter {
     }
 }
 
+/// Classifies a transport error from reqwest: timeouts, refused or reset connections and cut
+/// bodies are all [`FailureClass::Transient`]. The message names no URL and no header.
+pub fn classify_transport(err: &reqwest::Error) -> ApiFailure {
+    let what = if err.is_timeout() {
+        "the request to OpenRouter timed out"
+    } else if err.is_connect() {
+        "could not connect to OpenRouter"
+    } else if err.is_body() || err.is_decode() {
+        "the response from OpenRouter was cut off"
+    } else if err.is_request() {
+        "the request to OpenRouter failed"
+    } else {
+        "talking to OpenRouter failed"
+    };
+    // The innermost cause ("connection refused", "connection reset by peer", …); reqwest's own
+    // top-level text names the URL, which we leave out.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    let mut last = None;
+    while let Some(c) = cause {
+        last = Some(c.to_string());
+        cause = c.source();
+    }
+    let mut f = match last {
+        Some(c) if !c.is_empty() => ApiFailure::transient(format!("{what}: {c}")),
+        _ => ApiFailure::transient(what),
+    };
+    f.http_status = err.status().map(|s| s.as_u16());
+    f.not_sent = err.is_connect();
+    f
+}
+
 /// Reads a whole body; a body past [`MAX_BODY`] bytes is an error (never a cut answer).
 async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
     if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
@@ -798,18 +786,5 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.class, FailureClass::Transient);
         assert_eq!(err.http_status, Some(200));
-    }
-
-    #[tokio::test]
-    async fn cancel_token_wakes_waiters() {
-        let t = CancelToken::new();
-        let c = t.clone();
-        let waiter = tokio::spawn(async move { c.cancelled().await });
-        tokio::task::yield_now().await;
-        assert!(!t.is_cancelled());
-        t.cancel();
-        waiter.await.unwrap();
-        assert!(t.is_cancelled());
-        t.cancelled().await; // already cancelled: returns at once
     }
 }

@@ -15,7 +15,8 @@
 
 use serde_json::Value;
 
-use super::classify::{ApiFailure, FailureClass, classify_error_object};
+use super::classify::classify_error_object;
+use super::failure::{ApiFailure, FailureClass};
 use super::types::{Usage, details_text};
 
 /// One thing that happened in a stream.
@@ -414,7 +415,8 @@ impl StreamAccumulator {
 mod tests {
     use super::*;
 
-    /// Reference §10.2, verbatim.
+    /// A DeepSeek R1 stream in OpenRouter's wire form (keep-alive comments, `reasoning` and
+    /// `reasoning_details`, usage on a final chunk; docs/openrouter.md), kept byte for byte.
     const R1_STREAM: &str = r#": OPENROUTER PROCESSING
 
 : OPENROUTER PROCESSING
@@ -435,7 +437,8 @@ data: [DONE]
 
 "#;
 
-    /// Reference §10.3, verbatim (ends at EOF).
+    /// An error after the first token: HTTP 200 already sent, the error arrives as a chunk
+    /// (docs/openrouter.md, "Errors"); ends at EOF without `[DONE]`.
     const MID_STREAM_ERROR: &str = r#"data: {"id":"gen-1748781300-R1strEamExample000002","provider":"DeepInfra","model":"deepseek/deepseek-r1","object":"chat.completion.chunk","created":1748781300,"choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":"Let me"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}
 
 data: {"id":"gen-1748781300-R1strEamExample000002","object":"chat.completion.chunk","created":1748781305,"model":"deepseek/deepseek-r1","provider":"DeepInfra","error":{"code":502,"message":"Provider disconnected unexpectedly","metadata":{"error_type":"provider_unavailable"}},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}

@@ -242,7 +242,7 @@ async fn a_model_without_endpoints_is_skipped_for_the_day() {
 #[tokio::test]
 async fn a_per_day_429_exhausts_the_account_until_the_reset_and_moves_on() {
     let w = World::new(&["a", "a", "b"]).await;
-    let reset_ms = (chrono::Utc::now() + chrono::Duration::hours(3))
+    let reset_ms = (keywheel_core::clock::system_now() + chrono::Duration::hours(3))
         .timestamp_millis()
         .to_string();
     w.mock.script(vec![err(429, r#"{"error":{"message":"Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day","code":429}}"#)

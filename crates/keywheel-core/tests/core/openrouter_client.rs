@@ -1,5 +1,6 @@
-//! The OpenRouter client against `keywheel-mock` (OpenRouter's behaviour, faults, scripted
-//! bodies of docs/openrouter.md) and `wiremock` (exact headers and bodies on the wire).
+//! The OpenRouter client against `keywheel-mock` (OpenRouter's behaviour, faults, and its real
+//! error bodies: the fixtures in `keywheel_mock::fixtures`) and `wiremock` (exact headers and
+//! bodies on the wire).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use keywheel_core::openrouter::{
     ApiFailure, Backoff, CancelToken, ChatReply, ChatRequest, ClientConfig, FailureClass, Message,
     OpenRouter, StreamEvent, failure_sentence,
 };
+use keywheel_mock::fixtures as fx;
 use keywheel_mock::{Faults, MockConfig, MockServer, ScriptedResponse};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
@@ -184,7 +186,8 @@ async fn r1_stream_separates_reasoning_and_content_in_every_wire_variant() {
     assert!(server.requests().iter().all(|r| r.stream));
 }
 
-/// Reference §10.2 verbatim, served over HTTP.
+/// A DeepSeek R1 stream in OpenRouter's wire form (docs/openrouter.md), served over HTTP byte
+/// for byte.
 const R1_STREAM: &str = r#": OPENROUTER PROCESSING
 
 : OPENROUTER PROCESSING
@@ -285,143 +288,55 @@ fn rows() -> Vec<Row> {
         reset_ms: None,
     };
     vec![
-        r(
-            401,
-            r#"{"error":{"code":401,"message":"Missing Authentication header"}}"#,
-            KeyInvalid,
-        ),
-        r(
-            401,
-            r#"{"error":{"message":"User not found.","code":401}}"#,
-            KeyInvalid,
-        ),
-        r(
-            401,
-            r#"{"error":{"message":"No auth credentials found","code":401}}"#,
-            KeyInvalid,
-        ),
+        r(401, fx::MISSING_AUTH, KeyInvalid),
+        r(401, fx::USER_NOT_FOUND, KeyInvalid),
+        r(401, fx::NO_AUTH_CREDENTIALS, KeyInvalid),
+        r(402, fx::INSUFFICIENT_CREDITS, NoCredit),
         r(
             402,
-            r#"{"error":{"message":"Insufficient credits. Add more using https://openrouter.ai/credits","code":402,"metadata":{"provider_name":null}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
-            NoCredit,
-        ),
-        r(
-            402,
-            r#"{"error":{"message":"This request requires more credits, or fewer max_tokens. You requested up to 16384 tokens, but can only afford 1056. To increase, visit https://openrouter.ai/settings/credits and upgrade to a paid account","code":402,"metadata":{"provider_name":null}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
+            fx::CAN_ONLY_AFFORD,
             // This one request is too heavy for the balance: the key is fine (docs/errors.md).
             RequestTooHeavy,
         ),
-        r(
-            403,
-            r#"{"error":{"message":"Key limit exceeded (daily limit). Manage it using https://openrouter.ai/settings/keys","code":403}}"#,
-            KeySpendLimit,
-        ),
-        r(
-            403,
-            r#"{"error":{"code":403,"message":"openai/gpt-4o-mini requires moderation on OpenAI. Your input was flagged for \"harassment\". No credits were charged.","metadata":{"reasons":["harassment"],"flagged_input":"you are a worthless…please respond","provider_name":"OpenAI","model_slug":"openai/gpt-4o-mini"}}}"#,
-            Moderation,
-        ),
-        r(
-            404,
-            r#"{"error":{"message":"No endpoints found for meta-llama/llama-3.2-11b-vision-instruct.","code":404},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
-            ModelUnavailable,
-        ),
-        r(
-            404,
-            r#"{"error":{"message":"No endpoints found that support image input","code":404}}"#,
-            ModelUnavailable,
-        ),
-        r(
-            404,
-            r#"{"error":{"message":"No endpoints found matching your data policy (Free model publication). Configure: https://openrouter.ai/settings/privacy","code":404}}"#,
-            ModelUnavailable,
-        ),
-        r(
-            400,
-            r#"{"error":{"message":"acme/fake-1.0 is not a valid model ID","error_type":"invalid_request","http_status":400,"availability":{"code":"model_not_found","retryable":false,"requested_models":["acme/fake-1.0"],"docs_url":"https://openrouter.ai/docs/errors#model_not_found"}}}"#,
-            ModelUnavailable,
-        ),
-        r(
-            400,
-            r#"{"error":{"code":400,"message":"Invalid image","metadata":{"error_type":"invalid_image"}}}"#,
-            BadRequest,
-        ),
-        r(
-            413,
-            r#"{"error":{"code":413,"message":"Request payload too large"}}"#,
-            BadRequest,
-        ),
-        r(
-            408,
-            r#"{"error":{"code":408,"message":"Operation timed out. Please try again later."}}"#,
-            Transient,
-        ),
-        r(
-            502,
-            r#"{"error":{"code":502,"message":"Provider returned error","metadata":{"provider_name":"Chutes","raw":"{\"error\":{\"message\":\"upstream connect error\"}}"}}}"#,
-            Transient,
-        ),
-        r(
-            503,
-            r#"{"error":{"code":503,"message":"Service temporarily unavailable"}}"#,
-            Transient,
-        ),
+        r(403, fx::KEY_LIMIT_EXCEEDED, KeySpendLimit),
+        r(403, fx::MODERATION, Moderation),
+        r(404, fx::NO_ENDPOINTS, ModelUnavailable),
+        r(404, fx::NO_IMAGE_ENDPOINTS, ModelUnavailable),
+        r(404, fx::DATA_POLICY, ModelUnavailable),
+        r(400, fx::UNKNOWN_ID_AVAILABILITY, ModelUnavailable),
+        r(400, fx::INVALID_IMAGE, BadRequest),
+        r(413, fx::PAYLOAD_TOO_LARGE, BadRequest),
+        r(408, fx::TIMED_OUT, Transient),
+        r(502, fx::PROVIDER_ERROR_502, Transient),
+        r(503, fx::SERVICE_UNAVAILABLE, Transient),
         Row {
             headers: RL_DAY,
             reset_ms: Some(1_748_822_400_000),
-            ..r(
-                429,
-                r#"{"error":{"message":"Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"50","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1748822400000"},"provider_name":null}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
-                AccountDailyExhausted,
-            )
+            ..r(429, fx::FREE_PER_DAY, AccountDailyExhausted)
         },
         Row {
             headers: RL_DAY_HIGH,
             reset_ms: Some(1_748_822_400_000),
-            ..r(
-                429,
-                r#"{"error":{"message":"Rate limit exceeded: free-models-per-day-high-balance. ","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"1000","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1748822400000"},"limit_source":"openrouter_free_tier_daily","remedy_hint":"Wait for the daily reset"}}}"#,
-                AccountDailyExhausted,
-            )
+            ..r(429, fx::FREE_PER_DAY_HIGH_BALANCE, AccountDailyExhausted)
         },
         Row {
             headers: RL_MIN,
             reset_ms: Some(1_748_781_300_000),
-            ..r(
-                429,
-                r#"{"error":{"message":"Rate limit exceeded: free-models-per-min. ","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"20","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1748781300000"},"provider_name":null}}}"#,
-                RateLimited,
-            )
+            ..r(429, fx::FREE_PER_MIN, RateLimited)
         },
         Row {
             retry_after: Some(17),
-            ..r(
-                429,
-                r#"{"error":{"message":"Provider returned error","code":429,"metadata":{"raw":"deepseek/deepseek-r1-0528:free is temporarily rate-limited upstream. Please retry shortly, or add your own key to accumulate your rate limits: https://openrouter.ai/settings/integrations","provider_name":"Chutes","is_byok":false,"retry_after_seconds":17,"retry_after_seconds_raw":16.007,"headers":{"Retry-After":"17"},"limit_source":"upstream_provider_shared_pool"}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
-                RateLimited,
-            )
+            ..r(429, fx::UPSTREAM_429, RateLimited)
         },
         Row {
             headers: &[("Retry-After", "40")],
             retry_after: Some(40),
-            ..r(
-                429,
-                r#"{"error":{"message":"All providers for deepseek/deepseek-r1 are at capacity. Retry after 40 seconds.","error_type":"rate_limit_exceeded","http_status":429,"availability":{"code":"capacity_exhausted","retryable":true,"retry_after":40,"requested_models":["deepseek/deepseek-r1"],"affected_providers":["deepinfra","novita"],"fallback_models":["deepseek/deepseek-r1-0528"],"docs_url":"https://openrouter.ai/docs/errors#capacity_exhausted"},"metadata":{"previous_errors":[{"provider":"deepinfra","code":"capacity_exhausted","status":429}]}}}"#,
-                RateLimited,
-            )
+            ..r(429, fx::CAPACITY_EXHAUSTED, RateLimited)
         },
         // Resilience bodies.
         r(200, "\n\n   \n", Transient),
-        r(
-            200,
-            r#"{"error":{"code":502,"message":"Provider returned error","metadata":{"provider_name":"Targon","raw":"timeout"}},"user_id":"user_2yOPcMpKoQhcd4bVgSMlELRaIah"}"#,
-            Transient,
-        ),
-        r(
-            524,
-            "<!DOCTYPE html><html><head><title>openrouter.ai | 524: A timeout occurred</title></head><body>cf</body></html>",
-            Transient,
-        ),
+        r(200, fx::PROVIDER_ERROR_200, Transient),
+        r(524, fx::CLOUDFLARE_524, Transient),
         r(
             200,
             r#"{"id":"gen-1","choices":[{"message":{"content":"trunc"#,
@@ -788,10 +703,9 @@ async fn models_sends_no_key_and_generation_retries_early_404s() {
     Mock::given(method("GET"))
         .and(path("/api/v1/generation"))
         .and(query_param("id", "gen-42"))
-        .respond_with(ResponseTemplate::new(404).set_body_raw(
-            r#"{"error":{"code":404,"message":"Generation not found"}}"#,
-            "application/json",
-        ))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_raw(fx::GENERATION_NOT_FOUND, "application/json"),
+        )
         .up_to_n_times(2)
         .expect(2)
         .mount(&server)

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::*;
 
+#[allow(clippy::disallowed_methods)] // the mock's reset stamps are real epoch times
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
