@@ -60,7 +60,7 @@ impl PgLedger {
             let n = tx
                     .execute(
                         "UPDATE instances SET heartbeat_ms =
-                           CASE WHEN heartbeat_ms > $2 + $3 THEN $2 ELSE GREATEST(heartbeat_ms, $2) END
+                           CASE WHEN heartbeat_ms > $2::bigint + $3::bigint THEN $2 ELSE GREATEST(heartbeat_ms, $2) END
                          WHERE id = $1",
                         &[&id, &now, &FUTURE_SLACK_MS],
                     )
@@ -125,7 +125,7 @@ impl PgLedger {
         pg_tx!(self, |tx| {
             let moved = tx
                 .execute(
-                    "UPDATE instances SET heartbeat_ms = $1 - 1 WHERE heartbeat_ms > $2",
+                    "UPDATE instances SET heartbeat_ms = $1::bigint - 1 WHERE heartbeat_ms > $2",
                     &[&cutoff, &ahead],
                 )
                 .await?;
