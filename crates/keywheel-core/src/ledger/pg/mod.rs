@@ -307,11 +307,11 @@ impl PgLedger {
     }
 
     fn check_clock(&self) {
-        let before = Utc::now();
+        let before = crate::clock::system_now();
         let Ok(server) = self.server_now() else {
             return;
         };
-        let after = Utc::now();
+        let after = crate::clock::system_now();
         let local = before + (after - before) / 2;
         let skew = (server - local).num_milliseconds().unsigned_abs();
         if skew > SKEW_WARN.as_millis() as u64 {
