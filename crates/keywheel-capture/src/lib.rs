@@ -20,6 +20,8 @@
 pub mod clipboard;
 mod region;
 pub mod screen;
+#[cfg(all(feature = "test-support", target_os = "linux"))]
+pub mod xvfb;
 
 pub use clipboard::ClipboardError;
 pub use region::{Region, RegionError};
