@@ -48,8 +48,8 @@ test: setup ui
 	@$(STAGE) "UI: svelte-check" npm --prefix ui run check --silent
 	@$(STAGE) "UI: Vitest (mocked IPC)" npm --prefix ui test --silent
 	@$(STAGE) "dependencies: cargo deny, npm audit" bash scripts/deny.sh
-	@$(STAGE) "Rust tests (real SQLite files, real processes, real gnome-keyring, the openai SDKs, mock HTTP on 127.0.0.1)" \
-		env KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-keyring.sh \
+	@$(STAGE) "Rust tests (real SQLite files, a private PostgreSQL, real processes, real gnome-keyring, the openai SDKs, mock HTTP on 127.0.0.1)" \
+		env KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-postgres.sh bash scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked --no-fail-fast
 	@$(STAGE) "end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring)" \
 		bash scripts/with-keyring.sh $(XVFB) \
