@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::Utc;
+use keywheel_core::clock::system_now;
 use keywheel_core::config::Settings;
 use keywheel_core::keys::KeySource;
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
@@ -114,10 +114,10 @@ fn worker_reserve() -> AnyResult<String> {
         .map(|n| api_key(n.parse().expect("a key number")))
         .collect();
     let ledger = Ledger::open_for(&settings, caps())?;
-    let instance = ledger.register_instance("test", std::process::id(), Utc::now())?;
+    let instance = ledger.register_instance("test", std::process::id(), system_now())?;
     for k in &keys {
         let account = (k.id() != api_key(3).id()).then_some("team");
-        ledger.upsert_key(k, KeySource::Env, None, account, Utc::now())?;
+        ledger.upsert_key(k, KeySource::Env, None, account, system_now())?;
     }
     barrier()?;
     let mut granted: BTreeMap<String, u32> = BTreeMap::new();
@@ -129,12 +129,12 @@ fn worker_reserve() -> AnyResult<String> {
             key_id: &id,
             kind: "chat",
             model: None,
-            now: Utc::now(),
+            now: system_now(),
         })?;
         match out {
             ReserveOutcome::Granted(r) => {
                 *granted.entry(id.as_str().to_string()).or_default() += 1;
-                ledger.complete(&r, &Completion::ok(), Utc::now())?;
+                ledger.complete(&r, &Completion::ok(), system_now())?;
             }
             ReserveOutcome::KeySpent { .. } | ReserveOutcome::AccountSpent { .. } => current += 1,
             other => return Err(format!("unexpected answer {other:?}").into()),
@@ -251,7 +251,7 @@ fn three_machines_of_eight_processes_share_exact_counts() {
         let l = db.open(caps());
         for k in [1, 2, 3] {
             let account = (k != 3).then_some("team");
-            l.upsert_key(&api_key(k), KeySource::Env, None, account, Utc::now())
+            l.upsert_key(&api_key(k), KeySource::Env, None, account, system_now())
                 .unwrap();
         }
         l.set_account_caps("team", Some(TEAM_CAP), None).unwrap();
@@ -284,7 +284,7 @@ fn three_machines_of_eight_processes_share_exact_counts() {
 
     let l = db.open(caps());
     assert_eq!(l.inconsistencies().unwrap(), vec![]);
-    let today = l.daily_usage(1, Utc::now()).unwrap();
+    let today = l.daily_usage(1, system_now()).unwrap();
     let counted: u32 = today.iter().map(|u| u.requests).sum();
     assert_eq!(
         counted,
@@ -298,7 +298,7 @@ fn three_machines_of_eight_processes_share_exact_counts() {
     let machines = l
         .pg()
         .unwrap()
-        .machines(Utc::now(), chrono::Duration::hours(1))
+        .machines(system_now(), chrono::Duration::hours(1))
         .unwrap();
     let seen: Vec<(String, u32)> = machines
         .into_iter()
