@@ -31,7 +31,7 @@ fn main() -> keywheel_core::Result<()> {
     })?;
 
     for (n, label) in [(1u8, "work"), (2, "spare")] {
-        let raw = Zeroizing::new(format!("sk-or-v1-{}", format!("{n:02x}").repeat(32)));
+        let raw = Zeroizing::new(keywheel_testkit::keys::fake_key(n));
         let rec = pool.add_key(&raw, Some(label), None)?;
         println!("added {} {} ({label})", rec.id, rec.masked);
     }

@@ -32,7 +32,8 @@ use keywheel_core::keys::{KeyId, OsKeychain, env};
 use keywheel_core::openrouter::{CancelToken, ChatRequest};
 use keywheel_core::pool::{Pool, PoolOptions};
 use keywheel_core::{Error, Result, Settings, SystemClock};
-use keywheel_mock::{MockConfig, MockServer};
+use keywheel_mock::MockServer;
+use keywheel_testkit::backend::Backend;
 
 const ROTATE_AFTER: u32 = 3;
 const DAILY_CAP: u32 = 8;
@@ -220,11 +221,11 @@ fn child(name: &str, n: u32) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Environment shared by the parent's settings and every child.
+/// Environment shared by the parent's settings and every child; the backend (keywheel-testkit's
+/// choice of OpenRouter or keywheel-mock) lives as long as this.
 struct Setup {
     vars: Vec<(String, String)>,
-    mock: Option<MockServer>,
-    _dir: Option<tempfile::TempDir>,
+    backend: Backend,
 }
 
 impl Setup {
@@ -243,27 +244,15 @@ fn setup() -> Result<Setup> {
         ("KEYWHEEL_DAILY_CAP".into(), DAILY_CAP.to_string()),
         ("KEYWHEEL_KEYCHAIN".into(), "off".into()),
     ];
-    if std::env::var(env::VAR).is_ok_and(|v| !v.trim().is_empty()) {
+    let backend = Backend::choose(&["1c", "5e", "b9"][..MOCK_KEYS])?;
+    let (Some(mock), Some(dir)) = (&backend.mock, &backend.dir) else {
         eprintln!(
             "{} is set: using OpenRouter and your ledger, with a daily cap of {DAILY_CAP} and a rotation threshold of \
              {ROTATE_AFTER} for this run (real requests; R1 may take a while per answer)",
             env::VAR
         );
-        return Ok(Setup {
-            vars,
-            mock: None,
-            _dir: None,
-        });
-    }
-    let mock = keywheel_mock::start_blocking(MockConfig::default())
-        .map_err(|e| Error::io("could not start keywheel-mock", e))?;
-    let dir =
-        tempfile::tempdir().map_err(|e| Error::io("could not create a temporary directory", e))?;
-    // Made-up keys of the right shape; the mock takes each as its own account.
-    let keys: Vec<String> = ["1c", "5e", "b9"][..MOCK_KEYS]
-        .iter()
-        .map(|b| format!("sk-or-v1-{}", b.repeat(32)))
-        .collect();
+        return Ok(Setup { vars, backend });
+    };
     eprintln!(
         "{} is not set: using keywheel-mock at {} with {MOCK_KEYS} made-up keys and a temporary ledger in {}",
         env::VAR,
@@ -275,14 +264,10 @@ fn setup() -> Result<Setup> {
         ("KEYWHEEL_CONFIG".into(), String::new()),
         ("KEYWHEEL_DATA_DIR".into(), dir.path().display().to_string()),
         ("OPENROUTER_BASE_URL".into(), mock.base_url()),
-        (env::VAR.into(), keys.join(",")),
+        (env::VAR.into(), backend.keys.clone()),
         ("KEYWHEEL_MINUTE_CAP".into(), "20".into()),
     ]);
-    Ok(Setup {
-        vars,
-        mock: Some(mock),
-        _dir: Some(dir),
-    })
+    Ok(Setup { vars, backend })
 }
 
 /// How the parent releases a waiting worker.
@@ -553,7 +538,7 @@ fn parent() -> Result<bool> {
 
     // Final per-key usage: the ledger, next to the mock's own count.
     let usage = pool.usage(1)?;
-    let stats = setup.mock.as_ref().map(MockServer::stats);
+    let stats = setup.backend.mock.as_ref().map(MockServer::stats);
     println!(
         "\nper-key usage today (ledger{}):",
         if stats.is_some() {

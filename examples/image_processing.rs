@@ -21,12 +21,12 @@ use std::sync::Arc;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use keywheel_core::dispatch::Dispatcher;
-use keywheel_core::keys::{OsKeychain, env};
+use keywheel_core::keys::OsKeychain;
 use keywheel_core::ocr::{self, Batch, Event, ImageResult, OcrOptions};
 use keywheel_core::openrouter::CancelToken;
 use keywheel_core::pool::{Pool, PoolOptions};
-use keywheel_core::{Error, Result, Settings, SystemClock};
-use keywheel_mock::{MockConfig, MockServer};
+use keywheel_core::{Error, Result, SystemClock};
+use keywheel_testkit::backend::Backend;
 use keywheel_vision::PrepOptions;
 
 fn main() -> ExitCode {
@@ -40,7 +40,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let backend = Backend::choose()?;
+    let backend = Backend::choose(&["5e"])?;
+    backend.announce(
+        "reading the images with",
+        "one request per image or tile from your quota",
+        "the transcriptions are the mock's canned text",
+    );
     let pool = Pool::open(PoolOptions {
         settings: backend.settings.clone(),
         clock: Arc::new(SystemClock),
@@ -178,63 +183,4 @@ fn make_images(dir: &std::path::Path) -> Result<Vec<PathBuf>> {
         out.push(path);
     }
     Ok(out)
-}
-
-/// Where requests go: OpenRouter, or a mock started here (kept alive as long as this is).
-struct Backend {
-    settings: Settings,
-    keys: String,
-    _mock: Option<MockServer>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Backend {
-    fn choose() -> Result<Self> {
-        if let Some(keys) = std::env::var(env::VAR)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            let settings = Settings {
-                keychain: false,
-                ..Settings::load()?
-            };
-            eprintln!(
-                "{} is set: reading the images with {} for real (one request per image or tile from your quota); ledger {}",
-                env::VAR,
-                settings.base_url,
-                settings.db_path().display()
-            );
-            return Ok(Self {
-                settings,
-                keys,
-                _mock: None,
-                _dir: None,
-            });
-        }
-        let mock = keywheel_mock::start_blocking(MockConfig::default())
-            .map_err(|e| Error::io("could not start keywheel-mock", e))?;
-        let dir = tempfile::tempdir()
-            .map_err(|e| Error::io("could not create a temporary directory", e))?;
-        let settings = Settings {
-            data_dir: dir.path().to_path_buf(),
-            base_url: mock.base_url(),
-            keychain: false,
-            ..Settings::default()
-        };
-        eprintln!(
-            "{} is not set: using keywheel-mock at {} (offline) with a made-up key and a temporary ledger in {}; \
-             the transcriptions are the mock's canned text (set {} to ask OpenRouter)",
-            env::VAR,
-            mock.base_url(),
-            dir.path().display(),
-            env::VAR
-        );
-        let keys = format!("sk-or-v1-{}", "5e".repeat(32));
-        Ok(Self {
-            settings,
-            keys,
-            _mock: Some(mock),
-            _dir: Some(dir),
-        })
-    }
 }

@@ -20,11 +20,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use keywheel_core::dispatch::{Dispatcher, Job, Kind, Outcome, Progress};
-use keywheel_core::keys::{OsKeychain, env};
+use keywheel_core::keys::OsKeychain;
 use keywheel_core::openrouter::{CancelToken, ChatRequest, StreamEvent};
 use keywheel_core::pool::{Pool, PoolOptions};
-use keywheel_core::{Error, Result, Settings, SystemClock};
-use keywheel_mock::{MockConfig, MockServer};
+use keywheel_core::{Error, Result, SystemClock};
+use keywheel_testkit::backend::Backend;
 
 /// Analysed when no file is given.
 const SAMPLE: &str = "Remote work did not kill the office; it killed the commute as the organising \
@@ -60,7 +60,12 @@ fn run() -> Result<()> {
     }
 
     // Real OpenRouter when keys are in the environment, keywheel-mock otherwise.
-    let backend = Backend::choose()?;
+    let backend = Backend::choose(&["3f", "a7"])?;
+    backend.announce(
+        "asking",
+        "one request from your quota",
+        "the answer is the mock's canned text",
+    );
     let pool = Pool::open(PoolOptions {
         settings: backend.settings.clone(),
         clock: Arc::new(SystemClock),
@@ -123,69 +128,6 @@ fn run() -> Result<()> {
     eprintln!("{}", summary(&outcome));
     drop(backend); // stops the mock (if any) and removes the temporary ledger
     Ok(())
-}
-
-/// Where requests go: OpenRouter, or a mock started here (kept alive as long as this is).
-struct Backend {
-    settings: Settings,
-    keys: String,
-    _mock: Option<MockServer>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Backend {
-    fn choose() -> Result<Self> {
-        if let Some(keys) = std::env::var(env::VAR)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            // Normal settings (config file, KEYWHEEL_DATA_DIR, OPENROUTER_BASE_URL), keychain off.
-            let settings = Settings {
-                keychain: false,
-                ..Settings::load()?
-            };
-            eprintln!(
-                "{} is set: asking {} for real (one request from your quota); ledger {}",
-                env::VAR,
-                settings.base_url,
-                settings.db_path().display()
-            );
-            return Ok(Self {
-                settings,
-                keys,
-                _mock: None,
-                _dir: None,
-            });
-        }
-        let mock = keywheel_mock::start_blocking(MockConfig::default())
-            .map_err(|e| Error::io("could not start keywheel-mock", e))?;
-        let dir = tempfile::tempdir()
-            .map_err(|e| Error::io("could not create a temporary directory", e))?;
-        let settings = Settings {
-            data_dir: dir.path().to_path_buf(),
-            base_url: mock.base_url(),
-            keychain: false,
-            ..Settings::default()
-        };
-        eprintln!(
-            "{} is not set: using keywheel-mock at {} with 2 made-up keys and a temporary ledger in {} \
-             (the answer is the mock's canned text; set {} to ask OpenRouter)",
-            env::VAR,
-            mock.base_url(),
-            dir.path().display(),
-            env::VAR
-        );
-        // Made-up keys of the right shape; the mock accepts any such key as its own account.
-        let keys = ["3f", "a7"]
-            .map(|b| format!("sk-or-v1-{}", b.repeat(32)))
-            .join(",");
-        Ok(Self {
-            settings,
-            keys,
-            _mock: Some(mock),
-            _dir: Some(dir),
-        })
-    }
 }
 
 /// Prints the stream: reasoning dimmed and prefixed, then the answer under its own heading.

@@ -67,6 +67,33 @@ impl Backend {
         })
     }
 
+    /// Says on stderr which backend this is: `doing` is what the example does with it
+    /// (`"asking"`), `cost` what that spends for real, `canned` what the mock answers instead.
+    pub fn announce(&self, doing: &str, cost: &str, canned: &str) {
+        let var = env::VAR;
+        match (&self.mock, &self.dir) {
+            (Some(mock), Some(dir)) => {
+                let n = self.keys.split(',').count();
+                let keys = if n == 1 {
+                    "a made-up key".to_string()
+                } else {
+                    format!("{n} made-up keys")
+                };
+                eprintln!(
+                    "{var} is not set: using keywheel-mock at {} (offline) with {keys} and a \
+                     temporary ledger in {}; {canned} (set {var} to ask OpenRouter)",
+                    mock.base_url(),
+                    dir.path().display()
+                );
+            }
+            _ => eprintln!(
+                "{var} is set: {doing} {} for real ({cost}); ledger {}",
+                self.settings.base_url,
+                self.settings.db_path().display()
+            ),
+        }
+    }
+
     /// Whether requests go to the in-process mock.
     pub fn is_mock(&self) -> bool {
         self.mock.is_some()

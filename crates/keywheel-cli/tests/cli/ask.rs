@@ -1,79 +1,12 @@
 //! `keywheel ask` as a user runs it: many concurrent processes against keywheel-mock on
 //! 127.0.0.1, rotation across runs, per-minute waits, the shared cache.
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use keywheel_mock::{MockConfig, MockServer};
-use serde_json::Value;
-
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
-
-fn key_id(k: &str) -> String {
-    keywheel_mock::key_id(k)
-}
-
-struct World {
-    dir: tempfile::TempDir,
-    mock: MockServer,
-    keys: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-impl World {
-    fn new(n_keys: u8, cfg: MockConfig) -> Self {
-        let mock = keywheel_mock::start_blocking(cfg).expect("mock starts");
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            mock,
-            keys: (1..=n_keys).map(key).collect(),
-            env: Vec::new(),
-        }
-    }
-
-    fn with(mut self, k: &str, v: &str) -> Self {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
-            .env("KEYWHEEL_KEYCHAIN", "off")
-            .env("OPENROUTER_BASE_URL", self.mock.base_url())
-            .env("OPENROUTER_API_KEYS", self.keys.join(","))
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-}
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_keywheel"))
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+use keywheel_mock::MockConfig;
+use keywheel_testkit::keys::{fake_key as key, key_id};
+use keywheel_testkit::output::{json, stderr};
+use keywheel_testkit::world::{World, catalogue_snapshot as snapshot, keywheel_bin as bin};
 
 #[test]
 fn eight_concurrent_shell_loops_spend_exactly_the_caps_and_never_see_a_429() {
@@ -581,11 +514,6 @@ fn model_output_is_terminal_safe_unless_raw() {
 // accounts, 402 by its source, /key reconciliation, retries priced in quota.
 
 /// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
-fn snapshot() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../keywheel-mock/fixtures/openrouter/models-2026-05-07.json")
-}
-
 fn today_2026() -> MockConfig {
     MockConfig::default()
         .with_catalog_file(snapshot())
@@ -602,10 +530,6 @@ fn refused(w: &World) -> u64 {
         .filter(|(code, _)| code.as_str() != "200")
         .map(|(_, n)| *n)
         .sum()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

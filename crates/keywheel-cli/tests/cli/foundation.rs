@@ -5,39 +5,30 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
-use serde_json::Value;
+use keywheel_testkit::files::all_bytes_under;
+use keywheel_testkit::keys::{
+    assert_no_key_material, fake_key as key, random_fake_key as random_key,
+};
+use keywheel_testkit::output::json;
+use keywheel_testkit::world::{Sandbox, keywheel_bin};
 
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
-
-fn random_key() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!(
-        "sk-or-v1-{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
-
+/// A temporary home without a mock; the keys are given per command.
 struct Env {
-    dir: tempfile::TempDir,
+    sandbox: Sandbox,
 }
 
 impl Env {
     fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            sandbox: Sandbox::new(),
         }
     }
 
+    /// `keywheel` in the sandbox's clean environment with these keys; with `keychain`, the
+    /// keychain on and the D-Bus session passed through.
     fn cmd(&self, keys: &str, keychain: bool) -> Command {
-        let mut c = Command::cargo_bin("keywheel").unwrap();
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
-            .env("KEYWHEEL_KEYCHAIN", if keychain { "on" } else { "off" })
+        let mut c = self.sandbox.command(keywheel_bin());
+        c.env("KEYWHEEL_KEYCHAIN", if keychain { "on" } else { "off" })
             .env("OPENROUTER_API_KEYS", keys);
         if keychain {
             for v in [
@@ -50,51 +41,16 @@ impl Env {
                 }
             }
         }
-        c
+        Command::from_std(c)
     }
 
     fn run(&self, keys: &str, args: &[&str]) -> Output {
         self.cmd(keys, false).args(args).output().unwrap()
     }
 
+    /// The temporary home (the data dir is `data/` inside it).
     fn data(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-/// Every file under `dir` (the SQLite file, its WAL, logs), as bytes.
-fn all_bytes_under(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_bytes_under(&p));
-        } else {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn assert_no_key_material(haystack: &[u8], key: &str, what: &str) {
-    let hay = String::from_utf8_lossy(haystack);
-    // The key body (after the public prefix) in any 16-character slice.
-    let body = &key[9..];
-    for i in 0..=body.len() - 16 {
-        let slice = &body[i..i + 16];
-        assert!(
-            !hay.contains(slice),
-            "{what} contains key material ({slice})"
-        );
+        self.sandbox.home()
     }
 }
 

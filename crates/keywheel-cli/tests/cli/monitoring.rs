@@ -2,110 +2,35 @@
 //! request log and with what keywheel-mock counted, alerts fire once per key per UTC day
 //! across processes.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use keywheel_mock::{MockConfig, MockServer, ScriptedResponse};
-use serde_json::Value;
+use keywheel_mock::{MockConfig, ScriptedResponse};
+use keywheel_testkit::files::files_under;
+use keywheel_testkit::keys::{fake_key as key, key_material_in};
+use keywheel_testkit::output::json;
+use keywheel_testkit::world::World;
 
 /// A key that exists only in this test.
 const CANARY: &str = "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"; // fake test key (a canary)
 
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
-
-struct World {
-    dir: tempfile::TempDir,
-    mock: MockServer,
-    keys: String,
-    env: Vec<(String, String)>,
-}
-
-impl World {
-    fn new(keys: &[String]) -> Self {
-        let mock = keywheel_mock::start_blocking(MockConfig::default()).unwrap();
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            mock,
-            keys: keys.join(","),
-            env: Vec::new(),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_keywheel"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KEYWHEEL_DATA_DIR", self.data())
-            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
-            .env("KEYWHEEL_KEYCHAIN", "off")
-            .env("KEYWHEEL_LOG", "debug")
-            .env("OPENROUTER_BASE_URL", self.mock.base_url())
-            .env("OPENROUTER_API_KEYS", &self.keys)
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
+/// A world on these keys whose commands log at debug level (every log line is searched).
+fn world(keys: &[String]) -> World {
+    World::with_keys(keys.to_vec(), MockConfig::default()).with("KEYWHEEL_LOG", "debug")
 }
 
 /// One HTTP/1.1 POST over a plain socket; the whole answer (status line, headers, body).
 fn http_post(addr: &str, path: &str, bearer: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
+    keywheel_testkit::http::raw(addr, "POST", path, Some(bearer), body).1
 }
 
+/// The first run of the canary's body in `haystack`.
 fn leaks(haystack: &[u8]) -> Option<String> {
-    let hay = String::from_utf8_lossy(haystack);
-    let body = &CANARY[9..];
-    (0..=body.len() - 16)
-        .map(|i| &body[i..i + 16])
-        .find(|s| hay.contains(s))
-        .map(str::to_string)
+    key_material_in(haystack, CANARY)
 }
 
 #[test]
 fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
-    let w = World::new(&[CANARY.to_string()]);
+    let w = world(&[CANARY.to_string()]);
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut run =
         |name: &str, cmd: &mut Command| outputs.push((name.to_string(), cmd.output().unwrap()));
@@ -281,7 +206,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
         assert_eq!(leaks(&o.stdout), None, "{name}: stdout leaked the key");
         assert_eq!(leaks(&o.stderr), None, "{name}: stderr leaked the key");
     }
-    let files = files_under(&w.data());
+    let files = files_under(&w.data_dir());
     assert!(
         files
             .iter()
@@ -298,7 +223,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
         };
         assert_eq!(leaks(&bytes), None, "{} contains the key", f.display());
     }
-    let logs: String = files_under(&w.data().join("logs"))
+    let logs: String = files_under(&w.data_dir().join("logs"))
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
@@ -314,7 +239,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
 
 #[test]
 fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
-    let w = World::new(&[key(1), key(2)]);
+    let w = world(&[key(1), key(2)]);
     let children: Vec<_> = (0..4)
         .map(|i| {
             let mut c = Command::new("sh");
@@ -375,7 +300,7 @@ fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
 
 #[test]
 fn an_alert_fires_once_per_key_per_day_even_when_eight_processes_cross_together() {
-    let mut w = World::new(&[key(3)]);
+    let mut w = world(&[key(3)]);
     w.env.push(("KEYWHEEL_ROTATE_AFTER".into(), "0".into()));
     w.env
         .push(("KEYWHEEL_FAKE_NOW".into(), "2026-11-26T10:00:00Z".into()));

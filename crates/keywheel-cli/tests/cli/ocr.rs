@@ -6,74 +6,23 @@
 //! Images are made in the test (the `image` crate; ImageMagick's `convert` with DejaVu Sans
 //! for drawn words, as `make setup` installs it).
 
-use std::io::Cursor;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
-use keywheel_mock::{MockConfig, MockServer};
+use keywheel_mock::MockConfig;
+use keywheel_testkit::images::{
+    drawn, encode, png_header, seeded_photo as photo, with_exif_orientation,
+};
+use keywheel_testkit::output::{json_lines as lines, stderr};
+use keywheel_testkit::world::{World, catalogue_snapshot as snapshot};
 use serde_json::Value;
 
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+/// What the ledger counted over the last two days, as `keywheel usage` says.
+trait UsageRequests {
+    fn usage_requests(&self) -> u64;
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    mock: MockServer,
-    keys: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-impl World {
-    fn new(n_keys: u8, cfg: MockConfig) -> Self {
-        let mock = keywheel_mock::start_blocking(cfg).expect("mock starts");
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            mock,
-            keys: (1..=n_keys).map(key).collect(),
-            env: Vec::new(),
-        }
-    }
-
-    fn with(mut self, k: &str, v: &str) -> Self {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p.display().to_string()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_keywheel"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KEYWHEEL_DATA_DIR", self.dir.path().join("data"))
-            .env("KEYWHEEL_CONFIG", "") // no config file (a named file must exist)
-            .env("KEYWHEEL_KEYCHAIN", "off")
-            .env("OPENROUTER_BASE_URL", self.mock.base_url())
-            .env("OPENROUTER_API_KEYS", self.keys.join(","))
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
+impl UsageRequests for World {
     fn usage_requests(&self) -> u64 {
         let out = self.run(&["usage", "--json", "--days", "2"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -86,117 +35,12 @@ impl World {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The JSON lines of an `ocr --json` run: per image, then maybe an error document.
-fn lines(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr: {}", stderr(o)))
-        })
-        .collect()
-}
-
+/// The per-image documents of an `ocr --json` run.
 fn images(o: &Output) -> Vec<Value> {
     lines(o)
         .into_iter()
         .filter(|v| v.get("file").is_some())
         .collect()
-}
-
-fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
-}
-
-/// Smooth gradients plus noise, like a photo; `seed` makes each one different.
-fn photo(w: u32, h: u32, seed: u64) -> RgbImage {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    RgbImage::from_fn(w, h, |x, y| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let n = (s % 17) as i32 - 8;
-        let r = (x * 200 / w) as i32 + 30 + n;
-        let g = (y * 180 / h) as i32 + 40 + n;
-        let b = 120 + ((x + y) % 64) as i32 + n + (seed % 50) as i32;
-        Rgb([r, g, b].map(|v| v.clamp(0, 255) as u8))
-    })
-}
-
-/// Words drawn on a white canvas by ImageMagick.
-fn drawn(dir: &Path, name: &str, w: u32, h: u32, lines: &[&str]) -> String {
-    let out = dir.join(name);
-    let mut cmd = Command::new("convert");
-    cmd.arg("-size").arg(format!("{w}x{h}")).arg("xc:white");
-    cmd.args(["-font", "DejaVu-Sans", "-pointsize", "30", "-fill", "black"]);
-    for (i, text) in lines.iter().enumerate() {
-        cmd.arg("-draw")
-            .arg(format!("text 60,{} '{text}'", 120 + 70 * i));
-    }
-    let r = cmd
-        .arg(&out)
-        .output()
-        .expect("ImageMagick `convert` is installed (make setup installs imagemagick)");
-    assert!(
-        r.status.success(),
-        "convert failed: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
-    out.display().to_string()
-}
-
-/// Insert an EXIF APP1 segment holding only an Orientation tag right after SOI.
-fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
-    let mut tiff = b"MM\0*".to_vec();
-    tiff.extend_from_slice(&8u32.to_be_bytes());
-    tiff.extend_from_slice(&1u16.to_be_bytes());
-    tiff.extend_from_slice(&0x0112u16.to_be_bytes());
-    tiff.extend_from_slice(&3u16.to_be_bytes());
-    tiff.extend_from_slice(&1u32.to_be_bytes());
-    tiff.extend_from_slice(&orientation.to_be_bytes());
-    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-    let mut app1 = b"Exif\0\0".to_vec();
-    app1.extend_from_slice(&tiff);
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&app1);
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG signature and IHDR claiming `w`×`h`, and nothing else.
-fn png_header(w: u32, h: u32) -> Vec<u8> {
-    let mut body = b"IHDR".to_vec();
-    body.extend_from_slice(&w.to_be_bytes());
-    body.extend_from_slice(&h.to_be_bytes());
-    body.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32(&body).to_be_bytes());
-    out
 }
 
 #[test]
@@ -227,7 +71,7 @@ fn bad_input_exits_6_naming_the_file_and_spends_nothing() {
         w.write("cut.jpg", &jpeg[..jpeg.len() / 2]),
         w.write("cut.png", &png[..png.len() / 2]),
         w.write("noise.jpg", &noise),
-        w.write("huge.png", &png_header(60_000, 60_000)),
+        w.write("huge.png", &png_header(60_000, 60_000, 8, 2)),
         w.write(
             "scan.pdf",
             b"%PDF-1.7\n\x93\x8c\x8b\x9e garbage that is no document at all \x00\x01\x02",
@@ -734,11 +578,6 @@ fn local_ocr_gets_the_image_on_stdin_and_an_environment_without_keys() {
 }
 
 /// The catalogue snapshot the mock serves (its provenance is in the fixture folder's README).
-fn snapshot() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../keywheel-mock/fixtures/openrouter/models-2026-05-07.json")
-}
-
 /// docs/models.md: a new user on the free tier, default settings, today's catalogue. The first
 /// choice of the original design is gone and the paid one cannot be bought, so a free vision
 /// model reads the card; nothing is refused, and the second run pays nothing.

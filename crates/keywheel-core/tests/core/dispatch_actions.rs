@@ -11,16 +11,10 @@ use keywheel_core::keys::MemoryStore;
 use keywheel_core::ledger::KeyStatus;
 use keywheel_core::openrouter::{Backoff, CancelToken, ChatRequest};
 use keywheel_core::pool::{Pool, PoolOptions};
-use keywheel_core::{ApiKey, Error, KeyId, Settings, SystemClock};
+use keywheel_core::{Error, Settings, SystemClock};
 use keywheel_mock::{MockConfig, MockServer, ScriptedResponse};
 
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
-
-fn id(n: u8) -> KeyId {
-    ApiKey::parse(&key(n)).unwrap().id()
-}
+use crate::{id, key};
 
 struct World {
     _dir: tempfile::TempDir,

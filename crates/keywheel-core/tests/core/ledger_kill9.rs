@@ -5,21 +5,18 @@
 //! The test binary re-executes itself: the parent spawns `current_exe() --exact ledger_kill9::worker_entry`
 //! with `KW_WORKER_*` variables set; [`worker_entry`] returns at once in a normal test run.
 
-
-use std::error::Error as StdError;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use keywheel_core::keys::{ApiKey, KeyId, KeySource};
+use crate::{AnyResult, ENV_DB, ENV_MODE, api_key, scalar, t0, worker_command};
+use chrono::{DateTime, Duration, Utc};
+use keywheel_core::keys::{KeyId, KeySource};
 use keywheel_core::ledger::{
     CapDefaults, Completion, Ledger, Reservation, ReserveOutcome, ReserveRequest,
 };
 
-const ENV_MODE: &str = "KW_WORKER_MODE";
-const ENV_DB: &str = "KW_WORKER_DB";
 const ENV_BASE_S: &str = "KW_WORKER_BASE_S";
 
 /// Caps for the "hold" scenario: the killed request and one more fill the key.
@@ -36,16 +33,6 @@ const LOOP_CAPS: CapDefaults = CapDefaults {
 };
 /// How many grants the looping worker reports before each kill.
 const LOOP_KILL_AFTER: [u64; 3] = [100, 150, 200];
-
-type AnyResult<T> = Result<T, Box<dyn StdError>>;
-
-fn api_key(n: u64) -> ApiKey {
-    ApiKey::parse(&format!("sk-or-v1-{n:064x}")).expect("well-formed test key")
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
-}
 
 fn ttl() -> Duration {
     Duration::seconds(30)
@@ -133,12 +120,8 @@ fn worker_loop(db: &Path, base_s: i64) -> AnyResult<()> {
 // ---------------------------------------------------------------------------------------------
 
 fn spawn_worker(mode: &str, db: &Path, base_s: i64) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", "ledger_kill9::worker_entry", "--nocapture", "--test-threads=1"])
-        .env(ENV_MODE, mode)
-        .env(ENV_DB, db)
+    let mut child = worker_command("ledger_kill9", mode, db)
         .env(ENV_BASE_S, base_s.to_string())
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -190,14 +173,6 @@ fn state_of(ledger: &Ledger, id: i64) -> String {
         .query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
             r.get(0)
         })
-        .unwrap()
-}
-
-fn scalar(ledger: &Ledger, sql: &str) -> i64 {
-    ledger
-        .conn()
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
         .unwrap()
 }
 

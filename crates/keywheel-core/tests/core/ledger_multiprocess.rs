@@ -8,18 +8,16 @@
 //! `database is locked` — and prints one `KW_RESULT …` line at the end.
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use keywheel_core::keys::{ApiKey, KeyId, KeySource};
+use crate::{AnyResult, ENV_DB, ENV_MODE, api_key, scalar, t0, worker_command};
+use chrono::Duration;
+use keywheel_core::keys::{KeyId, KeySource};
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
 
-const ENV_MODE: &str = "KW_WORKER_MODE";
-const ENV_DB: &str = "KW_WORKER_DB";
 const ENV_DIR: &str = "KW_WORKER_DIR";
 const ENV_ID: &str = "KW_WORKER_ID";
 const ENV_ATTEMPTS: &str = "KW_WORKER_ATTEMPTS";
@@ -36,16 +34,6 @@ const SINGLE_ATTEMPTS: u32 = 20;
 const NO_MINUTE_CAP: u32 = 1_000_000;
 /// How long anything may take before the test gives up instead of hanging (not a performance bound).
 const HANG_GUARD: StdDuration = StdDuration::from_secs(180);
-
-type AnyResult<T> = Result<T, Box<dyn StdError>>;
-
-fn api_key(n: u64) -> ApiKey {
-    ApiKey::parse(&format!("sk-or-v1-{n:064x}")).expect("well-formed test key")
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The worker side.
@@ -236,16 +224,11 @@ impl Report {
 }
 
 fn spawn_workers(mode: &str, db: &Path, dir: &Path, extra: &[(&str, String)]) -> Vec<Child> {
-    let exe = std::env::current_exe().expect("the test binary's path");
     (0..WORKERS)
         .map(|id| {
-            let mut cmd = Command::new(&exe);
-            cmd.args(["--exact", "ledger_multiprocess::worker_entry", "--nocapture", "--test-threads=1"])
-                .env(ENV_MODE, mode)
-                .env(ENV_DB, db)
-                .env(ENV_DIR, dir)
+            let mut cmd = worker_command("ledger_multiprocess", mode, db);
+            cmd.env(ENV_DIR, dir)
                 .env(ENV_ID, id.to_string())
-                .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
             for (k, v) in extra {
@@ -347,14 +330,6 @@ fn rows_per_instance(ledger: &Ledger) -> HashMap<String, u32> {
     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
-fn scalar(ledger: &Ledger, sql: &str) -> i64 {
-    ledger
-        .conn()
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
         .unwrap()
 }
 

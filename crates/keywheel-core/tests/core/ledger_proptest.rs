@@ -11,21 +11,19 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use keywheel_core::keys::{ApiKey, KeyId, KeySource};
+use keywheel_core::keys::{KeyId, KeySource};
 use keywheel_core::ledger::reserve::Availability;
 use keywheel_core::ledger::{
     CapDefaults, Completion, KeyUpdate, Ledger, Reservation, ReserveOutcome, ReserveRequest,
 };
 use proptest::prelude::*;
+
+use crate::api_key;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
 const TTL_MS: i64 = 30_000;
 const WINDOW_MS: i64 = 60_000;
 const GROUPS: [&str; 2] = ["acct-0", "acct-1"];
-
-fn api_key(n: u64) -> ApiKey {
-    ApiKey::parse(&format!("sk-or-v1-{n:064x}")).expect("well-formed test key")
-}
 
 fn at_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)

@@ -6,15 +6,9 @@ use chrono::Duration;
 use keywheel_core::keys::MemoryStore;
 use keywheel_core::ledger::{Completion, FailureScope, KeyStatus, KeyUpdate};
 use keywheel_core::pool::{Instance, Pool, PoolOptions, Reserve};
-use keywheel_core::{ApiKey, Clock, Error, FakeClock, KeyId, Settings};
+use keywheel_core::{Clock, Error, FakeClock, KeyId, Settings};
 
-fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
-
-fn id(n: u8) -> KeyId {
-    ApiKey::parse(&key(n)).unwrap().id()
-}
+use crate::{id, key};
 
 struct World {
     _dir: tempfile::TempDir,

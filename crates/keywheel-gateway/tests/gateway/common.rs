@@ -13,43 +13,39 @@ use keywheel_core::keys::OsKeychain;
 use keywheel_core::pool::{Pool, PoolOptions};
 use keywheel_core::{Settings, SystemClock};
 use keywheel_gateway::{Gateway, GatewaySettings, Handle};
-use keywheel_mock::{MockConfig, MockServer};
+use keywheel_mock::MockConfig;
 use serde_json::Value;
 
-/// A made-up key, `sk-or-v1-` + 64 hex.
-pub fn key(n: u8) -> String {
-    format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
-}
+pub use keywheel_testkit::http::client as http;
+pub use keywheel_testkit::keys::fake_key as key;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Everything one test uses.
+/// Everything one test uses: the kit's world (temp dir, mock, keys, clean env; reached
+/// through `Deref`) plus the caps every `keywheel` process and pool of this world gets.
 pub struct World {
-    pub dir: tempfile::TempDir,
-    pub mock: MockServer,
-    pub keys: Vec<String>,
+    pub kit: keywheel_testkit::world::World,
     pub daily_cap: u32,
     pub rotate_after: u32,
-    pub env: Vec<(String, String)>,
+}
+
+impl std::ops::Deref for World {
+    type Target = keywheel_testkit::world::World;
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
 }
 
 impl World {
     pub fn new(n_keys: u8, daily_cap: u32, cfg: MockConfig) -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
-            mock: keywheel_mock::start_blocking(cfg).expect("mock starts"),
-            keys: (1..=n_keys).map(key).collect(),
+            kit: keywheel_testkit::world::World::new(n_keys, cfg),
             daily_cap,
             rotate_after: 40,
-            env: Vec::new(),
         }
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
     }
 
     pub fn settings(&self) -> Settings {
@@ -71,7 +67,7 @@ impl World {
             settings: self.settings(),
             clock: Arc::new(SystemClock),
             store: Arc::new(OsKeychain::disabled()),
-            env_keys: Some(self.keys.join(",")),
+            env_keys: Some(self.keys_csv()),
         })
         .expect("pool opens")
     }
@@ -83,25 +79,15 @@ impl World {
             .expect("gateway starts")
     }
 
-    /// `keywheel <args>` with this world's isolated environment.
+    /// `keywheel <args>` with this world's isolated environment and caps.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(keywheel_bin());
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KEYWHEEL_DATA_DIR", self.data_dir())
-            .env("KEYWHEEL_CONFIG", "")
-            .env("KEYWHEEL_KEYCHAIN", "0")
-            .env("KEYWHEEL_DAILY_CAP", self.daily_cap.to_string())
-            .env("KEYWHEEL_ROTATE_AFTER", self.rotate_after.to_string())
-            .env("OPENROUTER_BASE_URL", self.mock.base_url())
-            .env("OPENROUTER_API_KEYS", self.keys.join(","))
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
+        self.kit.cmd_with(
+            args,
+            &[
+                ("KEYWHEEL_DAILY_CAP", self.daily_cap.to_string()),
+                ("KEYWHEEL_ROTATE_AFTER", self.rotate_after.to_string()),
+            ],
+        )
     }
 
     /// `keywheel serve --addr 127.0.0.1:0` as a process; returns it with its base URL
@@ -210,29 +196,11 @@ fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStat
     }
 }
 
-/// The `keywheel` binary next to this test's binary (built by `cargo test --workspace` or
-/// `make test-gateway`).
-pub fn keywheel_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join(format!("keywheel{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing; build it first with `cargo build -p keywheel-cli` (make test-gateway does)",
-        bin.display()
-    );
-    bin
-}
-
-/// A reqwest client with a bearer.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
-}
-
-/// A chat request body.
+/// A chat request body for the gateway's `keywheel/chat` model.
 pub fn chat_body(prompt: &str, stream: bool) -> Value {
-    serde_json::json!({"model": "keywheel/chat", "stream": stream,
-                       "messages": [{"role": "user", "content": prompt}]})
+    let mut body = keywheel_testkit::http::chat_body("keywheel/chat", prompt);
+    body["stream"] = stream.into();
+    body
 }
 
 /// Polls `f` until it returns `Some`, up to `limit` (a bound on waiting, not a timing check).

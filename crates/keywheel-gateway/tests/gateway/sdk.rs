@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use keywheel_mock::MockConfig;
+use keywheel_testkit::keys;
 
 use crate::common::{World, repo};
 
@@ -31,46 +32,15 @@ fn node_dir() -> PathBuf {
 
 /// Key material must never appear in what the gateway printed, logged or stored.
 pub fn assert_no_key_material(w: &World, texts: &[&str]) {
-    let secrets: Vec<String> = w
-        .keys
-        .iter()
-        .map(|k| k["sk-or-v1-".len()..].to_string())
-        .collect();
-    for t in texts {
-        for s in &secrets {
-            assert!(!t.contains(s.as_str()), "key material in output");
+    let files = keywheel_testkit::files::contents_under(&w.data_dir());
+    for k in &w.keys {
+        for t in texts {
+            keys::assert_no_key_material(t.as_bytes(), k, "output");
+        }
+        for (path, bytes) in &files {
+            keys::assert_no_key_material(bytes, k, &path.display().to_string());
         }
     }
-    for entry in walk(&w.data_dir()) {
-        // A file can go between the listing and the read (SQLite's -shm/-wal at a checkpoint,
-        // an atomic write's temporary file): what is gone holds nothing.
-        let bytes = match std::fs::read(&entry) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => panic!("{}: {e}", entry.display()),
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        for s in &secrets {
-            assert!(
-                !text.contains(s.as_str()),
-                "key material in {}",
-                entry.display()
-            );
-        }
-    }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
