@@ -17,10 +17,14 @@
 //!   key is the PDF's SHA-256 plus `:p<N>`: resumable page by page, never paid twice;
 //! - refused before anything is sent ([`Error::BadInput`], exit 6): a PDF that needs a
 //!   password, a damaged one, one with no pages, more than [`MAX_PAGES`] pages, or a page
-//!   larger than [`MAX_PAGE_SIDE_PT`] points on a side.
+//!   larger than [`MAX_PAGE_SIDE_PT`] points on a side;
+//! - a page whose render takes longer than [`RENDER_TIME_LIMIT`] is stopped (poppler is
+//!   killed) and refused the same way, naming the file and the page: a hostile or pathological
+//!   page cannot hold a run, or the app, for ever.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use keywheel_vision::{PageOf, PrepOptions};
 use sha2::{Digest, Sha256};
@@ -38,6 +42,9 @@ pub const MAX_PAGE_SIDE_PT: f64 = 14_400.0;
 pub const MAX_PDF_BYTES: u64 = 200_000_000;
 /// Most pixels one rendered page may have (the render memory limit: 3 bytes a pixel).
 pub const MAX_RENDER_PIXELS: u64 = 40_000_000;
+/// The longest one page may take to render; poppler is killed after that. A page at the
+/// model's size renders in well under a second (BENCHMARKS.md).
+pub const RENDER_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// One selected page of a PDF, made ready.
 #[derive(Debug, Clone)]
@@ -289,6 +296,27 @@ fn render(
     (w, h): (f64, f64),
     opts: &PrepOptions,
 ) -> Result<Vec<u8>> {
+    render_with(
+        "pdftoppm",
+        RENDER_TIME_LIMIT,
+        path,
+        file,
+        page,
+        (w, h),
+        opts,
+    )
+}
+
+/// [`render`] with this renderer program and time limit.
+fn render_with(
+    program: &str,
+    limit: Duration,
+    path: &Path,
+    file: &str,
+    page: usize,
+    (w, h): (f64, f64),
+    opts: &PrepOptions,
+) -> Result<Vec<u8>> {
     let (long, short) = (w.max(h), w.min(h).max(1.0));
     let bands = (long / short / 1.5).ceil().clamp(1.0, 8.0);
     let mut side = f64::from(opts.max_side.clamp(32, 16384)) * bands;
@@ -303,13 +331,19 @@ fn render(
         .tempdir()
         .map_err(|e| Error::io("could not make a temporary directory".to_string(), e))?;
     let root = dir.path().join("page");
-    let out = poppler("pdftoppm")
-        .args(["-f", &n, "-l", &n, "-singlefile", "-png"])
+    let mut cmd = poppler(program);
+    cmd.args(["-f", &n, "-l", &n, "-singlefile", "-png"])
         .args(["-scale-to", &(side.round() as u64).to_string()])
         .arg(path)
-        .arg(&root)
-        .output()
-        .map_err(|e| missing("pdftoppm", e))?;
+        .arg(&root);
+    let Some(out) = run_limited(&mut cmd, limit).map_err(|e| missing("pdftoppm", e))? else {
+        return Err(Error::BadInput(format!(
+            "{file} page {page} took longer than {} s to render, so poppler was stopped; the page \
+             may be too complex, or the PDF made to stall readers. Choose other pages with \
+             --pages. Nothing was sent.",
+            limit.as_secs_f64()
+        )));
+    };
     let png = std::fs::read(root.with_extension("png")).unwrap_or_default();
     if !out.status.success() || png.is_empty() {
         let why = String::from_utf8_lossy(&out.stderr);
@@ -325,9 +359,109 @@ fn render(
     Ok(png)
 }
 
+/// Runs `cmd` to its end, or kills it once `limit` has passed (`Ok(None)`).
+fn run_limited(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<Output>> {
+    use std::io::Read;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Read both pipes as it runs, so that a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+    };
+    Ok(Some(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_render_past_the_time_limit_is_killed_and_names_the_file_and_page() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A renderer that never finishes; it records its pid so the test can see it gone.
+        let pid_file = dir.path().join("pid");
+        let slow = dir.path().join("slow-pdftoppm");
+        std::fs::write(
+            &slow,
+            format!(
+                "#!/bin/sh\necho $$ > {}\nexec sleep 600\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = render_with(
+            slow.to_str().unwrap(),
+            Duration::from_millis(300),
+            Path::new("scan.pdf"),
+            "scan.pdf",
+            3,
+            (612.0, 792.0),
+            &PrepOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("scan.pdf page 3 took longer than 0.3 s to render")
+                && text.contains("Nothing was sent"),
+            "{text}"
+        );
+        // The renderer was killed (and reaped): its process is gone.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "pdftoppm {pid} still runs"
+        );
+    }
+
+    #[test]
+    fn a_render_within_the_limit_gives_its_output() {
+        let out = run_limited(
+            Command::new("sh").args(["-c", "echo out; echo err >&2"]),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+    }
 
     #[test]
     fn page_lists() {
