@@ -12,6 +12,11 @@ use ts_rs::TS;
 
 use crate::error::IpcError;
 
+/// Chat threads are core types (`keywheel_core::chat`); an error record keeps its IPC name.
+pub use keywheel_core::chat::{
+    ChatMessage, ErrorRecord as IpcErrorRecord, Role, Thread, ThreadSummary,
+};
+
 /// `keys_add`'s answer.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct KeyAdded {
@@ -153,53 +158,6 @@ pub enum ChatEvent {
     },
 }
 
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The person.
-    User,
-    /// The model.
-    Assistant,
-}
-
-/// One message of a thread.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
-pub struct ChatMessage {
-    /// Author.
-    pub role: Role,
-    /// The text (Markdown for answers).
-    pub content: String,
-    /// R1's reasoning.
-    pub reasoning: Option<String>,
-    /// The model that answered.
-    pub model: Option<String>,
-    /// The key that paid.
-    pub key_id: Option<String>,
-    /// Served from the cache (no quota).
-    #[serde(default)]
-    pub cached: bool,
-    /// Stopped by the person; `content` is what arrived.
-    #[serde(default)]
-    pub stopped: bool,
-    /// Why there is no answer.
-    pub error: Option<IpcErrorRecord>,
-    /// When (RFC 3339).
-    pub at: String,
-    /// Sentences for the person about the models (which one answered and why).
-    #[serde(default)]
-    pub notes: Vec<String>,
-}
-
-/// An error kept in a saved thread (same shape as [`IpcError`]).
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
-pub struct IpcErrorRecord {
-    /// The code.
-    pub code: String,
-    /// The sentence.
-    pub message: String,
-}
-
 impl From<IpcError> for IpcErrorRecord {
     fn from(e: IpcError) -> Self {
         let code = serde_json::to_value(e.code)
@@ -211,34 +169,6 @@ impl From<IpcError> for IpcErrorRecord {
             message: e.message,
         }
     }
-}
-
-/// A chat thread.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
-pub struct Thread {
-    /// Id (file name).
-    pub id: String,
-    /// From the first question.
-    pub title: String,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339.
-    pub updated_at: String,
-    /// Oldest first.
-    pub messages: Vec<ChatMessage>,
-}
-
-/// A thread as listed.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ThreadSummary {
-    /// Id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// RFC 3339.
-    pub updated_at: String,
-    /// How many messages.
-    pub messages: u32,
 }
 
 /// An image waiting to be read (its bytes stay in the backend).

@@ -1,10 +1,12 @@
 //! Images waiting to be read. Their bytes reach the backend in exactly two ways: the native
 //! drag-drop event (paths the OS handed us, read here) and the raw bytes of a pasted or picked
-//! file. The web view never names a path; it refers to an image by the id it got back.
+//! file. The web view never names a path; it refers to an image by the id it got back. Each
+//! image is prepared once, when it is staged (a file that cannot be used is kept with its
+//! reason, and named when a batch is planned); its id goes into the core as the input's
+//! caller id and comes back on every event and result.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use keywheel_core::ocr::{self, ImageResult, Input, PrepOptions};
 use keywheel_core::openrouter::CancelToken;
@@ -18,7 +20,10 @@ pub const MAX_BYTES: usize = 40 * 1024 * 1024;
 #[derive(Debug)]
 struct Staged {
     name: String,
-    bytes: Arc<Vec<u8>>,
+    /// Size of the staged file.
+    bytes: u64,
+    /// The image made ready for the model, or why it cannot be used.
+    prepared: std::result::Result<Input, String>,
     result: Option<ImageResult>,
 }
 
@@ -47,33 +52,36 @@ impl Images {
         if bytes.len() > MAX_BYTES {
             return Err(too_big(&name, bytes.len() as u64));
         }
-        let mut q = self.inner.lock().expect("images lock");
-        let name = unique(&q, &name);
-        q.next += 1;
-        let id = q.next;
-        let staged = StagedImage {
-            id,
-            name: name.clone(),
-            bytes: bytes.len() as u64,
-        };
-        q.items.push((
-            id,
-            Staged {
-                name,
-                bytes: Arc::new(bytes),
+        let (id, name) = {
+            let mut q = self.inner.lock().expect("images lock");
+            let name = unique(&q, &name);
+            q.next += 1;
+            let id = q.next;
+            // Held by its name until prepared, so a second image of that name gets another.
+            let held = Staged {
+                name: name.clone(),
+                bytes: bytes.len() as u64,
+                prepared: Err(format!(
+                    "`{name}` is still being prepared; try again in a moment."
+                )),
                 result: None,
-            },
-        ));
-        Ok(staged)
-    }
-
-    /// Stages the raw IPC body of a pasted or picked file: its length is checked before the
-    /// bytes are copied out of the request.
-    pub fn stage_raw(&self, name: &str, body: &[u8]) -> Result<StagedImage> {
-        if body.len() > MAX_BYTES {
-            return Err(too_big(&clean_name(name), body.len() as u64));
+            };
+            q.items.push((id, held));
+            (id, name)
+        };
+        // Prepared outside the lock: decoding and scaling take a while.
+        let prepared = ocr::prepare_bytes(&name, &bytes, &PrepOptions::default())
+            .map(|input| input.with_caller_id(u64::from(id)))
+            .map_err(|e| e.to_string());
+        let mut q = self.inner.lock().expect("images lock");
+        if let Some((_, s)) = q.items.iter_mut().find(|(i, _)| *i == id) {
+            s.prepared = prepared;
         }
-        self.stage(name, body.to_vec())
+        Ok(StagedImage {
+            id,
+            name,
+            bytes: bytes.len() as u64,
+        })
     }
 
     /// Reads a dropped file (a path from the OS drag-drop event, never from the web view).
@@ -135,7 +143,7 @@ impl Images {
             .map(|(id, s)| StagedImage {
                 id: *id,
                 name: s.name.clone(),
-                bytes: s.bytes.len() as u64,
+                bytes: s.bytes,
             })
             .collect()
     }
@@ -151,35 +159,29 @@ impl Images {
         Ok(())
     }
 
-    /// Prepares the images `ids` for a batch (nothing is sent; a bad file fails the call
+    /// The prepared images `ids`, for a batch (nothing is sent; a bad file fails the call
     /// naming it, and nothing is reserved).
-    pub fn inputs(&self, ids: &[u32]) -> Result<Vec<(u32, Input)>> {
+    pub fn inputs(&self, ids: &[u32]) -> Result<Vec<Input>> {
         if ids.is_empty() {
             return Err(Error::Usage(
                 "no images to read; drop, paste or choose some first".into(),
             ));
         }
-        let picked: Vec<(u32, String, Arc<Vec<u8>>)> = {
-            let q = self.inner.lock().expect("images lock");
-            ids.iter()
-                .map(|id| {
-                    q.items
-                        .iter()
-                        .find(|(i, _)| i == id)
-                        .map(|(i, s)| (*i, s.name.clone(), s.bytes.clone()))
-                        .ok_or_else(|| unknown(*id))
-                })
-                .collect::<Result<_>>()?
-        };
-        let opts = PrepOptions::default();
-        let mut out = Vec::with_capacity(picked.len());
+        let q = self.inner.lock().expect("images lock");
+        let mut out = Vec::with_capacity(ids.len());
         let mut bad = Vec::new();
-        for (id, name, bytes) in picked {
-            match ocr::prepare_bytes(&name, &bytes, &opts) {
-                Ok(input) => out.push((id, input)),
-                Err(e) => bad.push(e.to_string()),
+        for id in ids {
+            let (_, s) = q
+                .items
+                .iter()
+                .find(|(i, _)| i == id)
+                .ok_or_else(|| unknown(*id))?;
+            match &s.prepared {
+                Ok(input) => out.push(input.clone()),
+                Err(e) => bad.push(e.clone()),
             }
         }
+        drop(q);
         match bad.len() {
             0 => Ok(out),
             1 => Err(Error::BadInput(format!(
@@ -241,11 +243,15 @@ impl Images {
             t.cancel();
         }
     }
+}
 
-    /// The ids of images by their queue names (to route batch events).
-    pub fn ids_by_name(inputs: &[(u32, Input)]) -> HashMap<String, u32> {
-        inputs.iter().map(|(id, i)| (i.file.clone(), *id)).collect()
+/// `body` (the raw IPC body of a pasted or picked file), if it is at most [`MAX_BYTES`] long:
+/// checked before the bytes are copied out of the request.
+pub fn within_limit<'a>(name: &str, body: &'a [u8]) -> Result<&'a [u8]> {
+    if body.len() > MAX_BYTES {
+        return Err(too_big(&clean_name(name), body.len() as u64));
     }
+    Ok(body)
 }
 
 fn too_big(name: &str, len: u64) -> Error {
@@ -386,8 +392,9 @@ mod tests {
     fn an_oversized_raw_body_is_refused_before_it_is_copied() {
         let images = Images::default();
         let body = vec![0u8; MAX_BYTES + 1];
-        let e = images.stage_raw("big.png", &body).unwrap_err().to_string();
+        let e = within_limit("big.png", &body).unwrap_err().to_string();
         assert!(e.contains("big.png") && e.contains("limit"), "{e}");
-        assert!(images.stage_raw("ok.png", &body[..10]).is_ok());
+        let ok = within_limit("ok.png", &body[..10]).unwrap().to_vec();
+        assert!(images.stage("ok.png", ok).is_ok());
     }
 }

@@ -6,7 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod bindings;
-mod chat;
 pub mod commands;
 pub mod dto;
 pub mod error;
@@ -16,7 +15,6 @@ mod images;
 pub mod navigation;
 mod reading;
 mod state;
-mod threads;
 mod watch;
 
 use tauri::{DragDropEvent, Emitter, Manager, RunEvent, WebviewWindowBuilder, WindowEvent};

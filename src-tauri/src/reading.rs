@@ -6,36 +6,29 @@ use keywheel_core::Result;
 use keywheel_core::ocr::{Batch, Event, OcrOptions};
 
 use crate::dto::{OcrEvent, OcrPlan, OcrResult};
-use crate::images::Images;
 use crate::state::AppState;
 
 /// Requests in flight at once (well under the 20/min cap; keeps the window responsive).
 const CONCURRENCY: usize = 4;
 
-fn plan(
-    state: &AppState,
-    ids: &[u32],
-) -> Result<(Vec<u32>, std::collections::HashMap<String, u32>, Batch)> {
-    let inputs = state.images.inputs(ids)?;
-    let names = Images::ids_by_name(&inputs);
-    let order = inputs.iter().map(|(id, _)| *id).collect();
+fn plan(state: &AppState, ids: &[u32]) -> Result<Batch> {
     let opts = OcrOptions {
         models: state.chains().vision_choice(),
         concurrency: CONCURRENCY,
         local_fallback: true,
         use_cache: state.pool.settings().cache_ocr,
     };
-    let batch = Batch::plan(
-        &state.pool,
-        inputs.into_iter().map(|(_, i)| i).collect(),
-        opts,
-    )?;
-    Ok((order, names, batch))
+    Batch::plan(&state.pool, state.images.inputs(ids)?, opts)
+}
+
+/// The staged image a caller id names (the core hands back the id each input was given).
+fn staged_id(caller_id: u64) -> u32 {
+    u32::try_from(caller_id).unwrap_or_default()
 }
 
 /// What a batch of `ids` would do, in numbers and one sentence.
 pub fn quota(state: &AppState, ids: &[u32]) -> Result<OcrPlan> {
-    let (_, _, batch) = plan(state, ids)?;
+    let batch = plan(state, ids)?;
     Ok(OcrPlan {
         plan: batch.quota().clone(),
         sentence: batch.quota().sentence(),
@@ -48,18 +41,19 @@ pub fn run(
     ids: &[u32],
     emit: impl Fn(OcrEvent) + Sync,
 ) -> Result<Vec<OcrResult>> {
-    let (order, names, batch) = plan(state, ids)?;
+    let batch = plan(state, ids)?;
     let cancel = state.images.begin()?;
     let on = |e: Event<'_>| match e {
         Event::Finished {
-            file,
+            caller_id,
             tile,
             of,
             status,
             local,
             free,
+            ..
         } => emit(OcrEvent::Tile {
-            id: names.get(file).copied().unwrap_or_default(),
+            id: staged_id(caller_id),
             tile: tile as u32,
             of: of as u32,
             status,
@@ -71,10 +65,10 @@ pub fn run(
     let dispatcher = batch.sends().then_some(&state.dispatcher);
     let results = tauri::async_runtime::block_on(batch.run(dispatcher, &on, &cancel));
     state.images.end();
-    let out = order
+    let out = results?
         .into_iter()
-        .zip(results?)
-        .map(|(id, result)| {
+        .map(|result| {
+            let id = staged_id(result.caller_id);
             state.images.set_result(id, result.clone());
             emit(OcrEvent::Image {
                 id,

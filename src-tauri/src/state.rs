@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use keywheel_core::chains::ModelChoice;
+use keywheel_core::chat::Threads;
 use keywheel_core::config::{SettingsEdit, config_path, edit_file};
 use keywheel_core::dispatch::Dispatcher;
 use keywheel_core::pool::Pool;
@@ -13,7 +14,6 @@ use keywheel_core::{Error, Result};
 
 use crate::dto::SettingsView;
 use crate::images::Images;
-use crate::threads::Threads;
 
 /// Cheap to clone; every command and background task holds one.
 #[derive(Clone)]
@@ -95,7 +95,7 @@ impl AppState {
             chat_pin: pool.settings().chat_pin.clone(),
             vision_pin: pool.settings().vision_pin.clone(),
         };
-        let threads = Threads::open(pool.settings().data_dir.join("chats"))?;
+        let threads = Threads::in_data_dir(&pool.settings().data_dir, pool.clock())?;
         Ok(Self(Arc::new(Inner {
             images: Images::default(),
             threads,

@@ -109,6 +109,9 @@ pub struct AskArgs {
     /// Do not show the reasoning.
     #[arg(long)]
     pub no_reasoning: bool,
+    /// Ask in this chat thread (the app's threads; created if there is none): its history goes with the question, and both are saved. An id is 1 to 64 letters, digits and `-`.
+    #[arg(long, value_name = "ID")]
+    pub thread: Option<String>,
 }
 
 /// `models` options.

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod cancel;
 pub mod catalogue;
 pub mod chains;
+pub mod chat;
 pub mod child;
 pub mod clock;
 pub mod config;

@@ -22,6 +22,7 @@ pub(crate) const JPEG: &str = "image/jpeg";
 /// An image encoded within budget.
 pub(crate) struct Encoded {
     pub data_url: String,
+    pub encoded: Vec<u8>,
     pub mime: &'static str,
     pub width: u32,
     pub height: u32,
@@ -101,6 +102,7 @@ pub(crate) fn fit(
         width: image.width(),
         height: image.height(),
         bytes: bytes.len(),
+        encoded: bytes,
     };
 
     if content == Content::Graphic {

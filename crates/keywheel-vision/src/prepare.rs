@@ -87,6 +87,7 @@ pub(crate) fn finish(
         let e = encode::fit(name, image, content, opts)?;
         tiles.push(PreparedImage {
             data_url: e.data_url,
+            encoded: e.encoded,
             mime: e.mime,
             width: e.width,
             height: e.height,

@@ -38,6 +38,10 @@ pub struct PageOf {
 pub struct PreparedImage {
     /// `data:<mime>;base64,<payload>`.
     pub data_url: String,
+    /// The encoded image itself (the data URL's payload before base64), for a reader that
+    /// takes the file rather than the URL (the local OCR engine).
+    #[serde(skip)]
+    pub encoded: Vec<u8>,
     /// `image/png` or `image/jpeg`.
     pub mime: &'static str,
     /// Width in pixels.

@@ -1,5 +1,9 @@
-//! Chat threads and R1 answers streamed over a Channel.
+//! Chat threads and R1 answers streamed over a Channel. The threads and the turn are the
+//! core's (`keywheel_core::chat`); here each progress event becomes a [`ChatEvent`].
 
+use keywheel_core::chat::Ask;
+use keywheel_core::dispatch::Progress;
+use keywheel_core::openrouter::{StreamEvent, failure_sentence};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -43,10 +47,21 @@ pub async fn chat_send(
 ) -> IpcResult<ChatMessage> {
     let state = state.inner().clone();
     blocking(move || {
-        let emit = |e: ChatEvent| {
-            let _ = on_event.send(e);
+        let chains = state.chains();
+        let ask = Ask {
+            thread_id: &thread_id,
+            prompt,
+            chain: &chains.chat,
+            models: chains.chat_choice(),
+            use_cache: state.pool.settings().cache_chat,
         };
-        tauri::async_runtime::block_on(crate::chat::send(&state, &thread_id, prompt, emit))
+        let on = |p: Progress<'_>| {
+            if let Some(e) = event(p) {
+                let _ = on_event.send(e);
+            }
+        };
+        let send = keywheel_core::chat::send(&state.threads, &state.dispatcher, ask, on);
+        Ok(tauri::async_runtime::block_on(send)?.message)
     })
     .await
 }
@@ -56,4 +71,37 @@ pub async fn chat_send(
 pub async fn chat_stop(state: State<'_, AppState>, thread_id: String) -> IpcResult<()> {
     state.threads.stop(&thread_id);
     Ok(())
+}
+
+/// What the chat view hears of a progress event (nothing of the running request count, nor of
+/// stream events other than text).
+fn event(p: Progress<'_>) -> Option<ChatEvent> {
+    Some(match p {
+        Progress::Stream(StreamEvent::Reasoning(t)) => ChatEvent::Reasoning { text: t.clone() },
+        Progress::Stream(StreamEvent::Content(t)) => ChatEvent::Content { text: t.clone() },
+        Progress::Stream(_) | Progress::Sent { .. } => return None,
+        Progress::Note(n) => ChatEvent::Note {
+            message: n.to_string(),
+        },
+        Progress::Retry {
+            attempt,
+            reason,
+            wait,
+        } => ChatEvent::Retry {
+            attempt,
+            wait_ms: wait.as_millis() as u64,
+            reason: failure_sentence(reason),
+        },
+        Progress::Fallback { from, to, reason } => ChatEvent::Fallback {
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: failure_sentence(reason),
+        },
+        Progress::Waiting { wait } => ChatEvent::Waiting {
+            wait_ms: wait.as_millis() as u64,
+        },
+        Progress::Alert(a) => ChatEvent::Alert {
+            message: a.message.clone(),
+        },
+    })
 }

@@ -14,7 +14,7 @@ use super::blocking;
 /// Header carrying the file's name (URI-encoded) with the raw bytes.
 const NAME_HEADER: &str = "x-keywheel-name";
 
-/// Stages a pasted or picked image: the body is its bytes.
+/// Stages a pasted or picked image (the body is its bytes) and prepares it for the model.
 #[tauri::command]
 pub async fn ocr_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcResult<StagedImage> {
     let InvokeBody::Raw(bytes) = request.body() else {
@@ -26,7 +26,10 @@ pub async fn ocr_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcR
         .and_then(|v| v.to_str().ok())
         .map(decode_uri)
         .unwrap_or_else(|| "pasted image".into());
-    Ok(state.images.stage_raw(&name, bytes)?)
+    // The length is checked before the bytes are copied; preparing them takes a while.
+    let bytes = crate::images::within_limit(&name, bytes)?.to_vec();
+    let state = state.inner().clone();
+    blocking(move || state.images.stage(&name, bytes)).await
 }
 
 /// The queue.

@@ -1,10 +1,13 @@
 //! `keywheel ask PROMPT|-`: one instance, one R1 question; the answer streams to stdout, the
-//! reasoning dimmed to stderr; `--json` prints one document at the end.
+//! reasoning dimmed to stderr; `--json` prints one document at the end. `--thread ID` asks in
+//! a chat thread (the app's thread store, `keywheel_core::chat`): its history goes with the
+//! question, and both are saved in it.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use keywheel_core::chains::ModelChoice;
+use keywheel_core::chat::{self, Ask, Threads};
 use keywheel_core::dispatch::{Dispatcher, Job, Kind, Outcome, Progress};
 use keywheel_core::openrouter::{CancelToken, ChatRequest, StreamEvent};
 use keywheel_core::pool::Pool;
@@ -20,14 +23,17 @@ pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
     } else {
         ModelChoice::Pinned(args.models.clone())
     };
-    let mut request = ChatRequest::text(args.models.first().cloned().unwrap_or_default(), prompt);
-    request.models = args.models.iter().skip(1).cloned().collect();
-    let job = Job {
-        kind: Kind::Chat,
-        request,
-        models,
-        stream: true,
-        use_cache: pool.settings().cache_chat,
+    // The thread is found (or made) before anything is reserved: a bad id spends nothing.
+    let thread = match &args.thread {
+        Some(id) => {
+            let threads = Threads::in_data_dir(&pool.settings().data_dir, pool.clock())?;
+            let (_, created) = threads.get_or_create(id)?;
+            if created {
+                eprintln!("keywheel: a new thread `{id}`; continue it with `--thread {id}`");
+            }
+            Some((Arc::new(threads), id.clone()))
+        }
+        None => None,
     };
 
     let instance = Arc::new(pool.start_instance("cli")?);
@@ -39,18 +45,53 @@ pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
     };
     let cancel = CancelToken::new();
     let rt = super::runtime()?;
+    let use_cache = pool.settings().cache_chat;
     let outcome = rt.block_on(async {
         let stop = cancel.clone();
+        let stop_thread = thread.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.cancel();
+                if let Some((threads, id)) = stop_thread {
+                    threads.stop(&id);
+                }
             }
         });
-        dispatcher.run(job, |p| printer.on(p), &cancel).await
+        match &thread {
+            // The thread's history goes with the question; both turns are saved in it.
+            Some((threads, id)) => {
+                let ask = Ask {
+                    thread_id: id,
+                    prompt,
+                    chain: &args.models,
+                    models,
+                    use_cache,
+                };
+                let on = |p: Progress<'_>| printer.on(p);
+                chat::send(threads, &dispatcher, ask, on).await?.result
+            }
+            None => {
+                let mut request =
+                    ChatRequest::text(args.models.first().cloned().unwrap_or_default(), prompt);
+                request.models = args.models.iter().skip(1).cloned().collect();
+                let job = Job {
+                    kind: Kind::Chat,
+                    request,
+                    models,
+                    stream: true,
+                    use_cache,
+                };
+                dispatcher.run(job, |p| printer.on(p), &cancel).await
+            }
+        }
     })?;
     printer.end();
     if json {
-        output::json(&document(&outcome));
+        let mut doc = document(&outcome);
+        if let Some((_, id)) = &thread {
+            doc["thread"] = id.as_str().into();
+        }
+        output::json(&doc);
     } else {
         eprintln!("{}", summary(&outcome));
     }

@@ -11,11 +11,10 @@ use keywheel_core::chains::ModelChoice;
 use keywheel_core::clock::describe_reset;
 use keywheel_core::dispatch::{Dispatcher, Kind};
 use keywheel_core::ledger::jobs::JobStatus;
-use keywheel_core::ocr::{self, Batch, Event, ImageResult, OcrOptions};
+use keywheel_core::ocr::{self, Batch, Event, ImageResult, OcrOptions, PrepOptions};
 use keywheel_core::openrouter::CancelToken;
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
-use keywheel_vision::PrepOptions;
 
 use crate::cli::OcrArgs;
 use crate::output;

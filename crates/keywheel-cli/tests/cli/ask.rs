@@ -720,3 +720,70 @@ fn keys_of_one_openrouter_account_are_grouped_and_the_person_is_told() {
         "found without spending anything"
     );
 }
+
+#[test]
+fn a_thread_sends_its_first_turn_as_history_in_the_second_request() {
+    let w = World::new(1, MockConfig::default());
+    let first = w.run(&["ask", "--json", "--thread", "work", "What is a monad?"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("a new thread `work`"),
+        "{}",
+        stderr(&first)
+    );
+    let one = json(&first);
+    assert_eq!(one["thread"], "work");
+    let second = w.run(&["ask", "--json", "--thread", "work", "Show one in Rust"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(!stderr(&second).contains("a new thread"), "continued");
+
+    let sent = w.mock.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(!sent[0].text.contains("Show one in Rust"));
+    let answer = one["text"].as_str().unwrap().trim();
+    assert!(!answer.is_empty());
+    for part in ["What is a monad?", answer, "Show one in Rust"] {
+        assert!(
+            sent[1].text.contains(part),
+            "the second request carries {part:?}: {}",
+            sent[1].text
+        );
+    }
+    let reasoning = one["reasoning"].as_str().unwrap_or_default().trim();
+    if !reasoning.is_empty() {
+        assert!(!sent[1].text.contains(reasoning), "no reasoning in history");
+    }
+
+    // The app's thread file: both turns, titled by the first question.
+    let file = w.data_dir().join("chats").join("work.json");
+    let thread: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(thread["title"], "What is a monad?");
+    let roles: Vec<&str> = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+}
+
+#[test]
+fn a_bad_thread_id_is_a_clear_error_with_exit_2_and_no_request() {
+    let w = World::new(1, MockConfig::default());
+    let out = w.run(&["ask", "--thread", "../etc/passwd", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`../etc/passwd` is not a chat id"),
+        "{}",
+        stderr(&out)
+    );
+    let chats = w.data_dir().join("chats");
+    std::fs::create_dir_all(&chats).unwrap();
+    std::fs::write(chats.join("broken.json"), "{").unwrap();
+    let out = w.run(&["ask", "--thread", "broken", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
+    assert!(w.mock.requests().is_empty(), "nothing was sent");
+    assert_eq!(w.mock.stats().total_requests, 0);
+}

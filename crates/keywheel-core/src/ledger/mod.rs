@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod cache;
+pub mod changes;
 pub mod db;
 pub mod instances;
 pub mod jobs;
@@ -34,6 +35,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 use crate::error::Result;
 
 pub use accounts::{AccountObservation, Credits, Grouping, Observed};
+pub use changes::Changes;
 pub use keys_table::{KeyRecord, KeyStatus, KeyUpdate};
 pub use reserve::{Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest};
 pub use rotation::{Adoption, FailureScope};

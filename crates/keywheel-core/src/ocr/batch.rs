@@ -30,6 +30,8 @@ const RESOLVED_CHAIN: &str = "@vision";
 pub enum Event<'a> {
     /// A tile reached its state for this run (done, waiting, queued or failed).
     Finished {
+        /// The image's caller id ([`Input::caller_id`]).
+        caller_id: u64,
         /// The image's file name.
         file: &'a str,
         /// The tile, from 0.
@@ -51,6 +53,11 @@ pub enum Event<'a> {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageResult {
+    /// The image's caller id ([`Input::caller_id`]); not sent to a web view (the app sends
+    /// its own id beside the result).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub caller_id: u64,
     /// The file name as given.
     pub file: String,
     /// `done` when every tile is; otherwise the least finished tile's status.
@@ -339,6 +346,7 @@ impl Batch {
         free: bool,
     ) {
         on(Event::Finished {
+            caller_id: self.inputs[job.input].caller_id,
             file: &self.inputs[job.input].file,
             tile: job.tile,
             of: self.per_input[job.input].len(),
@@ -542,6 +550,7 @@ impl Batch {
                 .max_by_key(|r| r.status);
             let first = &input.prepared.tiles[0];
             out.push(ImageResult {
+                caller_id: input.caller_id,
                 file: input.file.clone(),
                 status,
                 text,

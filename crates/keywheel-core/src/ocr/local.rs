@@ -5,7 +5,6 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use base64::Engine as _;
 use keywheel_vision::PreparedImage;
 use tokio::io::AsyncWriteExt;
 
@@ -20,20 +19,15 @@ pub const INSTALL_HINT: &str = "tesseract is not installed, so images cannot be 
 /// The longest one local OCR may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Runs `tesseract stdin -` with the prepared image on its standard input (no temporary file
-/// another user could read or swap) and a cleaned environment (no keys; see
-/// [`crate::child`]), and returns its text, trimmed. A missing `tesseract` gives
-/// [`Error::NoUsableKey`] with the install command.
+/// Runs `tesseract stdin -` with the prepared image's bytes ([`PreparedImage::encoded`]; no
+/// data URL is decoded back) on its standard input (no temporary file another user could read
+/// or swap) and a cleaned environment (no keys; see [`crate::child`]), and returns its text,
+/// trimmed. A missing `tesseract` gives [`Error::NoUsableKey`] with the install command.
 pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
-    let (_meta, payload) = tile
-        .data_url
-        .strip_prefix("data:")
-        .and_then(|r| r.split_once(','))
-        .ok_or_else(|| Error::BadInput("the prepared image is not a data URL".into()))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload)
-        .map_err(|e| Error::BadInput(format!("the prepared image does not decode: {e}")))?;
-    run(bytes).await
+    if tile.encoded.is_empty() {
+        return Err(Error::BadInput("the prepared image has no bytes".into()));
+    }
+    run(tile.encoded.clone()).await
 }
 
 async fn run(image: Vec<u8>) -> Result<String> {

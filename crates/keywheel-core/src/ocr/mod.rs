@@ -65,6 +65,25 @@ pub struct Input {
     pub file: String,
     /// The prepared image: one or more tiles.
     pub prepared: Prepared,
+    /// The caller's own id for this input, opaque to the core: every [`Event::Finished`] and
+    /// [`ImageResult`] of it carries it back (0 unless set with [`Input::with_caller_id`]).
+    pub caller_id: u64,
+}
+
+impl Input {
+    /// A prepared image named `file` (what the person sees).
+    pub fn new(file: impl Into<String>, prepared: Prepared) -> Self {
+        Self {
+            file: file.into(),
+            prepared,
+            caller_id: 0,
+        }
+    }
+
+    /// The same input tagged with the caller's own id.
+    pub fn with_caller_id(self, caller_id: u64) -> Self {
+        Self { caller_id, ..self }
+    }
 }
 
 /// Reads and prepares every file; if any cannot be used, fails with [`Error::BadInput`] naming
@@ -91,10 +110,11 @@ pub fn prepare_files(paths: &[PathBuf], opts: &PrepOptions) -> Result<Vec<Input>
             }
         });
         match read {
-            Ok(pages) => inputs.extend(pages.into_iter().map(|prepared| Input {
-                file: path.display().to_string(),
-                prepared,
-            })),
+            Ok(pages) => inputs.extend(
+                pages
+                    .into_iter()
+                    .map(|prepared| Input::new(path.display().to_string(), prepared)),
+            ),
             Err(e) => bad.push(e.to_string()),
         }
     }
@@ -113,10 +133,7 @@ pub fn prepare_files(paths: &[PathBuf], opts: &PrepOptions) -> Result<Vec<Input>
 /// the person sees. A file that cannot be used fails with [`Error::BadInput`] naming it.
 pub fn prepare_bytes(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Input> {
     keywheel_vision::prepare(name, bytes, opts)
-        .map(|prepared| Input {
-            file: name.to_string(),
-            prepared,
-        })
+        .map(|prepared| Input::new(name, prepared))
         .map_err(|e| Error::BadInput(format!("{e} Nothing was sent.")))
 }
 
@@ -149,6 +166,7 @@ mod tests {
     fn the_request_puts_the_text_first_and_carries_the_chain() {
         let tile = PreparedImage {
             data_url: "data:image/png;base64,AAAA".into(),
+            encoded: vec![0, 0, 0],
             mime: "image/png",
             width: 1,
             height: 1,

@@ -161,10 +161,7 @@ pub fn prepare_pdf(
             number: page,
             of: info.pages,
         });
-        out.push(PdfPage::Vision(Input {
-            file: file.clone(),
-            prepared,
-        }));
+        out.push(PdfPage::Vision(Input::new(file.clone(), prepared)));
     }
     Ok(out)
 }

@@ -1,23 +1,25 @@
 //! Chat threads, one JSON file each under `<data dir>/chats/` (a `0700` folder of `0600`
 //! files), written whole through a unique temporary file, `fsync` and a rename
-//! (`keywheel_core::private::write_atomic`), so neither a crash nor two processes saving the
-//! same thread ever leave a file that does not parse. Thread ids carry random bits. An answer
-//! in progress holds an [`Answering`] guard: however the answer ends (done, error, panic), the
-//! thread is unlocked when the guard drops.
+//! ([`crate::private::write_atomic`]), so neither a crash nor two processes saving the same
+//! thread ever leave a file that does not parse. Times come from the injected clock; thread
+//! ids carry random bits. An answer in progress holds an [`Answering`] guard: however the
+//! answer ends (done, error, panic), the thread is unlocked when the guard drops.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use keywheel_core::openrouter::CancelToken;
-use keywheel_core::{Error, Result};
+use crate::clock::SharedClock;
+use crate::error::{Error, Result};
+use crate::openrouter::CancelToken;
 
-use crate::dto::{Thread, ThreadSummary};
+use super::{ChatMessage, Role, Thread, ThreadSummary};
 
-/// The thread folder and the answers streaming now.
+/// The thread folder and the answers streaming now (in this process).
 #[derive(Debug)]
 pub struct Threads {
     dir: PathBuf,
+    clock: SharedClock,
     running: Mutex<HashMap<String, CancelToken>>,
 }
 
@@ -44,9 +46,9 @@ impl Drop for Answering<'_> {
 }
 
 impl Threads {
-    /// Opens (and creates) the folder.
-    pub fn open(dir: PathBuf) -> Result<Self> {
-        keywheel_core::private::create_private_dir(&dir).map_err(|e| {
+    /// Opens (and creates) the folder; `clock` stamps threads and messages.
+    pub fn open(dir: PathBuf, clock: SharedClock) -> Result<Self> {
+        crate::private::create_private_dir(&dir).map_err(|e| {
             Error::io(
                 format!("could not create the chat folder {}", dir.display()),
                 e,
@@ -54,8 +56,14 @@ impl Threads {
         })?;
         Ok(Self {
             dir,
+            clock,
             running: Mutex::default(),
         })
+    }
+
+    /// The folder every face uses: `<data dir>/chats`.
+    pub fn in_data_dir(data_dir: &Path, clock: SharedClock) -> Result<Self> {
+        Self::open(data_dir.join("chats"), clock)
     }
 
     /// Every thread, newest first.
@@ -83,14 +91,27 @@ impl Threads {
 
     /// A new, empty thread (saved at once so it shows in the list).
     pub fn create(&self) -> Result<Thread> {
-        let now = keywheel_core::clock::system_now();
+        let now = self.clock.now();
         // Sortable by time, unique by 64 random bits (two windows, one millisecond).
         let id = format!(
             "{}-{:016x}",
             now.format("%Y%m%d-%H%M%S%3f"),
             rand::random::<u64>()
         );
-        let stamp = now.to_rfc3339();
+        self.create_as(id)
+    }
+
+    /// The thread `id`, created empty (and saved) if there is none yet; `true` when it was
+    /// created. An id is 1–64 letters, digits and `-`.
+    pub fn get_or_create(&self, id: &str) -> Result<(Thread, bool)> {
+        if self.path(id)?.exists() {
+            return Ok((self.get(id)?, false));
+        }
+        Ok((self.create_as(id.to_string())?, true))
+    }
+
+    fn create_as(&self, id: String) -> Result<Thread> {
+        let stamp = self.clock.now().to_rfc3339();
         let thread = Thread {
             id,
             title: "New chat".into(),
@@ -112,8 +133,19 @@ impl Threads {
         let path = self.path(&thread.id)?;
         let text = serde_json::to_vec_pretty(thread)
             .map_err(|e| Error::Usage(format!("could not encode the chat: {e}")))?;
-        keywheel_core::private::write_atomic(&path, &text)
+        crate::private::write_atomic(&path, &text)
             .map_err(|e| Error::io(format!("could not save the chat {}", path.display()), e))
+    }
+
+    /// Stamps `updated_at` now and saves the thread.
+    pub fn touch(&self, thread: &mut Thread) -> Result<()> {
+        thread.updated_at = self.clock.now().to_rfc3339();
+        self.save(thread)
+    }
+
+    /// A message written now.
+    pub fn message(&self, role: Role, content: String) -> ChatMessage {
+        ChatMessage::new(role, content, self.clock.now().to_rfc3339())
     }
 
     /// Deletes a thread (stopping its answer first).
@@ -159,12 +191,14 @@ impl Threads {
             && id.len() <= 64
             && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ok {
-            return Err(Error::Usage(format!("`{id}` is not a chat id")));
+            return Err(Error::Usage(format!(
+                "`{id}` is not a chat id (1 to 64 letters, digits and `-`)"
+            )));
         }
         Ok(self.dir.join(format!("{id}.json")))
     }
 
-    fn read_path(&self, path: &std::path::Path) -> Result<Thread> {
+    fn read_path(&self, path: &Path) -> Result<Thread> {
         let text = std::fs::read(path).map_err(|e| {
             Error::io(
                 format!(
@@ -186,18 +220,22 @@ impl Threads {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dto::{ChatMessage, Role};
+    use std::sync::Arc;
+
+    fn open(dir: PathBuf) -> Threads {
+        Threads::open(dir, Arc::new(crate::SystemClock)).unwrap()
+    }
 
     #[test]
     fn threads_round_trip_and_ids_cannot_escape_the_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let threads = Threads::open(dir.path().join("chats")).unwrap();
+        let threads = open(dir.path().join("chats"));
         let mut t = threads.create().unwrap();
         t.title = "Hello".into();
         threads.save(&t).unwrap();
         assert_eq!(threads.get(&t.id).unwrap().title, "Hello");
         use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("chats")), 0o700, "a private folder");
         assert_eq!(mode(&threads.path(&t.id).unwrap()), 0o600, "a private file");
         assert_eq!(threads.list().unwrap().len(), 1);
@@ -212,9 +250,33 @@ mod tests {
     }
 
     #[test]
+    fn times_come_from_the_injected_clock_and_a_named_thread_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(crate::FakeClock::at(2026, 3, 1, 12, 0, 0));
+        let threads = Threads::open(dir.path().join("chats"), clock.clone()).unwrap();
+        let t = threads.create().unwrap();
+        assert!(t.id.starts_with("20260301-120000000-"), "{}", t.id);
+        assert_eq!(t.created_at, "2026-03-01T12:00:00+00:00");
+        let (mut named, created) = threads.get_or_create("work").unwrap();
+        assert!(created && named.messages.is_empty());
+        named
+            .messages
+            .push(threads.message(Role::User, "hi".into()));
+        clock.advance(chrono::Duration::minutes(5));
+        threads.touch(&mut named).unwrap();
+        let (again, created) = threads.get_or_create("work").unwrap();
+        assert!(!created);
+        assert_eq!(again.messages.len(), 1);
+        assert_eq!(again.updated_at, "2026-03-01T12:05:00+00:00");
+        let e = threads.get_or_create("../x").unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Usage);
+        assert!(e.to_string().contains("not a chat id"), "{e}");
+    }
+
+    #[test]
     fn a_panic_or_an_error_mid_answer_leaves_the_chat_unlocked() {
         let dir = tempfile::tempdir().unwrap();
-        let threads = Threads::open(dir.path().join("chats")).unwrap();
+        let threads = open(dir.path().join("chats"));
         let t = threads.create().unwrap();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _answer = threads.begin(&t.id).unwrap();
@@ -233,7 +295,7 @@ mod tests {
     #[test]
     fn thread_ids_differ_even_when_made_in_the_same_millisecond() {
         let dir = tempfile::tempdir().unwrap();
-        let threads = Threads::open(dir.path().join("chats")).unwrap();
+        let threads = open(dir.path().join("chats"));
         let ids: std::collections::HashSet<String> =
             (0..50).map(|_| threads.create().unwrap().id).collect();
         assert_eq!(ids.len(), 50);
@@ -254,22 +316,14 @@ mod tests {
         if let (Some(dir), Some(id)) = (std::env::var_os(WRITER_DIR), std::env::var(WRITER_ID).ok())
         {
             // A child: save the same thread SAVES times, each time with different content.
-            let threads = Threads::open(dir.into()).unwrap();
+            let threads = open(dir.into());
             let mut t = threads.get(&id).unwrap();
             for n in 0..SAVES {
                 t.title = format!("save {n} from {}", std::process::id());
                 t.messages = (0..(n % 7) + 1)
                     .map(|i| ChatMessage {
-                        role: Role::User,
-                        content: format!("{n}-{i} ").repeat(300),
-                        reasoning: None,
-                        model: None,
-                        key_id: None,
-                        cached: false,
-                        stopped: false,
-                        error: None,
                         at: String::new(),
-                        notes: Vec::new(),
+                        ..threads.message(Role::User, format!("{n}-{i} ").repeat(300))
                     })
                     .collect();
                 threads.save(&t).unwrap();
@@ -278,10 +332,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let chats = dir.path().join("chats");
-        let threads = Threads::open(chats.clone()).unwrap();
+        let threads = open(chats.clone());
         let t = threads.create().unwrap();
         let exe = std::env::current_exe().unwrap();
-        let name = "threads::tests::two_processes_saving_one_thread_never_leave_a_file_that_does_not_parse";
+        let name = "chat::store::tests::two_processes_saving_one_thread_never_leave_a_file_that_does_not_parse";
         let mut children: Vec<std::process::Child> = (0..2)
             .map(|_| {
                 std::process::Command::new(&exe)

@@ -1,0 +1,202 @@
+//! Commits to the ledger made by anyone — a CLI run, another window, this process's own pool —
+//! noticed with `PRAGMA data_version`, which changes whenever another connection commits. The
+//! cost when idle is one tiny query per tick. This is how a front end learns about work done
+//! elsewhere: there is no other channel between processes (ARCHITECTURE.md, invariants).
+//!
+//! [`Changes`] never gives up: when the ledger cannot be read (moved away, a full disk, a
+//! read-only remount), it logs why and tries again after 1 s, 2 s, 4 s … up to a minute, and
+//! goes back to the short tick once it reads the ledger again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::Ledger;
+
+/// The first wait after the ledger could not be read; it doubles up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts to read the ledger.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+impl Ledger {
+    /// An endless iterator that yields once after every commit to this ledger file (by any
+    /// connection of any process), looking every `tick`. Each `next` blocks: run it on a
+    /// thread of its own.
+    pub fn changes(&self, tick: Duration) -> Changes {
+        Changes::new(self.path(), tick)
+    }
+}
+
+/// The watcher behind [`Ledger::changes`]: a connection of its own on the file and the last
+/// `data_version` it saw.
+pub struct Changes {
+    path: PathBuf,
+    tick: Duration,
+    backoff: Duration,
+    conn: Option<(Connection, i64)>,
+    sleep: Box<dyn FnMut(Duration) + Send>,
+}
+
+impl std::fmt::Debug for Changes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Changes")
+            .field("path", &self.path)
+            .field("tick", &self.tick)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
+}
+
+impl Changes {
+    /// Watches the file at `path` (which may not exist yet: that is retried like any other
+    /// failure to read it).
+    pub fn new(path: &Path, tick: Duration) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            tick,
+            backoff: FIRST_BACKOFF,
+            conn: None,
+            sleep: Box::new(std::thread::sleep),
+        }
+    }
+
+    /// Waits with `sleep` instead of `std::thread::sleep` (tests record the backoff waits).
+    pub fn with_sleep(mut self, sleep: impl FnMut(Duration) + Send + 'static) -> Self {
+        self.sleep = Box::new(sleep);
+        self
+    }
+
+    /// Opens the connection (no CREATE flag: a ledger that went away is an error to retry,
+    /// not a new empty file) and reads the version to compare with.
+    fn connect(&self) -> rusqlite::Result<(Connection, i64)> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let version = data_version(&conn)?;
+        Ok((conn, version))
+    }
+
+    /// One tick: `Ok(true)` when a commit happened since the last look.
+    fn look(&mut self) -> rusqlite::Result<bool> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect()?);
+            self.backoff = FIRST_BACKOFF;
+        }
+        (self.sleep)(self.tick);
+        let (conn, last) = self.conn.as_mut().expect("connected above");
+        let now = data_version(conn)?;
+        let changed = now != *last;
+        *last = now;
+        Ok(changed)
+    }
+}
+
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+}
+
+impl Iterator for Changes {
+    type Item = ();
+
+    /// Blocks until the next commit; never ends.
+    fn next(&mut self) -> Option<()> {
+        loop {
+            match self.look() {
+                Ok(true) => return Some(()),
+                Ok(false) => {}
+                Err(e) => {
+                    self.conn = None;
+                    tracing::warn!(
+                        "the ledger watcher cannot read {} ({e}); trying again in {} s",
+                        self.path.display(),
+                        self.backoff.as_secs()
+                    );
+                    (self.sleep)(self.backoff);
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn the_watcher_retries_with_growing_waits_and_then_sees_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite3");
+        let (waits_tx, waits) = mpsc::channel::<Duration>();
+        let (changes_tx, changes) = mpsc::channel::<()>();
+        let mut watcher = Changes::new(&path, Duration::from_millis(5)).with_sleep(move |d| {
+            if d >= FIRST_BACKOFF {
+                // A backoff wait: record it instead of sleeping for real.
+                let _ = waits_tx.send(d);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        });
+        std::thread::spawn(move || {
+            if watcher.next().is_some() {
+                let _ = changes_tx.send(());
+            }
+        });
+        // The ledger is not there yet: the watcher keeps trying, waiting longer each time.
+        let hang = Duration::from_secs(60);
+        let got: Vec<Duration> = (0..3).map(|_| waits.recv_timeout(hang).unwrap()).collect();
+        assert_eq!(
+            got,
+            [FIRST_BACKOFF, FIRST_BACKOFF * 2, FIRST_BACKOFF * 4],
+            "growing backoff"
+        );
+        // Now it appears; commits from another connection reach the watcher.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let deadline = std::time::Instant::now() + hang;
+        loop {
+            conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            if changes.recv_timeout(Duration::from_millis(20)).is_ok() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watcher never saw a commit"
+            );
+        }
+    }
+
+    #[test]
+    fn a_commit_through_the_ledger_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3"), Default::default()).unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        let mut changes = ledger.changes(Duration::from_millis(5));
+        std::thread::spawn(move || {
+            for () in changes.by_ref() {
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let hang = Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + hang;
+        loop {
+            ledger
+                .write(|tx| {
+                    Ok(tx.execute_batch(
+                        "CREATE TABLE IF NOT EXISTS seen (x INTEGER); INSERT INTO seen VALUES (1);",
+                    )?)
+                })
+                .unwrap();
+            if rx.recv_timeout(Duration::from_millis(20)).is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no change seen");
+        }
+    }
+}
