@@ -189,7 +189,7 @@ fn instances_register_beat_and_expire_on_both_backends() {
             .into_iter()
             .map(|i| i.id)
             .collect();
-        assert_eq!(alive, [live.clone()], "{b:?}");
+        assert_eq!(alive, [live], "{b:?}");
         assert!(
             !l.heartbeat(&dead, ms(26_000)).unwrap(),
             "{b:?}: an expired instance must re-register"
@@ -239,4 +239,66 @@ fn an_unreachable_team_ledger_is_exit_7_naming_host_and_port_without_the_passwor
     assert!(!format!("{err:?}").contains("hunter2secret"));
     // Not a performance bound: it gives up instead of hanging.
     assert!(started.elapsed() < StdDuration::from_secs(60));
+}
+
+#[test]
+fn rotation_moves_past_a_busy_current_key_on_both_backends() {
+    for b in BOTH {
+        let o = b.open(caps(50, 1000));
+        let l = &o.ledger;
+        let keys: Vec<KeyId> = (10..13).map(|n| api_key(n).id()).collect();
+        for n in 10..13 {
+            l.upsert_key(&api_key(n), KeySource::Env, None, None, t0())
+                .unwrap();
+        }
+        let first = l.register_instance("cli", 1, t0()).unwrap();
+        let a = l.adopt_at_start(&first, &keys, 2, t0()).unwrap();
+        let current = a.key.clone().expect("a key");
+        for i in 0..3 {
+            assert!(granted(&reserve(l, &first, &current, ms(i))), "{b:?}");
+        }
+        // Three today, more than the threshold of 2: the next instance moves the pool on.
+        let second = l.register_instance("cli", 2, ms(10)).unwrap();
+        let moved = l.adopt_at_start(&second, &keys, 2, ms(10)).unwrap();
+        assert!(moved.rotated, "{b:?}: {moved:?}");
+        assert_ne!(moved.key.as_ref(), Some(&current), "{b:?}");
+        assert_eq!(l.current_key().unwrap(), moved.key, "{b:?}");
+    }
+}
+
+#[test]
+fn a_machine_without_the_current_key_uses_its_own_and_leaves_the_team_key() {
+    let db = TestDb::new();
+    let l = db.open(caps(50, 1000));
+    for n in 20..23 {
+        l.upsert_key(&api_key(n), KeySource::Env, None, None, t0())
+            .unwrap();
+    }
+    let all: Vec<KeyId> = (20..23).map(|n| api_key(n).id()).collect();
+    let a = l.register_instance("cli", 1, t0()).unwrap();
+    let team_key = l.adopt_at_start(&a, &all, 40, t0()).unwrap().key.unwrap();
+    // Machine B holds every key but the team's current one.
+    let own: Vec<KeyId> = all.iter().filter(|k| **k != team_key).cloned().collect();
+    let b = l.register_instance("cli", 2, ms(5)).unwrap();
+    let got = l.adopt_at_start(&b, &own, 40, ms(5)).unwrap();
+    let picked = got.key.expect("one of its own keys");
+    assert!(own.contains(&picked), "{picked}");
+    assert!(
+        !got.rotated,
+        "the team's key still serves the machines that hold it"
+    );
+    assert_eq!(l.current_key().unwrap(), Some(team_key.clone()));
+    // Once the team's key cannot serve, the next start on B moves the pool to B's pick.
+    l.update_key(
+        &team_key,
+        &KeyUpdate {
+            enabled: Some(false),
+            ..KeyUpdate::default()
+        },
+    )
+    .unwrap();
+    let c = l.register_instance("cli", 3, ms(10)).unwrap();
+    let moved = l.adopt_at_start(&c, &own, 40, ms(10)).unwrap();
+    assert!(moved.rotated);
+    assert_eq!(l.current_key().unwrap(), moved.key);
 }

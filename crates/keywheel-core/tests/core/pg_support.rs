@@ -115,6 +115,8 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let shown = self.target().display();
+        CONNS.with(|c| c.borrow_mut().remove(&shown));
         admin(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
@@ -149,8 +151,8 @@ pub struct Opened {
     /// The ledger.
     pub ledger: Ledger,
     _dir: tempfile::TempDir,
-    /// The PostgreSQL database, for `Backend::Postgres`.
-    pub db: Option<TestDb>,
+    /// The PostgreSQL database, for `Backend::Postgres` (dropped with this value).
+    _db: Option<TestDb>,
 }
 
 impl Backend {
@@ -162,16 +164,84 @@ impl Backend {
                 ledger: Ledger::open(&dir.path().join("ledger.sqlite3"), caps)
                     .expect("the ledger opens"),
                 _dir: dir,
-                db: None,
+                _db: None,
             },
             Backend::Postgres => {
                 let db = TestDb::new();
                 Opened {
                     ledger: db.open(caps),
                     _dir: dir,
-                    db: Some(db),
+                    _db: Some(db),
                 }
             }
         }
     }
+}
+
+/// Every row of `sql` on `ledger` (either backend), each column as text (NULL as "").
+pub fn table(ledger: &Ledger, sql: &str) -> Vec<Vec<String>> {
+    let Some(pg) = ledger.pg() else {
+        let conn = ledger.conn().expect("a connection");
+        let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => String::new(),
+                            rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                            rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                            rusqlite::types::ValueRef::Text(t) => {
+                                String::from_utf8_lossy(t).into_owned()
+                            }
+                            rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        return rows;
+    };
+    let key = pg.target().display();
+    CONNS.with(|conns| {
+        let mut conns = conns.borrow_mut();
+        if !conns.contains_key(&key) {
+            // One connection per database and thread: a check after every step of the
+            // property test would otherwise pay a SCRAM handshake each time.
+            let rt = runtime();
+            let config = pg.target().config().clone();
+            let client = rt.block_on(async {
+                let (client, conn) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .expect("the test database");
+                tokio::spawn(conn);
+                client
+            });
+            conns.insert(key.clone(), (rt, client));
+        }
+        let (rt, client) = conns.get(&key).expect("just inserted");
+        let rows = rt
+            .block_on(client.simple_query(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+thread_local! {
+    /// [`table`]'s connections, by database.
+    static CONNS: std::cell::RefCell<std::collections::HashMap<String, (tokio::runtime::Runtime, tokio_postgres::Client)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }

@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::keys::KeyId;
 use crate::ledger::reserve::KeyState;
 use crate::ledger::reserve::{self, RawStanding, Windows};
+use crate::ledger::rotation;
+use crate::ledger::{Adoption, FailureScope};
 use crate::ledger::{
     CapDefaults, Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest,
 };
@@ -325,4 +327,118 @@ fn unknown(id: &KeyId) -> Fail {
     Fail::Core(Error::Usage(format!(
         "the key {id} is not registered in the ledger"
     )))
+}
+
+impl PgLedger {
+    /// [`crate::ledger::Ledger::adopt_at_start`] on the team ledger. The pool's current key
+    /// row is locked first (`FOR UPDATE`), so adoptions on every machine are one at a time.
+    /// A machine that lacks the current key applies the rule among its own keys and does not
+    /// move the team's current key while that key still serves the machines that hold it.
+    pub(crate) fn adopt_at_start(
+        &self,
+        caps: CapDefaults,
+        instance_id: &str,
+        candidates: &[KeyId],
+        rotate_after: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Adoption> {
+        let server = self.server_clock();
+        pg_tx!(self, |tx| {
+            let previous = lock_current(tx).await?;
+            let now = now_in(tx, server, now).await?;
+            let mut states = Vec::with_capacity(candidates.len());
+            for id in candidates {
+                if let Some((st, _)) = standing(tx, id, now, caps, false).await? {
+                    states.push(st);
+                }
+            }
+            let (key, mut rotated) = rotation::adoption(&states, previous.as_ref(), rotate_after);
+            let held = previous.as_ref().is_none_or(|p| candidates.contains(p));
+            let mut move_pool = rotated || previous.is_none();
+            if !held && let Some(p) = &previous {
+                // Not ours: move the team's key only if it no longer serves anyone.
+                let serves = standing(tx, p, now, caps, false)
+                    .await?
+                    .is_some_and(|(st, _)| st.availability.is_usable() && st.today <= rotate_after);
+                if serves {
+                    move_pool = false;
+                    rotated = false;
+                    tracing::info!(
+                        current = %p,
+                        "this machine does not hold the pool's current key; using its own least-used key"
+                    );
+                }
+            }
+            if let Some(k) = &key {
+                if move_pool {
+                    tx.execute(
+                        "UPDATE pool_state SET current_key = $1, changed_ms = $2 WHERE singleton = 1",
+                        &[&k.as_str(), &now.timestamp_millis()],
+                    )
+                    .await?;
+                }
+                tx.execute(
+                    "UPDATE instances SET key_id = $2 WHERE id = $1",
+                    &[&instance_id, &k.as_str()],
+                )
+                .await?;
+            }
+            Ok(Adoption {
+                key,
+                rotated,
+                previous,
+            })
+        })
+    }
+
+    /// [`crate::ledger::Ledger::fall_back`] on the team ledger.
+    pub(crate) fn fall_back(
+        &self,
+        caps: CapDefaults,
+        instance_id: &str,
+        failed: &KeyId,
+        scope: FailureScope,
+        candidates: &[KeyId],
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyId>> {
+        let server = self.server_clock();
+        pg_tx!(self, |tx| {
+            let current = lock_current(tx).await?;
+            let now = now_in(tx, server, now).await?;
+            let mut states = Vec::with_capacity(candidates.len());
+            for id in candidates {
+                if let Some((st, _)) = standing(tx, id, now, caps, false).await? {
+                    states.push(st);
+                }
+            }
+            let next = rotation::fallback(&states, failed, scope);
+            if let Some(k) = &next {
+                tx.execute(
+                    "UPDATE instances SET key_id = $2 WHERE id = $1",
+                    &[&instance_id, &k.as_str()],
+                )
+                .await?;
+                if current.as_ref() == Some(failed) {
+                    tx.execute(
+                        "UPDATE pool_state SET current_key = $1, changed_ms = $2 WHERE singleton = 1",
+                        &[&k.as_str(), &now.timestamp_millis()],
+                    )
+                    .await?;
+                }
+            }
+            Ok(next)
+        })
+    }
+}
+
+/// Locks the pool's current-key row and reads it.
+async fn lock_current(tx: &Transaction<'_>) -> PgResult<Option<KeyId>> {
+    Ok(tx
+        .query_opt(
+            "SELECT current_key FROM pool_state WHERE singleton = 1 FOR UPDATE",
+            &[],
+        )
+        .await?
+        .and_then(|r| r.get::<_, Option<String>>(0))
+        .map(KeyId::from_stored))
 }
