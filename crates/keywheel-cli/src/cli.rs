@@ -42,6 +42,10 @@ pub enum Command {
     Ocr(OcrArgs),
     /// Serve the pool to any OpenAI-compatible tool: a local gateway on 127.0.0.1 (see docs/gateway.md).
     Serve(ServeArgs),
+    /// The ledger itself: which one (this machine's SQLite file or a team's PostgreSQL), its
+    /// schema, the machines on it (see docs/team.md).
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
 
 /// `serve` options.
@@ -217,6 +221,15 @@ pub struct LogArgs {
     /// Only requests that fell back or rotated.
     #[arg(long)]
     pub fallbacks: bool,
+}
+
+/// `ledger` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// The backend, the schema version and the live instances per machine.
+    Status,
+    /// Run the ledger's migrations now (a normal start also does when the schema is behind).
+    Migrate,
 }
 
 /// `alerts` options.

@@ -3,6 +3,7 @@
 mod alerts;
 mod ask;
 mod keys;
+mod ledger;
 mod log;
 mod models;
 mod ocr;
@@ -18,6 +19,11 @@ use crate::output;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // The ledger commands open only the ledger (no keys, no keychain): they are how a team
+    // ledger is checked and migrated.
+    if let Command::Ledger(cmd) = &cli.command {
+        return ledger::run(cmd, cli.json);
+    }
     let pool = Pool::from_env()?;
     let _telemetry = keywheel_core::telemetry::init(pool.settings(), pool.clock(), "cli")?;
     // Test builds only: prove that a panic message carrying a secret is redacted everywhere.
@@ -39,6 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(args) => models::run(&pool, &args, cli.json),
         Command::Ocr(args) => ocr::run(&pool, &args, cli.json),
         Command::Serve(args) => serve::run(&pool, &args),
+        Command::Ledger(_) => unreachable!("handled above"),
     }
 }
 

@@ -43,6 +43,10 @@ impl Ledger {
     /// Registers a new instance and returns its id.
     pub fn register_instance(&self, kind: &str, pid: u32, now: DateTime<Utc>) -> Result<String> {
         let id = format!("{:016x}", rand::random::<u64>());
+        if let Some(pg) = self.pg() {
+            pg.register_instance(&id, kind, pid, now)?;
+            return Ok(id);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO instances (id, pid, kind, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -55,6 +59,9 @@ impl Ledger {
 
     /// Records a heartbeat. Returns `false` if the instance had been expired (it should re-register).
     pub fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        if let Some(pg) = self.pg() {
+            return pg.heartbeat(id, now);
+        }
         self.write(|tx| {
             // MAX absorbs jitter between threads; a stored beat from the future (the clock
             // stepped back) is replaced by now.
@@ -78,6 +85,9 @@ impl Ledger {
         key: Option<&KeyId>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.reregister_instance(id, kind, pid, key, now);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO instances (id, pid, kind, key_id, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -89,6 +99,9 @@ impl Ledger {
 
     /// Records which key an instance uses.
     pub fn set_instance_key(&self, id: &str, key: &KeyId) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.set_instance_key(id, key);
+        }
         self.write(|tx| {
             tx.execute(
                 "UPDATE instances SET key_id = ?2 WHERE id = ?1",
@@ -100,6 +113,9 @@ impl Ledger {
 
     /// Removes an instance at a clean exit; its open reservations become abandoned.
     pub fn deregister_instance(&self, id: &str) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.deregister_instance(id);
+        }
         self.write(|tx| {
             tx.execute("UPDATE requests SET state = 'abandoned' WHERE instance_id = ?1 AND state = 'reserved'", [id])?;
             tx.execute("DELETE FROM instances WHERE id = ?1", [id])?;
@@ -110,6 +126,9 @@ impl Ledger {
     /// Expires instances whose last heartbeat is older than `ttl`, or more than `ttl` in the
     /// future (written before the clock stepped back; the jump is logged). Returns how many.
     pub fn expire_instances(&self, now: DateTime<Utc>, ttl: Duration) -> Result<usize> {
+        if let Some(pg) = self.pg() {
+            return pg.expire_instances(now, ttl);
+        }
         let cutoff = (now - ttl).timestamp_millis();
         let ahead = (now + ttl).timestamp_millis();
         self.write(|tx| {
@@ -146,6 +165,9 @@ impl Ledger {
     /// Instances with a heartbeat within `ttl` (those not expired yet; one from the future
     /// counts until [`expire_instances`](Self::expire_instances) removes it).
     pub fn live_instances(&self, now: DateTime<Utc>, ttl: Duration) -> Result<Vec<InstanceInfo>> {
+        if let Some(pg) = self.pg() {
+            return pg.live_instances(now, ttl);
+        }
         let cutoff = (now - ttl).timestamp_millis();
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(

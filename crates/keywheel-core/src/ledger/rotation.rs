@@ -73,6 +73,43 @@ fn pick(
         .map(|(_, s)| s.id.clone())
 }
 
+/// The rotation rule (docs/pool.md §3) over the states of the keys an instance holds: keep
+/// the pool's current key while it is usable and has at most `rotate_after` requests today,
+/// else the usable key with the fewest (another one first). Returns the key and whether the
+/// pool moved. One function for both backends.
+pub(crate) fn adoption(
+    states: &[KeyState],
+    previous: Option<&KeyId>,
+    rotate_after: u32,
+) -> (Option<KeyId>, bool) {
+    let keep = previous
+        .and_then(|cur| states.iter().find(|s| &s.id == cur))
+        .filter(|s| s.availability.is_usable() && s.today <= rotate_after);
+    match keep {
+        Some(s) => (Some(s.id.clone()), false),
+        None => {
+            // Prefer another key; the current one only if nothing else is usable.
+            let other = pick(states, previous, |s| Some(&s.id) == previous);
+            let chosen = other.or_else(|| pick(states, previous, |_| false));
+            let moved = chosen.is_some() && previous.is_some() && chosen.as_ref() != previous;
+            (chosen, moved)
+        }
+    }
+}
+
+/// The fallback rule (docs/pool.md §4): the next usable key after `failed`, skipping its whole
+/// account when the failure was account-wide. One function for both backends.
+pub(crate) fn fallback(states: &[KeyState], failed: &KeyId, scope: FailureScope) -> Option<KeyId> {
+    let failed_account = states
+        .iter()
+        .find(|s| &s.id == failed)
+        .map(|s| s.account.clone());
+    pick(states, Some(failed), |s| {
+        &s.id == failed
+            || (scope == FailureScope::Account && Some(&s.account) == failed_account.as_ref())
+    })
+}
+
 fn current(tx: &Transaction<'_>) -> Result<Option<KeyId>> {
     Ok(tx
         .query_row(
@@ -103,26 +140,14 @@ impl Ledger {
         rotate_after: u32,
         now: DateTime<Utc>,
     ) -> Result<Adoption> {
+        if let Some(pg) = self.pg() {
+            return pg.adopt_at_start(self.caps, instance_id, candidates, rotate_after, now);
+        }
         let caps = self.caps;
         self.write(|tx| {
             let states = states(tx, candidates, now, caps)?;
             let previous = current(tx)?;
-            let keep = previous
-                .as_ref()
-                .and_then(|cur| states.iter().find(|s| &s.id == cur))
-                .filter(|s| s.availability.is_usable() && s.today <= rotate_after);
-            let (key, rotated) = match keep {
-                Some(s) => (Some(s.id.clone()), false),
-                None => {
-                    // Prefer another key; the current one only if nothing else is usable.
-                    let other = pick(&states, previous.as_ref(), |s| {
-                        Some(&s.id) == previous.as_ref()
-                    });
-                    let chosen = other.or_else(|| pick(&states, previous.as_ref(), |_| false));
-                    let moved = chosen.is_some() && previous.is_some() && chosen != previous;
-                    (chosen, moved)
-                }
-            };
+            let (key, rotated) = adoption(&states, previous.as_ref(), rotate_after);
             if let Some(k) = &key {
                 if rotated || previous.is_none() {
                     set_current(tx, k, now)?;
@@ -151,18 +176,13 @@ impl Ledger {
         candidates: &[KeyId],
         now: DateTime<Utc>,
     ) -> Result<Option<KeyId>> {
+        if let Some(pg) = self.pg() {
+            return pg.fall_back(self.caps, instance_id, failed, scope, candidates, now);
+        }
         let caps = self.caps;
         self.write(|tx| {
             let states = states(tx, candidates, now, caps)?;
-            let failed_account = states
-                .iter()
-                .find(|s| &s.id == failed)
-                .map(|s| s.account.clone());
-            let next = pick(&states, Some(failed), |s| {
-                &s.id == failed
-                    || (scope == FailureScope::Account
-                        && Some(&s.account) == failed_account.as_ref())
-            });
+            let next = fallback(&states, failed, scope);
             if let Some(k) = &next {
                 tx.execute(
                     "UPDATE instances SET key_id = ?2 WHERE id = ?1",
@@ -178,12 +198,18 @@ impl Ledger {
 
     /// The states of the candidate keys now (for error messages and status).
     pub fn key_states(&self, candidates: &[KeyId], now: DateTime<Utc>) -> Result<Vec<KeyState>> {
+        if let Some(pg) = self.pg() {
+            return pg.key_states(self.caps, candidates, now);
+        }
         let caps = self.caps;
         self.read(|tx| states(tx, candidates, now, caps))
     }
 
     /// The pool's current key.
     pub fn current_key(&self) -> Result<Option<KeyId>> {
+        if let Some(pg) = self.pg() {
+            return pg.current_key();
+        }
         self.read(current)
     }
 }

@@ -39,6 +39,9 @@ pub struct DayUsage {
 impl Ledger {
     /// Usage per key per day for the last `days` UTC days (today included), oldest first.
     pub fn daily_usage(&self, days: u32, now: DateTime<Utc>) -> Result<Vec<DayUsage>> {
+        if let Some(pg) = self.pg() {
+            return pg.daily_usage(days, now);
+        }
         let first = day_key(now - Duration::days(i64::from(days.max(1)) - 1));
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
@@ -66,6 +69,9 @@ impl Ledger {
 
     /// Requests counted today for one key.
     pub fn requests_today(&self, key: &KeyId, now: DateTime<Utc>) -> Result<u32> {
+        if let Some(pg) = self.pg() {
+            return pg.requests_today(key, now);
+        }
         let conn = self.conn()?;
         let n = conn
             .prepare_cached("SELECT COALESCE((SELECT requests FROM usage_daily WHERE key_id = ?1 AND day = ?2), 0)")?
@@ -77,6 +83,9 @@ impl Ledger {
     /// (from the retention cut on: older days have no rows left). Returns the (key, day,
     /// counter, rows) that disagree — empty when consistent.
     pub fn inconsistencies(&self) -> Result<Vec<(String, String, i64, i64)>> {
+        if let Some(pg) = self.pg() {
+            return pg.inconsistencies();
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "WITH rows AS (SELECT key_id, day, COUNT(*) AS n FROM requests WHERE cached = 0 GROUP BY key_id, day)

@@ -7,6 +7,9 @@ mod ledger_kill9;
 mod ledger_multiprocess;
 mod ledger_proptest;
 mod openrouter_client;
+mod pg_machines;
+mod pg_rules;
+mod pg_support;
 mod pool_rules;
 
 use std::path::Path;
