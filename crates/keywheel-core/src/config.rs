@@ -30,6 +30,11 @@ pub const MAX_RETENTION_DAYS: u32 = 3_650;
 pub struct Settings {
     /// Where the SQLite ledger, cache and logs live.
     pub data_dir: PathBuf,
+    /// A team ledger on PostgreSQL (`postgres://user@host:port/db`) instead of the SQLite file
+    /// (docs/team.md); `None`: the embedded SQLite ledger.
+    pub ledger_url: Option<String>,
+    /// Seconds to wait for the team ledger at start before giving up (exit 7).
+    pub ledger_connect_timeout_secs: u64,
     /// OpenRouter API base URL.
     pub base_url: String,
     /// Default daily request cap per key and per account.
@@ -93,6 +98,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            ledger_url: None,
+            ledger_connect_timeout_secs: 10,
             base_url: DEFAULT_BASE_URL.to_string(),
             daily_cap: 50,
             minute_cap: 20,
@@ -187,6 +194,9 @@ impl Settings {
         if let Some(v) = env("KEYWHEEL_DATA_DIR").filter(|v| !v.is_empty()) {
             self.data_dir = PathBuf::from(v);
         }
+        if let Some(v) = env("KEYWHEEL_LEDGER_URL").filter(|v| !v.is_empty()) {
+            self.ledger_url = Some(v.trim().to_string());
+        }
         if let Some(v) = env("OPENROUTER_BASE_URL").filter(|v| !v.is_empty()) {
             self.base_url = v.trim_end_matches('/').to_string();
         }
@@ -237,6 +247,9 @@ impl Settings {
         num("KEYWHEEL_STREAM_DEADLINE_SECS", &mut deadline)?;
         self.stream_deadline_secs = u64::from(deadline);
         num("KEYWHEEL_RETENTION_DAYS", &mut self.retention_days)?;
+        let mut connect = u32::try_from(self.ledger_connect_timeout_secs).unwrap_or(u32::MAX);
+        num("KEYWHEEL_LEDGER_CONNECT_TIMEOUT_SECS", &mut connect)?;
+        self.ledger_connect_timeout_secs = u64::from(connect);
         Ok(())
     }
 
@@ -253,7 +266,13 @@ impl Settings {
                 ));
             }
         }
-        let ranges: [(&str, u64, u64, u64); 6] = [
+        let ranges: [(&str, u64, u64, u64); 7] = [
+            (
+                "ledger_connect_timeout_secs",
+                self.ledger_connect_timeout_secs,
+                1,
+                MAX_TIMEOUT_SECS,
+            ),
             (
                 "cache_ttl_hours",
                 self.cache_ttl_hours,
@@ -307,6 +326,9 @@ impl Settings {
                  keywheel_core=debug",
                 crate::keys::redact(&self.log)
             ));
+        }
+        if let Some(url) = &self.ledger_url {
+            crate::ledger::pg::Target::parse(url)?;
         }
         crate::openrouter::check_base_url(
             "the base URL (base_url / OPENROUTER_BASE_URL)",

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     Storage,
     /// The operation was cancelled.
     Cancelled,
+    /// The team ledger (PostgreSQL) cannot be reached (docs/team.md).
+    LedgerUnreachable,
 }
 
 /// Everything that can go wrong in the core.
@@ -75,6 +77,10 @@ pub enum Error {
     /// sentence names the path and what to do.
     #[error("{0}")]
     Storage(String),
+    /// The team ledger (PostgreSQL) cannot be reached; the sentence names host:port, never a
+    /// password (docs/team.md).
+    #[error("{0}")]
+    LedgerUnreachable(String),
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -104,7 +110,7 @@ impl Error {
         }
     }
 
-    /// The CLI exit status (docs/errors.md, exit codes): 2 usage, 3 quota, 4 no usable key, 5 upstream, 6 bad input.
+    /// The CLI exit status (docs/errors.md, exit codes): 2 usage, 3 quota, 4 no usable key, 5 upstream, 6 bad input, 7 the team ledger unreachable.
     pub fn exit_code(&self) -> i32 {
         match self.code() {
             ErrorCode::Usage | ErrorCode::KeychainUnavailable => 2,

@@ -122,6 +122,9 @@ impl Ledger {
         account: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.upsert_key(key, source, label, account, now);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO keys (id, label, account, masked, source, created_ms, position)
@@ -146,6 +149,9 @@ impl Ledger {
 
     /// All key records in the order they were added.
     pub fn keys(&self) -> Result<Vec<KeyRecord>> {
+        if let Some(pg) = self.pg() {
+            return pg.keys();
+        }
         let conn = self.conn()?;
         let mut stmt =
             conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys ORDER BY position, id"))?;
@@ -157,6 +163,9 @@ impl Ledger {
 
     /// One key record.
     pub fn key(&self, id: &KeyId) -> Result<Option<KeyRecord>> {
+        if let Some(pg) = self.pg() {
+            return pg.key(id);
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?;
         Ok(stmt.query_row([id.as_str()], from_row).optional()?)
@@ -183,6 +192,9 @@ impl Ledger {
 
     /// Applies a [`KeyUpdate`].
     pub fn update_key(&self, id: &KeyId, u: &KeyUpdate) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.update_key(id, u);
+        }
         self.write(|tx| {
             if let Some(label) = &u.label {
                 tx.execute(
@@ -226,6 +238,9 @@ impl Ledger {
         until: Option<DateTime<Utc>>,
         note: Option<&str>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.set_key_status(id, status, until, note);
+        }
         self.write(|tx| {
             tx.execute(
                 "UPDATE keys SET status = ?2, status_until = ?3, status_note = ?4 WHERE id = ?1",
@@ -242,6 +257,9 @@ impl Ledger {
 
     /// Removes a key's metadata. Its past usage rows stay (history), keyed by id.
     pub fn remove_key(&self, id: &KeyId) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.remove_key(id);
+        }
         self.write(|tx| {
             tx.execute("DELETE FROM keys WHERE id = ?1", [id.as_str()])?;
             tx.execute(
@@ -259,6 +277,9 @@ impl Ledger {
         daily: Option<u32>,
         minute: Option<u32>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.set_account_caps(account, daily, minute);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO accounts (name, daily_cap, minute_cap) VALUES (?1, ?2, ?3)
@@ -276,6 +297,9 @@ impl Ledger {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_account_exhausted(account, until, now);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO accounts (name, exhausted_day, exhausted_until) VALUES (?1, ?2, ?3)

@@ -8,15 +8,22 @@
 //! across *processes* — the app, several CLI runs and the proxy spend the same keys at once —
 //! so every decision to send is one short `BEGIN IMMEDIATE` transaction in this file. Nothing
 //! held in memory decides whether a request may be sent.
+//!
+//! Behind [`Ledger`] is one of two backends ([`backend`]): the SQLite file (the default) or a
+//! team ledger on PostgreSQL ([`pg`], docs/team.md), chosen by `ledger_url`. Callers do not
+//! know which; each method runs its backend's SQL, and the rules (caps, windows, availability)
+//! are the same functions for both.
 
 pub mod accounts;
 pub mod alerts;
+pub mod backend;
 pub mod cache;
 pub mod changes;
 pub mod db;
 pub mod instances;
 pub mod jobs;
 pub mod keys_table;
+pub mod pg;
 pub mod request_log;
 pub mod reserve;
 pub mod retention;
@@ -24,8 +31,7 @@ pub mod rotation;
 pub mod usage;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
 use r2d2::PooledConnection;
@@ -62,22 +68,18 @@ impl Default for CapDefaults {
     }
 }
 
-/// A handle on the shared SQLite ledger (cheap to clone; a small connection pool inside).
+/// A handle on the shared ledger: the SQLite file or a team ledger on PostgreSQL (cheap to
+/// clone; a small connection pool inside).
 #[derive(Clone)]
 pub struct Ledger {
-    pool: r2d2::Pool<SqliteConnectionManager>,
-    path: PathBuf,
+    backend: backend::Backend,
     caps: CapDefaults,
-    /// This process's writers to the file take it before `BEGIN IMMEDIATE`.
-    write_lock: Arc<Mutex<()>>,
-    /// Wakes this handle's background checkpointer.
-    checkpoints: Arc<writer::Checkpointer>,
 }
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-            .field("path", &self.path)
+            .field("ledger", &self.describe())
             .field("caps", &self.caps)
             .finish()
     }
@@ -86,20 +88,83 @@ impl std::fmt::Debug for Ledger {
 impl Ledger {
     /// Opens (creating and migrating if needed) the ledger file at `path`.
     pub fn open(path: &Path, caps: CapDefaults) -> Result<Self> {
-        let pool = db::open_pool(path)?;
-        let write_lock = writer::process_write_lock(path);
         Ok(Self {
-            pool,
-            path: path.to_path_buf(),
+            backend: backend::Backend::Sqlite(backend::SqliteFile::open(path)?),
             caps,
-            checkpoints: Arc::new(writer::Checkpointer::start(path, write_lock.clone())),
-            write_lock,
         })
     }
 
-    /// The file path.
+    /// Opens the ledger the settings name: the team ledger at `ledger_url` (PostgreSQL), or
+    /// else the SQLite file in the data directory. An unreachable team ledger is an error
+    /// (exit 7), never a fall-back to the local file.
+    pub fn open_for(settings: &crate::config::Settings, caps: CapDefaults) -> Result<Self> {
+        match &settings.ledger_url {
+            Some(url) => Self::open_postgres(
+                &pg::Target::parse(url)?,
+                &pg::Options::from_settings(settings),
+                caps,
+            ),
+            None => Self::open(&settings.db_path(), caps),
+        }
+    }
+
+    /// Opens (migrating if its schema is behind) the team ledger at `target`.
+    pub fn open_postgres(target: &pg::Target, opts: &pg::Options, caps: CapDefaults) -> Result<Self> {
+        Ok(Self {
+            backend: backend::Backend::Postgres(pg::PgLedger::open(target, opts)?),
+            caps,
+        })
+    }
+
+    /// The team ledger, when this is one.
+    pub fn pg(&self) -> Option<&pg::PgLedger> {
+        match &self.backend {
+            backend::Backend::Postgres(p) => Some(p),
+            backend::Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// `sqlite` or `postgresql`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            backend::Backend::Sqlite(_) => "sqlite",
+            backend::Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// Where the ledger is, for people: the file path, or `postgresql host:port/db` (never a
+    /// password).
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            backend::Backend::Sqlite(f) => f.path.display().to_string(),
+            backend::Backend::Postgres(p) => format!("postgresql {}", p.target().display()),
+        }
+    }
+
+    /// The schema version the ledger is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        match &self.backend {
+            backend::Backend::Sqlite(_) => {
+                let conn = self.conn()?;
+                Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+            }
+            backend::Backend::Postgres(p) => p.schema_version(),
+        }
+    }
+
+    /// The file path (SQLite); empty for a team ledger, which has no local file.
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.backend {
+            backend::Backend::Sqlite(f) => &f.path,
+            backend::Backend::Postgres(_) => Path::new(""),
+        }
+    }
+
+    fn sqlite(&self) -> Result<&backend::SqliteFile> {
+        match &self.backend {
+            backend::Backend::Sqlite(f) => Ok(f),
+            backend::Backend::Postgres(_) => Err(backend::not_on_team_ledger()),
+        }
     }
 
     /// The default caps.
@@ -109,7 +174,7 @@ impl Ledger {
 
     /// A pooled connection.
     pub fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+        Ok(self.sqlite()?.pool.get()?)
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot; takes no write lock).
@@ -130,8 +195,9 @@ impl Ledger {
     /// on a background thread ([`writer::Checkpointer`]), never inside the transaction's caller.
     /// `f` must not call `write` itself.
     pub fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let _writer = self
+        let file = self.sqlite()?;
+        let mut conn = file.pool.get()?;
+        let _writer = file
             .write_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -151,10 +217,10 @@ impl Ledger {
                     delay = (delay * 2).min(Duration::from_millis(100));
                 }
                 Ok(out) => {
-                    self.checkpoints.committed();
+                    file.checkpoints.committed();
                     return Ok(out);
                 }
-                Err(e) => return Err(db::explain(e, &self.path)),
+                Err(e) => return Err(db::explain(e, &file.path)),
             }
         }
     }

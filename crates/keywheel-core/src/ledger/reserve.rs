@@ -154,39 +154,80 @@ pub struct KeyState {
 }
 
 /// The sliding window's length.
-const WINDOW_MS: i64 = 60_000;
+pub(crate) const WINDOW_MS: i64 = 60_000;
 
 /// A key's per-minute window, as read from the day rows of the key and its account's keys.
 #[derive(Debug, Default)]
-struct Windows {
+pub(crate) struct Windows {
     /// The key's ring in today's row, as stored (what a grant rewrites).
-    ring_today: Vec<i64>,
+    pub(crate) ring_today: Vec<i64>,
     /// Request times of the key itself (today's and, in the first minute of a day,
     /// yesterday's ring).
-    key: Vec<i64>,
+    pub(crate) key: Vec<i64>,
     /// Request times of every key of its account (the key included).
-    account: Vec<i64>,
+    pub(crate) account: Vec<i64>,
 }
 
 /// Decodes a ring (8-byte big-endian request times; NULL is empty).
 fn ring_of(blob: rusqlite::types::ValueRef<'_>) -> Vec<i64> {
     match blob {
-        rusqlite::types::ValueRef::Blob(b) => b
-            .chunks_exact(8)
-            .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
-            .collect(),
+        rusqlite::types::ValueRef::Blob(b) => ring_of_bytes(b),
         _ => Vec::new(),
     }
 }
 
+/// Decodes a ring's bytes (both backends store the same 8-byte big-endian times).
+pub(crate) fn ring_of_bytes(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
 /// Encodes a ring.
-fn ring_blob(times: &[i64]) -> Vec<u8> {
+pub(crate) fn ring_blob(times: &[i64]) -> Vec<u8> {
     times.iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
+/// The ring a grant at `now_ms` writes: what can still be in a window (the last minute, and
+/// times ahead of now, left by a clock that stepped back; they count again once now passes
+/// them), and now.
+pub(crate) fn granted_ring(ring_today: Vec<i64>, now_ms: i64) -> Vec<i64> {
+    let mut ring: Vec<i64> = ring_today
+        .into_iter()
+        .filter(|t| *t > now_ms - WINDOW_MS)
+        .collect();
+    ring.push(now_ms);
+    ring
+}
+
+/// A ring with one request time taken out (a release).
+pub(crate) fn released_ring(mut ring: Vec<i64>, started: i64) -> Vec<i64> {
+    if let Some(i) = ring.iter().position(|t| *t == started) {
+        ring.swap_remove(i);
+    }
+    ring
+}
+
+/// What a reservation decides from a key's standing and windows: the outcome to return, or
+/// `None` when every cap allows the request (the caller then counts it).
+pub(crate) fn decide(st: &KeyState, w: &Windows, now: DateTime<Utc>) -> Option<ReserveOutcome> {
+    match &st.availability {
+        Availability::Usable => {}
+        Availability::KeySpent { until } => return Some(ReserveOutcome::KeySpent { until: *until }),
+        Availability::AccountSpent { until } => {
+            return Some(ReserveOutcome::AccountSpent {
+                account: st.account.clone(),
+                until: *until,
+            });
+        }
+        other => return Some(ReserveOutcome::Unusable(other.clone())),
+    }
+    minute_wait(st, w, now).map(|until| ReserveOutcome::Wait { until })
 }
 
 /// The day before `day` when `now` is within the window's length of `day`'s midnight (the
 /// window then reaches into yesterday's rows), else `None`.
-fn window_reaches_yesterday(now: DateTime<Utc>) -> Option<String> {
+pub(crate) fn window_reaches_yesterday(now: DateTime<Utc>) -> Option<String> {
     let (midnight, _) = super::usage::day_range_ms(now);
     (now.timestamp_millis() - WINDOW_MS < midnight)
         .then(|| day_key(now - chrono::Duration::days(1)))
@@ -211,7 +252,6 @@ fn standing(
     caps: CapDefaults,
     windows: bool,
 ) -> Result<Option<(KeyState, Windows)>> {
-    let now_ms = now.timestamp_millis();
     let row = tx
         .prepare_cached(
             "SELECT COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap, k.minute_cap,
@@ -295,27 +335,88 @@ fn standing(
         )?
         .query_row(params![account, day], |r| r.get::<_, u32>(0))?
     } + extra;
+    let raw = RawStanding {
+        account,
+        enabled,
+        status,
+        status_until,
+        key_daily: kd,
+        key_minute: km,
+        position,
+        account_daily: ad,
+        account_minute: am,
+        exhausted_until: exhausted,
+        account_no_credit: acct_no_credit,
+        today,
+        own_account: own,
+        tier_cap,
+    };
+    Ok(Some((evaluate(id, raw, account_today, caps, now), w)))
+}
+
+/// A key's row, its account's row and its day count, as either backend reads them.
+#[derive(Debug, Clone)]
+pub(crate) struct RawStanding {
+    /// The key's account (its own id when not grouped).
+    pub(crate) account: String,
+    pub(crate) enabled: bool,
+    pub(crate) status: String,
+    pub(crate) status_until: Option<i64>,
+    pub(crate) key_daily: Option<u32>,
+    pub(crate) key_minute: Option<u32>,
+    pub(crate) position: i64,
+    pub(crate) account_daily: Option<u32>,
+    pub(crate) account_minute: Option<u32>,
+    pub(crate) exhausted_until: Option<i64>,
+    pub(crate) account_no_credit: bool,
+    /// Requests today on the key.
+    pub(crate) today: u32,
+    /// The key is its own (implicit) account.
+    pub(crate) own_account: bool,
+    /// The daily ceiling `/key` reported for the account.
+    pub(crate) tier_cap: Option<u32>,
+}
+
+/// The rules: effective caps and availability from what was read (`account_today` includes
+/// the requests OpenRouter counted that the ledger had not). One function for both backends.
+pub(crate) fn evaluate(
+    id: &KeyId,
+    raw: RawStanding,
+    account_today: u32,
+    caps: CapDefaults,
+    now: DateTime<Utc>,
+) -> KeyState {
+    let now_ms = now.timestamp_millis();
     // The tier OpenRouter reported (50 or 1000) replaces the default daily cap, unless the
     // person set one (per key, per account, or in the settings).
-    let default_daily = tier_cap.filter(|_| caps.tier_applies).unwrap_or(caps.daily);
-    let daily_cap = kd.unwrap_or(default_daily);
-    let minute_cap = km.unwrap_or(caps.minute);
+    let default_daily = raw
+        .tier_cap
+        .filter(|_| caps.tier_applies)
+        .unwrap_or(caps.daily);
+    let daily_cap = raw.key_daily.unwrap_or(default_daily);
+    let minute_cap = raw.key_minute.unwrap_or(caps.minute);
     // A key in its own (implicit) account: the account's caps are the key's caps.
-    let account_daily_cap = ad.unwrap_or(if own { daily_cap } else { default_daily });
-    let account_minute_cap = am.unwrap_or(if own { minute_cap } else { caps.minute });
+    let own = raw.own_account;
+    let account_daily_cap = raw
+        .account_daily
+        .unwrap_or(if own { daily_cap } else { default_daily });
+    let account_minute_cap = raw
+        .account_minute
+        .unwrap_or(if own { minute_cap } else { caps.minute });
     let midnight = next_utc_midnight(now);
-    let status = KeyStatus::parse(&status);
-    let availability = if !enabled {
+    let status = KeyStatus::parse(&raw.status);
+    let today = raw.today;
+    let availability = if !raw.enabled {
         Availability::Disabled
-    } else if status != KeyStatus::Ok && status_until.is_none_or(|u| u > now_ms) {
-        match status_until {
+    } else if status != KeyStatus::Ok && raw.status_until.is_none_or(|u| u > now_ms) {
+        match raw.status_until {
             Some(u) => Availability::Until {
                 status,
                 until: from_millis(u),
             },
             None => Availability::Broken { status },
         }
-    } else if acct_no_credit {
+    } else if raw.account_no_credit {
         Availability::Broken {
             status: KeyStatus::NoCredit,
         }
@@ -323,28 +424,25 @@ fn standing(
         Availability::KeySpent { until: midnight }
     } else if account_today >= account_daily_cap {
         Availability::AccountSpent { until: midnight }
-    } else if let Some(u) = exhausted.filter(|u| *u > now_ms) {
+    } else if let Some(u) = raw.exhausted_until.filter(|u| *u > now_ms) {
         Availability::AccountSpent {
             until: from_millis(u),
         }
     } else {
         Availability::Usable
     };
-    Ok(Some((
-        KeyState {
-            id: id.clone(),
-            account,
-            today,
-            daily_cap,
-            minute_cap,
-            account_today,
-            account_daily_cap,
-            account_minute_cap,
-            availability,
-            position,
-        },
-        w,
-    )))
+    KeyState {
+        id: id.clone(),
+        account: raw.account,
+        today,
+        daily_cap,
+        minute_cap,
+        account_today,
+        account_daily_cap,
+        account_minute_cap,
+        availability,
+        position: raw.position,
+    }
 }
 
 /// When a window of request `times` holding `cap` frees a slot, if it is full: 60 s after
@@ -382,6 +480,9 @@ impl Ledger {
     /// request times) and appends the request row: the window is read from the day rows of
     /// the account's keys, not from an index over the request log.
     pub fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome> {
+        if let Some(pg) = self.pg() {
+            return pg.reserve(self.caps, req);
+        }
         let caps = self.caps;
         let day = day_key(req.now);
         let now_ms = req.now.timestamp_millis();
@@ -389,22 +490,10 @@ impl Ledger {
             let (st, w) = standing(tx, req.key_id, req.now, &day, caps, true)?.ok_or_else(|| {
                 Error::Usage(format!("the key {} is not registered in the ledger", req.key_id))
             })?;
-            match st.availability {
-                Availability::Usable => {}
-                Availability::KeySpent { until } => return Ok(ReserveOutcome::KeySpent { until }),
-                Availability::AccountSpent { until } => {
-                    return Ok(ReserveOutcome::AccountSpent { account: st.account, until });
-                }
-                other => return Ok(ReserveOutcome::Unusable(other)),
+            if let Some(outcome) = decide(&st, &w, req.now) {
+                return Ok(outcome);
             }
-            if let Some(until) = minute_wait(&st, &w, req.now) {
-                return Ok(ReserveOutcome::Wait { until });
-            }
-            // The ring keeps what can still be in a window: the last minute, and times ahead
-            // of now (the clock stepped back; they count again once now passes them).
-            let mut ring: Vec<i64> =
-                w.ring_today.into_iter().filter(|t| *t > now_ms - WINDOW_MS).collect();
-            ring.push(now_ms);
+            let ring = granted_ring(w.ring_today, now_ms);
             tx.prepare_cached(
                 "INSERT INTO usage_daily (key_id, day, requests, win) VALUES (?1, ?2, 1, ?3)
                  ON CONFLICT(key_id, day) DO UPDATE SET requests = requests + 1, win = ?3",
@@ -427,6 +516,9 @@ impl Ledger {
     /// connection could not be opened): the row is deleted, the day counter decremented and
     /// its time taken out of the key's ring, so no quota is counted for it.
     pub fn release(&self, r: &Reservation) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.release(r);
+        }
         self.write(|tx| {
             let started: Option<i64> = tx
                 .prepare_cached(
@@ -441,10 +533,7 @@ impl Ledger {
                 .prepare_cached("SELECT win FROM usage_daily WHERE key_id = ?1 AND day = ?2")?
                 .query_row(params![r.key_id.as_str(), r.day], |row| Ok(ring_of(row.get_ref(0)?)))
                 .optional()?;
-            let mut ring = ring.unwrap_or_default();
-            if let Some(i) = ring.iter().position(|t| *t == started) {
-                ring.swap_remove(i);
-            }
+            let ring = released_ring(ring.unwrap_or_default(), started);
             tx.prepare_cached(
                 "UPDATE usage_daily SET requests = requests - 1, win = ?3 WHERE key_id = ?1 AND day = ?2",
             )?
@@ -455,6 +544,9 @@ impl Ledger {
 
     /// Completes a reservation with what happened. Completing twice is a no-op.
     pub fn complete(&self, r: &Reservation, c: &Completion, now: DateTime<Utc>) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.complete(r, c, now);
+        }
         self.write(|tx| {
             let changed = tx
                 .prepare_cached(

@@ -94,7 +94,7 @@ impl Pool {
             minute: opts.settings.minute_cap,
             tier_applies: !opts.settings.daily_cap_set,
         };
-        let ledger = Ledger::open(&opts.settings.db_path(), caps)?;
+        let ledger = Ledger::open_for(&opts.settings, caps)?;
         let mut warnings = Vec::new();
         let (env_keys, env_warnings) = opts.env_keys.as_deref().map(env::parse).unwrap_or_default();
         warnings.extend(env_warnings);

@@ -157,7 +157,7 @@ impl Pool {
             instances: self.ledger().live_instances(now, self.instance_ttl())?,
             keys: self.key_views()?,
             keychain: self.keychain_text(),
-            ledger: self.ledger().path().display().to_string(),
+            ledger: self.ledger().describe(),
         })
     }
 

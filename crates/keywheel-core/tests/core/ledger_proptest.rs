@@ -18,6 +18,8 @@ use keywheel_core::ledger::{
 };
 use proptest::prelude::*;
 
+use crate::pg_support::{Backend, table};
+
 use crate::api_key;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
@@ -331,9 +333,14 @@ struct Stats {
 }
 
 fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
+    run_on(s, Backend::Sqlite)
+}
+
+/// Runs a scenario on a fresh ledger of `backend` (pg_support: one suite for both).
+fn run_on(s: &Scenario, backend: Backend) -> Result<Stats, TestCaseError> {
     let mut stats = Stats::default();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3"), s.defaults).unwrap();
+    let opened = backend.open(s.defaults);
+    let ledger = &opened.ledger;
     // 23:40–24:00 UTC: many runs cross midnight, where daily counts reset but the window does not.
     let start = Utc.with_ymd_and_hms(2026, 11, 26, 23, 40, 0).unwrap()
         + Duration::seconds(s.start_offset_s);
@@ -377,7 +384,7 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
         m.account_caps
             .insert(GROUPS[g].to_string(), (*daily, *minute));
     }
-    check(&ledger, &m, "setup")?;
+    check(ledger, &m, "setup")?;
 
     for (step, op) in s.ops.iter().enumerate() {
         let ctx = format!("step {step}: {op:?}");
@@ -582,7 +589,7 @@ fn run(s: &Scenario) -> Result<Stats, TestCaseError> {
                 m.keys[k].enabled = on;
             }
         }
-        check(&ledger, &m, &ctx)?;
+        check(ledger, &m, &ctx)?;
     }
     Ok(stats)
 }
@@ -599,7 +606,7 @@ struct Row {
     instance: String,
 }
 
-/// Checks the SQLite file against the model and the cap invariants.
+/// Checks the ledger (either backend) against the model and the cap invariants.
 fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
     prop_assert_eq!(
         ledger.inconsistencies().unwrap(),
@@ -608,24 +615,21 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
         ctx
     );
 
-    let conn = ledger.conn().unwrap();
-    let rows: Vec<Row> = conn
-        .prepare("SELECT id, key_id, account, day, started_ms, state, instance_id FROM requests ORDER BY id")
-        .unwrap()
-        .query_map([], |r| {
-            Ok(Row {
-                id: r.get(0)?,
-                key_id: r.get(1)?,
-                account: r.get(2)?,
-                day: r.get(3)?,
-                started_ms: r.get(4)?,
-                state: r.get(5)?,
-                instance: r.get(6)?,
-            })
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let rows: Vec<Row> = table(
+        ledger,
+        "SELECT id, key_id, account, day, started_ms, state, instance_id FROM requests ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| Row {
+        id: r[0].parse().unwrap(),
+        key_id: r[1].clone(),
+        account: r[2].clone(),
+        day: r[3].clone(),
+        started_ms: r[4].parse().unwrap(),
+        state: r[5].clone(),
+        instance: r[6].clone(),
+    })
+    .collect();
     let want: Vec<Row> = m
         .reqs
         .iter()
@@ -641,15 +645,16 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
         .collect();
     prop_assert_eq!(&rows, &want, "{}: request rows", ctx);
 
-    let usage: BTreeMap<(String, String), (u32, u32, u32)> = conn
-        .prepare("SELECT key_id, day, requests, successes, errors FROM usage_daily")
-        .unwrap()
-        .query_map([], |r| {
-            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let usage: BTreeMap<(String, String), (u32, u32, u32)> = table(
+        ledger,
+        "SELECT key_id, day, requests, successes, errors FROM usage_daily",
+    )
+    .into_iter()
+    .map(|r| {
+        let n = |i: usize| r[i].parse::<u32>().unwrap();
+        ((r[0].clone(), r[1].clone()), (n(2), n(3), n(4)))
+    })
+    .collect();
     prop_assert_eq!(&usage, &m.usage, "{}: day counters", ctx);
     let counted: u32 = usage.values().map(|u| u.0).sum();
     prop_assert_eq!(
@@ -672,13 +677,10 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
         );
     }
 
-    let mut instances: Vec<String> = conn
-        .prepare("SELECT id FROM instances")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let mut instances: Vec<String> = table(ledger, "SELECT id FROM instances")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
     instances.sort();
     let mut alive: Vec<String> = m
         .instances
@@ -752,6 +754,16 @@ fn check(ledger: &Ledger, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
 
 #[test]
 fn ledger_never_exceeds_a_cap_and_stays_consistent() {
+    property(Backend::Sqlite);
+}
+
+/// The same property on the team ledger (PostgreSQL).
+#[test]
+fn the_team_ledger_never_exceeds_a_cap_and_stays_consistent() {
+    property(Backend::Postgres);
+}
+
+fn property(backend: Backend) {
     let config = ProptestConfig {
         cases: 64,
         failure_persistence: None,
@@ -759,7 +771,7 @@ fn ledger_never_exceeds_a_cap_and_stays_consistent() {
     };
     let total = std::cell::RefCell::new(Stats::default());
     let result = TestRunner::new(config).run(&scenario(), |s| {
-        let st = run(&s)?;
+        let st = run_on(&s, backend)?;
         let mut t = total.borrow_mut();
         t.granted += st.granted;
         t.wait += st.wait;
