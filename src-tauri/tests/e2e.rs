@@ -13,24 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use keywheel_core::ApiKey;
 use keywheel_mock::{MockConfig, MockServer};
+use keywheel_testkit::keys::{fake_key_repeating as fake_key, key_id};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A made-up key of the right shape (fake test key: never valid anywhere).
-fn fake_key(seed: &str) -> String {
-    format!("sk-or-v1-{}", seed.repeat(64 / seed.len()))
-}
-
-fn key_id(raw: &str) -> String {
-    ApiKey::parse(&Zeroizing::new(raw.to_string()))
-        .expect("a well-formed key")
-        .id()
-        .to_string()
-}
 
 fn target_dir() -> PathBuf {
     // target/<profile>/keywheel-app → target/
@@ -484,7 +471,7 @@ async fn r1_streams_reasoning_apart_from_the_answer_and_stop_keeps_what_arrived(
 }
 
 fn cli_binary() -> PathBuf {
-    let bin = target_dir().join("debug/keywheel");
+    let bin = keywheel_testkit::world::keywheel_path();
     if !bin.is_file() {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--locked", "-p", "keywheel-cli"])
