@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the public image corpus the image-fidelity test reads (crates/keywheel-vision/tests/corpus.rs):
+# Fetches the public image corpus the image-fidelity test reads (crates/keywheel-vision/tests/vision/corpus.rs):
 # the test images that Pillow 11.3.0 ships in its source distribution on PyPI (Tests/images, about
 # 1,070 real-world and fuzzer files in 40 formats; none made by us), pinned by version and SHA-256,
 # never committed. Then asks Pillow itself (the reference, installed from PyPI into a venv) what it
