@@ -147,15 +147,25 @@ pub fn join_markdown(parts: &[String]) -> String {
             .filter(|&i| !lines[i].trim().is_empty())
             .collect();
         let mut skip_to = 0;
-        for k in (1..=tail.len().min(heads.len()).min(MAX_SEAM_LINES)).rev() {
-            let same = tail[tail.len() - k..]
-                .iter()
-                .zip(&heads[..k])
-                .all(|(a, &i)| *a == lines[i].trim());
-            let long_enough = k > 1 || tail[tail.len() - 1].chars().count() >= 12;
-            if same && long_enough {
-                skip_to = heads[k - 1] + 1;
-                break;
+        // A line cut by the seam may come out garbled as the last line so far (`cut_tail`)
+        // or the first of this part (`cut_head`); the repeat is then found past it, and the
+        // garbled copy dropped: the other band holds that line whole.
+        'seam: for (cut_tail, cut_head) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let tail = &tail[..tail.len().saturating_sub(cut_tail)];
+            let heads = &heads[cut_head.min(heads.len())..];
+            for k in (1..=tail.len().min(heads.len()).min(MAX_SEAM_LINES)).rev() {
+                let same = tail[tail.len() - k..]
+                    .iter()
+                    .zip(&heads[..k])
+                    .all(|(a, &i)| *a == lines[i].trim());
+                let long_enough = k > 1 || tail[tail.len() - 1].chars().count() >= 12;
+                if same && long_enough {
+                    if cut_tail == 1 {
+                        drop_last_line(&mut out);
+                    }
+                    skip_to = heads[k - 1] + 1;
+                    break 'seam;
+                }
             }
         }
         let rest = lines[skip_to..].join("\n");
@@ -168,9 +178,43 @@ pub fn join_markdown(parts: &[String]) -> String {
     out
 }
 
+/// Removes the last non-blank line of `out` (and the blank lines after the one before it).
+fn drop_last_line(out: &mut String) {
+    let kept = out.trim_end().rfind('\n').unwrap_or(0);
+    out.truncate(kept);
+    let len = out.trim_end().len();
+    out.truncate(len);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_garbled_by_the_seam_does_not_hide_the_repeat() {
+        let long = "Message 041 wrote a longer note about the plan";
+        // The cut line at the bottom of the first band, then the repeat.
+        let a = format!("Message 040 shared a report\n\n{long}\n\nNe ee EEE EO");
+        let b = format!("{long}\n\nMessage 042 said thanks");
+        assert_eq!(
+            join_markdown(&[a, b.clone()]),
+            format!("Message 040 shared a report\n\n{long}\n\nMessage 042 said thanks")
+        );
+        // The cut line at the top of the next band.
+        let a = format!("Message 040 shared a report\n\n{long}");
+        let b = format!("MIESSaYe YOY asked\n{long}\n\nMessage 042 said thanks");
+        assert_eq!(
+            join_markdown(&[a, b]),
+            format!("Message 040 shared a report\n\n{long}\n\nMessage 042 said thanks")
+        );
+        // No repeat at all: nothing is dropped.
+        let a = "First part with a last line\nstill here".to_string();
+        let b = "Second part begins\nand goes on".to_string();
+        assert_eq!(
+            join_markdown(&[a.clone(), b.clone()]),
+            format!("{a}\n\n{b}")
+        );
+    }
 
     fn opts() -> PrepOptions {
         PrepOptions::default()

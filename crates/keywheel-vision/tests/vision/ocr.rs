@@ -3,7 +3,6 @@
 //! Needs `tesseract` and ImageMagick's `convert` with the DejaVu Sans font; without them the
 //! tests say that they were skipped and pass.
 
-
 use std::path::Path;
 use std::process::Command;
 
@@ -161,4 +160,95 @@ fn tall_screenshot_text_survives_tiling() {
         assert!(at >= last, "{needle:?} out of order");
         last = at;
     }
+}
+
+/// A real long screenshot's shape, 1080×12000 (a scrolled chat or feed captured whole): a
+/// line of text every 100 px, top to bottom, so that some fall on band seams and appear in
+/// two bands.
+#[test]
+fn a_1080_by_12000_page_is_tiled_with_overlap_in_order_and_its_text_joined_once() {
+    if let Some(why) = missing_tools() {
+        println!("skipped a_1080_by_12000_page_…: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Lines of varied length, as in a real chat: identical lines at even spacing make
+    // tesseract read them as columns.
+    let said = [
+        "sent the invoice for the quarter",
+        "asked when the delivery arrives",
+        "replied that the build is green",
+        "shared a screenshot of the report",
+        "wrote a longer note about the plan for next week",
+        "said thanks",
+    ];
+    let texts: Vec<String> = (0..119)
+        .map(|i| format!("Message {:03} {}", i + 1, said[i % said.len()]))
+        .collect();
+    let lines: Vec<(u32, &str)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (60 + i as u32 * 100, s.as_str()))
+        .collect();
+    let png = match render(dir.path(), 1080, 12000, &lines) {
+        Ok(png) => png,
+        Err(e) => {
+            println!("skipped a_1080_by_12000_page_…: convert could not draw text ({e})");
+            return;
+        }
+    };
+    let opts = PrepOptions::default();
+    let p = prepare("long.png", &png, &opts).unwrap();
+    let n = p.tiles.len();
+    // Order, coverage, overlap and size: full-width bands from the top to the bottom, each
+    // overlapping the next by at least 10 % of its height, each within the model's size.
+    assert!(n >= 8 && n <= opts.max_tiles, "{n} tiles");
+    assert_eq!(p.tiles[0].region.y, 0);
+    let last = &p.tiles[n - 1];
+    assert_eq!(last.region.y + last.region.height, 12000);
+    for (i, t) in p.tiles.iter().enumerate() {
+        assert_eq!((t.index, t.of), (i, n));
+        assert_eq!((t.region.x, t.region.width), (0, 1080));
+        assert!(
+            t.width.max(t.height) <= opts.max_side,
+            "{}×{}",
+            t.width,
+            t.height
+        );
+    }
+    for pair in p.tiles.windows(2) {
+        let (a, b) = (&pair[0].region, &pair[1].region);
+        assert!(b.y > a.y, "top to bottom");
+        let overlap = f64::from(a.y + a.height) - f64::from(b.y);
+        assert!(
+            overlap >= 0.1 * f64::from(a.height) - 1.0,
+            "bands at {} and {} overlap by {overlap} px",
+            a.y,
+            b.y
+        );
+    }
+    // The joined text has every line, in order, and the overlaps do not repeat lines.
+    let parts: Vec<String> = p
+        .tiles
+        .iter()
+        .map(|t| ocr(dir.path(), &t.data_url, &format!("long{}", t.index)))
+        .collect();
+    let joined = join_markdown(&parts);
+    let mut last_at = 0;
+    let mut repeated = Vec::new();
+    for t in &texts {
+        let number = &t[..11]; // "Message 001"
+        let at = joined
+            .find(number)
+            .unwrap_or_else(|| panic!("{number:?} missing from:\n{joined}"));
+        assert!(at >= last_at, "{number:?} out of order in:\n{joined}");
+        last_at = at;
+        if joined.matches(number).count() > 1 {
+            repeated.push(number);
+        }
+    }
+    assert!(
+        repeated.is_empty(),
+        "repeated at seams: {repeated:?}\n{joined}"
+    );
 }
