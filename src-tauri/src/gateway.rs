@@ -6,13 +6,11 @@
 //! (port 0 picks a free one); a non-loopback address is refused, the app never exposes the
 //! pool beyond this machine. Sessions idle for `KEYWHEEL_SESSION_IDLE_SECS` (600) end.
 //!
-//! **Via.** A request row names its instance, not what kind of instance it was, and an
-//! instance's row leaves the ledger when it ends. So the app remembers the kind of every
-//! instance it has seen (`gateway`, `gateway-session:<id>`, `cli`, `app`, …): all live ones
-//! whenever the request log is read, and its own gateway's while it runs and when it stops.
-//! A row is then labelled `via: gateway` with its session. Rows of instances that ended
-//! unseen (a `keywheel serve` elsewhere that stopped before the log was read, or rows from
-//! before this launch) carry no label.
+//! **Via.** A request row records the face that sent it (`via`: `gateway`, `app`, `cli`, …)
+//! and its gateway session, from the kind of its instance (ledger migration 9). Rows written
+//! before that migration do not; for them the app still uses the kinds of the instances it
+//! has seen during this launch (all live ones whenever the request log is read, and its own
+//! gateway's while it runs and when it stops).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -69,17 +67,14 @@ pub struct GatewaySession {
     pub key_id: Option<KeyId>,
 }
 
-/// A request log row with what sent it, when known.
+/// A request log row with what sent it (`row.via`, `row.session`), when known.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct LoggedRequest {
-    /// The row as the ledger has it.
+    /// The row as the ledger has it; `via` and `session` filled from the instances seen in
+    /// this launch when the ledger did not record them (rows from before migration 9).
     #[serde(flatten)]
     #[ts(flatten)]
     pub row: RequestRow,
-    /// The kind of instance that sent it: `gateway`, `app`, `cli`, … (`null` when unknown).
-    pub via: Option<String>,
-    /// The gateway session (`X-Keywheel-Session`) it belonged to.
-    pub session: Option<String>,
 }
 
 /// The app's gateway: stopped, or running with its handle.
@@ -103,6 +98,8 @@ impl AppGateway {
         let addr = addr_from(std::env::var(ADDR_ENV).ok().as_deref())?;
         let settings = GatewaySettings {
             session_idle: idle_from(std::env::var(IDLE_ENV).ok().as_deref()),
+            // The aliases follow the settings view's edits (saved to this file).
+            config: keywheel_core::config::config_path(&|k| std::env::var(k).ok()),
             ..GatewaySettings::default()
         };
         self.start_at(pool, settings, addr).await
@@ -167,12 +164,13 @@ impl AppGateway {
         note(pool, &self.kinds);
         let kinds = self.kinds.lock().expect("kinds lock");
         rows.into_iter()
-            .map(|row| {
-                let (via, session) = match kinds.get(&row.instance_id) {
-                    Some(kind) => via_of(kind),
-                    None => (None, None),
-                };
-                LoggedRequest { row, via, session }
+            .map(|mut row| {
+                if row.via.is_none()
+                    && let Some(kind) = kinds.get(&row.instance_id)
+                {
+                    (row.via, row.session) = via_of(kind);
+                }
+                LoggedRequest { row }
             })
             .collect()
     }
@@ -180,10 +178,8 @@ impl AppGateway {
 
 /// `(via, session)` for an instance kind: `gateway-session:s1` → `("gateway", "s1")`.
 pub fn via_of(kind: &str) -> (Option<String>, Option<String>) {
-    match kind.strip_prefix(SESSION_KIND_PREFIX) {
-        Some(session) => (Some("gateway".into()), Some(session.into())),
-        None => (Some(kind.into()), None),
-    }
+    let (via, session) = keywheel_core::ledger::request_log::via_of(kind);
+    (Some(via.to_string()), session.map(str::to_string))
 }
 
 /// The address to listen on: the default, or the one given, loopback only.
@@ -433,8 +429,8 @@ mod tests {
         let rows = pool.ledger().request_log(&LogFilter::default()).unwrap();
         let labelled = gw.label(&pool, rows);
         assert_eq!(labelled.len(), 1, "one request: {labelled:?}");
-        assert_eq!(labelled[0].via.as_deref(), Some("gateway"));
-        assert_eq!(labelled[0].session.as_deref(), Some("unit-script"));
+        assert_eq!(labelled[0].row.via.as_deref(), Some("gateway"));
+        assert_eq!(labelled[0].row.session.as_deref(), Some("unit-script"));
         assert_eq!(mock.stats().total_requests, 1);
         let json = serde_json::to_value(&labelled[0]).unwrap();
         assert_eq!(json["via"], "gateway", "flattened beside the row: {json}");

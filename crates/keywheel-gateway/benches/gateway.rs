@@ -221,7 +221,8 @@ fn main() {
             ))
             .unwrap();
         let token = handle.token().expose().to_string();
-        #[allow(clippy::disallowed_methods)] // the benchmark is the gateway's client, not OpenRouter's
+        #[allow(clippy::disallowed_methods)]
+        // the benchmark is the gateway's client, not OpenRouter's
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()

@@ -14,11 +14,13 @@
 //! - [`sessions`]: `X-Keywheel-Session: <id>` gives a client its own instance, started (with the
 //!   rotation rule) at the session's first request and expired after idling.
 //! - [`openai`]: OpenAI's request, answer, chunk and error shapes.
+//! - `follow`: the aliases' chains as the config file has them now (re-read when it changes).
 //!
 //! Every response carries `X-Keywheel-Overhead-Us`; answers from upstream also carry
 //! `X-Keywheel-Key-Id` and `X-Keywheel-Model`.
 #![warn(missing_docs)]
 
+mod follow;
 pub mod openai;
 mod server;
 pub mod sessions;
@@ -47,6 +49,9 @@ pub struct GatewaySettings {
     pub shutdown_grace: Duration,
     /// The token clients must present; `None` loads (or makes) the pool's stored token.
     pub token: Option<LocalToken>,
+    /// The config file the pool's settings were read from: the aliases follow its model
+    /// chains, pins and cache switches while the gateway runs (`None`: they keep the pool's).
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewaySettings {
@@ -57,6 +62,7 @@ impl Default for GatewaySettings {
             max_sessions: 256,
             shutdown_grace: Duration::from_secs(10),
             token: None,
+            config: None,
         }
     }
 }
@@ -144,6 +150,15 @@ impl Handle {
     /// Live sessions.
     pub fn session_count(&self) -> usize {
         self.state.sessions.len()
+    }
+
+    /// Chat requests received so far (past the token check), as `GET /v1/keywheel/status`
+    /// counts them.
+    pub fn chat_requests(&self) -> u64 {
+        self.state
+            .counters
+            .chat_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops accepting, lets answers in flight finish (up to the grace period, then cancels

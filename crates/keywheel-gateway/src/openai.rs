@@ -115,20 +115,14 @@ pub fn parse_chat(body: &[u8], settings: &Settings) -> Result<Parsed, Error> {
     let has_images = messages.iter().any(|m| {
         matches!(&m.content, Content::Parts(p) if p.iter().any(|p| matches!(p, ContentPart::ImageUrl { .. })))
     });
+    check_prompts(&messages, has_images)?;
 
-    // Aliases use the configured chains, resolved against the live catalogue by the
-    // dispatcher; explicit ids are pinned (an id the catalogue lacks is a usage error).
+    // Aliases use `settings`' chains and pins (the config file as it is now, see
+    // crate::follow), resolved against the live catalogue by the dispatcher; explicit ids
+    // are pinned (an id the catalogue lacks is a usage error).
     let (kind, chain, choice) = match model.as_str() {
-        CHAT_ALIAS => (
-            Kind::Chat,
-            settings.chat_models.clone(),
-            ModelChoice::Default,
-        ),
-        VISION_ALIAS => (
-            Kind::Ocr,
-            settings.vision_models.clone(),
-            ModelChoice::Default,
-        ),
+        CHAT_ALIAS => alias(Kind::Chat, &settings.chat_models, &settings.chat_pin),
+        VISION_ALIAS => alias(Kind::Ocr, &settings.vision_models, &settings.vision_pin),
         _ => {
             let chain: Vec<String> = std::iter::once(model.clone())
                 .chain(fallbacks.iter().cloned())
@@ -166,6 +160,46 @@ pub fn parse_chat(body: &[u8], settings: &Settings) -> Result<Parsed, Error> {
         },
         asked_model: model,
     })
+}
+
+/// An alias's kind, chain and choice: the pin alone if one is set, else the chain.
+fn alias(kind: Kind, chain: &[String], pin: &Option<String>) -> (Kind, Vec<String>, ModelChoice) {
+    match pin {
+        Some(p) => (kind, vec![p.clone()], ModelChoice::Pinned(vec![p.clone()])),
+        None => (kind, chain.to_vec(), ModelChoice::Prefer(chain.to_vec())),
+    }
+}
+
+/// The CLI's prompt checks (`keywheel_core::input`), before anything is reserved: each
+/// message's text is at most [`keywheel_core::input::MAX_PROMPT_BYTES`], and a request must ask
+/// something (a user message with text, or an image).
+fn check_prompts(messages: &[Message], has_images: bool) -> Result<(), Error> {
+    let mut asks = has_images;
+    for (i, m) in messages.iter().enumerate() {
+        let text: std::borrow::Cow<'_, str> = match &m.content {
+            Content::Text(t) => t.as_str().into(),
+            Content::Parts(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    ContentPart::Text { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect::<String>()
+                .into(),
+        };
+        if text.len() > keywheel_core::input::MAX_PROMPT_BYTES {
+            // The CLI's own check and sentence, naming the message.
+            keywheel_core::input::check_prompt(&text, &format!("message {i}"))?;
+        }
+        asks |= m.role == Role::User && !text.trim().is_empty();
+    }
+    if asks {
+        Ok(())
+    } else {
+        Err(bad(
+            "no user message has any text (the prompt is empty); send a question in a user message",
+        ))
+    }
 }
 
 fn message(i: usize, v: Value) -> Result<Message, Error> {
@@ -309,7 +343,7 @@ pub fn error_class(e: &Error) -> (u16, &'static str) {
     match e.code() {
         C::Usage | C::BadInput => (400, "invalid_request_error"),
         C::QuotaExhausted => (429, "rate_limit_error"),
-        C::NoUsableKey => (503, "service_unavailable"),
+        C::NoUsableKey | C::ToolMissing | C::LedgerUnreachable => (503, "service_unavailable"),
         C::Upstream => (502, "upstream_error"),
         C::Cancelled => (503, "service_unavailable"),
         C::KeychainUnavailable | C::Storage => (500, "server_error"),
@@ -366,7 +400,7 @@ mod tests {
         .unwrap();
         let s = Settings::default();
         assert_eq!(p.job.kind, Kind::Ocr);
-        assert_eq!(p.job.models, ModelChoice::Default);
+        assert_eq!(p.job.models, ModelChoice::Prefer(s.vision_models.clone()));
         assert!(p.job.stream);
         assert_eq!(p.job.request.model, s.vision_models[0]);
         assert_eq!(p.job.request.models, s.vision_models[1..].to_vec());
@@ -417,5 +451,37 @@ mod tests {
         }
         let e = parse_chat(b"{not json", &Settings::default()).unwrap_err();
         assert!(e.to_string().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn prompts_get_the_cli_checks() {
+        let limit = keywheel_core::input::MAX_PROMPT_BYTES;
+        let user = |content: Value| json!({"messages": [{"role": "user", "content": content}]});
+        assert!(parse(user(json!("a".repeat(limit)))).is_ok());
+        for (body, needle) in [
+            (
+                user(json!("a".repeat(limit + 1))),
+                "message 0 is over 1 MiB",
+            ),
+            (
+                user(
+                    json!([{"type": "text", "text": "a".repeat(limit)}, {"type": "text", "text": "b"}]),
+                ),
+                "limit is 1 MiB",
+            ),
+            (user(json!(" \n ")), "the prompt is empty"),
+            (
+                json!({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": ""}]}),
+                "the prompt is empty",
+            ),
+        ] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(error_class(&e).0, 400, "{e}");
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        // An image alone asks something.
+        let image =
+            json!([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]);
+        assert!(parse(user(image)).is_ok());
     }
 }

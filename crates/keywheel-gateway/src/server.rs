@@ -14,13 +14,14 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use keywheel_core::dispatch::{Dispatcher, Outcome, Progress};
+use keywheel_core::dispatch::{Dispatcher, Outcome, Progress, Timings};
 use keywheel_core::openrouter::{CancelToken, OpenRouter, StreamEvent};
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::follow::Followed;
 use crate::openai::{self, CHAT_ALIAS, VISION_ALIAS};
 use crate::sessions::{Lease, Sessions};
 use crate::token::LocalToken;
@@ -35,9 +36,10 @@ pub(crate) const MODEL: HeaderName = HeaderName::from_static("x-keywheel-model")
 const SESSION: HeaderName = HeaderName::from_static("x-keywheel-session");
 const CACHED: HeaderName = HeaderName::from_static("x-keywheel-cached");
 
-/// Time a response spent waiting on the dispatcher (subtracted from the overhead header).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DispatchTime(pub Duration);
+/// Where a response's job spent time outside Keywheel (awaiting OpenRouter, pausing on
+/// purpose): subtracted from the overhead header.
+#[derive(Debug, Clone)]
+pub(crate) struct Spent(pub Arc<Timings>);
 
 /// What a running job reports to the response side.
 pub(crate) enum Msg {
@@ -65,6 +67,8 @@ pub(crate) struct Inner {
     pub sessions: Sessions,
     pub client: OpenRouter,
     pub counters: Counters,
+    /// The settings aliases use, following the config file.
+    pub followed: Followed,
     inflight: Mutex<HashMap<u64, CancelToken>>,
     inflight_done: tokio::sync::Notify,
     next_job: AtomicU64,
@@ -91,6 +95,7 @@ impl Inner {
         .await?;
         let client = main.client().clone();
         let sessions = Sessions::new(pool.clone(), settings.session_idle, settings.max_sessions);
+        let followed = Followed::new(settings.config.clone(), pool.settings().clone());
         Ok(Arc::new(Inner {
             pool,
             settings,
@@ -99,6 +104,7 @@ impl Inner {
             sessions,
             client,
             counters: Counters::default(),
+            followed,
             inflight: Mutex::new(HashMap::new()),
             inflight_done: tokio::sync::Notify::new(),
             next_job: AtomicU64::new(0),
@@ -287,16 +293,18 @@ async fn sweep(state: State) {
     }
 }
 
-/// Adds `X-Keywheel-Overhead-Us` to every response: time in the gateway minus time waiting on
-/// the dispatcher.
+/// Adds `X-Keywheel-Overhead-Us` to every response: the time from the request's arrival to its
+/// response head spent in Keywheel — the gateway, and the dispatcher's cache, chain resolution
+/// and ledger work — that is, minus the time its job awaited OpenRouter or paused on purpose
+/// (a stream's head leaves at its first chunk, so it counts up to then).
 async fn overhead(req: Request, next: Next) -> Response {
     let t0 = Instant::now();
     let mut resp = next.run(req).await;
-    let waited = resp
+    let outside = resp
         .extensions()
-        .get::<DispatchTime>()
-        .map_or(Duration::ZERO, |d| d.0);
-    let us = t0.elapsed().saturating_sub(waited).as_micros() as u64;
+        .get::<Spent>()
+        .map_or(Duration::ZERO, |s| s.0.upstream() + s.0.paused());
+    let us = t0.elapsed().saturating_sub(outside).as_micros() as u64;
     resp.headers_mut().insert(OVERHEAD, HeaderValue::from(us));
     resp
 }
@@ -390,7 +398,7 @@ fn header_value(s: &str) -> Option<HeaderValue> {
 
 async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -> Response {
     state.counters.chat_requests.fetch_add(1, Ordering::Relaxed);
-    let parsed = match openai::parse_chat(&body, state.pool.settings()) {
+    let parsed = match openai::parse_chat(&body, &state.followed.get()) {
         Ok(p) => p,
         Err(e) => return error_response(&state, &e),
     };
@@ -410,10 +418,11 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
     let cancel = CancelToken::new();
     let inflight = state.register(cancel.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let started = Instant::now();
+    let timings = Arc::new(Timings::default());
     {
         let d = dispatcher.clone();
         let cancel = cancel.clone();
+        let timings = timings.clone();
         // The job runs on a blocking thread that drives it with `block_on`: the dispatcher's
         // SQLite transactions (reserve, complete) then never stall the async workers that
         // serve the other connections; its HTTP I/O still uses the runtime's drivers.
@@ -424,7 +433,7 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
                 let _lease = lease;
                 let events = tx.clone();
                 let result = d
-                    .run(
+                    .run_timed(
                         parsed.job,
                         move |p| match p {
                             Progress::Stream(ev) if stream => {
@@ -436,6 +445,7 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
                             _ => {}
                         },
                         &cancel,
+                        timings,
                     )
                     .await;
                 let _ = tx.send(Msg::Done(result));
@@ -443,7 +453,7 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
         });
     }
     if stream {
-        return crate::stream::respond(state, rx, cancel, dispatcher, asked, first_model, started)
+        return crate::stream::respond(state, rx, cancel, dispatcher, asked, first_model, timings)
             .await;
     }
     let mut guard = CancelOnDrop::new(cancel);
@@ -459,7 +469,6 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
         }
     };
     guard.disarm();
-    let waited = started.elapsed();
     let mut resp = match result {
         Ok(o) => {
             state.counters.answered.fetch_add(1, Ordering::Relaxed);
@@ -469,7 +478,7 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
         }
         Err(e) => error_response(&state, &e),
     };
-    resp.extensions_mut().insert(DispatchTime(waited));
+    resp.extensions_mut().insert(Spent(timings));
     resp
 }
 
@@ -490,8 +499,8 @@ async fn models(AxState(state): AxState<State>) -> Response {
         Ok(l) => l,
         Err(e) => return error_response(&state, &e),
     };
-    let s = state.pool.settings();
-    let alias = |id: &str, chain: &[String], what: &str| {
+    let s = state.followed.get();
+    let alias = |id: &str, chain: &[String], pin: &Option<String>, what: &str| {
         let mut extra = serde_json::Map::new();
         extra.insert("owned_by".into(), json!("keywheel"));
         extra.insert(
@@ -499,11 +508,12 @@ async fn models(AxState(state): AxState<State>) -> Response {
             json!(format!("Keywheel: the configured {what} chain")),
         );
         extra.insert("keywheel_chain".into(), json!(chain));
+        extra.insert("keywheel_pin".into(), json!(pin));
         openai::model_entry(id, extra)
     };
     let mut data = vec![
-        alias(CHAT_ALIAS, &s.chat_models, "chat"),
-        alias(VISION_ALIAS, &s.vision_models, "vision"),
+        alias(CHAT_ALIAS, &s.chat_models, &s.chat_pin, "chat"),
+        alias(VISION_ALIAS, &s.vision_models, &s.vision_pin, "vision"),
     ];
     for m in list {
         let mut extra = serde_json::Map::new();

@@ -19,8 +19,9 @@ use keywheel_core::{Error, Result};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-/// The instance kind sessions register with (`gateway-session:<id>` in `keywheel status`).
-pub const SESSION_KIND_PREFIX: &str = "gateway-session:";
+/// The instance kind sessions register with (`gateway-session:<id>` in `keywheel status`);
+/// request rows read it back as `via: gateway` with the session.
+pub use keywheel_core::ledger::request_log::SESSION_KIND_PREFIX;
 
 /// The longest session id accepted.
 pub const MAX_ID_LEN: usize = 64;

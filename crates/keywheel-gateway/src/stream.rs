@@ -12,20 +12,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use keywheel_core::Error;
-use keywheel_core::dispatch::{Dispatcher, Outcome};
+use keywheel_core::dispatch::{Dispatcher, Outcome, Timings};
 use keywheel_core::openrouter::types::Usage;
 use keywheel_core::openrouter::{CancelToken, StreamEvent};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::openai;
-use crate::server::{CancelOnDrop, DispatchTime, KEY_ID, MODEL, Msg, State, error_response};
+use crate::server::{CancelOnDrop, KEY_ID, MODEL, Msg, Spent, State, error_response};
 
 struct Writer {
     state: State,
@@ -159,7 +158,7 @@ pub(crate) async fn respond(
     dispatcher: Arc<Dispatcher>,
     asked: String,
     first_model: String,
-    started: Instant,
+    timings: Arc<Timings>,
 ) -> Response {
     let guard = CancelOnDrop::new(cancel);
     let first = loop {
@@ -167,17 +166,18 @@ pub(crate) async fn respond(
             Some(Msg::Retry) => continue,
             Some(Msg::Done(Err(e))) => {
                 let mut r = error_response(&state, &e);
-                r.extensions_mut().insert(DispatchTime(started.elapsed()));
+                r.extensions_mut().insert(Spent(timings));
                 return r;
             }
             Some(m) => break m,
             None => {
                 let e = Error::Upstream("the answer ended without a result".into());
-                return error_response(&state, &e);
+                let mut r = error_response(&state, &e);
+                r.extensions_mut().insert(Spent(timings));
+                return r;
             }
         }
     };
-    let waited = started.elapsed();
     let (key, model) = match &first {
         Msg::Done(Ok(o)) => (
             o.key_id.clone(),
@@ -230,6 +230,6 @@ pub(crate) async fn respond(
     if let Some(v) = model_header {
         h.insert(MODEL, v);
     }
-    resp.extensions_mut().insert(DispatchTime(waited));
+    resp.extensions_mut().insert(Spent(timings));
     resp
 }

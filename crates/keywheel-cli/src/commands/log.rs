@@ -1,11 +1,20 @@
 //! `keywheel log`: the request log, newest first.
 
 use keywheel_core::Result;
-use keywheel_core::ledger::request_log::LogFilter;
+use keywheel_core::ledger::request_log::{LogFilter, RequestRow};
 use keywheel_core::pool::Pool;
 
 use crate::cli::LogArgs;
 use crate::output;
+
+/// Who sent a row: `cli`, `app`, `gateway`, `gateway:<session>`, … (`-` when not recorded).
+fn via(r: &RequestRow) -> String {
+    match (&r.via, &r.session) {
+        (Some(via), Some(session)) => format!("{via}:{session}"),
+        (Some(via), None) => via.clone(),
+        (None, _) => "-".into(),
+    }
+}
 
 pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
     let key_id = args
@@ -56,6 +65,7 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
                     r.key_id.clone()
                 },
                 r.kind.clone(),
+                via(r),
                 r.model_answered
                     .clone()
                     .or_else(|| r.model_asked.clone())
@@ -76,6 +86,7 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
                 "TIME (UTC)",
                 "KEY",
                 "KIND",
+                "VIA",
                 "MODEL",
                 "OUTCOME",
                 "HTTP",

@@ -31,6 +31,8 @@ pub fn run(pool: &Pool, args: &ServeArgs) -> Result<()> {
     let settings = GatewaySettings {
         allow_remote: args.allow_remote,
         session_idle: std::time::Duration::from_secs(args.session_idle_secs.max(1)),
+        // The aliases follow edits of the file the settings came from (docs/gateway.md).
+        config: keywheel_core::config::config_path(&|k| std::env::var(k).ok()),
         ..GatewaySettings::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -9,6 +9,7 @@ use keywheel_testkit::files::files_under;
 use keywheel_testkit::keys::{fake_key as key, key_material_in};
 use keywheel_testkit::output::json;
 use keywheel_testkit::world::World;
+use serde_json::Value;
 
 /// A key that exists only in this test.
 const CANARY: &str = "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"; // fake test key (a canary)
@@ -296,6 +297,18 @@ fn aggregates_agree_with_the_request_log_and_the_mock_across_processes() {
         total += daily;
     }
     assert_eq!(total, 20);
+    // Every row says which face sent it, in the JSON and in the table.
+    for r in log.as_array().unwrap() {
+        assert_eq!(
+            (&r["via"], &r["session"]),
+            (&"cli".into(), &Value::Null),
+            "{r}"
+        );
+    }
+    let table = String::from_utf8(w.run(&["log", "--tail", "3"]).stdout).unwrap();
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains(" VIA "), "{table}");
+    assert!(lines.all(|l| l.contains(" cli ")), "{table}");
 }
 
 #[test]

@@ -25,7 +25,12 @@ impl Dispatcher {
     /// The catalogue: this process's parsed copy while the ledger's is unchanged and fresh,
     /// else the ledger's, else fetched (`refresh` fetches at once). `None` when none can be
     /// had: the configured chains are then sent as they are.
-    pub(super) async fn catalogue(&self, refresh: bool) -> Option<Arc<Catalogue>> {
+    /// A fetch's wait on OpenRouter counts in `timings`.
+    pub(super) async fn catalogue(
+        &self,
+        refresh: bool,
+        timings: &super::Timings,
+    ) -> Option<Arc<Catalogue>> {
         let pool = self.instance.pool();
         let ledger = pool.ledger();
         let now = pool.now();
@@ -49,6 +54,7 @@ impl Dispatcher {
         let fetched = if recently_failed {
             Err(None)
         } else {
+            let _upstream = timings.span(false);
             self.client.models().await.map_err(Some)
         };
         match fetched {

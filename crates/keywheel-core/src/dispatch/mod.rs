@@ -140,6 +140,65 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
+/// Where a job's wall time went that was not the dispatcher's own: awaiting OpenRouter (the
+/// chat requests, a stream until its end, `/key` and `/models`) and pausing on purpose (for a
+/// per-minute slot, or backing off before a retry). The rest is Keywheel's own time: the cache,
+/// chain resolution, the ledger's reservations and completions (the gateway's
+/// `X-Keywheel-Overhead-Us`). Readable while the job runs: an await in progress counts up to
+/// the moment of reading (a stream's headers leave before its end).
+#[derive(Debug, Default)]
+pub struct Timings(Mutex<Spent>);
+
+#[derive(Debug, Default)]
+struct Spent {
+    upstream: Duration,
+    paused: Duration,
+    /// The await in progress, if any: since when, and whether it is a pause.
+    current: Option<(Instant, bool)>,
+}
+
+/// One await being timed; it counts when dropped.
+struct Span<'a>(&'a Timings);
+
+impl Drop for Span<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.0.lock().expect("timings lock");
+        if let Some((since, paused)) = s.current.take() {
+            let d = since.elapsed();
+            if paused {
+                s.paused += d
+            } else {
+                s.upstream += d
+            }
+        }
+    }
+}
+
+impl Timings {
+    fn span(&self, paused: bool) -> Span<'_> {
+        self.0.lock().expect("timings lock").current = Some((Instant::now(), paused));
+        Span(self)
+    }
+
+    /// Time awaiting OpenRouter so far.
+    pub fn upstream(&self) -> Duration {
+        let s = self.0.lock().expect("timings lock");
+        match s.current {
+            Some((since, false)) => s.upstream + since.elapsed(),
+            _ => s.upstream,
+        }
+    }
+
+    /// Time paused on purpose so far.
+    pub fn paused(&self) -> Duration {
+        let s = self.0.lock().expect("timings lock");
+        match s.current {
+            Some((since, true)) => s.paused + since.elapsed(),
+            _ => s.paused,
+        }
+    }
+}
+
 impl Outcome {
     /// Counted requests the job sent (the same as `attempts`).
     pub fn requests(&self) -> u32 {
@@ -175,6 +234,8 @@ struct Run {
     in_flight_waits: u32,
     fallbacks: u32,
     waited: Duration,
+    /// Time awaiting OpenRouter and paused.
+    timings: Arc<Timings>,
     schedule: RetrySchedule,
     /// Models this job left (persistent failures), on top of today's skips.
     dropped: HashSet<String>,
@@ -250,11 +311,27 @@ impl Dispatcher {
     pub async fn run(
         &self,
         job: Job,
-        mut on: impl FnMut(Progress<'_>),
+        on: impl FnMut(Progress<'_>),
         cancel: &CancelToken,
     ) -> Result<Outcome> {
+        self.run_timed(job, on, cancel, Arc::default()).await
+    }
+
+    /// [`run`](Self::run), counting in `timings` how long the job awaits OpenRouter and
+    /// pauses, so a caller can tell Keywheel's own time from the rest, while the job runs and
+    /// after it (on success and failure alike).
+    pub async fn run_timed(
+        &self,
+        job: Job,
+        mut on: impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+        timings: Arc<Timings>,
+    ) -> Result<Outcome> {
         let started = Instant::now();
-        self.start().await;
+        {
+            let _upstream = timings.span(false);
+            self.start().await;
+        }
         let cache_key = job
             .use_cache
             .then(|| cache::key(job.kind.as_str(), &job.request));
@@ -264,33 +341,32 @@ impl Dispatcher {
         {
             return Ok(hit);
         }
-        let mut run = Run::new(self.backoff.schedule());
+        let run = &mut Run::new(self.backoff.schedule(), timings);
         for note in std::mem::take(&mut *self.start_notes.lock().expect("notes lock")) {
             on(Progress::Note(&note));
             run.notes.push(note);
         }
-        let mut catalogue = self.catalogue(false).await;
+        let mut catalogue = self.catalogue(false, &run.timings.clone()).await;
         loop {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let chain = self.chain(&job, catalogue.as_deref(), &mut run, &mut on)?;
+            let chain = self.chain(&job, catalogue.as_deref(), run, &mut on)?;
             let Some(model) = chain.models.first().cloned() else {
-                return Err(no_model_left(&job, &chain, &run));
+                return Err(no_model_left(&job, &chain, run));
             };
             if run.current.as_deref() != Some(model.as_str()) {
                 run.current = Some(model.clone());
                 run.on_model = 0;
                 run.schedule = self.backoff.schedule();
             }
-            let Some(grant) = self
-                .reserve(job.kind, &model, &mut run, &mut on, cancel)
-                .await?
-            else {
+            let Some(grant) = self.reserve(job.kind, &model, run, &mut on, cancel).await? else {
                 continue;
             };
             let req = request_for(&job.request, &chain.models);
             let sent = Instant::now();
+            let upstream = run.timings.clone();
+            let awaiting = upstream.span(false);
             let result = if job.stream {
                 let on_event = |ev: &StreamEvent| on(Progress::Stream(ev));
                 self.client
@@ -299,22 +375,21 @@ impl Dispatcher {
             } else {
                 self.client.chat(&grant.key, &req).await
             };
+            drop(awaiting);
             match result {
                 Ok(reply) => {
                     return self
                         .succeed(&job, &grant, reply, run, cache_key, started, &mut on)
                         .await;
                 }
-                Err(f) if f.not_sent => {
-                    self.not_sent(&grant, &f, &mut run, &mut on, cancel).await?
-                }
+                Err(f) if f.not_sent => self.not_sent(&grant, &f, run, &mut on, cancel).await?,
                 Err(f) => {
                     let step = self
-                        .failed(&grant, &model, &f, &mut run, &chain, sent, &mut on)
+                        .failed(&grant, &model, &f, run, &chain, sent, &mut on)
                         .await?;
                     match step {
                         Step::Stop => return Err(final_error(&f, self.instance.pool().now())),
-                        Step::GiveUp => return Err(gave_up(&f, &run, self.instance.pool().now())),
+                        Step::GiveUp => return Err(gave_up(&f, run, self.instance.pool().now())),
                         Step::Retry(wait) => {
                             on(Progress::Retry {
                                 attempt: run.sent + 1,
@@ -322,13 +397,16 @@ impl Dispatcher {
                                 wait,
                             });
                             run.waited += wait;
-                            pause(wait, cancel).await?;
+                            pause(wait, cancel, run).await?;
                         }
                         Step::NextModel(why) => {
-                            self.leave_model(&grant, &model, why, &f, &mut run, &mut on)?;
+                            self.leave_model(&grant, &model, why, &f, run, &mut on)?;
                             if why == ModelMove::Gone && !run.refreshed {
                                 run.refreshed = true;
-                                catalogue = self.catalogue(true).await.or(catalogue);
+                                catalogue = self
+                                    .catalogue(true, &run.timings.clone())
+                                    .await
+                                    .or(catalogue);
                             }
                             on(Progress::Retry {
                                 attempt: run.sent + 1,
@@ -479,7 +557,7 @@ impl Dispatcher {
                 }
                 on(Progress::Waiting { wait });
                 run.waited += wait;
-                pause(wait, cancel).await?;
+                pause(wait, cancel, run).await?;
                 Ok(None)
             }
         }
@@ -492,7 +570,7 @@ impl Dispatcher {
         job: &Job,
         grant: &Grant,
         reply: ChatReply,
-        mut run: Run,
+        run: &mut Run,
         cache_key: Option<String>,
         started: Instant,
         on: &mut impl FnMut(Progress<'_>),
@@ -555,7 +633,7 @@ impl Dispatcher {
             rotated,
             latency_ms: started.elapsed().as_millis() as u64,
             generation_id: reply.id,
-            notes: run.notes,
+            notes: std::mem::take(&mut run.notes),
         })
     }
 
@@ -579,7 +657,7 @@ impl Dispatcher {
                     wait,
                 });
                 run.waited += wait;
-                pause(wait, cancel).await
+                pause(wait, cancel, run).await
             }
             _ => Err(Error::Upstream(format!(
                 "{}; no request was sent and no quota was spent",
@@ -648,6 +726,8 @@ impl Dispatcher {
             on(Progress::Note(&note));
         }
         if f.http_status == Some(429) {
+            let timings = run.timings.clone();
+            let _upstream = timings.span(false);
             crate::reconcile::key(pool, &self.client, &grant.key).await?;
         }
         let models_after = chain.models.len().saturating_sub(1);
@@ -765,7 +845,7 @@ impl Dispatcher {
 }
 
 impl Run {
-    fn new(schedule: RetrySchedule) -> Self {
+    fn new(schedule: RetrySchedule, timings: Arc<Timings>) -> Self {
         Run {
             sent: 0,
             charged: 0,
@@ -773,6 +853,7 @@ impl Run {
             in_flight_waits: 0,
             fallbacks: 0,
             waited: Duration::ZERO,
+            timings,
             schedule,
             dropped: HashSet::new(),
             current: None,
@@ -812,8 +893,9 @@ fn request_for(request: &ChatRequest, chain: &[String]) -> ChatRequest {
     req
 }
 
-/// Sleeps for `wait` unless cancelled first.
-async fn pause(wait: Duration, cancel: &CancelToken) -> Result<()> {
+/// Sleeps for `wait` unless cancelled first; the time slept counts as paused.
+async fn pause(wait: Duration, cancel: &CancelToken, run: &Run) -> Result<()> {
+    let _paused = run.timings.span(true);
     tokio::select! {
         _ = tokio::time::sleep(wait) => Ok(()),
         _ = cancel.cancelled() => Err(Error::Cancelled),

@@ -24,6 +24,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0006_accounts_observed.sql")),
         M::up(include_str!("migrations/0007_retention.sql")),
         M::up(include_str!("migrations/0008_window_ring.sql")),
+        M::up(include_str!("migrations/0009_request_via.sql")),
     ])
 }
 

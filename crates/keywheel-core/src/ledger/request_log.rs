@@ -26,6 +26,11 @@ pub struct RequestRow {
     pub day: String,
     /// Instance that sent it.
     pub instance_id: String,
+    /// The face that sent it: `cli`, `app`, `gateway`, `example`, … (the kind its instance
+    /// registered with; `None` for rows logged before the ledger recorded it).
+    pub via: Option<String>,
+    /// The gateway session (`X-Keywheel-Session`) it came through, if any.
+    pub session: Option<String>,
     /// Key id (empty for a cache hit with no key).
     pub key_id: String,
     /// Account of the key.
@@ -66,6 +71,18 @@ pub struct RequestRow {
     pub error: Option<String>,
 }
 
+/// The instance kind of a gateway session: `gateway-session:<id>`.
+pub const SESSION_KIND_PREFIX: &str = "gateway-session:";
+
+/// The face and the gateway session of an instance kind: `gateway-session:s1` is
+/// `("gateway", Some("s1"))`, any other kind is itself with no session.
+pub fn via_of(kind: &str) -> (&str, Option<&str>) {
+    match kind.strip_prefix(SESSION_KIND_PREFIX) {
+        Some(session) => ("gateway", Some(session)),
+        None => (kind, None),
+    }
+}
+
 /// Filters for [`Ledger::request_log`].
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
@@ -85,14 +102,23 @@ pub struct LogFilter {
 
 const COLUMNS: &str = "id, started_ms, day, instance_id, key_id, account, kind, model_asked, model_answered, state, \
      status_class, http_status, attempts, fallback, rotation, cached, prompt_tokens, completion_tokens, \
-     reasoning_tokens, cost, latency_ms, bytes_sent, error";
+     reasoning_tokens, cost, latency_ms, bytes_sent, error, via";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
+    let (via, session) = match r.get::<_, Option<String>>(23)? {
+        Some(kind) => {
+            let (via, session) = via_of(&kind);
+            (Some(via.to_string()), session.map(str::to_string))
+        }
+        None => (None, None),
+    };
     Ok(RequestRow {
         id: r.get(0)?,
         at: from_millis(r.get(1)?),
         day: r.get(2)?,
         instance_id: r.get(3)?,
+        via,
+        session,
         key_id: r.get(4)?,
         account: r.get(5)?,
         kind: r.get(6)?,
@@ -325,7 +351,101 @@ fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{LogFilter, percentile, via_of};
+    use crate::clock::from_millis;
+    use crate::keys::{ApiKey, KeySource};
+    use crate::ledger::{CapDefaults, Ledger, ReserveOutcome, ReserveRequest};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn instance_kinds_name_their_face_and_session() {
+        assert_eq!(
+            via_of("gateway-session:nightly-3"),
+            ("gateway", Some("nightly-3"))
+        );
+        assert_eq!(via_of("gateway"), ("gateway", None));
+        assert_eq!(via_of("cli"), ("cli", None));
+    }
+
+    /// Reserves one request for `inst`, then logs a cache hit for it.
+    fn reserve_and_hit(l: &Ledger, k: &ApiKey, inst: &str, at: i64) {
+        let granted = l
+            .reserve(&ReserveRequest {
+                instance_id: inst,
+                key_id: &k.id(),
+                kind: "chat",
+                model: None,
+                now: from_millis(at),
+            })
+            .unwrap();
+        assert!(matches!(granted, ReserveOutcome::Granted(_)));
+        l.log_cached(inst, None, "chat", None, from_millis(at + 1))
+            .unwrap();
+    }
+
+    #[test]
+    fn every_row_records_the_face_of_its_instance_after_the_instance_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite3"), CapDefaults::default()).unwrap();
+        let k = ApiKey::parse(&format!("sk-or-v1-{}", "07".repeat(32))).unwrap(); // fake test key
+        l.upsert_key(&k, KeySource::Env, None, None, from_millis(T0))
+            .unwrap();
+        let session = l
+            .register_instance("gateway-session:s1", 1, from_millis(T0))
+            .unwrap();
+        let cli = l.register_instance("cli", 2, from_millis(T0)).unwrap();
+        reserve_and_hit(&l, &k, &session, T0);
+        reserve_and_hit(&l, &k, &cli, T0 + 10);
+        // The instances end; their rows keep saying who sent them.
+        l.deregister_instance(&session).unwrap();
+        l.deregister_instance(&cli).unwrap();
+        reserve_and_hit(&l, &k, "gone", T0 + 20);
+        let rows = l.request_log(&LogFilter::default()).unwrap();
+        let seen: Vec<(Option<&str>, Option<&str>, bool)> = rows
+            .iter()
+            .rev()
+            .map(|r| (r.via.as_deref(), r.session.as_deref(), r.cached))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("gateway"), Some("s1"), false),
+                (Some("gateway"), Some("s1"), true),
+                (Some("cli"), None, false),
+                (Some("cli"), None, true),
+                (None, None, false),
+                (None, None, true),
+            ]
+        );
+        assert_eq!(l.inconsistencies().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn the_upgrade_labels_the_rows_of_instances_still_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        {
+            // A ledger of the previous schema: one row of a live app, one of an ended CLI run.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            super::super::db::migrations()
+                .to_version(&mut conn, 8)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO instances (id, pid, kind, started_ms, heartbeat_ms) VALUES ('live', 1, 'app', 0, 0);
+                 INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind)
+                   VALUES ('live', 'k', 'k', '2027-01-15', 1, 'chat'), ('ended', 'k', 'k', '2027-01-15', 2, 'chat');",
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(&path, CapDefaults::default()).unwrap();
+        let rows = l.request_log(&LogFilter::default()).unwrap();
+        let via: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.instance_id.as_str(), r.via.as_deref()))
+            .collect();
+        assert_eq!(via, [("ended", None), ("live", Some("app"))]);
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

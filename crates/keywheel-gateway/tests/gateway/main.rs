@@ -9,6 +9,7 @@
 mod access;
 mod common;
 mod examples;
+mod requests;
 mod sdk;
 mod sessions;
 mod streams;

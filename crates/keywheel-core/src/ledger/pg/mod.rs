@@ -17,6 +17,7 @@
 pub mod instances;
 pub mod keys;
 pub mod reserve;
+pub mod retention;
 pub mod target;
 pub mod usage;
 
@@ -102,7 +103,7 @@ const MIGRATION_LOCK: i64 = 0x6b77_6c65_6467_6572;
 const POOL_SIZE: usize = 4;
 
 /// The schema, in order: the same numbers as the SQLite migrations (ledger/db.rs).
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_cache_models.sql"),
     include_str!("migrations/0003_ocr_jobs.sql"),
@@ -111,6 +112,7 @@ const MIGRATIONS: [&str; 8] = [
     include_str!("migrations/0006_accounts_observed.sql"),
     include_str!("migrations/0007_retention.sql"),
     include_str!("migrations/0008_window_ring.sql"),
+    include_str!("migrations/0009_request_via.sql"),
 ];
 
 /// The schema version this build knows.
