@@ -26,6 +26,8 @@ use ts_rs::TS;
 
 use crate::dto::*;
 use crate::error::IpcError;
+use crate::capture::{CaptureRegion, CaptureStatus};
+use crate::documents::PdfStaged;
 use crate::gateway::{GatewaySession, GatewayStatus, LoggedRequest};
 
 /// Where the generated file lives, relative to this crate.
@@ -104,6 +106,9 @@ pub fn typescript() -> String {
          // count, size and id here stays far below 2^53.\n\n",
     );
     for d in decls {
+        CaptureRegion,
+        CaptureStatus,
+        PdfStaged,
         out.push_str("export ");
         out.push_str(&d.replace("bigint", "number"));
         out.push_str("\n\n");

@@ -84,6 +84,42 @@ impl Images {
         })
     }
 
+    /// Stages a page the core already made ready (a rendered PDF page, `input`), or already
+    /// read (`result`: a page read from its text layer, with nothing to send); `bytes` is the
+    /// size shown. See `documents.rs`.
+    pub fn stage_page(
+        &self,
+        name: &str,
+        input: Option<Input>,
+        result: Option<ImageResult>,
+        bytes: u64,
+    ) -> StagedImage {
+        let mut q = self.inner.lock().expect("images lock");
+        let name = unique(&q, &clean_name(name));
+        q.next += 1;
+        let id = q.next;
+        let prepared = match input {
+            Some(i) => Ok(Input {
+                file: name.clone(),
+                ..i
+            }
+            .with_caller_id(u64::from(id))),
+            None => Err(format!(
+                "`{name}` was read from its text layer; there is nothing to send"
+            )),
+        };
+        q.items.push((
+            id,
+            Staged {
+                name: name.clone(),
+                bytes,
+                prepared,
+                result,
+            },
+        ));
+        StagedImage { id, name, bytes }
+    }
+
     /// Reads a dropped file (a path from the OS drag-drop event, never from the web view).
     /// Only regular files are read: a folder, a device (`/dev/zero`), a pipe or a socket is
     /// refused at once, without being opened for a blocking read; at most [`MAX_BYTES`] + 1

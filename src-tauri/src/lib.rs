@@ -6,7 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod bindings;
+pub mod capture;
 pub mod commands;
+pub mod documents;
 pub mod dto;
 pub mod error;
 pub mod gateway;
@@ -43,7 +45,13 @@ pub fn run() {
                 .open_js_links_on_click(false)
                 .build(),
         )
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(|app, _, event| capture::on_shortcut(app, event.state))
+                .build(),
+        )
         .manage(state.clone())
+        .manage(capture::Capture::default())
         .invoke_handler(tauri::generate_handler![
             commands::keys::keys_list,
             commands::keys::keys_add,
@@ -76,9 +84,19 @@ pub fn run() {
             commands::gateway::gateway_start,
             commands::gateway::gateway_stop,
             commands::gateway::gateway_token,
+            commands::capture::capture_status,
+            commands::capture::capture_start,
+            commands::capture::capture_show,
+            commands::capture::capture_cancel,
+            commands::capture::capture_region,
+            commands::capture::capture_copy,
+            commands::capture::capture_set_shortcut,
+            commands::capture::clipboard_write,
+            commands::documents::pdf_stage,
         ])
         .setup(move |app| {
             open_window(app.handle())?;
+            capture::register_saved(app.handle(), &state);
             watch::spawn(app.handle().clone(), state);
             Ok(())
         })
@@ -134,6 +152,21 @@ fn dropped(app: &tauri::AppHandle, paths: &[std::path::PathBuf]) {
         let state = app.state::<AppState>();
         let mut staged = Vec::new();
         for path in &paths {
+            if documents::is_pdf_file(path) {
+                let name = path.file_name().map_or_else(
+                    || "document.pdf".into(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                match documents::stage_pdf(&state.images, path, &name) {
+                    Ok(pdf) => {
+                        let _ = app.emit("pdf-staged", pdf);
+                    }
+                    Err(e) => {
+                        let _ = app.emit("drop-error", error::IpcError::from(e));
+                    }
+                }
+                continue;
+            }
             match state.images.stage_path(path) {
                 Ok(s) => staged.push(s),
                 Err(e) => {

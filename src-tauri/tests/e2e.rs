@@ -1079,3 +1079,388 @@ async fn the_gateway_switch_serves_an_openai_client_shows_it_via_gateway_and_clo
     assert_eq!(w.mock.stats().total_requests, 1);
     w.end().await;
 }
+
+/// An app with one key, against a mock that reads images with tesseract.
+async fn reading_world(key: &str) -> World {
+    let cfg = MockConfig {
+        ocr_with_tesseract: true,
+        ..MockConfig::default()
+    };
+    World::start(cfg, &env_keys(&[key])).await
+}
+
+/// Waits until `n` items of the queue are done.
+async fn read_all(w: &World, n: u64, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while w
+        .js(
+            "return document.querySelectorAll('[data-testid=ocr-item][data-status=done]').length",
+            vec![],
+        )
+        .await
+        != json!(n)
+    {
+        assert!(Instant::now() < deadline, "{what} were never read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `xclip -o -selection clipboard`: what a person would paste (None while it holds nothing).
+fn clipboard_text() -> Option<String> {
+    let out = Command::new("timeout")
+        .args(["5", "xclip", "-o", "-selection", "clipboard"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("xclip runs (scripts/setup-system.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// Polls the clipboard until `ok` holds; returns its text.
+async fn wait_clipboard(what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = clipboard_text();
+        if let Some(t) = &text
+            && ok(t)
+        {
+            return t.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the clipboard never held {what}; it holds {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An image with text shown on the X display by ImageMagick's `display`, at a known place;
+/// closed (by its pid) when dropped.
+struct OnScreen(Child);
+
+impl Drop for OnScreen {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Where the known image sits on the screen (X, Y, W, H).
+const ON_SCREEN: (u32, u32, u32, u32) = (300, 300, 640, 140);
+
+async fn show_on_screen(dir: &Path, text: &str) -> OnScreen {
+    let png = dir.join("on-screen.png");
+    let (x, y, w, h) = ON_SCREEN;
+    let made = Command::new("convert")
+        .args([
+            "-size",
+            &format!("{w}x{h}"),
+            "xc:white",
+            "-font",
+            "DejaVu-Sans",
+        ])
+        .args(["-pointsize", "56", "-fill", "black"])
+        .args(["-draw", &format!("text 24,96 '{text}'")])
+        .arg(&png)
+        .status()
+        .expect("ImageMagick's convert runs");
+    assert!(made.success(), "the on-screen image was drawn");
+    let viewer = OnScreen(
+        Command::new("display")
+            .args(["-geometry", &format!("+{x}+{y}"), "-title", "kw-e2e-target"])
+            .arg(&png)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ImageMagick's display runs"),
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let info = Command::new("xwininfo")
+            .args(["-name", "kw-e2e-target"])
+            .output()
+            .expect("xwininfo runs");
+        if String::from_utf8_lossy(&info.stdout).contains("IsViewable") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the image never showed on the display"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    viewer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn a_region_dragged_on_the_frozen_screen_is_read_once_and_its_text_is_on_the_clipboard() {
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+
+    let key = fake_key("ca97");
+    let w = reading_world(&key).await;
+    let _viewer = show_on_screen(w.dir.path(), "REGION 5150").await;
+    // The shortcut is registered from the start, and `?` shows it.
+    w.wait_text("[data-testid=help-capture]", "the default shortcut", |t| {
+        t.contains("Ctrl+Alt+O")
+    })
+    .await;
+
+    w.click("[data-testid=capture-start]").await;
+    w.wait_for("[data-testid=capture-overlay]").await;
+    // The overlay shows the whole frozen screen, scaled to the window (which now covers it).
+    let deadline = Instant::now() + WAIT;
+    let (scale_x, scale_y) = loop {
+        let g = w
+            .js(
+                "const o = document.querySelector('[data-testid=capture-overlay]');\
+                 const i = o && o.querySelector('img');\
+                 if (!o || !i || !i.complete || !i.naturalWidth) return null;\
+                 const r = o.getBoundingClientRect();\
+                 return [r.width, r.height, i.naturalWidth, i.naturalHeight];",
+                vec![],
+            )
+            .await;
+        if let Some(g) = g
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect::<Vec<_>>())
+            && g.len() == 4
+            && g[0] >= 1000.0
+        {
+            assert_eq!(
+                (g[2], g[3]),
+                (1280.0, 800.0),
+                "the grab is the whole screen"
+            );
+            break (g[0] / g[2], g[1] / g[3]);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the overlay never covered the screen: {g}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        w.mock.stats().total_requests,
+        0,
+        "nothing sent while picking"
+    );
+
+    // Drag a rectangle around the known image, as a person would with the mouse.
+    let (x, y, width, height) = ON_SCREEN;
+    let from = (f64::from(x - 12) * scale_x, f64::from(y - 12) * scale_y);
+    let to = (
+        f64::from(x + width + 12) * scale_x,
+        f64::from(y + height + 12) * scale_y,
+    );
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x: from.0,
+            y: from.1,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(150)),
+            x: (from.0 + to.0) / 2.0,
+            y: (from.1 + to.1) / 2.0,
+        })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(150)),
+            x: to.0,
+            y: to.1,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    w.client.perform_actions(drag).await.expect("the drag");
+    let released = Instant::now();
+    let copied = wait_clipboard("the region's text", |t| t.contains("5150")).await;
+    println!(
+        "capture: end of the drag → text on the clipboard: {} ms (keywheel-mock at 0 ms, tesseract in the mock)",
+        released.elapsed().as_millis()
+    );
+    assert!(
+        copied.to_uppercase().contains("REGION 5150"),
+        "the clipboard holds the region's text: {copied:?}"
+    );
+    assert_eq!(
+        w.mock.stats().total_requests,
+        1,
+        "exactly one request for the region"
+    );
+    // The item is in Read images, done, and the app said where the text went.
+    let item = w
+        .wait_text(
+            "[data-testid=ocr-item][data-status=done]",
+            "the region's item",
+            |t| t.contains("screen-"),
+        )
+        .await;
+    assert!(item.contains("5150"), "{item}");
+    let said = w
+        .wait_text(
+            "[data-testid=capture-message]",
+            "the clipboard sentence",
+            |t| t.contains("clipboard"),
+        )
+        .await;
+    assert!(said.contains("REGION 5150"), "{said}");
+    assert!(
+        w.last_text("[data-testid=capture-overlay]").await.is_none(),
+        "the overlay is gone"
+    );
+    w.shot("capture").await;
+
+    // Esc cancels: the window comes back and nothing is sent.
+    w.click("[data-testid=capture-start]").await;
+    w.wait_for("[data-testid=capture-overlay]").await;
+    w.js(
+        "document.querySelector('[data-testid=capture-overlay]').dispatchEvent(\
+           new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, cancelable: true })); return 1;",
+        vec![],
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while w.last_text("[data-testid=capture-overlay]").await.is_some() {
+        assert!(Instant::now() < deadline, "Esc did not close the overlay");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        w.mock.stats().total_requests,
+        1,
+        "a cancelled capture sends nothing"
+    );
+    w.end().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn copy_all_puts_every_text_of_the_batch_on_the_clipboard_joined_as_the_cli_prints_them() {
+    let key = fake_key("c0a1");
+    let w = reading_world(&key).await;
+    for text in ["ALPHA 111", "BRAVO 222"] {
+        w.client
+            .execute_async(ATTACH_DRAWN_IMAGE, vec![json!(text)])
+            .await
+            .unwrap();
+    }
+    w.wait_text("[data-testid=ocr-plan]", "the plan for both", |t| {
+        t.contains("2 images")
+    })
+    .await;
+    w.click("[data-testid=ocr-start]").await;
+    read_all(&w, 2, "both images").await;
+    w.click("[data-testid=ocr-copy-all]").await;
+    let all = wait_clipboard("both texts", |t| t.contains("BRAVO")).await;
+    assert!(
+        all.starts_with("## invoice.png\n\n"),
+        "a heading per image, as `keywheel ocr a b` prints: {all:?}"
+    );
+    let second = all
+        .find("\n\n## invoice (2).png\n\n")
+        .expect("the second heading");
+    assert!(all[..second].contains("ALPHA 111"), "{all:?}");
+    assert!(all[second..].contains("BRAVO 222"), "{all:?}");
+    assert!(all.ends_with("\n\n"), "{all:?}");
+    assert_eq!(w.mock.stats().total_requests, 2, "copying spends nothing");
+    w.end().await;
+}
+
+/// Hands a file's bytes to the file picker (`arguments[0]` bytes, `[1]` name, `[2]` type), as
+/// a person choosing that file would.
+const ATTACH_FILE: &str = r#"
+const done = arguments[arguments.length - 1];
+const file = new File([new Uint8Array(arguments[0])], arguments[1], { type: arguments[2] });
+const dt = new DataTransfer();
+dt.items.add(file);
+const input = document.querySelector('[data-testid=ocr-file-input]');
+input.files = dt.files;
+input.dispatchEvent(new Event('change', { bubbles: true }));
+done(file.size);
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and a keyring session; run with --include-ignored"]
+async fn a_scanned_pdf_is_read_page_by_page_with_its_page_plan_one_request_a_page() {
+    let key = fake_key("9df1");
+    let w = reading_world(&key).await;
+    // Two scanned pages: images, as a scanner makes them (tesseract puts each image on a page,
+    // with its invisible OCR layer underneath, so the pages go to the model).
+    let dir = w.dir.path();
+    let mut list = String::new();
+    for (i, text) in ["PAGE ONE 101", "PAGE TWO 202"].iter().enumerate() {
+        let png = dir.join(format!("p{i}.png"));
+        let ok = Command::new("convert")
+            .args(["-size", "1000x300", "xc:white", "-font", "DejaVu-Sans"])
+            .args(["-pointsize", "72", "-fill", "black"])
+            .args(["-draw", &format!("text 40,180 '{text}'")])
+            .arg(&png)
+            .status()
+            .expect("convert runs");
+        assert!(ok.success());
+        list.push_str(&format!("{}\n", png.display()));
+    }
+    std::fs::write(dir.join("pages.txt"), list).unwrap();
+    let ok = Command::new("tesseract")
+        .arg(dir.join("pages.txt"))
+        .arg(dir.join("scan"))
+        .arg("pdf")
+        .output()
+        .expect("tesseract runs");
+    assert!(ok.status.success(), "the PDF was made");
+    let pdf = dir.join("scan.pdf");
+    let bytes = std::fs::read(&pdf).unwrap();
+    w.client
+        .execute_async(
+            ATTACH_FILE,
+            vec![json!(bytes), json!("scan.pdf"), json!("application/pdf")],
+        )
+        .await
+        .unwrap();
+    let plan = w
+        .wait_text("[data-testid=pdf-plan]", "the page plan", |t| {
+            t.contains("scan.pdf")
+        })
+        .await;
+    assert!(
+        plan.contains("2 pages") && plan.contains("vision model"),
+        "plan: {plan}"
+    );
+    let quota = w
+        .wait_text("[data-testid=ocr-plan]", "the quota plan", |t| {
+            t.contains("2 requests")
+        })
+        .await;
+    assert!(quota.contains("left today"), "{quota}");
+    assert_eq!(w.mock.stats().total_requests, 0, "nothing sent before Read");
+    let names = w
+        .js(
+            "return Array.from(document.querySelectorAll('[data-testid=ocr-item] .file')).map(e => e.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        names,
+        json!(["scan.pdf (page 1)", "scan.pdf (page 2)"]),
+        "one item per page"
+    );
+    w.click("[data-testid=ocr-start]").await;
+    read_all(&w, 2, "both pages").await;
+    let texts = w
+        .js(
+            "return Array.from(document.querySelectorAll('[data-testid=ocr-result]')).map(e => e.textContent.toUpperCase())",
+            vec![],
+        )
+        .await;
+    let texts: Vec<String> = serde_json::from_value(texts).unwrap();
+    assert!(
+        texts[0].contains("101") && texts[1].contains("202"),
+        "{texts:?}"
+    );
+    assert_eq!(w.mock.stats().total_requests, 2, "one request a page");
+    w.shot("ocr-pdf").await;
+    w.end().await;
+}

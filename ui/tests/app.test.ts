@@ -178,7 +178,7 @@ describe('Read images view', () => {
 
     const input = byTestId<HTMLInputElement>('ocr-file-input')!;
     expect(input.multiple).toBe(true);
-    expect(input.accept).toBe('image/*');
+    expect(input.accept).toBe('image/*,application/pdf'); // PDFs are read page by page
     const file = new File([new Uint8Array([137, 80, 78, 71])], 'receipt.png', { type: 'image/png' });
     Object.defineProperty(input, 'files', { value: [file], configurable: true });
     input.dispatchEvent(new Event('change', { bubbles: true }));

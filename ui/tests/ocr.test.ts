@@ -33,7 +33,8 @@ describe('checks before sending', () => {
     );
     expect(refuseFile({ name: 'ok.png', size: MAX_IMAGE_BYTES, type: 'image/png' })).toBeNull();
     expect(refuseFile({ name: 'e.png', size: 0, type: 'image/png' })).toMatch(/empty/);
-    expect(refuseFile({ name: 'a.pdf', size: 10, type: 'application/pdf' })).toMatch(/not an image/);
+    expect(refuseFile({ name: 'a.pdf', size: 10, type: 'application/pdf' })).toBeNull();
+    expect(refuseFile({ name: 'a.zip', size: 10, type: 'application/zip' })).toMatch(/not an image or a PDF/);
     expect(refuseFile({ name: 'noext', size: 10, type: '' })).toBeNull();
   });
 

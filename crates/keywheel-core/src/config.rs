@@ -92,6 +92,8 @@ pub struct Settings {
     pub referer: Option<String>,
     /// `X-OpenRouter-Title` attribution header, if set.
     pub title: Option<String>,
+    /// The desktop app's global shortcut for reading a region of the screen (`""`: none).
+    pub capture_shortcut: String,
 }
 
 impl Default for Settings {
@@ -132,6 +134,7 @@ impl Default for Settings {
             retention_days: 90,
             referer: None,
             title: Some("Keywheel".into()),
+            capture_shortcut: "Ctrl+Alt+O".into(),
         }
     }
 }
@@ -396,6 +399,8 @@ pub struct SettingsEdit {
     pub chat_pin: Option<Option<String>>,
     /// The pinned vision model (`Some(None)` unpins).
     pub vision_pin: Option<Option<String>>,
+    /// The app's screen-capture shortcut (`Some("")`: none); the app checks its syntax.
+    pub capture_shortcut: Option<String>,
 }
 
 /// Writes `edit` into the config file at `path`, keeping every other setting in it, and
@@ -463,6 +468,12 @@ pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
                 table.insert(name.into(), toml::Value::String(id.trim().to_string()));
             }
         }
+    }
+    if let Some(shortcut) = &edit.capture_shortcut {
+        table.insert(
+            "capture_shortcut".into(),
+            toml::Value::String(shortcut.trim().to_string()),
+        );
     }
     let text = toml::to_string_pretty(&table)
         .map_err(|e| Error::Usage(format!("could not write the settings: {e}")))?;

@@ -1,7 +1,9 @@
 //! The IPC surface: one file per domain, each command a few lines that call the core (or the
 //! app's own state) and map errors to [`IpcError`](crate::error::IpcError).
 
+pub mod capture;
 pub mod chat;
+pub mod documents;
 pub mod gateway;
 pub mod keys;
 pub mod models;

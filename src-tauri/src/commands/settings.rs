@@ -28,6 +28,8 @@ pub async fn settings_set(
         vision_models: patch.vision_models,
         chat_pin: pin(&state, Kind::Chat, patch.chat_pin).await?,
         vision_pin: pin(&state, Kind::Ocr, patch.vision_pin).await?,
+        // edited by `capture_set_shortcut` (commands/capture.rs), which checks its syntax
+        capture_shortcut: None,
     };
     Ok(state.edit_settings(&edit)?)
 }

@@ -1420,3 +1420,65 @@ bytes_sent: number | null,
  * Short error text.
  */
 error: string | null, };
+
+export type CaptureRegion = { 
+/**
+ * Left edge.
+ */
+x: number, 
+/**
+ * Top edge.
+ */
+y: number, 
+/**
+ * Width (at least 1).
+ */
+w: number, 
+/**
+ * Height (at least 1).
+ */
+h: number, };
+
+export type CaptureStatus = { 
+/**
+ * The shortcut as saved (`""`: none).
+ */
+shortcut: string, 
+/**
+ * Whether it is registered with the desktop now.
+ */
+active: boolean, 
+/**
+ * Why it is not, as a sentence.
+ */
+error: string | null, };
+
+export type PdfStaged = { 
+/**
+ * The PDF's name (no folder).
+ */
+file: string, 
+/**
+ * Pages in the queue.
+ */
+pages: number, 
+/**
+ * Of which read from their text layer (no request).
+ */
+text_layer: number, 
+/**
+ * Of which rendered, to send to the vision model.
+ */
+vision: number, 
+/**
+ * The page plan in one sentence.
+ */
+sentence: string, 
+/**
+ * Every page, in order.
+ */
+staged: Array<StagedImage>, 
+/**
+ * The pages already read (from their text layer).
+ */
+read: Array<OcrResult>, };

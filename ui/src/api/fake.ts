@@ -396,6 +396,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       if (p.reset_caps) {
         k.daily_cap = settings.daily_cap;
         k.minute_cap = settings.minute_cap;
+  let captureState = { shortcut: 'Ctrl+Alt+O', active: true, error: null as string | null };
       }
       refresh();
       changed();
@@ -534,6 +535,18 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       ch.onmessage(ev);
       if (tick) await sleep(tick);
     };
+    capture_status: () => ({ ...captureState }),
+    capture_set_shortcut: (a) => {
+      const text = String(a.shortcut ?? '').trim();
+      if (text && !/^(ctrl|control|alt|super|shift)\+/i.test(text)) {
+        fail('usage', `"${text}" has no Ctrl, Alt or Super; a global shortcut needs one, e.g. Ctrl+Alt+O`);
+      }
+      captureState = { shortcut: text, active: text !== '', error: null };
+      return { ...captureState };
+    },
+    capture_start: () => fail('usage', 'the screen cannot be captured here: the demo backend has no screen'),
+    capture_cancel: () => null,
+    capture_copy: () => 'The region\'s text is on the clipboard.',
     const reasoning = `The person asks: "${prompt}". Let me think about what they need, check the details, and answer plainly.`;
     const answer = `Here is an answer to **${prompt.slice(0, 40)}**:\n\n1. First point.\n2. Second point, with \`code\`.\n\nThat is all.`;
     const resolved = chainOf('chat');

@@ -6,6 +6,8 @@ import { Channel, invoke, type InvokeArgs, type InvokeOptions } from '@tauri-app
 import { listen, TauriEvent, type EventCallback } from '@tauri-apps/api/event';
 import type {
   AlertRow,
+  CaptureRegion,
+  CaptureStatus,
   CatalogueModel,
   ChatEvent,
   ChatMessage,
@@ -22,6 +24,7 @@ import type {
   OcrEvent,
   OcrPlan,
   OcrResult,
+  PdfStaged,
   SettingsPatch,
   SettingsView,
   StagedImage,
@@ -189,6 +192,10 @@ export const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
 export const ocrStage = (name: string, bytes: Uint8Array): Promise<StagedImage> =>
   call('ocr_stage', bytes, { headers: { 'x-keywheel-name': encodeURIComponent(name) } });
 
+/** Sends a picked PDF's bytes; its pages are staged one item each (text-layer pages come read). */
+export const pdfStage = (name: string, bytes: Uint8Array): Promise<PdfStaged> =>
+  call('pdf_stage', bytes, { headers: { 'x-keywheel-name': encodeURIComponent(name) } });
+
 export const ocrStaged = (): Promise<StagedImage[]> => call('ocr_staged');
 
 export const ocrUnstage = (id: number): Promise<null> => call('ocr_unstage', { id });
@@ -205,6 +212,33 @@ export const ocrCancel = (): Promise<null> => call('ocr_cancel');
 
 /** Opens a native save dialog for the image's Markdown; the path written, or null if cancelled. */
 export const ocrSave = (id: number): Promise<string | null> => call('ocr_save', { id });
+
+// ------------------------------------------------------------------------------------- capture
+
+/** The capture shortcut as saved, and whether the desktop registered it. */
+export const captureStatus = (): Promise<CaptureStatus> => call('capture_status');
+
+/** Sets the capture shortcut (`''`: none); registered before it is saved. */
+export const captureSetShortcut = (shortcut: string): Promise<CaptureStatus> =>
+  call('capture_set_shortcut', { shortcut });
+
+/** Hides the window and grabs the whole screen; the grab as PNG bytes (the window stays hidden). */
+export const captureStart = async (): Promise<Uint8Array> => new Uint8Array(await call<ArrayBuffer>('capture_start'));
+
+/** Shows the window over the whole screen (once the page shows the frozen grab). */
+export const captureShow = (): Promise<null> => call('capture_show');
+
+/** Cancels: the window goes back as it was. */
+export const captureCancel = (): Promise<null> => call('capture_cancel');
+
+/** Crops the region (in the grab's pixels) and stages it like any image; the window goes back. */
+export const captureRegion = (region: CaptureRegion): Promise<StagedImage> => call('capture_region', { region });
+
+/** Puts a read image's text on the clipboard (with a desktop notification); the sentence. */
+export const captureCopy = (id: number): Promise<string> => call('capture_copy', { id });
+
+/** Puts text on the system clipboard from the Rust side (kept while the app runs). */
+export const clipboardWrite = (text: string): Promise<null> => call('clipboard_write', { text });
 
 // -------------------------------------------------------------------------------------- window
 
@@ -248,6 +282,13 @@ export const onOcrStaged = (cb: (images: StagedImage[]) => void): Unsubscribe =>
 /** A file dropped on the window could not be staged (too large, unreadable, …). */
 export const onDropError = (cb: (error: ApiError) => void): Unsubscribe =>
   subscribe<IpcError>('drop-error', (e) => cb(toApiError(e.payload)));
+
+/** A PDF dropped on the window was staged page by page by the Rust side. */
+export const onPdfStaged = (cb: (pdf: PdfStaged) => void): Unsubscribe =>
+  subscribe<PdfStaged>('pdf-staged', (e) => cb(e.payload));
+
+/** The capture shortcut was pressed (anywhere on the desktop). */
+export const onCaptureShortcut = (cb: () => void): Unsubscribe => subscribe<null>('capture-shortcut', () => cb());
 
 /** Files are being dragged over the window (true) or left / were dropped (false). */
 export function onDragHover(cb: (hovering: boolean) => void): Unsubscribe {

@@ -2,6 +2,7 @@
 // view so pasting or dropping images from any view, and switching views mid-run, lose nothing.
 
 import {
+  clipboardWrite,
   MAX_IMAGE_BYTES,
   ocrCancel,
   ocrPlan,
@@ -10,13 +11,16 @@ import {
   ocrStage,
   ocrStaged,
   ocrUnstage,
+  pdfStage,
   toApiError,
   type ImageResult,
   type JobStatus,
   type OcrEvent,
   type OcrPlan,
+  type PdfStaged,
   type StagedImage,
 } from '../api';
+import { joinTexts } from './copyall';
 import { formatBytes, num } from './format';
 
 export type OcrItem = {
@@ -46,10 +50,15 @@ export function refuseFile(file: { name: string; size: number; type: string }): 
     return `${file.name} is ${formatBytes(file.size)}; images over ${formatBytes(MAX_IMAGE_BYTES)} cannot be read. Scale it down or crop it, then add it again.`;
   }
   if (file.size === 0) return `${file.name} is empty.`;
-  if (file.type && !file.type.startsWith('image/')) {
-    return `${file.name} is not an image (${file.type}). Use PNG, JPEG, WebP, GIF, BMP or TIFF.`;
+  if (file.type && !file.type.startsWith('image/') && !isPdf(file)) {
+    return `${file.name} is not an image or a PDF (${file.type}). Use PNG, JPEG, WebP, GIF, BMP, TIFF or PDF.`;
   }
   return null;
+}
+
+/** Whether a picked file is a PDF (read page by page). */
+export function isPdf(file: { name: string; type: string }): boolean {
+  return file.type === 'application/pdf' || (!file.type && /\.pdf$/i.test(file.name));
 }
 
 /** A readable, unique-enough name for a pasted image (the clipboard calls them all image.png). */
@@ -91,6 +100,8 @@ export class OcrStore {
   /** Notes from the running batch (rotation, waits, local fallback). */
   notes = $state<string[]>([]);
   runError = $state<string | null>(null);
+  /** The page plan of each PDF staged ("scan.pdf: 23 pages; 6 read from the text layer …"). */
+  pdfPlans = $state<string[]>([]);
   /** A short confirmation (copied, saved to …). */
   flash = $state<string | null>(null);
   /** The last file-picker request the view has honoured (see `app.pickFiles`). */
@@ -147,6 +158,12 @@ export class OcrStore {
       this.staging += 1;
       try {
         const bytes = new Uint8Array(await file.arrayBuffer());
+        if (isPdf(file)) {
+          const pdf = await pdfStage(file.name, bytes);
+          this.addPdf(pdf);
+          staged.push(...pdf.staged);
+          continue;
+        }
         const s = await ocrStage(file.name, bytes);
         staged.push(s);
         this.addStaged([s]);
@@ -157,6 +174,13 @@ export class OcrStore {
       }
     }
     if (staged.length > 0) await this.refreshPlan();
+  }
+
+  /** A PDF's pages (dropped or picked): one item each; text-layer pages arrive read. */
+  addPdf(pdf: PdfStaged): void {
+    this.addStaged(pdf.staged);
+    for (const r of pdf.read) this.applyResult(r.id, r.result);
+    this.pdfPlans = [...this.pdfPlans.filter((p) => p !== pdf.sentence), pdf.sentence];
   }
 
   dismissNotice(i: number): void {
@@ -197,6 +221,7 @@ export class OcrStore {
 
   async clearDone(): Promise<void> {
     for (const item of this.done) await this.remove(item.id);
+    if (this.items.length === 0) this.pdfPlans = [];
   }
 
   /** Reads the given images (default: all not done). Resolves when the batch ends. */
@@ -283,6 +308,20 @@ export class OcrStore {
 
   async save(id: number): Promise<void> {
     try {
+  /** "Copy all": every read image's text, joined as `keywheel ocr` prints several images. */
+  async copyAll(): Promise<void> {
+    const text = joinTexts(this.done.map((i) => ({ name: i.name, text: i.result?.text })));
+    if (!text) return;
+    try {
+      // The system clipboard through the backend; the page's own clipboard where there is none.
+      await clipboardWrite(text).catch(() => writeClipboard(text));
+      const n = this.done.filter((i) => i.result?.text).length;
+      this.say(`Copied the text of ${n} image${n === 1 ? '' : 's'}.`);
+    } catch (e) {
+      this.say(`Could not copy: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
       const path = await ocrSave(id);
       if (path) this.say(`Saved to ${path}`);
     } catch (e) {

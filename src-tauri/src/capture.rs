@@ -1,0 +1,452 @@
+//! Reading a region of the screen: the whole screen is grabbed first (through
+//! `keywheel-capture`: X11, or the Wayland desktop portal) while the window is hidden, so the
+//! picture is frozen; the window then covers the screen and shows that picture as a full-screen
+//! view in the same web view, where the person drags a rectangle (`Esc` cancels). The region is
+//! cropped from the frozen picture and staged like any other image, so it goes through the same
+//! path as a dropped one (quota plan, ledger, cache); its text goes to the clipboard.
+//!
+//! Why a full-screen view of the one window and not a second overlay window: the app keeps one
+//! window and one web view (ARCHITECTURE.md: no new windows), the overlay shares the page's
+//! state (the queue, the shortcut help, dark mode), no second WebKit process starts, and the
+//! end-to-end suite drives it in the same WebDriver session.
+//!
+//! The global shortcut (default [`DEFAULT_SHORTCUT`], `capture_shortcut` in `config.toml`,
+//! editable in Settings) is registered with `tauri-plugin-global-shortcut` from the Rust side;
+//! the web view gets no permission for it. It needs X11: on Wayland there are no global grabs,
+//! and the status says so (the Capture button still works through the portal).
+
+use std::io::Cursor;
+use std::sync::Mutex;
+
+use keywheel_capture::Region;
+use keywheel_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Manager, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow};
+use tauri_plugin_global_shortcut::{GlobalShortcutExt, Modifiers, Shortcut, ShortcutState};
+use ts_rs::TS;
+
+use crate::state::AppState;
+
+/// The shortcut a fresh install gets.
+pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+O";
+
+/// The event the web view hears when the shortcut is pressed.
+pub const SHORTCUT_EVENT: &str = "capture-shortcut";
+
+/// A rectangle of the frozen screen, in its pixels (not CSS pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, TS)]
+pub struct CaptureRegion {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width (at least 1).
+    pub w: u32,
+    /// Height (at least 1).
+    pub h: u32,
+}
+
+/// What the Settings panel and the Capture button show about capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CaptureStatus {
+    /// The shortcut as saved (`""`: none).
+    pub shortcut: String,
+    /// Whether it is registered with the desktop now.
+    pub active: bool,
+    /// Why it is not, as a sentence.
+    pub error: Option<String>,
+}
+
+/// The window as it was before it covered the screen.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    position: PhysicalPosition<i32>,
+    size: PhysicalSize<u32>,
+    maximized: bool,
+}
+
+/// The grab shown while the person picks a region.
+#[derive(Debug)]
+struct Frozen {
+    png: Vec<u8>,
+    width: u32,
+    height: u32,
+}
+
+/// Capture's own managed state (the frozen screen, the window's geometry, the shortcut).
+#[derive(Debug, Default)]
+pub struct Capture {
+    frozen: Mutex<Option<Frozen>>,
+    geometry: Mutex<Option<Geometry>>,
+    status: Mutex<Option<CaptureStatus>>,
+}
+
+impl Capture {
+    /// The shortcut's state (before `register_saved` ran: the saved one, inactive).
+    pub fn status(&self, saved: &str) -> CaptureStatus {
+        self.status
+            .lock()
+            .expect("capture lock")
+            .clone()
+            .unwrap_or_else(|| CaptureStatus {
+                shortcut: saved.to_string(),
+                active: false,
+                error: None,
+            })
+    }
+
+    fn set_status(&self, status: CaptureStatus) -> CaptureStatus {
+        *self.status.lock().expect("capture lock") = Some(status.clone());
+        status
+    }
+
+    /// Keeps a grab; returns its size.
+    fn freeze(&self, png: Vec<u8>, width: u32, height: u32) {
+        *self.frozen.lock().expect("capture lock") = Some(Frozen { png, width, height });
+    }
+
+    /// Crops `region` out of the frozen grab (which is dropped) as PNG bytes.
+    pub fn take_region(&self, region: CaptureRegion) -> Result<Vec<u8>> {
+        let frozen = self
+            .frozen
+            .lock()
+            .expect("capture lock")
+            .take()
+            .ok_or_else(|| {
+                Error::Usage("there is no frozen screen to read; press Capture again".into())
+            })?;
+        crop(&frozen.png, frozen.width, frozen.height, region)
+    }
+
+    /// Drops the frozen grab (cancelled).
+    pub fn thaw(&self) {
+        self.frozen.lock().expect("capture lock").take();
+    }
+}
+
+/// Parses a shortcut such as `Ctrl+Alt+O`; it must have a modifier (a bare key grabbed
+/// system-wide would stop that key working in every program).
+pub fn parse_shortcut(text: &str) -> Result<Shortcut> {
+    let text = text.trim();
+    let shortcut: Shortcut = text.parse().map_err(|e| {
+        Error::Usage(format!(
+            "\"{text}\" is not a shortcut ({e}); write modifiers and a key joined by +, e.g. {DEFAULT_SHORTCUT}"
+        ))
+    })?;
+    if shortcut.mods.is_empty() || shortcut.mods == Modifiers::SHIFT {
+        return Err(Error::Usage(format!(
+            "\"{text}\" has no Ctrl, Alt or Super; a global shortcut needs one, e.g. {DEFAULT_SHORTCUT}"
+        )));
+    }
+    Ok(shortcut)
+}
+
+/// Crops `r` out of a `width`×`height` PNG, as PNG bytes. A region outside the picture, or
+/// empty, is refused.
+pub fn crop(png: &[u8], width: u32, height: u32, r: CaptureRegion) -> Result<Vec<u8>> {
+    let region = Region {
+        x: r.x,
+        y: r.y,
+        w: r.w,
+        h: r.h,
+    };
+    if r.w == 0 || r.h == 0 || !region.fits(width, height) {
+        return Err(Error::BadInput(format!(
+            "the region {region} (X,Y,W,H) is not inside the {width}×{height} screen; drag a rectangle on it"
+        )));
+    }
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .map_err(|e| Error::BadInput(format!("the screen grab could not be read ({e})")))?
+        .to_rgb8();
+    let part = image::imageops::crop_imm(&img, r.x, r.y, r.w, r.h).to_image();
+    let mut out = Vec::new();
+    part.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .map_err(|e| Error::BadInput(format!("the region could not be encoded ({e})")))?;
+    Ok(out)
+}
+
+/// The queue name of a region read at `now`: `screen-20261201-124305.png`.
+pub fn region_name(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("screen-{}.png", now.format("%Y%m%d-%H%M%S"))
+}
+
+/// The notification after a region's text reached the clipboard.
+pub fn copied_sentence(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars == 0 {
+        return "No text was found in the region; the clipboard is unchanged.".into();
+    }
+    let first: String = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect();
+    format!(
+        "The region's text is on the clipboard ({chars} character{}): {first}",
+        if chars == 1 { "" } else { "s" }
+    )
+}
+
+/// Registers the saved shortcut at start (its failure is kept for Settings, never fatal).
+pub fn register_saved<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
+    let saved = state.pool.settings().capture_shortcut.clone();
+    let capture = app.state::<Capture>();
+    let status = register(app, None, &saved);
+    if let Some(e) = &status.error {
+        tracing::info!("capture shortcut not registered: {e}");
+    }
+    capture.set_status(status);
+}
+
+/// Replaces the registered shortcut with `text` (`""`: none) and says how it went.
+fn register<R: Runtime>(app: &AppHandle<R>, old: Option<&str>, text: &str) -> CaptureStatus {
+    let gs = app.global_shortcut();
+    if let Some(old) = old.filter(|o| !o.trim().is_empty())
+        && let Ok(s) = parse_shortcut(old)
+    {
+        let _ = gs.unregister(s);
+    }
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return CaptureStatus {
+            shortcut: text,
+            active: false,
+            error: None,
+        };
+    }
+    let error = match parse_shortcut(&text) {
+        Err(e) => Some(e.to_string()),
+        Ok(s) => gs
+            .register(s)
+            .err()
+            .map(|e| explain_register(&text, &e.to_string())),
+    };
+    CaptureStatus {
+        active: error.is_none(),
+        shortcut: text,
+        error,
+    }
+}
+
+fn explain_register(text: &str, why: &str) -> String {
+    let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty());
+    if wayland {
+        format!(
+            "{text} could not be registered: a Wayland desktop gives programs no global shortcuts; \
+             use the Capture button, or bind `keywheel ocr --screen --copy` to a key in your desktop's settings"
+        )
+    } else {
+        format!("{text} could not be registered ({why}); another program may use it — pick another")
+    }
+}
+
+/// Sets a new shortcut: registered first, saved to `config.toml` only if that worked (or it is
+/// `""`, none).
+pub fn set_shortcut<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    text: &str,
+) -> Result<CaptureStatus> {
+    let text = text.trim();
+    if !text.is_empty() {
+        parse_shortcut(text)?;
+    }
+    let capture = app.state::<Capture>();
+    let old = capture.status(&state.pool.settings().capture_shortcut);
+    let status = register(app, Some(&old.shortcut), text);
+    if let Some(e) = status.error.clone() {
+        // Put the old one back: a failed edit changes nothing.
+        capture.set_status(register(app, None, &old.shortcut));
+        return Err(Error::Usage(e));
+    }
+    state.edit_settings(&keywheel_core::config::SettingsEdit {
+        capture_shortcut: Some(text.to_string()),
+        ..Default::default()
+    })?;
+    Ok(capture.set_status(status))
+}
+
+/// The shortcut's handler: a press tells the web view, which runs the same flow as the button.
+pub fn on_shortcut<R: Runtime>(app: &AppHandle<R>, state: ShortcutState) {
+    if state == ShortcutState::Pressed {
+        let _ = app.emit(SHORTCUT_EVENT, ());
+    }
+}
+
+/// Hides the window, waits for it to leave the screen, grabs the whole screen and keeps the
+/// grab; returns its PNG. The window stays hidden until [`cover`] (or [`restore`] on failure).
+pub async fn freeze<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) -> Result<Vec<u8>> {
+    let capture = app.state::<Capture>();
+    let geometry = Geometry {
+        position: window.outer_position().unwrap_or_default(),
+        size: window.inner_size().unwrap_or_default(),
+        maximized: window.is_maximized().unwrap_or(false),
+    };
+    capture
+        .geometry
+        .lock()
+        .expect("capture lock")
+        .replace(geometry);
+    let _ = window.hide();
+    // Long enough for the window manager (and a compositor's fade) to take it off the screen.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let grabbed = tauri::async_runtime::spawn_blocking(|| keywheel_capture::screen::grab(None))
+        .await
+        .map_err(|e| Error::Usage(format!("the capture stopped unexpectedly ({e}); try again")))?;
+    match grabbed {
+        Ok(shot) => {
+            let png = shot.png.clone();
+            capture.freeze(shot.png, shot.width, shot.height);
+            Ok(png)
+        }
+        Err(e) => {
+            restore(app, window);
+            Err(Error::Usage(format!("{e}")))
+        }
+    }
+}
+
+/// Shows the window over the whole screen (the web view already shows the frozen grab): on top,
+/// undecorated, at 0,0 and the grab's size; full screen as well when the grab is one monitor.
+pub fn cover<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) {
+    let capture = app.state::<Capture>();
+    let size = capture
+        .frozen
+        .lock()
+        .expect("capture lock")
+        .as_ref()
+        .map(|f| PhysicalSize::new(f.width, f.height));
+    let _ = window.unmaximize();
+    let _ = window.set_decorations(false);
+    let _ = window.set_always_on_top(true);
+    let _ = window.set_min_size(None::<tauri::Size>);
+    if let Some(size) = size {
+        let _ = window.set_position(PhysicalPosition::new(0, 0));
+        let _ = window.set_size(size);
+        let one_monitor = window
+            .current_monitor()
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.size() == size);
+        if one_monitor {
+            let _ = window.set_fullscreen(true);
+        }
+    }
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+/// Puts the window back as it was before the capture.
+pub fn restore<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) {
+    let capture = app.state::<Capture>();
+    let _ = window.set_fullscreen(false);
+    let _ = window.set_always_on_top(false);
+    let _ = window.set_decorations(true);
+    let _ = window.set_min_size(Some(PhysicalSize::new(720, 520)));
+    if let Some(g) = capture.geometry.lock().expect("capture lock").take() {
+        let _ = window.set_size(g.size);
+        let _ = window.set_position(g.position);
+        if g.maximized {
+            let _ = window.maximize();
+        }
+    }
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_region_is_cropped_from_the_frozen_screen_pixel_for_pixel() {
+        let capture = Capture::default();
+        capture.freeze(png(64, 40), 64, 40);
+        let r = CaptureRegion {
+            x: 10,
+            y: 5,
+            w: 20,
+            h: 8,
+        };
+        let out = capture.take_region(r).unwrap();
+        let img = image::load_from_memory(&out).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (20, 8));
+        assert_eq!(img.get_pixel(0, 0).0, [10, 5, 7]);
+        assert_eq!(img.get_pixel(19, 7).0, [29, 12, 7]);
+        let again = capture.take_region(r).unwrap_err().to_string();
+        assert!(
+            again.contains("press Capture again"),
+            "one region per grab: {again}"
+        );
+    }
+
+    #[test]
+    fn a_region_outside_the_screen_or_empty_is_refused_with_a_sentence() {
+        let shot = png(32, 32);
+        for r in [
+            CaptureRegion {
+                x: 30,
+                y: 0,
+                w: 5,
+                h: 5,
+            },
+            CaptureRegion {
+                x: 0,
+                y: 0,
+                w: 0,
+                h: 5,
+            },
+            CaptureRegion {
+                x: u32::MAX,
+                y: 0,
+                w: 2,
+                h: 2,
+            },
+        ] {
+            let e = crop(&shot, 32, 32, r).unwrap_err();
+            assert_eq!(e.code(), keywheel_core::ErrorCode::BadInput);
+            assert!(e.to_string().contains("32×32"), "{e}");
+        }
+    }
+
+    #[test]
+    fn shortcuts_need_a_modifier_and_bad_ones_say_how_to_write_one() {
+        assert!(parse_shortcut(DEFAULT_SHORTCUT).is_ok());
+        assert!(parse_shortcut(" super+shift+KeyT ").is_ok());
+        for bad in ["O", "Shift+O", "Ctrl+", "Ctrl+Nope", ""] {
+            let e = parse_shortcut(bad).unwrap_err().to_string();
+            assert!(e.contains(DEFAULT_SHORTCUT), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn names_and_sentences_for_the_person() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:43:05Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(region_name(t), "screen-20261201-124305.png");
+        let s = copied_sentence("\n  INVOICE 4711\nline two");
+        assert!(s.contains("clipboard") && s.contains("INVOICE 4711"), "{s}");
+        assert!(s.contains("24 characters"), "{s}");
+        assert!(copied_sentence("").contains("No text"));
+    }
+
+    #[test]
+    fn the_default_shortcut_is_the_core_default() {
+        assert_eq!(
+            keywheel_core::Settings::default().capture_shortcut,
+            DEFAULT_SHORTCUT
+        );
+    }
+}
