@@ -66,6 +66,9 @@ impl Ledger {
         now: DateTime<Utc>,
         retention_days: u32,
     ) -> Result<Option<Pruned>> {
+        if let Some(pg) = self.pg() {
+            return pg.prune_at_start(now, retention_days);
+        }
         let now_ms = now.timestamp_millis();
         let last: Option<i64> = self.read(|tx| {
             Ok(tx

@@ -302,3 +302,29 @@ fn a_machine_without_the_current_key_uses_its_own_and_leaves_the_team_key() {
     assert!(moved.rotated);
     assert_eq!(l.current_key().unwrap(), moved.key);
 }
+
+#[test]
+fn old_rows_are_pruned_once_an_hour_on_both_backends() {
+    for b in BOTH {
+        let o = b.open(caps(50, 1000));
+        let l = &o.ledger;
+        let k = api_key(30);
+        let long_ago = t0() - chrono::Duration::days(100);
+        l.upsert_key(&k, KeySource::Env, None, None, long_ago)
+            .unwrap();
+        let inst = l.register_instance("cli", 1, long_ago).unwrap();
+        assert!(granted(&reserve(l, &inst, &k.id(), long_ago)), "{b:?}");
+        assert!(granted(&reserve(l, &inst, &k.id(), t0())), "{b:?}");
+        let pruned = l
+            .prune_at_start(t0(), 30)
+            .unwrap()
+            .expect("the first start prunes");
+        assert_eq!(pruned.requests, 1, "{b:?}: {pruned:?}");
+        assert!(
+            l.prune_at_start(ms(60_000), 30).unwrap().is_none(),
+            "{b:?}: once an hour"
+        );
+        // The day totals stay; the consistency check starts after the cut.
+        assert_eq!(l.inconsistencies().unwrap(), vec![], "{b:?}");
+    }
+}
