@@ -102,6 +102,7 @@ impl Error {
             Error::NoUsableKey(_) => ErrorCode::NoUsableKey,
             Error::Upstream(_) => ErrorCode::Upstream,
             Error::Cancelled => ErrorCode::Cancelled,
+            Error::LedgerUnreachable(_) => ErrorCode::LedgerUnreachable,
             Error::Db(_)
             | Error::Pool(_)
             | Error::Migration(_)
@@ -118,6 +119,7 @@ impl Error {
             ErrorCode::NoUsableKey => 4,
             ErrorCode::Upstream => 5,
             ErrorCode::BadInput => 6,
+            ErrorCode::LedgerUnreachable => 7,
             ErrorCode::Storage | ErrorCode::Cancelled => 1,
         }
     }
