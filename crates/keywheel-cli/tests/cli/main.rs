@@ -2,5 +2,6 @@
 //! keywheel-mock on 127.0.0.1 with its own data dir.
 mod ask;
 mod foundation;
+mod ledger;
 mod monitoring;
 mod ocr;
