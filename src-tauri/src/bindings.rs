@@ -7,27 +7,29 @@ use keywheel_core::alerts::Rule;
 use keywheel_core::catalogue::KeyCheck;
 use keywheel_core::chains::{ChainEntry, EntryReason, ResolvedChain};
 use keywheel_core::dispatch::{Kind, Outcome};
-use keywheel_core::forecast::Forecast;
+use keywheel_core::forecast::{Forecast, Summary};
 use keywheel_core::keys::KeySource;
+use keywheel_core::ledger::RequestState;
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::ledger::instances::InstanceInfo;
 use keywheel_core::ledger::jobs::JobStatus;
-use keywheel_core::ledger::request_log::{DayAggregate, RequestRow};
+use keywheel_core::ledger::request_log::{DayAggregate, RequestRow, StatusClass};
 use keywheel_core::ledger::reserve::Availability;
 use keywheel_core::ledger::usage::DayUsage;
 use keywheel_core::ledger::{Adoption, Credits, KeyRecord, KeyStatus};
-use keywheel_core::ocr::{ImageResult, QuotaPlan};
+use keywheel_core::ocr::{ErrorClass, ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::{
     FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
 };
 use keywheel_core::pool::{KeyView, StatusView, UsageView};
+use keywheel_core::progress::{Note, Notice};
 use keywheel_core::{ErrorCode, KeyId};
 use ts_rs::TS;
 
-use crate::dto::*;
-use crate::error::IpcError;
 use crate::capture::{CaptureRegion, CaptureStatus};
 use crate::documents::PdfStaged;
+use crate::dto::*;
+use crate::error::IpcError;
 use crate::gateway::{GatewaySession, GatewayStatus, LoggedRequest};
 
 /// Where the generated file lives, relative to this crate.
@@ -69,6 +71,12 @@ pub fn typescript() -> String {
         ImageResult,
         Usage,
         Kind,
+        RequestState,
+        StatusClass,
+        Summary,
+        ErrorClass,
+        Notice,
+        Note,
         Outcome,
         ErrorCode,
         Credits,
@@ -98,6 +106,9 @@ pub fn typescript() -> String {
         GatewayStatus,
         GatewaySession,
         LoggedRequest,
+        CaptureRegion,
+        CaptureStatus,
+        PdfStaged,
     ];
     let mut out = String::from(
         "// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:\n\
@@ -106,9 +117,6 @@ pub fn typescript() -> String {
          // count, size and id here stays far below 2^53.\n\n",
     );
     for d in decls {
-        CaptureRegion,
-        CaptureStatus,
-        PdfStaged,
         out.push_str("export ");
         out.push_str(&d.replace("bigint", "number"));
         out.push_str("\n\n");

@@ -3,10 +3,13 @@
 
 use keywheel_core::catalogue::KeyCheck;
 use keywheel_core::chains::ResolvedChain;
+use keywheel_core::dispatch::Kind;
 use keywheel_core::ledger::jobs::JobStatus;
+use keywheel_core::ledger::request_log::StatusClass;
 use keywheel_core::ocr::{ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::ModelInfo;
 use keywheel_core::pool::KeyView;
+use keywheel_core::progress::Note;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -51,10 +54,10 @@ pub struct KeyPatch {
 pub struct LogQuery {
     /// Only this key id.
     pub key_id: Option<String>,
-    /// `chat` or `ocr`.
-    pub kind: Option<String>,
+    /// Chat or OCR.
+    pub kind: Option<Kind>,
     /// Only this outcome class (`ok`, `rate_limited`, …).
-    pub status_class: Option<String>,
+    pub status_class: Option<StatusClass>,
     /// Only requests that fell back or rotated.
     #[serde(default)]
     pub only_fallbacks: bool,
@@ -123,39 +126,11 @@ pub enum ChatEvent {
         /// The new text.
         text: String,
     },
-    /// The request starts again: discard what streamed so far.
-    Retry {
-        /// The attempt about to start.
-        attempt: u32,
-        /// How long it waits first.
-        wait_ms: u64,
-        /// Why, as a sentence.
-        reason: String,
-    },
-    /// The app moved to another key.
-    Fallback {
-        /// From key id.
-        from: String,
-        /// To key id.
-        to: String,
-        /// Why, as a sentence.
-        reason: String,
-    },
-    /// Waiting for a per-minute slot.
-    Waiting {
-        /// How long.
-        wait_ms: u64,
-    },
-    /// An alert fired.
-    Alert {
-        /// Its sentence.
-        message: String,
-    },
-    /// A sentence for the person: which model answers and why (e.g. R1 needs credits).
-    Note {
-        /// The sentence.
-        message: String,
-    },
+    /// A retry (discard what streamed so far), a key fallback, a wait, an alert, a sentence
+    /// about the models: the core's structured note with its sentence, as the OCR stream
+    /// sends it too.
+    #[serde(untagged)]
+    Progress(Note),
 }
 
 impl From<IpcError> for IpcErrorRecord {
@@ -210,11 +185,6 @@ pub enum OcrEvent {
         /// No quota spent for it.
         free: bool,
     },
-    /// A retry, a fallback, a wait.
-    Note {
-        /// The sentence.
-        message: String,
-    },
     /// An image finished (its result).
     Image {
         /// The staged image.
@@ -222,6 +192,9 @@ pub enum OcrEvent {
         /// Its result.
         result: ImageResult,
     },
+    /// A retry, a fallback, a wait, a tile read locally: the core's note with its sentence.
+    #[serde(untagged)]
+    Progress(Note),
 }
 
 /// One image's result.
@@ -291,6 +264,7 @@ impl From<&ModelInfo> for CatalogueModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keywheel_core::progress::Notice;
 
     #[test]
     fn a_settings_patch_without_pins_leaves_them_and_an_empty_pin_unpins() {
@@ -335,12 +309,13 @@ mod tests {
 
     #[test]
     fn a_note_streams_as_its_own_event() {
-        let e = ChatEvent::Note {
+        let e = ChatEvent::Progress(Note::new(Notice::Note {
             message: "DeepSeek R1 is a paid model on OpenRouter".into(),
-        };
+        }));
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
-            serde_json::json!({"type": "note", "message": "DeepSeek R1 is a paid model on OpenRouter"})
+            serde_json::json!({"type": "note", "message": "DeepSeek R1 is a paid model on OpenRouter",
+                               "about": null, "sentence": "DeepSeek R1 is a paid model on OpenRouter"})
         );
     }
 }

@@ -60,7 +60,7 @@ pub fn run(
             local,
             free,
         }),
-        Event::Note(message) => emit(OcrEvent::Note { message }),
+        Event::Note(note) => emit(OcrEvent::Progress(note)),
     };
     let dispatcher = batch.sends().then_some(&state.dispatcher);
     let results = tauri::async_runtime::block_on(batch.run(dispatcher, &on, &cancel));

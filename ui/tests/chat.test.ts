@@ -21,18 +21,30 @@ describe('applyChatEvent', () => {
     const s = fresh();
     applyChatEvent(s, { type: 'reasoning', text: 'half' });
     applyChatEvent(s, { type: 'content', text: 'partial' });
-    applyChatEvent(s, { type: 'retry', attempt: 2, wait_ms: 1500, reason: 'the stream was cut' });
+    applyChatEvent(s, {
+      type: 'retry',
+      attempt: 2,
+      wait_ms: 1500,
+      class: 'transient',
+      reason: 'the stream was cut',
+      about: null,
+      sentence: 'Retrying (attempt 2) in 1.5 s: the stream was cut',
+    });
     expect(s.reasoning).toBe('');
     expect(s.content).toBe('');
     expect(s.notes).toEqual(['Retrying (attempt 2) in 1.5 s: the stream was cut']);
   });
 
+  // The sentences are the core's (progress.rs); the view shows them as they come.
   it('fallbacks, waits and alerts are notes', () => {
-    expect(noteFor({ type: 'fallback', from: 'k1', to: 'k2', reason: 'daily cap reached' })).toBe(
-      'Switched from k1 to k2: daily cap reached',
+    const note = (n: object, sentence: string) => ({ ...n, about: null, sentence }) as ChatEvent;
+    expect(
+      noteFor(note({ type: 'fallback', from: 'k1', to: 'k2', class: 'key_invalid' }, 'Switched from k1 to k2: daily cap reached')),
+    ).toBe('Switched from k1 to k2: daily cap reached');
+    expect(noteFor(note({ type: 'waiting', wait_ms: 20_000 }, 'Waiting 20 s for the per-minute limit…'))).toMatch(/^Waiting 20 s/);
+    expect(noteFor(note({ type: 'alert', message: 'Key Work has 5 requests left.' }, 'Key Work has 5 requests left.'))).toBe(
+      'Key Work has 5 requests left.',
     );
-    expect(noteFor({ type: 'waiting', wait_ms: 20_000 })).toMatch(/^Waiting 20 s/);
-    expect(noteFor({ type: 'alert', message: 'Key Work has 5 requests left.' })).toBe('Key Work has 5 requests left.');
     expect(noteFor({ type: 'content', text: 'x' })).toBeNull();
   });
 });

@@ -10,49 +10,67 @@ import {
   formatWait,
   humanDuration,
   keychainSentence,
-  statusText,
 } from '../src/lib/format';
 import type { Availability } from '../src/api';
 
 const now = new Date('2026-11-26T20:47:55Z');
 const midnight = '2026-11-27T00:00:00Z';
 
+// The words are the core's (crates/keywheel-core/src/pool/words.rs tests these same cases);
+// the views show the label and the sentence a key view carries, in the tone of its state.
 describe('availability', () => {
+  const key = (availability: Availability, availability_label: string, availability_sentence: string) => ({
+    availability,
+    availability_label,
+    availability_sentence,
+  });
+
   it('says when a spent key frees, in UTC', () => {
-    const av: Availability = { state: 'key_spent', until: midnight };
-    expect(availabilityBadge(av, now)).toEqual({ text: 'spent until 00:00 UTC', tone: 'warn' });
-    expect(availabilitySentence(av, now)).toBe('Its daily cap is spent; it frees at 00:00 UTC.');
+    const k = key({ state: 'key_spent', until: midnight }, 'spent until 00:00 UTC', 'Its daily cap is spent; it frees at 00:00 UTC.');
+    expect(availabilityBadge(k)).toEqual({ text: 'spent until 00:00 UTC', tone: 'warn' });
+    expect(availabilitySentence(k)).toBe('Its daily cap is spent; it frees at 00:00 UTC.');
   });
 
   it('an account spent for the day names the account', () => {
-    const av: Availability = { state: 'account_spent', until: midnight };
-    expect(availabilityBadge(av, now).text).toBe('account spent until 00:00 UTC');
-    expect(availabilitySentence(av, now)).toContain('account is spent');
+    const k = key(
+      { state: 'account_spent', until: midnight },
+      'account spent until 00:00 UTC',
+      'Its account is spent for the day; it frees at 00:00 UTC.',
+    );
+    expect(availabilityBadge(k).text).toBe('account spent until 00:00 UTC');
+    expect(availabilitySentence(k)).toContain('account is spent');
   });
 
   it('broken keys say what to do', () => {
-    expect(availabilityBadge({ state: 'broken', status: 'invalid' }, now)).toEqual({
-      text: 'invalid key',
-      tone: 'danger',
-    });
-    expect(availabilitySentence({ state: 'broken', status: 'invalid' }, now)).toMatch(/Replace it/);
-    expect(availabilitySentence({ state: 'broken', status: 'no_credit' }, now)).toMatch(/add credit/);
+    const invalid = key(
+      { state: 'broken', status: 'invalid' },
+      'invalid key',
+      'OpenRouter rejects this key: it was revoked or mistyped. Replace it.',
+    );
+    expect(availabilityBadge(invalid)).toEqual({ text: 'invalid key', tone: 'danger' });
+    expect(availabilitySentence(invalid)).toMatch(/Replace it/);
+    const broke = key(
+      { state: 'broken', status: 'no_credit' },
+      'out of credit',
+      'This key has no credit left: add credit on OpenRouter, then check it.',
+    );
+    expect(availabilitySentence(broke)).toMatch(/add credit/);
   });
 
   it('usable and disabled', () => {
-    expect(availabilityBadge({ state: 'usable' }, now)).toEqual({ text: 'ready', tone: 'ok' });
-    expect(availabilityBadge({ state: 'disabled' }, now).tone).toBe('neutral');
-    expect(availabilitySentence({ state: 'disabled' }, now)).toMatch(/until you enable it/);
+    expect(availabilityBadge(key({ state: 'usable' }, 'ready', 'Ready to use.'))).toEqual({ text: 'ready', tone: 'ok' });
+    const off = key({ state: 'disabled' }, 'disabled', 'Disabled: Keywheel will not use it until you enable it.');
+    expect(availabilityBadge(off).tone).toBe('neutral');
+    expect(availabilitySentence(off)).toMatch(/until you enable it/);
   });
 
   it('a limit further than a day away carries its date', () => {
-    const av: Availability = { state: 'until', status: 'no_credit', until: '2026-11-29T00:00:00Z' };
-    expect(availabilityBadge(av, now).text).toBe('out of credit until 2026-11-29 00:00 UTC');
-  });
-
-  it('unknown statuses are shown in words rather than dropped', () => {
-    expect(statusText('spend_limited')).toBe('spend limit reached');
-    expect(statusText('something_new')).toBe('something new');
+    const k = key(
+      { state: 'until', status: 'no_credit', until: '2026-11-29T00:00:00Z' },
+      'out of credit until 2026-11-29 00:00 UTC',
+      'Unusable (out of credit) until 2026-11-29 00:00 UTC; other keys are used meanwhile.',
+    );
+    expect(availabilityBadge(k).text).toBe('out of credit until 2026-11-29 00:00 UTC');
   });
 });
 
@@ -84,10 +102,11 @@ describe('durations and countdowns', () => {
 });
 
 describe('sentences', () => {
+  // The core writes them (forecast.rs tests the same three); the view shows them.
   it('forecast fragments become sentences', () => {
-    expect(forecastSentence({ summary: 'capped' })).toBe('Daily cap reached.');
-    expect(forecastSentence({ summary: 'not today' })).toMatch(/not reach its cap/);
-    expect(forecastSentence({ summary: 'at 17:40 UTC (in 3 h 5 min)' })).toBe(
+    expect(forecastSentence({ sentence: 'Daily cap reached.' })).toBe('Daily cap reached.');
+    expect(forecastSentence({ sentence: 'Will not reach its cap before the reset at this pace.' })).toMatch(/not reach its cap/);
+    expect(forecastSentence({ sentence: 'At this pace it reaches its cap at 17:40 UTC (in 3 h 5 min).' })).toBe(
       'At this pace it reaches its cap at 17:40 UTC (in 3 h 5 min).',
     );
   });

@@ -78,7 +78,7 @@ describe('OcrStore', () => {
         const ch = (args as { onEvent: Channel<OcrEvent> }).onEvent;
         ch.onmessage({ type: 'tile', id: 1, tile: 0, of: 2, status: 'done', local: false, free: false });
         expect(store.item(1)?.status).toBe('running');
-        ch.onmessage({ type: 'note', message: 'Rotated to key k2.' });
+        ch.onmessage({ type: 'note', message: 'Rotated to key k2.', about: null, sentence: 'Rotated to key k2.' });
         ch.onmessage({ type: 'image', id: 1, result: done('a.png') });
         return [
           { id: 1, result: done('a.png') },

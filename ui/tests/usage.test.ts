@@ -68,20 +68,20 @@ describe('gauges', () => {
   it('key gauges carry today, the cap and the key forecast', () => {
     const view = usageView({
       keys: [key('k1', { today: 3, daily_cap: 50 })],
-      forecasts: [{ subject: 'k1', today: 3, cap: 50, hits_cap_at: null, summary: 'not today' }],
+      forecasts: [{ subject: 'k1', today: 3, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' }],
     });
     const [g] = keyGauges(view);
     expect(g.today).toBe(3);
     expect(g.cap).toBe(50);
-    expect(g.forecast?.summary).toBe('not today');
+    expect(g.forecast?.summary).toEqual({ state: 'not_today' });
   });
 
   it('account gauges come from forecasts that are not keys, with their keys and errors today', () => {
     const view = usageView({
       keys: [key('k1', { account: 'team' }), key('k2', { account: 'team' }), key('k3')],
       forecasts: [
-        { subject: 'k1', today: 1, cap: 50, hits_cap_at: null, summary: 'not today' },
-        { subject: 'team', today: 12, cap: 50, hits_cap_at: null, summary: 'not today' },
+        { subject: 'k1', today: 1, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
+        { subject: 'team', today: 12, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
       ],
       accounts: [agg('team', '2026-11-26', { errors: { transient: 2, key_invalid: 1 } })],
     });

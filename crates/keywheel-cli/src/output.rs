@@ -241,25 +241,13 @@ pub fn sparkline(values: &[u32]) -> String {
         .collect()
 }
 
-/// A short state label for a key.
-pub fn availability(a: &keywheel_core::ledger::reserve::Availability, available: bool) -> String {
-    use keywheel_core::ledger::reserve::Availability as A;
-    let s = match a {
-        A::Usable => "usable".to_string(),
-        A::Disabled => "disabled".to_string(),
-        A::Broken { status } => status.as_str().replace('_', " "),
-        A::Until { status, until } => format!(
-            "{} until {}",
-            status.as_str().replace('_', " "),
-            until.format("%H:%M UTC")
-        ),
-        A::KeySpent { .. } => "spent today".to_string(),
-        A::AccountSpent { .. } => "account spent today".to_string(),
-    };
-    if available {
-        s
+/// A key's state cell: the core's label ([`keywheel_core::pool::KeyView::availability_label`]),
+/// and whether this process holds the key.
+pub fn availability(k: &keywheel_core::pool::KeyView) -> String {
+    if k.available {
+        k.availability_label.clone()
     } else {
-        format!("{s} (not in this process)")
+        format!("{} (not in this process)", k.availability_label)
     }
 }
 

@@ -11,46 +11,28 @@ use crate::keys::KeyId;
 use crate::ledger::reserve::Availability;
 use crate::pool::Pool;
 
-/// Which rule fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// A key passed the rotation threshold: new instances will move on.
-    RotationThreshold,
-    /// A key reached its daily cap.
-    KeyCap,
-    /// OpenRouter said the key is invalid (401).
-    KeyInvalid,
-    /// The key's account has no credit (402).
-    NoCredit,
-    /// The key hit its spend limit (403 "Key limit exceeded").
-    SpendLimited,
-    /// A paid model answered 402 "insufficient credits": the account's chains use free
-    /// models for the day; its keys stay in use.
-    PaidRefused,
-    /// An account is spent for the UTC day.
-    AccountSpent,
-    /// Every key is spent or capped.
-    AllSpent,
-    /// Many recent requests on a key failed.
-    ErrorSpike,
-}
-
-impl Rule {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::RotationThreshold => "rotation_threshold",
-            Rule::KeyCap => "key_cap",
-            Rule::KeyInvalid => "key_invalid",
-            Rule::NoCredit => "no_credit",
-            Rule::SpendLimited => "spend_limited",
-            Rule::PaidRefused => "paid_refused",
-            Rule::AccountSpent => "account_spent",
-            Rule::AllSpent => "all_spent",
-            Rule::ErrorSpike => "error_spike",
-        }
+crate::vocab::stored_enum! {
+    /// Which rule fired.
+    pub enum Rule {
+        /// A key passed the rotation threshold: new instances will move on.
+        RotationThreshold,
+        /// A key reached its daily cap.
+        KeyCap,
+        /// OpenRouter said the key is invalid (401).
+        KeyInvalid,
+        /// The key's account has no credit (402).
+        NoCredit,
+        /// The key hit its spend limit (403 "Key limit exceeded").
+        SpendLimited,
+        /// A paid model answered 402 "insufficient credits": the account's chains use free
+        /// models for the day; its keys stay in use.
+        PaidRefused,
+        /// An account is spent for the UTC day.
+        AccountSpent,
+        /// Every key is spent or capped.
+        AllSpent,
+        /// Many recent requests on a key failed.
+        ErrorSpike,
     }
 }
 

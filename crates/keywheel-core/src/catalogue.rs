@@ -95,6 +95,41 @@ pub struct KeyCheck {
     pub error: Option<String>,
     /// A sentence about what the check found (keys sharing an account).
     pub note: Option<String>,
+    /// What the check found, in one sentence ([`KeyCheck::summary`]).
+    pub summary: String,
+}
+
+impl KeyCheck {
+    /// A key OpenRouter accepted.
+    fn accepted(id: KeyId, masked: String, info: KeyInfo, note: Option<String>) -> Self {
+        Self::with_summary(KeyCheck {
+            id,
+            masked,
+            ok: true,
+            info: Some(info),
+            error: None,
+            note,
+            summary: String::new(),
+        })
+    }
+
+    /// A key that failed the check (`error` is the sentence).
+    fn refused(id: KeyId, masked: String, error: String) -> Self {
+        Self::with_summary(KeyCheck {
+            id,
+            masked,
+            ok: false,
+            info: None,
+            error: Some(error),
+            note: None,
+            summary: String::new(),
+        })
+    }
+
+    fn with_summary(mut self) -> Self {
+        self.summary = self.summary();
+        self
+    }
 }
 
 /// Adds a key after checking it with `GET /key` (no quota spent). A key OpenRouter rejects
@@ -114,14 +149,7 @@ pub async fn add_checked_key(
             pool.ledger()
                 .set_key_status(&rec.id, KeyStatus::Ok, None, None)?;
             let note = crate::reconcile::record(pool, &key, &info)?.note;
-            let check = KeyCheck {
-                id: rec.id.clone(),
-                masked: rec.masked.clone(),
-                ok: true,
-                info: Some(info),
-                error: None,
-                note,
-            };
+            let check = KeyCheck::accepted(rec.id.clone(), rec.masked.clone(), info, note);
             Ok((rec, Some(check), None))
         }
         Err(f) if f.class == FailureClass::KeyInvalid => Err(Error::BadInput(format!(
@@ -157,14 +185,7 @@ pub async fn check_keys(
                 pool.ledger()
                     .set_key_status(&key.id(), KeyStatus::Ok, None, None)?;
                 let note = crate::reconcile::record(pool, key, &info)?.note;
-                KeyCheck {
-                    note,
-                    id: key.id(),
-                    masked: key.masked().into(),
-                    ok: true,
-                    info: Some(info),
-                    error: None,
-                }
+                KeyCheck::accepted(key.id(), key.masked().into(), info, note)
             }
             Err(f) => {
                 match f.class {
@@ -182,14 +203,7 @@ pub async fn check_keys(
                     )?,
                     _ => {}
                 }
-                KeyCheck {
-                    id: key.id(),
-                    masked: key.masked().into(),
-                    ok: false,
-                    info: None,
-                    error: Some(failure_sentence(&f)),
-                    note: None,
-                }
+                KeyCheck::refused(key.id(), key.masked().into(), failure_sentence(&f))
             }
         };
         out.push(check);

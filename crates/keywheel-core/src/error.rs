@@ -21,6 +21,9 @@ pub enum ErrorCode {
     QuotaExhausted,
     /// No usable key at all: none configured, or all invalid, disabled or out of credit.
     NoUsableKey,
+    /// A local program Keywheel needs is not installed (tesseract, poppler); exit 4 like
+    /// [`ErrorCode::NoUsableKey`]: nothing here can do the work.
+    ToolMissing,
     /// OpenRouter (or the network) kept failing after retries.
     Upstream,
     /// The input itself is bad (a key of the wrong shape, an unreadable image).
@@ -58,6 +61,9 @@ pub enum Error {
     /// No key can be used at all.
     #[error("{0}")]
     NoUsableKey(String),
+    /// A local program is not installed; the sentence says what to install.
+    #[error("{0}")]
+    ToolMissing(String),
     /// Upstream kept failing.
     #[error("{0}")]
     Upstream(String),
@@ -100,6 +106,7 @@ impl Error {
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::QuotaExhausted { .. } => ErrorCode::QuotaExhausted,
             Error::NoUsableKey(_) => ErrorCode::NoUsableKey,
+            Error::ToolMissing(_) => ErrorCode::ToolMissing,
             Error::Upstream(_) => ErrorCode::Upstream,
             Error::Cancelled => ErrorCode::Cancelled,
             Error::LedgerUnreachable(_) => ErrorCode::LedgerUnreachable,
@@ -116,7 +123,7 @@ impl Error {
         match self.code() {
             ErrorCode::Usage | ErrorCode::KeychainUnavailable => 2,
             ErrorCode::QuotaExhausted => 3,
-            ErrorCode::NoUsableKey => 4,
+            ErrorCode::NoUsableKey | ErrorCode::ToolMissing => 4,
             ErrorCode::Upstream => 5,
             ErrorCode::BadInput => 6,
             ErrorCode::LedgerUnreachable => 7,
@@ -146,6 +153,11 @@ mod tests {
         );
         assert_eq!(e.exit_code(), 4);
         assert_eq!(Error::BadInput("x".into()).exit_code(), 6);
+        let missing = Error::ToolMissing("install tesseract".into());
+        assert_eq!(
+            (missing.code(), missing.exit_code()),
+            (ErrorCode::ToolMissing, 4)
+        );
         assert_eq!(
             Error::QuotaExhausted {
                 message: "m".into(),

@@ -29,8 +29,10 @@ pub mod ocr;
 pub mod openrouter;
 pub mod pool;
 pub mod private;
+pub mod progress;
 pub mod reconcile;
 pub mod telemetry;
+mod vocab;
 
 pub use cancel::CancelToken;
 pub use clock::{Clock, FakeClock, SystemClock};

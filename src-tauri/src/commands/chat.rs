@@ -3,7 +3,8 @@
 
 use keywheel_core::chat::Ask;
 use keywheel_core::dispatch::Progress;
-use keywheel_core::openrouter::{StreamEvent, failure_sentence};
+use keywheel_core::openrouter::StreamEvent;
+use keywheel_core::progress::Note;
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -79,29 +80,7 @@ fn event(p: Progress<'_>) -> Option<ChatEvent> {
     Some(match p {
         Progress::Stream(StreamEvent::Reasoning(t)) => ChatEvent::Reasoning { text: t.clone() },
         Progress::Stream(StreamEvent::Content(t)) => ChatEvent::Content { text: t.clone() },
-        Progress::Stream(_) | Progress::Sent { .. } => return None,
-        Progress::Note(n) => ChatEvent::Note {
-            message: n.to_string(),
-        },
-        Progress::Retry {
-            attempt,
-            reason,
-            wait,
-        } => ChatEvent::Retry {
-            attempt,
-            wait_ms: wait.as_millis() as u64,
-            reason: failure_sentence(reason),
-        },
-        Progress::Fallback { from, to, reason } => ChatEvent::Fallback {
-            from: from.to_string(),
-            to: to.to_string(),
-            reason: failure_sentence(reason),
-        },
-        Progress::Waiting { wait } => ChatEvent::Waiting {
-            wait_ms: wait.as_millis() as u64,
-        },
-        Progress::Alert(a) => ChatEvent::Alert {
-            message: a.message.clone(),
-        },
+        // Retries, fallbacks, waits, alerts, model notes: the core's note and its sentence.
+        p => ChatEvent::Progress(Note::new(p.notice()?)),
     })
 }

@@ -31,8 +31,8 @@ pub async fn request_log(
 ) -> IpcResult<Vec<LoggedRequest>> {
     let filter = LogFilter {
         key_id: query.key_id.filter(|s| !s.is_empty()),
-        kind: query.kind.filter(|s| !s.is_empty()),
-        status_class: query.status_class.filter(|s| !s.is_empty()),
+        kind: query.kind,
+        status_class: query.status_class.filter(|s| !s.as_str().is_empty()),
         only_fallbacks: query.only_fallbacks,
         since: None,
         limit: query.limit.min(1000) as usize,

@@ -41,9 +41,9 @@ id: KeyId,
  */
 label: string, 
 /**
- * Account.
+ * The account it shares with other keys; absent when it is its own account.
  */
-account: string, 
+account: string | null, 
 /**
  * `sk-or-v1-…a1b2`.
  */
@@ -88,7 +88,15 @@ minute_cap: number,
 /**
  * Whether it can take a request now, and if not why.
  */
-availability: Availability, };
+availability: Availability, 
+/**
+ * [`Availability::label`] now: `ready`, `spent until 00:00 UTC`, …
+ */
+availability_label: string, 
+/**
+ * [`Availability::sentence`] now: what the state means and what to do.
+ */
+availability_sentence: string, };
 
 export type KeyRecord = { 
 /**
@@ -328,9 +336,13 @@ cap: number,
  */
 hits_cap_at: string | null, 
 /**
- * `capped`, `not today`, or `at 17:40 UTC (in 3 h 5 min)`.
+ * Capped, not today, or at a time.
  */
-summary: string, };
+summary: Summary, 
+/**
+ * [`Summary::sentence`].
+ */
+sentence: string, };
 
 export type UsageView = { 
 /**
@@ -388,6 +400,15 @@ day: string,
  */
 instance_id: string, 
 /**
+ * The face that sent it: `cli`, `app`, `gateway`, `example`, … (the kind its instance
+ * registered with; `None` for rows logged before the ledger recorded it).
+ */
+via: string | null, 
+/**
+ * The gateway session (`X-Keywheel-Session`) it came through, if any.
+ */
+session: string | null, 
+/**
  * Key id (empty for a cache hit with no key).
  */
 key_id: string, 
@@ -396,9 +417,9 @@ key_id: string,
  */
 account: string, 
 /**
- * `chat`, `ocr`, …
+ * Chat or OCR.
  */
-kind: string, 
+kind: Kind, 
 /**
  * Model asked for.
  */
@@ -408,13 +429,13 @@ model_asked: string | null,
  */
 model_answered: string | null, 
 /**
- * `reserved`, `done`, `failed`, `abandoned`.
+ * Reserved, done, failed or abandoned.
  */
-state: string, 
+state: RequestState, 
 /**
- * Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
+ * How it ended (absent while reserved or abandoned).
  */
-status_class: string | null, 
+status_class: StatusClass | null, 
 /**
  * HTTP status.
  */
@@ -573,7 +594,11 @@ error: string | null,
 /**
  * A sentence about what the check found (keys sharing an account).
  */
-note: string | null, };
+note: string | null, 
+/**
+ * What the check found, in one sentence ([`KeyCheck::summary`]).
+ */
+summary: string, };
 
 export type ModelInfo = { 
 /**
@@ -733,9 +758,9 @@ tiles: number,
  */
 requests: number, 
 /**
- * Why it is not done, as a class (`quota`, `no_usable_key`, `upstream`, `bad_input`, …).
+ * Why it is not done, as a class.
  */
-error_class: string | null, 
+error_class: ErrorClass | null, 
 /**
  * Why it is not done, as a sentence.
  */
@@ -768,6 +793,122 @@ reasoning_tokens: number,
 cost: number | null, };
 
 export type Kind = "chat" | "ocr";
+
+export type RequestState = "reserved" | "done" | "failed" | "abandoned";
+
+export type StatusClass = "ok" | "cached" | string | string;
+
+export type Summary = { "state": "capped" } | { "state": "not_today" } | { "state": "at", 
+/**
+ * When.
+ */
+at: string, 
+/**
+ * Seconds from now until then.
+ */
+in_secs: number, };
+
+export type ErrorClass = "quota" | "no_usable_key" | "local_missing" | "cancelled" | "bad_input" | "upstream" | "local" | "storage";
+
+export type Notice = { "type": "retry", 
+/**
+ * The attempt about to start.
+ */
+attempt: number, 
+/**
+ * How long it waits first, in milliseconds.
+ */
+wait_ms: number, 
+/**
+ * The failure's class.
+ */
+class: string, 
+/**
+ * The failure (class, HTTP status, OpenRouter's words).
+ */
+reason: string, } | { "type": "fallback", 
+/**
+ * From this key id.
+ */
+from: string, 
+/**
+ * To this key id.
+ */
+to: string, 
+/**
+ * Why the first key cannot serve.
+ */
+class: string, } | { "type": "waiting", 
+/**
+ * How long, in milliseconds.
+ */
+wait_ms: number, } | { "type": "alert", 
+/**
+ * Its sentence.
+ */
+message: string, } | { "type": "note", 
+/**
+ * The sentence.
+ */
+message: string, } | { "type": "local", 
+/**
+ * Why no model reads it.
+ */
+reason: string, };
+
+export type Note = { 
+/**
+ * The image (and part) it is about, in an OCR batch (`scan.png (part 2 of 3)`).
+ */
+about: string | null, 
+/**
+ * The sentence to show: the notice, after `about: ` when there is one.
+ */
+sentence: string, } & ({ "type": "retry", 
+/**
+ * The attempt about to start.
+ */
+attempt: number, 
+/**
+ * How long it waits first, in milliseconds.
+ */
+wait_ms: number, 
+/**
+ * The failure's class.
+ */
+class: string, 
+/**
+ * The failure (class, HTTP status, OpenRouter's words).
+ */
+reason: string, } | { "type": "fallback", 
+/**
+ * From this key id.
+ */
+from: string, 
+/**
+ * To this key id.
+ */
+to: string, 
+/**
+ * Why the first key cannot serve.
+ */
+class: string, } | { "type": "waiting", 
+/**
+ * How long, in milliseconds.
+ */
+wait_ms: number, } | { "type": "alert", 
+/**
+ * Its sentence.
+ */
+message: string, } | { "type": "note", 
+/**
+ * The sentence.
+ */
+message: string, } | { "type": "local", 
+/**
+ * Why no model reads it.
+ */
+reason: string, });
 
 export type Outcome = { 
 /**
@@ -819,7 +960,7 @@ generation_id: string | null,
  */
 notes: Array<string>, };
 
-export type ErrorCode = "usage" | "quota_exhausted" | "no_usable_key" | "upstream" | "bad_input" | "keychain_unavailable" | "storage" | "cancelled";
+export type ErrorCode = "usage" | "quota_exhausted" | "no_usable_key" | "tool_missing" | "upstream" | "bad_input" | "keychain_unavailable" | "storage" | "cancelled" | "ledger_unreachable";
 
 export type Credits = "paid" | "free_only" | "unknown";
 
@@ -935,13 +1076,13 @@ export type LogQuery = {
  */
 key_id: string | null, 
 /**
- * `chat` or `ocr`.
+ * Chat or OCR.
  */
-kind: string | null, 
+kind: Kind | null, 
 /**
  * Only this outcome class (`ok`, `rate_limited`, …).
  */
-status_class: string | null, 
+status_class: StatusClass | null, 
 /**
  * Only requests that fell back or rotated.
  */
@@ -1027,43 +1168,7 @@ text: string, } | { "type": "content",
 /**
  * The new text.
  */
-text: string, } | { "type": "retry", 
-/**
- * The attempt about to start.
- */
-attempt: number, 
-/**
- * How long it waits first.
- */
-wait_ms: number, 
-/**
- * Why, as a sentence.
- */
-reason: string, } | { "type": "fallback", 
-/**
- * From key id.
- */
-from: string, 
-/**
- * To key id.
- */
-to: string, 
-/**
- * Why, as a sentence.
- */
-reason: string, } | { "type": "waiting", 
-/**
- * How long.
- */
-wait_ms: number, } | { "type": "alert", 
-/**
- * Its sentence.
- */
-message: string, } | { "type": "note", 
-/**
- * The sentence.
- */
-message: string, };
+text: string, } | Note;
 
 export type Role = "user" | "assistant";
 
@@ -1197,11 +1302,7 @@ local: boolean,
 /**
  * No quota spent for it.
  */
-free: boolean, } | { "type": "note", 
-/**
- * The sentence.
- */
-message: string, } | { "type": "image", 
+free: boolean, } | { "type": "image", 
 /**
  * The staged image.
  */
@@ -1209,7 +1310,7 @@ id: number,
 /**
  * Its result.
  */
-result: ImageResult, };
+result: ImageResult, } | Note;
 
 export type OcrResult = { 
 /**
@@ -1321,14 +1422,6 @@ key_id: KeyId | null, };
 
 export type LoggedRequest = { 
 /**
- * The kind of instance that sent it: `gateway`, `app`, `cli`, … (`null` when unknown).
- */
-via: string | null, 
-/**
- * The gateway session (`X-Keywheel-Session`) it belonged to.
- */
-session: string | null, 
-/**
  * Row id.
  */
 id: number, 
@@ -1345,6 +1438,15 @@ day: string,
  */
 instance_id: string, 
 /**
+ * The face that sent it: `cli`, `app`, `gateway`, `example`, … (the kind its instance
+ * registered with; `None` for rows logged before the ledger recorded it).
+ */
+via: string | null, 
+/**
+ * The gateway session (`X-Keywheel-Session`) it came through, if any.
+ */
+session: string | null, 
+/**
  * Key id (empty for a cache hit with no key).
  */
 key_id: string, 
@@ -1353,9 +1455,9 @@ key_id: string,
  */
 account: string, 
 /**
- * `chat`, `ocr`, …
+ * Chat or OCR.
  */
-kind: string, 
+kind: Kind, 
 /**
  * Model asked for.
  */
@@ -1365,13 +1467,13 @@ model_asked: string | null,
  */
 model_answered: string | null, 
 /**
- * `reserved`, `done`, `failed`, `abandoned`.
+ * Reserved, done, failed or abandoned.
  */
-state: string, 
+state: RequestState, 
 /**
- * Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
+ * How it ended (absent while reserved or abandoned).
  */
-status_class: string | null, 
+status_class: StatusClass | null, 
 /**
  * HTTP status.
  */

@@ -16,6 +16,7 @@ import type {
   ChatMessage,
   DayAggregate,
   DayUsage,
+  Forecast,
   GatewayStatus,
   ImageResult,
   IpcError,
@@ -152,7 +153,7 @@ export function keyView(id: string, over: Partial<KeyView> = {}): KeyView {
   return {
     id,
     label: '',
-    account: id,
+    account: null,
     masked: `sk-or-v1-…${id.slice(-4)}`,
     source: 'keychain',
     available: true,
@@ -164,6 +165,8 @@ export function keyView(id: string, over: Partial<KeyView> = {}): KeyView {
     daily_cap: 50,
     minute_cap: 20,
     availability: { state: 'usable' },
+    availability_label: 'ready',
+    availability_sentence: 'Ready to use.',
     ...over,
   };
 }
@@ -237,10 +240,29 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     if (k.today >= k.daily_cap) return { state: 'key_spent', until: iso(nextMidnight(Date.now())) };
     return { state: 'usable' };
   };
-  const refresh = () => keys.forEach((k) => (k.availability = availability(k)));
+  // The fake's own stand-ins for the core's words (pool/words.rs owns the real ones).
+  const words = (av: Availability): [string, string] => {
+    switch (av.state) {
+      case 'usable':
+        return ['ready', 'Ready to use.'];
+      case 'disabled':
+        return ['disabled', 'Disabled: Keywheel will not use it until you enable it.'];
+      case 'broken':
+        return av.status === 'invalid'
+          ? ['invalid key', 'OpenRouter rejects this key: it was revoked or mistyped. Replace it.']
+          : ['out of credit', 'This key has no credit left: add credit on OpenRouter, then check it.'];
+      default:
+        return ['spent until 00:00 UTC', 'Its daily cap is spent; it frees at 00:00 UTC.'];
+    }
+  };
+  const refresh = () =>
+    keys.forEach((k) => {
+      k.availability = availability(k);
+      [k.availability_label, k.availability_sentence] = words(k.availability);
+    });
   refresh();
 
-  function record(kind: string, key: KeyView, over: Partial<LoggedRequest> = {}, at = Date.now()) {
+  function record(kind: 'chat' | 'ocr', key: KeyView, over: Partial<LoggedRequest> = {}, at = Date.now()) {
     const row: LoggedRequest = {
       via: 'app',
       session: null,
@@ -249,7 +271,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       day: dayOf(at),
       instance_id: 'fake-app',
       key_id: key.id,
-      account: key.account,
+      account: key.account ?? key.id,
       kind,
       model_asked: kind === 'chat' ? settings.chat_models[0] : settings.vision_models[0],
       model_answered: kind === 'chat' ? settings.chat_models[0] : settings.vision_models[0],
@@ -359,7 +381,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     return k;
   }
 
-  function spend(kind: string): KeyView {
+  function spend(kind: 'chat' | 'ocr'): KeyView {
     const k = pickKey();
     k.today += 1;
     record(kind, k);
@@ -374,6 +396,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     return k;
   }
 
+  let captureState = { shortcut: 'Ctrl+Alt+O', active: true, error: null as string | null };
   const handlers: Record<string, (a: Args) => unknown> = {
     keys_list: () => (refresh(), keys),
     keys_add: (a) => {
@@ -383,7 +406,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       if (a.account) k.account = a.account as string;
       keys.push(k);
       changed();
-      return { key: k, check: { id: k.id, masked: k.masked, ok: true, info: { label: k.masked, usage: 0.12, limit: null, is_free_tier: true }, error: null }, warning: null };
+      return { key: k, check: { id: k.id, masked: k.masked, ok: true, info: { label: k.masked, usage: 0.12, limit: null, is_free_tier: true }, error: null, note: null, summary: 'OpenRouter accepts it, free tier, no spend limit, $0.12 spent so far.' }, warning: null };
     },
     keys_update: (a) => {
       const k = keys.find((x) => x.id === a.id) ?? fail('usage', 'No key with that id.');
@@ -396,7 +419,6 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       if (p.reset_caps) {
         k.daily_cap = settings.daily_cap;
         k.minute_cap = settings.minute_cap;
-  let captureState = { shortcut: 'Ctrl+Alt+O', active: true, error: null as string | null };
       }
       refresh();
       changed();
@@ -412,7 +434,11 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     keys_check: (a) =>
       keys
         .filter((k) => a.id == null || k.id === a.id)
-        .map((k) => ({ id: k.id, masked: k.masked, ok: k.status !== 'invalid', info: { usage: 0.5, limit: 10, is_free_tier: false }, error: k.status === 'invalid' ? 'OpenRouter says this key is invalid.' : null })),
+        .map((k) => {
+          const ok = k.status !== 'invalid';
+          const error = ok ? null : 'OpenRouter says this key is invalid.';
+          return { id: k.id, masked: k.masked, ok, info: ok ? { usage: 0.5, limit: 10, is_free_tier: false } : null, error, note: null, summary: error ?? 'OpenRouter accepts it, paid, $0.50 of $10.00 spent.' };
+        }),
     status: () => {
       refresh();
       const now = Date.now();
@@ -434,8 +460,17 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       const days = Number(a.days ?? 30);
       const now = Date.now();
       const dayList = Array.from({ length: days }, (_, i) => dayOf(now - (days - 1 - i) * DAY_MS));
-      const accounts = [...new Set(keys.filter((k) => k.account !== k.id).map((k) => k.account))];
-      const forecast = (subject: string, today: number, cap: number) => ({ subject, today, cap, hits_cap_at: null, summary: today >= cap ? 'capped' : today > cap / 2 ? 'at 21:40 UTC (in 3 h 5 min)' : 'not today' });
+      const accounts = [...new Set(keys.flatMap((k) => (k.account ? [k.account] : [])))];
+      const forecast = (subject: string, today: number, cap: number): Forecast => {
+        const at = iso(nextMidnight(now) - 2 * 3600_000 - 20 * 60_000);
+        const [summary, sentence]: [Forecast['summary'], string] =
+          today >= cap
+            ? [{ state: 'capped' }, 'Daily cap reached.']
+            : today > cap / 2
+              ? [{ state: 'at', at, in_secs: 11_100 }, 'At this pace it reaches its cap at 21:40 UTC (in 3 h 5 min).']
+              : [{ state: 'not_today' }, 'Will not reach its cap before the reset at this pace.'];
+        return { subject, today, cap, hits_cap_at: summary.state === 'at' ? at : null, summary, sentence };
+      };
       return {
         days,
         day_list: dayList,
@@ -500,6 +535,18 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       return null;
     },
     chat_stop: (a) => (chatStops.add(String(a.threadId)), null),
+    capture_status: () => ({ ...captureState }),
+    capture_set_shortcut: (a) => {
+      const text = String(a.shortcut ?? '').trim();
+      if (text && !/^(ctrl|control|alt|super|shift)\+/i.test(text)) {
+        fail('usage', `"${text}" has no Ctrl, Alt or Super; a global shortcut needs one, e.g. Ctrl+Alt+O`);
+      }
+      captureState = { shortcut: text, active: text !== '', error: null };
+      return { ...captureState };
+    },
+    capture_start: () => fail('usage', 'the screen cannot be captured here: the demo backend has no screen'),
+    capture_cancel: () => null,
+    capture_copy: () => 'The region\'s text is on the clipboard.',
     ocr_staged: () => staged,
     ocr_unstage: (a) => {
       const i = staged.findIndex((s) => s.id === a.id);
@@ -535,24 +582,12 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       ch.onmessage(ev);
       if (tick) await sleep(tick);
     };
-    capture_status: () => ({ ...captureState }),
-    capture_set_shortcut: (a) => {
-      const text = String(a.shortcut ?? '').trim();
-      if (text && !/^(ctrl|control|alt|super|shift)\+/i.test(text)) {
-        fail('usage', `"${text}" has no Ctrl, Alt or Super; a global shortcut needs one, e.g. Ctrl+Alt+O`);
-      }
-      captureState = { shortcut: text, active: text !== '', error: null };
-      return { ...captureState };
-    },
-    capture_start: () => fail('usage', 'the screen cannot be captured here: the demo backend has no screen'),
-    capture_cancel: () => null,
-    capture_copy: () => 'The region\'s text is on the clipboard.',
     const reasoning = `The person asks: "${prompt}". Let me think about what they need, check the details, and answer plainly.`;
     const answer = `Here is an answer to **${prompt.slice(0, 40)}**:\n\n1. First point.\n2. Second point, with \`code\`.\n\nThat is all.`;
     const resolved = chainOf('chat');
     const model = resolved.resolved?.models[0] ?? settings.chat_models[0];
     const notes = resolved.sentences.filter((n) => n.startsWith('DeepSeek R1'));
-    for (const message of notes) await send({ type: 'note', message });
+    for (const message of notes) await send({ type: 'note', message, about: null, sentence: message });
     let r = '';
     let c = '';
     let stopped = false;
@@ -596,7 +631,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         result = { file: s.name, status: 'done', text: `# ${s.name}\n\nText read from the image.\n\n| a | b |\n|---|---|\n| 1 | 2 |`, model: settings.vision_models[0], key_id: keys[0]?.id ?? null, cached: false, local: false, label: null, resumed: false, width: 1280, height: 720 * of, tiles: of, requests: of, error_class: null, error: null, wait_until: null };
       } catch (e) {
         const err = e as IpcError;
-        result = { file: s.name, status: err.code === 'quota_exhausted' ? 'waiting' : 'failed', text: null, model: null, key_id: null, cached: false, local: false, label: null, resumed: false, width: 0, height: 0, tiles: of, requests: 0, error_class: err.code, error: err.message, wait_until: err.code === 'quota_exhausted' ? iso(nextMidnight(Date.now())) : null };
+        result = { file: s.name, status: err.code === 'quota_exhausted' ? 'waiting' : 'failed', text: null, model: null, key_id: null, cached: false, local: false, label: null, resumed: false, width: 0, height: 0, tiles: of, requests: 0, error_class: err.code === 'quota_exhausted' ? 'quota' : 'no_usable_key', error: err.message, wait_until: err.code === 'quota_exhausted' ? iso(nextMidnight(Date.now())) : null };
       }
       ch.onmessage({ type: 'image', id, result });
       out.push({ id, result });

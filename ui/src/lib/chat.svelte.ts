@@ -14,7 +14,6 @@ import {
   type Thread,
   type ThreadSummary,
 } from '../api';
-import { formatWait } from './format';
 
 export type Streaming = {
   threadId: string;
@@ -42,21 +41,9 @@ export function chatMessage(role: ChatMessage['role'], content: string, over: Pa
   };
 }
 
-/** A streamed event as a note for the person, or null for text events. */
+/** A streamed event's note for the person (the core's sentence), or null for text events. */
 export function noteFor(ev: ChatEvent): string | null {
-  switch (ev.type) {
-    case 'retry':
-      return `Retrying (attempt ${ev.attempt}) in ${formatWait(ev.wait_ms)}: ${ev.reason}`;
-    case 'fallback':
-      return `Switched from ${ev.from} to ${ev.to}: ${ev.reason}`;
-    case 'waiting':
-      return `Waiting ${formatWait(ev.wait_ms)} for the per-minute limit…`;
-    case 'alert':
-    case 'note':
-      return ev.message;
-    default:
-      return null;
-  }
+  return 'sentence' in ev ? ev.sentence : null;
 }
 
 /** Applies one streamed event to the message being written (a retry starts it over). */

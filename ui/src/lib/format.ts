@@ -1,4 +1,5 @@
-// Pure formatting helpers: numbers, times, and the sentences the views show for backend states.
+// Pure formatting helpers: numbers and times. Sentences about backend states come from the core
+// (they arrive in the DTOs); here they are only picked out.
 
 import type { Availability, Forecast, KeyView } from '../api';
 
@@ -102,71 +103,30 @@ export function formatAgo(iso: string, now: Date = new Date()): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-const STATUS_TEXT: Record<string, string> = {
-  ok: 'OK',
-  invalid: 'invalid key',
-  no_credit: 'out of credit',
-  spend_limited: 'spend limit reached',
-  rate_limited: 'rate limited',
-  upstream: 'OpenRouter trouble',
-};
-
-/** A key status in words (statuses the UI does not know yet are shown as they come). */
-export function statusText(status: string): string {
-  return STATUS_TEXT[status] ?? status.replace(/_/g, ' ');
-}
-
 export type Tone = 'ok' | 'neutral' | 'warn' | 'danger';
 
-/** What a key's availability means, as a short badge text and a tone. */
-export function availabilityBadge(av: Availability, now: Date = new Date()): { text: string; tone: Tone } {
-  switch (av.state) {
-    case 'usable':
-      return { text: 'ready', tone: 'ok' };
-    case 'disabled':
-      return { text: 'disabled', tone: 'neutral' };
-    case 'broken':
-      return { text: statusText(av.status), tone: 'danger' };
-    case 'until':
-      return { text: `${statusText(av.status)} until ${formatUtc(av.until, now)}`, tone: 'warn' };
-    case 'key_spent':
-      return { text: `spent until ${formatUtc(av.until, now)}`, tone: 'warn' };
-    case 'account_spent':
-      return { text: `account spent until ${formatUtc(av.until, now)}`, tone: 'warn' };
-    default:
-      return { text: String((av as { state: unknown }).state), tone: 'neutral' };
-  }
+const TONES: Record<Availability['state'], Tone> = {
+  usable: 'ok',
+  disabled: 'neutral',
+  broken: 'danger',
+  until: 'warn',
+  key_spent: 'warn',
+  account_spent: 'warn',
+};
+
+/** A key's availability as a badge: the core's label, in the tone of its state. */
+export function availabilityBadge(k: Pick<KeyView, 'availability' | 'availability_label'>): { text: string; tone: Tone } {
+  return { text: k.availability_label, tone: TONES[k.availability.state] ?? 'neutral' };
 }
 
-/** A full sentence for a key's availability: what it means and what to do. */
-export function availabilitySentence(av: Availability, now: Date = new Date()): string {
-  switch (av.state) {
-    case 'usable':
-      return 'Ready to use.';
-    case 'disabled':
-      return 'Disabled: Keywheel will not use it until you enable it.';
-    case 'broken':
-      if (av.status === 'invalid') return 'OpenRouter rejects this key: it was revoked or mistyped. Replace it.';
-      if (av.status === 'no_credit') return 'This key has no credit left: add credit on OpenRouter, then check it.';
-      return `Unusable (${statusText(av.status)}); check it again later.`;
-    case 'until':
-      return `Unusable (${statusText(av.status)}) until ${formatUtc(av.until, now)}; other keys are used meanwhile.`;
-    case 'key_spent':
-      return `Its daily cap is spent; it frees at ${formatUtc(av.until, now)}.`;
-    case 'account_spent':
-      return `Its account is spent for the day; it frees at ${formatUtc(av.until, now)}.`;
-    default:
-      return 'Unknown state.';
-  }
+/** The core's sentence for a key's availability: what it means and what to do. */
+export function availabilitySentence(k: Pick<KeyView, 'availability_sentence'>): string {
+  return k.availability_sentence;
 }
 
-/** The forecast fragment (`capped`, `not today`, `at 17:40 UTC (in 3 h)`) as a sentence. */
-export function forecastSentence(f: Pick<Forecast, 'summary'>): string {
-  const s = f.summary.trim();
-  if (s === 'capped') return 'Daily cap reached.';
-  if (s === 'not today') return 'Will not reach its cap before the reset at this pace.';
-  if (s.startsWith('at ')) return `At this pace it reaches its cap ${s}.`;
-  return s;
+/** The core's sentence for a forecast. */
+export function forecastSentence(f: Pick<Forecast, 'sentence'>): string {
+  return f.sentence;
 }
 
 /** The keychain status line from `status().keychain`. */

@@ -259,6 +259,11 @@ export class OcrStore {
   }
 
   onEvent(ev: OcrEvent): void {
+    // Retries, fallbacks, waits, local reads: the core's note carries its sentence.
+    if ('sentence' in ev) {
+      this.notes = [...this.notes.slice(-4), ev.sentence];
+      return;
+    }
     switch (ev.type) {
       case 'tile': {
         const item = this.item(ev.id);
@@ -269,9 +274,6 @@ export class OcrStore {
         item.status = ev.status === 'done' && done < item.of ? 'running' : ev.status;
         return;
       }
-      case 'note':
-        this.notes = [...this.notes.slice(-4), ev.message];
-        return;
       case 'image':
         this.applyResult(ev.id, ev.result);
         return;

@@ -145,39 +145,13 @@ impl Printer {
                 let _ = std::io::stdout().flush();
                 self.wrote_content |= !t.is_empty();
             }
-            Progress::Retry {
-                attempt,
-                reason,
-                wait,
-            } => {
-                self.close_reasoning(color);
-                eprintln!(
-                    "keywheel: {reason}; retrying (attempt {attempt}) in {:.1} s",
-                    wait.as_secs_f64()
-                );
+            // Retries, fallbacks, waits, alerts, model notes: the core's sentence.
+            p => {
+                if let Some(note) = p.notice() {
+                    self.close_reasoning(color);
+                    eprintln!("keywheel: {note}");
+                }
             }
-            Progress::Fallback { from, to, reason } => {
-                self.close_reasoning(color);
-                eprintln!(
-                    "keywheel: key {from} cannot serve ({}); falling back to key {to}",
-                    reason.class
-                );
-            }
-            Progress::Alert(a) => {
-                self.close_reasoning(color);
-                eprintln!("keywheel: alert: {}", a.message);
-            }
-            Progress::Note(n) => {
-                self.close_reasoning(color);
-                eprintln!("keywheel: {n}");
-            }
-            Progress::Waiting { wait } => {
-                eprintln!(
-                    "keywheel: at the per-minute cap; waiting {:.1} s for a slot",
-                    wait.as_secs_f64()
-                );
-            }
-            _ => {}
         }
     }
 

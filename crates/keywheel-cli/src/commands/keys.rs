@@ -127,17 +127,13 @@ pub fn keys_table(keys: &[KeyView]) -> String {
                 } else {
                     k.label.clone()
                 },
-                if k.account == k.id.as_str() {
-                    "(own)".into()
-                } else {
-                    k.account.clone()
-                },
+                k.account.clone().unwrap_or_else(|| "(own)".into()),
                 k.masked.clone(),
                 k.source.as_str().to_string(),
                 if k.enabled { "yes".into() } else { "no".into() },
                 format!("{}/{}", k.today, k.daily_cap),
                 format!("{}/min", k.minute_cap),
-                output::availability(&k.availability, k.available),
+                output::availability(k),
             ]
         })
         .collect();
@@ -166,31 +162,13 @@ fn check(pool: &Pool, id: Option<&str>, json: bool) -> Result<()> {
         println!("no keys to check; add one with `keywheel keys add` or set OPENROUTER_API_KEYS");
     }
     for c in checks.iter().filter(|_| !json) {
-        match (&c.info, &c.error) {
-            (Some(info), _) => {
-                let free = info.free_model_daily_requests.as_ref();
-                let used = free
-                    .and_then(|f| f.used)
-                    .map_or("?".into(), |u| u.to_string());
-                let limit = free
-                    .and_then(|f| f.limit)
-                    .map_or("?".into(), |l| l.to_string());
-                let credit = info.limit_remaining.map_or("no spend limit".into(), |r| {
-                    format!("${r:.2} left of its limit")
-                });
-                let tier = if info.is_free_tier == Some(true) {
-                    "free tier"
-                } else {
-                    "paid"
-                };
-                println!(
-                    "{} {}  ok — {tier}, {credit}, free-model requests today {used}/{limit}",
-                    c.id, c.masked
-                );
-            }
-            (None, Some(e)) => println!("{} {}  FAILED — {e}", c.id, c.masked),
-            (None, None) => {}
-        }
+        let verdict = if c.ok { "ok" } else { "FAILED" };
+        println!(
+            "{} {}  {verdict} — {}",
+            c.id,
+            c.masked,
+            output::sentence(&c.summary)
+        );
         if let Some(note) = &c.note {
             println!("{note}");
         }

@@ -42,11 +42,7 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
         .iter()
         .rev()
         .map(|r| {
-            let class = if r.cached {
-                "cached".to_string()
-            } else {
-                r.status_class.clone().unwrap_or_else(|| r.state.clone())
-            };
+            let class = r.outcome().to_string();
             let flags = [(r.fallback, "fallback"), (r.rotation, "rotated")]
                 .iter()
                 .filter(|(on, _)| *on)
@@ -64,7 +60,7 @@ pub fn run(pool: &Pool, args: &LogArgs, json: bool) -> Result<()> {
                 } else {
                     r.key_id.clone()
                 },
-                r.kind.clone(),
+                r.kind.as_str().to_string(),
                 via(r),
                 r.model_answered
                     .clone()

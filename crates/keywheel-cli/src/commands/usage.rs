@@ -72,7 +72,7 @@ fn text(u: &UsageView) -> String {
                 .forecasts
                 .iter()
                 .find(|f| f.subject == id.as_str())
-                .map_or("-".into(), |f| f.summary.clone());
+                .map_or("-".into(), |f| f.summary.to_string());
             let gauge = view.map_or(String::new(), |k| gauge(k.today, k.daily_cap));
             vec![
                 id.to_string(),

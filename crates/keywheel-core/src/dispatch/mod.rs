@@ -34,24 +34,13 @@ use crate::openrouter::{
 use crate::pool::{Grant, Instance, Reserve};
 use policy::{ModelMove, Step, Tally};
 
-/// What kind of work a request is (for the request log, the cache policy and the chain).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Chat (DeepSeek R1 first).
-    Chat,
-    /// Vision OCR.
-    Ocr,
-}
-
-impl Kind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Chat => "chat",
-            Kind::Ocr => "ocr",
-        }
+crate::vocab::stored_enum! {
+    /// What kind of work a request is (for the request log, the cache policy and the chain).
+    pub enum Kind {
+        /// Chat (DeepSeek R1 first).
+        Chat,
+        /// Vision OCR.
+        Ocr,
     }
 }
 
@@ -688,7 +677,7 @@ impl Dispatcher {
         }
         let c = Completion {
             state: RequestState::Failed,
-            status_class: f.class.as_str().into(),
+            status_class: f.class.into(),
             http_status: f.http_status,
             attempts: run.sent,
             fallback: run.fallbacks > 0,
@@ -906,7 +895,7 @@ fn completion_ok(reply: &ChatReply, attempts: u32, fallback: bool, rotation: boo
     let u = reply.usage.as_ref();
     Completion {
         state: RequestState::Done,
-        status_class: "ok".into(),
+        status_class: crate::ledger::request_log::StatusClass::Ok,
         http_status: Some(reply.http_status),
         model_answered: reply.model.clone(),
         attempts,

@@ -12,35 +12,13 @@ pub use keychain::{KeychainStatus, MemoryStore, OsKeychain, SecretStore};
 pub use redact::{REDACTED, check_label, is_key_shaped, redact};
 pub use secret::{ApiKey, KeyId};
 
-use serde::{Deserialize, Serialize};
-
-/// Where an instance found a key's material.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    /// The OS keychain (added with `keywheel keys add` or the app).
-    Keychain,
-    /// The `OPENROUTER_API_KEYS` environment variable; never persisted.
-    Env,
-}
-
-impl KeySource {
-    /// The name stored in the ledger and shown to people.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeySource::Keychain => "keychain",
-            KeySource::Env => "env",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Self {
-        if s == "keychain" {
-            KeySource::Keychain
-        } else {
-            KeySource::Env
-        }
+crate::vocab::stored_enum! {
+    /// Where an instance found a key's material.
+    pub enum KeySource (unknown reads as Env) {
+        /// The OS keychain (added with `keywheel keys add` or the app).
+        Keychain,
+        /// The `OPENROUTER_API_KEYS` environment variable; never persisted.
+        Env,
     }
 }
 

@@ -15,43 +15,20 @@ use super::Ledger;
 use crate::clock::from_millis;
 use crate::error::Result;
 
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    /// Answered (by a model, the cache or the local engine).
-    Done,
-    /// Not started yet, or put back (no usable key, cancelled).
-    Queued,
-    /// Waiting for quota to free (see [`JobRow::wait_until`]).
-    Waiting,
-    /// Taken by a running instance.
-    Running,
-    /// Failed for good in its last run (a later run tries it again).
-    Failed,
-}
-
-impl JobStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-            JobStatus::Waiting => "waiting",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "running" => JobStatus::Running,
-            "done" => JobStatus::Done,
-            "failed" => JobStatus::Failed,
-            "waiting" => JobStatus::Waiting,
-            _ => JobStatus::Queued,
-        }
+crate::vocab::stored_enum! {
+    /// Where a job stands.
+    #[derive(PartialOrd, Ord)]
+    pub enum JobStatus (unknown reads as Queued) {
+        /// Answered (by a model, the cache or the local engine).
+        Done,
+        /// Not started yet, or put back (no usable key, cancelled).
+        Queued,
+        /// Waiting for quota to free (see [`JobRow::wait_until`]).
+        Waiting,
+        /// Taken by a running instance.
+        Running,
+        /// Failed for good in its last run (a later run tries it again).
+        Failed,
     }
 }
 

@@ -9,40 +9,17 @@ use crate::clock::from_millis;
 use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyId, KeySource};
 
-/// A key's health as last observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    /// Usable.
-    Ok,
-    /// OpenRouter answered 401: revoked or wrong.
-    Invalid,
-    /// OpenRouter answered 402: no credit.
-    NoCredit,
-    /// OpenRouter answered 403 "Key limit exceeded": spend cap until `status_until`.
-    SpendLimited,
-}
-
-impl KeyStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyStatus::Ok => "ok",
-            KeyStatus::Invalid => "invalid",
-            KeyStatus::NoCredit => "no_credit",
-            KeyStatus::SpendLimited => "spend_limited",
-        }
-    }
-
-    /// Parses the stored name (unknown names read as `Ok`).
-    pub(crate) fn parse(s: &str) -> Self {
-        match s {
-            "invalid" => KeyStatus::Invalid,
-            "no_credit" => KeyStatus::NoCredit,
-            "spend_limited" => KeyStatus::SpendLimited,
-            _ => KeyStatus::Ok,
-        }
+crate::vocab::stored_enum! {
+    /// A key's health as last observed.
+    pub enum KeyStatus (unknown reads as Ok) {
+        /// Usable.
+        Ok,
+        /// OpenRouter answered 401: revoked or wrong.
+        Invalid,
+        /// OpenRouter answered 402: no credit.
+        NoCredit,
+        /// OpenRouter answered 403 "Key limit exceeded": spend cap until `status_until`.
+        SpendLimited,
     }
 }
 

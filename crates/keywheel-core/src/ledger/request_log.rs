@@ -7,12 +7,91 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Ledger;
+use super::reserve::RequestState;
 use crate::clock::{day_key, from_millis};
+use crate::dispatch::Kind;
 use crate::error::Result;
+use crate::openrouter::FailureClass;
+
+/// How a logged request ended: answered, served from the cache, or failed with a class of
+/// the one failure taxonomy. Stored as the word it always was (`ok`, `cached`,
+/// `rate_limited`, …); a word this version does not know (an older taxonomy's) is kept as
+/// [`StatusClass::Other`] rather than failing the read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum StatusClass {
+    /// Answered.
+    Ok,
+    /// Served from the response cache (no quota).
+    Cached,
+    /// Failed; the class says how.
+    #[serde(untagged)]
+    Failure(#[cfg_attr(feature = "ts", ts(type = "string"))] FailureClass),
+    /// A stored word this version does not know.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl StatusClass {
+    /// The stored (and shown) word.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StatusClass::Ok => "ok",
+            StatusClass::Cached => "cached",
+            StatusClass::Failure(c) => c.as_str(),
+            StatusClass::Other(s) => s,
+        }
+    }
+
+    /// Reads a stored word (never fails: unknown words are [`StatusClass::Other`]).
+    pub fn parse(s: &str) -> Self {
+        use serde::de::IntoDeserializer;
+        match s {
+            "ok" => StatusClass::Ok,
+            "cached" => StatusClass::Cached,
+            _ => FailureClass::deserialize(
+                IntoDeserializer::<serde::de::value::Error>::into_deserializer(s),
+            )
+            .map_or_else(|_| StatusClass::Other(s.to_string()), StatusClass::Failure),
+        }
+    }
+}
+
+impl std::fmt::Display for StatusClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<FailureClass> for StatusClass {
+    fn from(c: FailureClass) -> Self {
+        StatusClass::Failure(c)
+    }
+}
+
+impl From<&str> for StatusClass {
+    fn from(s: &str) -> Self {
+        StatusClass::parse(s)
+    }
+}
+
+impl ToSql for StatusClass {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for StatusClass {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(StatusClass::parse(v.as_str()?))
+    }
+}
 
 /// One request as logged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,16 +114,16 @@ pub struct RequestRow {
     pub key_id: String,
     /// Account of the key.
     pub account: String,
-    /// `chat`, `ocr`, …
-    pub kind: String,
+    /// Chat or OCR.
+    pub kind: Kind,
     /// Model asked for.
     pub model_asked: Option<String>,
     /// Model that answered.
     pub model_answered: Option<String>,
-    /// `reserved`, `done`, `failed`, `abandoned`.
-    pub state: String,
-    /// Outcome class (`ok`, `transient`, `key_invalid`, `cached`, …).
-    pub status_class: Option<String>,
+    /// Reserved, done, failed or abandoned.
+    pub state: RequestState,
+    /// How it ended (absent while reserved or abandoned).
+    pub status_class: Option<StatusClass>,
     /// HTTP status.
     pub http_status: Option<u16>,
     /// Attempt number.
@@ -71,6 +150,20 @@ pub struct RequestRow {
     pub error: Option<String>,
 }
 
+impl RequestRow {
+    /// How it ended, in one word: `cached`, its class (`ok`, `rate_limited`, …), or its
+    /// state while it has no class (`reserved`, `abandoned`).
+    pub fn outcome(&self) -> &str {
+        if self.cached {
+            StatusClass::Cached.as_str()
+        } else {
+            self.status_class
+                .as_ref()
+                .map_or(self.state.as_str(), StatusClass::as_str)
+        }
+    }
+}
+
 /// The instance kind of a gateway session: `gateway-session:<id>`.
 pub const SESSION_KIND_PREFIX: &str = "gateway-session:";
 
@@ -89,9 +182,9 @@ pub struct LogFilter {
     /// Only this key id.
     pub key_id: Option<String>,
     /// Only this kind.
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     /// Only this outcome class.
-    pub status_class: Option<String>,
+    pub status_class: Option<StatusClass>,
     /// Only fallbacks or rotations.
     pub only_fallbacks: bool,
     /// Only since then.
@@ -191,11 +284,11 @@ impl Ledger {
         }
         if let Some(k) = &f.kind {
             sql.push_str(" AND kind = ?");
-            args.push(k.clone().into());
+            args.push(k.as_str().to_string().into());
         }
         if let Some(c) = &f.status_class {
             sql.push_str(" AND status_class = ?");
-            args.push(c.clone().into());
+            args.push(c.as_str().to_string().into());
         }
         if f.only_fallbacks {
             sql.push_str(" AND (fallback = 1 OR rotation = 1)");
@@ -243,8 +336,8 @@ impl Ledger {
                 r.get(1)?
             };
             let day: String = r.get(2)?;
-            let state: String = r.get(3)?;
-            let class: Option<String> = r.get(4)?;
+            let state: RequestState = r.get(3)?;
+            let class: Option<StatusClass> = r.get(4)?;
             let cached: bool = r.get(5)?;
             let entry = groups
                 .entry((day.clone(), subject.clone()))
@@ -264,19 +357,19 @@ impl Ledger {
                 continue;
             }
             agg.requests += 1;
-            match state.as_str() {
-                "done" => {
+            match state {
+                RequestState::Done => {
                     agg.successes += 1;
                     if let Some(l) = r.get::<_, Option<u64>>(10)? {
                         latencies.push(l);
                     }
                 }
-                "failed" => {
+                RequestState::Failed => {
                     *agg.errors
-                        .entry(class.unwrap_or_else(|| "unknown".into()))
+                        .entry(class.map_or_else(|| "unknown".into(), |c| c.to_string()))
                         .or_default() += 1
                 }
-                other => *agg.errors.entry(other.to_string()).or_default() += 1,
+                other => *agg.errors.entry(other.as_str().to_string()).or_default() += 1,
             }
             agg.prompt_tokens += r.get::<_, Option<u64>>(6)?.unwrap_or(0);
             agg.completion_tokens += r.get::<_, Option<u64>>(7)?.unwrap_or(0);

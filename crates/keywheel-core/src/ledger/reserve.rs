@@ -558,7 +558,7 @@ impl Ledger {
                 )?
                 .execute(params![
                     r.id,
-                    c.state.as_str(),
+                    c.state,
                     now.timestamp_millis(),
                     c.status_class,
                     c.http_status,
@@ -598,29 +598,17 @@ impl Ledger {
     }
 }
 
-/// The final state of a request row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    /// Reserved, not yet completed.
-    Reserved,
-    /// Answered.
-    Done,
-    /// Failed (the class says how).
-    Failed,
-    /// Its instance died before completing it. Still counted: it may have been sent.
-    Abandoned,
-}
-
-impl RequestState {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Reserved => "reserved",
-            RequestState::Done => "done",
-            RequestState::Failed => "failed",
-            RequestState::Abandoned => "abandoned",
-        }
+crate::vocab::stored_enum! {
+    /// The final state of a request row.
+    pub enum RequestState {
+        /// Reserved, not yet completed.
+        Reserved,
+        /// Answered.
+        Done,
+        /// Failed (the class says how).
+        Failed,
+        /// Its instance died before completing it. Still counted: it may have been sent.
+        Abandoned,
     }
 }
 
@@ -629,8 +617,8 @@ impl RequestState {
 pub struct Completion {
     /// Done or failed.
     pub state: RequestState,
-    /// Outcome class (`ok`, `rate_limited`, `invalid_key`, `upstream`, …).
-    pub status_class: String,
+    /// How it ended (`ok`, or the failure's class).
+    pub status_class: super::request_log::StatusClass,
     /// HTTP status seen, if any.
     pub http_status: Option<u16>,
     /// The model that answered.
@@ -662,7 +650,7 @@ impl Completion {
     pub fn ok() -> Self {
         Self {
             state: RequestState::Done,
-            status_class: "ok".into(),
+            status_class: super::request_log::StatusClass::Ok,
             http_status: Some(200),
             model_answered: None,
             attempts: 1,
@@ -679,7 +667,11 @@ impl Completion {
     }
 
     /// A failed completion of the given class.
-    pub fn failed(class: &str, http_status: Option<u16>, error: Option<String>) -> Self {
+    pub fn failed(
+        class: impl Into<super::request_log::StatusClass>,
+        http_status: Option<u16>,
+        error: Option<String>,
+    ) -> Self {
         Self {
             state: RequestState::Failed,
             status_class: class.into(),

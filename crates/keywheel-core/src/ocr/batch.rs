@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ledger::jobs::{JobAnswer, JobKey, JobRow, JobStatus};
 use crate::openrouter::{CancelToken, ChatRequest};
 use crate::pool::Pool;
+use crate::progress::{Note, Notice};
 
 use super::local::{LOCAL_LABEL, tesseract_text};
 use super::plan::{QuotaPlan, budget};
@@ -45,8 +46,31 @@ pub enum Event<'a> {
         /// Served without spending quota (an earlier run, or the cache).
         free: bool,
     },
-    /// Something worth a line: a retry, a key fallback, a wait for a per-minute slot.
-    Note(String),
+    /// Something worth a line: a retry, a key fallback, a wait for a per-minute slot, a tile
+    /// read locally instead; structured, with its sentence.
+    Note(Note),
+}
+
+crate::vocab::stored_enum! {
+    /// Why an image (a tile) is not done: stored in its job row as this word.
+    pub enum ErrorClass (unknown reads as Upstream) {
+        /// Today's quota is spent; it waits for the reset.
+        Quota,
+        /// No key can serve at all.
+        NoUsableKey,
+        /// It would have been read locally, but the local engine (tesseract) is not installed.
+        LocalMissing,
+        /// The run was cancelled.
+        Cancelled,
+        /// The model refused the input.
+        BadInput,
+        /// OpenRouter kept failing.
+        Upstream,
+        /// The local engine failed on it.
+        Local,
+        /// The ledger or the file system failed.
+        Storage,
+    }
 }
 
 /// What happened to one image.
@@ -84,8 +108,8 @@ pub struct ImageResult {
     pub tiles: usize,
     /// Requests sent for it in this run.
     pub requests: u32,
-    /// Why it is not done, as a class (`quota`, `no_usable_key`, `upstream`, `bad_input`, …).
-    pub error_class: Option<String>,
+    /// Why it is not done, as a class.
+    pub error_class: Option<ErrorClass>,
     /// Why it is not done, as a sentence.
     pub error: Option<String>,
     /// For a waiting image: when quota frees.
@@ -96,7 +120,7 @@ pub struct ImageResult {
 #[derive(Debug, Clone)]
 struct Unfinished {
     status: JobStatus,
-    class: &'static str,
+    class: ErrorClass,
     message: String,
     wait_until: Option<DateTime<Utc>>,
 }
@@ -221,13 +245,13 @@ impl Batch {
         let otherwise = match &budget.no_key {
             Some(why) => Unfinished {
                 status: JobStatus::Queued,
-                class: "no_usable_key",
+                class: ErrorClass::NoUsableKey,
                 message: why.clone(),
                 wait_until: None,
             },
             None => Unfinished {
                 status: JobStatus::Waiting,
-                class: "quota",
+                class: ErrorClass::Quota,
                 message: format!(
                     "no quota left today; it frees at {}",
                     describe_reset(budget.reset_at, now)
@@ -301,7 +325,7 @@ impl Batch {
                     ledger.job_unfinished(
                         job.row.id,
                         u.status,
-                        u.class,
+                        u.class.as_str(),
                         &u.message,
                         u.wait_until,
                         self.pool.now(),
@@ -398,26 +422,16 @@ impl Batch {
                     tile_suffix(job.tile, self.per_input[job.input].len())
                 );
                 let notes = |p: Progress<'_>| match p {
-                    Progress::Retry {
-                        attempt,
-                        reason,
-                        wait,
-                    } => on(Event::Note(format!(
-                        "{tile}: {reason}; retrying (attempt {attempt}) in {:.1} s",
-                        wait.as_secs_f64()
-                    ))),
-                    Progress::Fallback { from, to, reason } => on(Event::Note(format!(
-                        "{tile}: key {from} cannot serve ({}); falling back to key {to}",
-                        reason.class
-                    ))),
-                    Progress::Waiting { wait } => on(Event::Note(format!(
-                        "{tile}: at the per-minute cap; waiting {:.1} s for a slot",
-                        wait.as_secs_f64()
-                    ))),
-                    Progress::Alert(a) => on(Event::Note(format!("alert: {}", a.message))),
-                    Progress::Note(n) => on(Event::Note(n.to_string())),
                     Progress::Sent { requests } => sent.store(requests, Ordering::Relaxed),
-                    Progress::Stream(_) => {}
+                    // Alerts and model notes are about the pool, not this tile.
+                    Progress::Alert(_) | Progress::Note(_) => p
+                        .notice()
+                        .into_iter()
+                        .for_each(|n| on(Event::Note(Note::new(n)))),
+                    p => p
+                        .notice()
+                        .into_iter()
+                        .for_each(|n| on(Event::Note(Note::about(n, tile.clone())))),
                 };
                 match d.run(task, notes, cancel).await {
                     Ok(o) => {
@@ -442,9 +456,11 @@ impl Batch {
                         );
                         let u = unfinished(e);
                         if self.opts.local_fallback && fallback {
-                            on(Event::Note(format!(
-                                "{tile}: {}; reading it with {LOCAL_LABEL}",
-                                u.message
+                            on(Event::Note(Note::about(
+                                Notice::Local {
+                                    reason: u.message.clone(),
+                                },
+                                tile.clone(),
                             )));
                             self.run_local(job, &u, on).await?;
                             return Ok(sent.load(Ordering::Relaxed));
@@ -458,7 +474,7 @@ impl Batch {
         ledger.job_unfinished(
             job.row.id,
             otherwise.status,
-            otherwise.class,
+            otherwise.class.as_str(),
             &otherwise.message,
             otherwise.wait_until,
             self.pool.now(),
@@ -487,12 +503,12 @@ impl Batch {
                 ledger.job_done(job.row.id, &answer, self.pool.now())?;
                 self.finished(job, on, JobStatus::Done, true, true);
             }
-            Err(Error::NoUsableKey(hint)) => {
+            Err(Error::ToolMissing(hint)) => {
                 let message = format!("{}; {hint}", otherwise.message);
                 ledger.job_unfinished(
                     job.row.id,
                     otherwise.status,
-                    otherwise.class,
+                    ErrorClass::LocalMissing.as_str(),
                     &message,
                     otherwise.wait_until,
                     self.pool.now(),
@@ -504,7 +520,7 @@ impl Batch {
                 ledger.job_unfinished(
                     job.row.id,
                     JobStatus::Failed,
-                    "local",
+                    ErrorClass::Local.as_str(),
                     &e.to_string(),
                     None,
                     self.pool.now(),
@@ -564,7 +580,7 @@ impl Batch {
                 height: first.height,
                 tiles: input.prepared.tiles.len(),
                 requests: sent,
-                error_class: problem.and_then(|r| r.error_class.clone()),
+                error_class: problem.and_then(|r| r.error_class.as_deref().map(ErrorClass::parse)),
                 error: problem.and_then(|r| r.error.clone()),
                 wait_until: problem.and_then(|r| r.wait_until),
             });
@@ -599,12 +615,14 @@ impl Batch {
                 (_, 1) => "images is",
                 _ => "images are",
             };
-            let hint = first(JobStatus::Waiting)
-                .and_then(|r| r.error.as_deref())
-                .filter(|e| e.contains("tesseract is not installed"))
-                .map_or(String::new(), |_| {
-                    format!("; {}", super::local::INSTALL_HINT)
-                });
+            let local_missing = results.iter().any(|r| {
+                r.status == JobStatus::Waiting && r.error_class == Some(ErrorClass::LocalMissing)
+            });
+            let hint = if local_missing {
+                format!("; {}", super::local::INSTALL_HINT)
+            } else {
+                String::new()
+            };
             return Some(Error::QuotaExhausted {
                 message: format!(
                     "{waiting} of {n} {images} queued until {} because today's quota is spent; run the same command again after that to finish them (done images are not paid again){failed_note}{hint}",
@@ -620,8 +638,8 @@ impl Batch {
             let verb = if queued == 1 { "is" } else { "are" };
             let message =
                 format!("{queued} of {n} {images} {verb} still queued: {why}{failed_note}");
-            return Some(match r.error_class.as_deref() {
-                Some("cancelled") => Error::Cancelled,
+            return Some(match r.error_class {
+                Some(ErrorClass::Cancelled) => Error::Cancelled,
                 _ => Error::NoUsableKey(message),
             });
         }
@@ -632,8 +650,8 @@ impl Batch {
                 r.file,
                 r.error.as_deref().unwrap_or("unknown error")
             );
-            return Some(match r.error_class.as_deref() {
-                Some("bad_input") => Error::BadInput(message),
+            return Some(match r.error_class {
+                Some(ErrorClass::BadInput) => Error::BadInput(message),
                 _ => Error::Upstream(message),
             });
         }
@@ -657,12 +675,14 @@ fn tile_suffix(tile: usize, of: usize) -> String {
 fn unfinished(e: Error) -> Unfinished {
     let message = e.to_string();
     let (status, class, wait_until) = match &e {
-        Error::QuotaExhausted { reset_at, .. } => (JobStatus::Waiting, "quota", Some(*reset_at)),
-        Error::NoUsableKey(_) => (JobStatus::Queued, "no_usable_key", None),
-        Error::Cancelled => (JobStatus::Queued, "cancelled", None),
-        Error::BadInput(_) => (JobStatus::Failed, "bad_input", None),
-        Error::Upstream(_) => (JobStatus::Failed, "upstream", None),
-        _ => (JobStatus::Failed, "storage", None),
+        Error::QuotaExhausted { reset_at, .. } => {
+            (JobStatus::Waiting, ErrorClass::Quota, Some(*reset_at))
+        }
+        Error::NoUsableKey(_) => (JobStatus::Queued, ErrorClass::NoUsableKey, None),
+        Error::Cancelled => (JobStatus::Queued, ErrorClass::Cancelled, None),
+        Error::BadInput(_) => (JobStatus::Failed, ErrorClass::BadInput, None),
+        Error::Upstream(_) => (JobStatus::Failed, ErrorClass::Upstream, None),
+        _ => (JobStatus::Failed, ErrorClass::Storage, None),
     };
     Unfinished {
         status,

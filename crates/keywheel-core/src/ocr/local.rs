@@ -22,7 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs `tesseract stdin -` with the prepared image's bytes ([`PreparedImage::encoded`]; no
 /// data URL is decoded back) on its standard input (no temporary file another user could read
 /// or swap) and a cleaned environment (no keys; see [`crate::child`]), and returns its text,
-/// trimmed. A missing `tesseract` gives [`Error::NoUsableKey`] with the install command.
+/// trimmed. A missing `tesseract` gives [`Error::ToolMissing`] with the install command.
 pub async fn tesseract_text(tile: &PreparedImage) -> Result<String> {
     if tile.encoded.is_empty() {
         return Err(Error::BadInput("the prepared image has no bytes".into()));
@@ -44,7 +44,7 @@ async fn run(image: Vec<u8>) -> Result<String> {
     let mut child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NoUsableKey(INSTALL_HINT.into()));
+            return Err(Error::ToolMissing(INSTALL_HINT.into()));
         }
         Err(e) => return Err(Error::io("could not start tesseract", e)),
     };

@@ -31,7 +31,7 @@ use keywheel_vision::{Prepared, PreparedImage};
 use crate::error::{Error, Result};
 use crate::openrouter::{ChatRequest, Message};
 
-pub use batch::{Batch, Event, ImageResult};
+pub use batch::{Batch, ErrorClass, Event, ImageResult};
 pub use local::{LOCAL_LABEL, tesseract_text};
 pub use plan::QuotaPlan;
 

@@ -180,7 +180,7 @@ fn poppler(program: &str) -> Command {
 
 fn missing(program: &str, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
-        Error::NoUsableKey(format!(
+        Error::ToolMissing(format!(
             "reading PDFs needs poppler's `{program}`, which is not installed (Debian/Ubuntu: apt install poppler-utils)"
         ))
     } else {

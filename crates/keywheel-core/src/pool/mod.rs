@@ -7,6 +7,7 @@
 mod explain;
 mod instance;
 mod views;
+pub mod words;
 
 use std::sync::{Arc, RwLock};
 

@@ -20,8 +20,8 @@ pub struct KeyView {
     pub id: KeyId,
     /// Label.
     pub label: String,
-    /// Account.
-    pub account: String,
+    /// The account it shares with other keys; absent when it is its own account.
+    pub account: Option<String>,
     /// `sk-or-v1-…a1b2`.
     pub masked: String,
     /// `keychain` or `env`.
@@ -45,6 +45,10 @@ pub struct KeyView {
     pub minute_cap: u32,
     /// Whether it can take a request now, and if not why.
     pub availability: Availability,
+    /// [`Availability::label`] now: `ready`, `spent until 00:00 UTC`, …
+    pub availability_label: String,
+    /// [`Availability::sentence`] now: what the state means and what to do.
+    pub availability_sentence: String,
 }
 
 /// `keywheel status`.
@@ -114,9 +118,11 @@ impl Pool {
                 let st = states.iter().find(|s| s.id == r.id)?.clone();
                 Some(KeyView {
                     available: ring.get(&r.id).is_some(),
+                    account: (st.account != r.id.as_str()).then_some(st.account),
+                    availability_label: st.availability.label(now),
+                    availability_sentence: st.availability.sentence(now),
                     id: r.id,
                     label: r.label,
-                    account: st.account,
                     masked: r.masked,
                     source: r.source,
                     enabled: r.enabled,
