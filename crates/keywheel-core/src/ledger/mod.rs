@@ -109,7 +109,11 @@ impl Ledger {
     }
 
     /// Opens (migrating if its schema is behind) the team ledger at `target`.
-    pub fn open_postgres(target: &pg::Target, opts: &pg::Options, caps: CapDefaults) -> Result<Self> {
+    pub fn open_postgres(
+        target: &pg::Target,
+        opts: &pg::Options,
+        caps: CapDefaults,
+    ) -> Result<Self> {
         Ok(Self {
             backend: backend::Backend::Postgres(pg::PgLedger::open(target, opts)?),
             caps,

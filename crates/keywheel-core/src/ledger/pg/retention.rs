@@ -8,6 +8,13 @@ use crate::clock::day_key;
 use crate::error::Result;
 use crate::ledger::retention::{BATCH, PRUNE_EVERY_MS, Pruned, cutoff};
 
+/// One pruning step: the batched DELETE, its cut-off, and the counter it adds to.
+type Step = (
+    &'static str,
+    Box<dyn tokio_postgres::types::ToSql + Sync + Send>,
+    fn(&mut Pruned) -> &mut usize,
+);
+
 impl PgLedger {
     /// [`crate::ledger::Ledger::prune_at_start`] on the team ledger.
     pub(crate) fn prune_at_start(
@@ -35,7 +42,7 @@ impl PgLedger {
             return Ok(None);
         }
         let mut done = Pruned::default();
-        let steps: [(&str, Box<dyn tokio_postgres::types::ToSql + Sync + Send>, fn(&mut Pruned) -> &mut usize); 5] = [
+        let steps: [Step; 5] = [
             (
                 "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE started_ms < $1 LIMIT $2)",
                 Box::new(cut_ms),
