@@ -224,6 +224,15 @@ pub fn hold_if_asked() -> Option<i32> {
 #[cfg(target_os = "linux")]
 fn serve(cb: &mut arboard::Clipboard, text: &str) -> i32 {
     use arboard::SetExtLinux;
+    // When the X server goes away, nothing will ever take the clipboard over: a connection
+    // of our own sees the server go, and ends this process.
+    if let Ok((conn, _)) = x11rb::connect(None) {
+        std::thread::spawn(move || {
+            use x11rb::connection::Connection;
+            while conn.wait_for_event().is_ok() {}
+            std::process::exit(0);
+        });
+    }
     // Setting the same text again re-asserts ownership and blocks until it is taken over.
     match cb.set().wait().text(text) {
         Ok(()) => 0,

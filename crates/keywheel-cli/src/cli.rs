@@ -79,8 +79,20 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct OcrArgs {
     /// Image files (PNG, JPEG, WebP, GIF, BMP, TIFF) and PDF documents. Every file is checked before anything is sent.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["clipboard", "screen"])]
     pub files: Vec<std::path::PathBuf>,
+    /// Read the image on the clipboard instead of files.
+    #[arg(long, conflicts_with_all = ["files", "screen"])]
+    pub clipboard: bool,
+    /// Read the screen instead of files (X11, or the desktop portal on Wayland); with `--region`, only that rectangle.
+    #[arg(long, conflicts_with = "files")]
+    pub screen: bool,
+    /// The rectangle of the screen to read: X,Y,W,H in pixels from its top-left corner, e.g. `0,0,800,600`.
+    #[arg(long, value_name = "X,Y,W,H", requires = "screen")]
+    pub region: Option<keywheel_capture::Region>,
+    /// Put the text that was read on the clipboard too (it stays there after keywheel exits, until something else is copied).
+    #[arg(long)]
+    pub copy: bool,
     /// Write one `.md` file per image into this directory instead of printing the Markdown.
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,

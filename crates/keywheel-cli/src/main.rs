@@ -11,6 +11,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `--copy` re-runs this program as the clipboard holder that outlives it (keywheel-capture).
+    if let Some(code) = keywheel_capture::clipboard::hold_if_asked() {
+        return ExitCode::from(code as u8);
+    }
     let cli = cli::Cli::parse();
     let json = cli.json;
     output::init(cli.raw);

@@ -1,6 +1,7 @@
-//! `keywheel ocr FILE…`: check every file, say the quota plan, read the images (bounded
-//! concurrency, progress bar on a terminal), print Markdown, one `.md` per image in `--out`,
-//! or one JSON line per image.
+//! `keywheel ocr FILE…` (or `--clipboard`, or `--screen [--region X,Y,W,H]`): check every
+//! input, say the quota plan, read the images (bounded concurrency, progress bar on a
+//! terminal), print Markdown, one `.md` per image in `--out`, or one JSON line per image; with
+//! `--copy`, put the text on the clipboard too (held after exit by `keywheel-capture`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use keywheel_core::ocr::{self, Batch, Event, ImageResult, OcrOptions, PrepOption
 use keywheel_core::openrouter::CancelToken;
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
+
+use keywheel_capture::{CaptureError, ClipboardError};
 
 use crate::cli::OcrArgs;
 use crate::output;
@@ -50,6 +53,7 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     } else {
         ocr::prepare_files(&images, &prep)?
     };
+    inputs.extend(captured(args, &prep)?);
     let image_inputs = inputs.len();
     let mut pdf_entries = Vec::new();
     for pdf in &pdfs {
@@ -72,6 +76,9 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
     if inputs.is_empty() {
         let results = Vec::new();
         print_pdf_pages(&pdf_entries, &results, json, pdfs.len() + images.len() > 1);
+        if args.copy {
+            copy(&copied_text(&[], &pdf_entries, &results))?;
+        }
         return Ok(());
     }
     let models = if args.models.is_empty() {
@@ -154,10 +161,107 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
             eprintln!("keywheel: {}", summary(r, pool));
         }
     }
+    if args.copy {
+        copy(&copied_text(
+            results,
+            &pdf_entries,
+            &offset(&page_results, image_inputs),
+        ))?;
+    }
     match batch.outcome_error(&results_all) {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The image `--clipboard` or `--screen` names, prepared like a file; `None` without either.
+/// Nothing is reserved yet, so a failure here spends nothing.
+fn captured(args: &OcrArgs, prep: &PrepOptions) -> Result<Option<ocr::Input>> {
+    let (name, shot) = if args.clipboard {
+        let shot = keywheel_capture::clipboard::read_image().map_err(clipboard_error)?;
+        ("clipboard".to_string(), shot)
+    } else if args.screen {
+        let name = match &args.region {
+            Some(r) => format!("screen {r}"),
+            None => "screen".to_string(),
+        };
+        (
+            name,
+            keywheel_capture::screen::grab(args.region).map_err(capture_error)?,
+        )
+    } else {
+        return Ok(None);
+    };
+    ocr::prepare_bytes(&name, &shot.png, prep).map(Some)
+}
+
+fn capture_error(e: CaptureError) -> Error {
+    match e {
+        CaptureError::RegionOutside { .. } => Error::BadInput(format!("{e}; nothing was sent")),
+        CaptureError::Failed(_) => {
+            Error::io("nothing was sent", std::io::Error::other(e.to_string()))
+        }
+        _ => Error::Usage(format!("{e}; nothing was sent")),
+    }
+}
+
+fn clipboard_error(e: ClipboardError) -> Error {
+    match e {
+        ClipboardError::NoImage => Error::BadInput(format!("{e}; nothing was sent")),
+        ClipboardError::Unavailable(_) => Error::Usage(e.to_string()),
+        ClipboardError::Failed(_) => {
+            Error::io("the clipboard", std::io::Error::other(e.to_string()))
+        }
+    }
+}
+
+/// What `--copy` puts on the clipboard: the text of every image, then of every PDF page, in
+/// order, separated by a blank line (no headers: a single capture copies just its text).
+fn copied_text(
+    images: &[ImageResult],
+    entries: &[PdfEntry],
+    pages: &[Option<ImageResult>],
+) -> String {
+    let mut parts: Vec<&str> = images.iter().filter_map(|r| r.text.as_deref()).collect();
+    for e in entries {
+        match e {
+            PdfEntry::Text { text, .. } => parts.push(text),
+            PdfEntry::Job { index, .. } => {
+                if let Some(Some(r)) = pages.get(*index)
+                    && let Some(t) = &r.text
+                {
+                    parts.push(t);
+                }
+            }
+        }
+    }
+    parts
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// `--copy`: the text goes to a holder process that serves it after keywheel exits.
+fn copy(text: &str) -> Result<()> {
+    if text.is_empty() {
+        eprintln!("keywheel: no text was read, so the clipboard was left as it was");
+        return Ok(());
+    }
+    let me = std::env::current_exe().map_err(|e| {
+        Error::io(
+            "could not find the keywheel program to hold the clipboard",
+            e,
+        )
+    })?;
+    keywheel_capture::clipboard::write_text_detached(text, &me).map_err(clipboard_error)?;
+    let lines = text.lines().count();
+    eprintln!(
+        "keywheel: copied the text to the clipboard ({lines} line{})",
+        if lines == 1 { "" } else { "s" }
+    );
+    Ok(())
 }
 
 fn progress_bar(len: u64, json: bool) -> ProgressBar {
