@@ -13,6 +13,7 @@ use keywheel_core::openrouter::{
     ChatRequest, Content, ContentPart, ImageUrl, Message, ReasoningConfig, Role,
 };
 use keywheel_core::{Error, Settings};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The alias for the configured chat (R1) chain.
@@ -235,39 +236,49 @@ fn message(i: usize, v: Value) -> Result<Message, Error> {
     Ok(Message { role, content })
 }
 
+/// One content part, its strings moved out of the body (an image's data URL is never copied).
 fn part(i: usize, v: Value) -> Result<ContentPart, Error> {
-    match v.get("type").and_then(Value::as_str) {
-        Some("text") => match v.get("text").and_then(Value::as_str) {
-            Some(t) => Ok(ContentPart::Text {
-                text: t.to_string(),
-            }),
-            None => Err(bad(format!("a text part of message {i} has no `text`"))),
+    let Value::Object(mut p) = v else {
+        return Err(bad(format!(
+            "a content part of message {i} is not an object"
+        )));
+    };
+    let kind = match p.remove("type") {
+        Some(Value::String(t)) => t,
+        _ => return Err(bad(format!("a content part of message {i} has no `type`"))),
+    };
+    match kind.as_str() {
+        "text" => match p.remove("text") {
+            Some(Value::String(text)) => Ok(ContentPart::Text { text }),
+            _ => Err(bad(format!("a text part of message {i} has no `text`"))),
         },
-        Some("image_url") => {
-            let img = v.get("image_url");
-            let url = img
-                .and_then(|u| u.as_str().or_else(|| u.get("url").and_then(Value::as_str)))
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "an image_url part of message {i} has no `url` (a data: URL or https:// URL)"
-                    ))
-                })?;
-            let detail = img
-                .and_then(|u| u.get("detail"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+        "image_url" => {
+            let (url, detail) = match p.remove("image_url") {
+                Some(Value::String(url)) => (url, None),
+                Some(Value::Object(mut img)) => {
+                    let detail = match img.remove("detail") {
+                        Some(Value::String(d)) => Some(d),
+                        _ => None,
+                    };
+                    match img.remove("url") {
+                        Some(Value::String(url)) => (url, detail),
+                        _ => (String::new(), None),
+                    }
+                }
+                _ => (String::new(), None),
+            };
+            if url.is_empty() {
+                return Err(bad(format!(
+                    "an image_url part of message {i} has no `url` (a data: URL or https:// URL)"
+                )));
+            }
             Ok(ContentPart::ImageUrl {
-                image_url: ImageUrl {
-                    url: url.to_string(),
-                    detail,
-                },
+                image_url: ImageUrl { url, detail },
             })
         }
-        Some(other) => Err(bad(format!(
+        other => Err(bad(format!(
             "message {i} has a `{other}` part, which the gateway does not relay; send text and image_url parts"
         ))),
-        None => Err(bad(format!("a content part of message {i} has no `type`"))),
     }
 }
 
@@ -282,59 +293,152 @@ pub fn fresh_id() -> String {
 }
 
 /// OpenAI's `usage` object, with OpenRouter's `cost`.
-pub fn usage_json(u: &Usage) -> Value {
-    let mut v = json!({
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "total_tokens": u.total_tokens,
-        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-    });
-    if let Some(c) = u.cost {
-        v["cost"] = json!(c);
-    }
-    v
+#[derive(Debug, Serialize)]
+pub struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    completion_tokens_details: ReasoningTokens,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
 }
 
-/// A whole `chat.completion` for a finished job.
-pub fn completion_json(o: &Outcome, asked_model: &str) -> Value {
-    let mut message = json!({"role": "assistant", "content": o.content});
-    if !o.reasoning.is_empty() {
-        message["reasoning"] = json!(o.reasoning);
-    }
-    let mut v = json!({
-        "id": o.generation_id.clone().unwrap_or_else(fresh_id),
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": o.model.as_deref().unwrap_or(asked_model),
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": null}],
-    });
-    if let Some(u) = &o.usage {
-        v["usage"] = usage_json(u);
-    }
-    v
+#[derive(Debug, Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
 }
 
-/// One `chat.completion.chunk`.
-pub fn chunk_json(id: &str, model: &str, delta: Value, finish: Option<&str>) -> Value {
-    json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": unix_now(),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    })
+impl From<&Usage> for UsageOut {
+    fn from(u: &Usage) -> Self {
+        UsageOut {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.total_tokens,
+            completion_tokens_details: ReasoningTokens {
+                reasoning_tokens: u.reasoning_tokens,
+            },
+            cost: u.cost,
+        }
+    }
 }
 
-/// The final usage chunk (`choices: []`), as OpenAI sends with `include_usage`.
-pub fn usage_chunk_json(id: &str, model: &str, u: &Usage) -> Value {
-    json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": unix_now(),
-        "model": model,
-        "choices": [],
-        "usage": usage_json(u),
-    })
+/// A whole `chat.completion` for a finished job, borrowing the answer (written straight to
+/// the body, the text never copied).
+#[derive(Debug, Serialize)]
+pub struct CompletionOut<'a> {
+    id: std::borrow::Cow<'a, str>,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [ChoiceOut<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChoiceOut<'a> {
+    index: u32,
+    message: MessageOut<'a>,
+    finish_reason: &'static str,
+    logprobs: (),
+}
+
+#[derive(Debug, Serialize)]
+struct MessageOut<'a> {
+    role: &'static str,
+    content: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reasoning: &'a str,
+}
+
+impl<'a> CompletionOut<'a> {
+    /// The answer to a finished job; `asked_model` when upstream named none.
+    pub fn new(o: &'a Outcome, asked_model: &'a str) -> Self {
+        CompletionOut {
+            id: o
+                .generation_id
+                .as_deref()
+                .map_or_else(|| fresh_id().into(), Into::into),
+            object: "chat.completion",
+            created: unix_now(),
+            model: o.model.as_deref().unwrap_or(asked_model),
+            choices: [ChoiceOut {
+                index: 0,
+                message: MessageOut {
+                    role: "assistant",
+                    content: &o.content,
+                    reasoning: &o.reasoning,
+                },
+                finish_reason: "stop",
+                logprobs: (),
+            }],
+            usage: o.usage.as_ref().map(UsageOut::from),
+        }
+    }
+}
+
+/// What a stream chunk's `delta` carries (absent fields are left out: `{}` for the finish).
+#[derive(Debug, Default, Serialize)]
+pub struct Delta<'a> {
+    /// `assistant`, on the first chunk only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    /// Answer text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<&'a str>,
+    /// Reasoning text, as OpenRouter sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<&'a str>,
+}
+
+/// One `chat.completion.chunk`: a delta (`choices: [...]`), or the final usage chunk
+/// (`choices: []`, as OpenAI sends with `include_usage`).
+#[derive(Debug, Serialize)]
+pub struct ChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: Vec<ChunkChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    finish_reason: Option<&'a str>,
+}
+
+impl<'a> ChunkOut<'a> {
+    /// A chunk with `delta`, and the finish reason on the last one.
+    pub fn delta(id: &'a str, model: &'a str, delta: Delta<'a>, finish: Option<&'a str>) -> Self {
+        ChunkOut {
+            id,
+            object: "chat.completion.chunk",
+            created: unix_now(),
+            model,
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+            }],
+            usage: None,
+        }
+    }
+
+    /// The final usage chunk.
+    pub fn usage(id: &'a str, model: &'a str, u: &Usage) -> Self {
+        ChunkOut {
+            id,
+            object: "chat.completion.chunk",
+            created: unix_now(),
+            model,
+            choices: Vec::new(),
+            usage: Some(u.into()),
+        }
+    }
 }
 
 /// How an error is presented: HTTP status, OpenAI `type`, our stable `code`.

@@ -357,7 +357,7 @@ async fn not_found(req: Request) -> Response {
     )
 }
 
-pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, v: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
@@ -472,7 +472,7 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
     let mut resp = match result {
         Ok(o) => {
             state.counters.answered.fetch_add(1, Ordering::Relaxed);
-            let mut r = json_response(StatusCode::OK, &openai::completion_json(&o, &asked));
+            let mut r = json_response(StatusCode::OK, &openai::CompletionOut::new(&o, &asked));
             upstream_headers(r.headers_mut(), &o);
             r
         }

@@ -20,10 +20,9 @@ use keywheel_core::Error;
 use keywheel_core::dispatch::{Dispatcher, Outcome, Timings};
 use keywheel_core::openrouter::types::Usage;
 use keywheel_core::openrouter::{CancelToken, StreamEvent};
-use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::openai;
+use crate::openai::{self, ChunkOut, Delta};
 use crate::server::{CancelOnDrop, KEY_ID, MODEL, Msg, Spent, State, error_response};
 
 struct Writer {
@@ -40,18 +39,18 @@ struct Writer {
 }
 
 impl Writer {
-    fn data(out: &mut Vec<u8>, v: &Value) {
+    fn data(out: &mut Vec<u8>, v: &impl serde::Serialize) {
         out.extend_from_slice(b"data: ");
         let _ = serde_json::to_writer(&mut *out, v);
         out.extend_from_slice(b"\n\n");
     }
 
-    fn delta(&mut self, out: &mut Vec<u8>, mut delta: Value) {
+    fn delta(&mut self, out: &mut Vec<u8>, mut delta: Delta<'_>) {
         if !self.role_sent {
-            delta["role"] = json!("assistant");
+            delta.role = Some("assistant");
             self.role_sent = true;
         }
-        Self::data(out, &openai::chunk_json(&self.id, &self.model, delta, None));
+        Self::data(out, &ChunkOut::delta(&self.id, &self.model, delta, None));
     }
 
     /// Encodes one message; returns false once the stream is over.
@@ -66,25 +65,36 @@ impl Writer {
                         self.model = m;
                     }
                     if !self.role_sent {
-                        self.delta(out, json!({"content": ""}));
+                        let delta = Delta {
+                            content: Some(""),
+                            ..Delta::default()
+                        };
+                        self.delta(out, delta);
                     }
                 }
                 StreamEvent::Reasoning(t) => {
                     self.text_sent = true;
-                    self.delta(out, json!({"reasoning": t}));
+                    let delta = Delta {
+                        reasoning: Some(&t),
+                        ..Delta::default()
+                    };
+                    self.delta(out, delta);
                 }
                 StreamEvent::Content(t) => {
                     self.text_sent = true;
-                    self.delta(out, json!({"content": t}));
+                    let delta = Delta {
+                        content: Some(&t),
+                        ..Delta::default()
+                    };
+                    self.delta(out, delta);
                 }
                 StreamEvent::Usage(u) => self.usage = Some(u),
                 StreamEvent::Finish(r) => {
                     if !self.finished {
                         self.finished = true;
-                        Self::data(
-                            out,
-                            &openai::chunk_json(&self.id, &self.model, json!({}), Some(&r)),
-                        );
+                        let chunk =
+                            ChunkOut::delta(&self.id, &self.model, Delta::default(), Some(&r));
+                        Self::data(out, &chunk);
                     }
                 }
                 StreamEvent::Error(_) | StreamEvent::Done => {}
@@ -106,13 +116,11 @@ impl Writer {
         self.guard.disarm();
         if !self.finished {
             self.finished = true;
-            Self::data(
-                out,
-                &openai::chunk_json(&self.id, &self.model, json!({}), Some("stop")),
-            );
+            let chunk = ChunkOut::delta(&self.id, &self.model, Delta::default(), Some("stop"));
+            Self::data(out, &chunk);
         }
         if let Some(u) = o.usage.as_ref().or(self.usage.as_ref()) {
-            Self::data(out, &openai::usage_chunk_json(&self.id, &self.model, u));
+            Self::data(out, &ChunkOut::usage(&self.id, &self.model, u));
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
         self.state.counters.answered.fetch_add(1, Ordering::Relaxed);
