@@ -7,8 +7,8 @@ use keywheel_core::alerts::Rule;
 use keywheel_core::catalogue::KeyCheck;
 use keywheel_core::chains::{ChainEntry, EntryReason, ResolvedChain};
 use keywheel_core::dispatch::{Kind, Outcome};
-use keywheel_core::forecast::{Forecast, Summary};
-use keywheel_core::keys::KeySource;
+use keywheel_core::forecast::{Forecast, SubjectKind, Summary};
+use keywheel_core::keys::{KeySource, KeychainStatus};
 use keywheel_core::ledger::RequestState;
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::ledger::instances::InstanceInfo;
@@ -21,7 +21,7 @@ use keywheel_core::ocr::{ErrorClass, ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::{
     FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
 };
-use keywheel_core::pool::{KeyView, StatusView, UsageView};
+use keywheel_core::pool::{KeyView, KeychainView, StatusView, UsageView};
 use keywheel_core::progress::{Note, Notice};
 use keywheel_core::{ErrorCode, KeyId};
 use ts_rs::TS;
@@ -50,6 +50,8 @@ pub fn typescript() -> String {
         KeyStatus,
         Availability,
         KeyView,
+        KeychainStatus,
+        KeychainView,
         KeyRecord,
         InstanceInfo,
         Adoption,
@@ -57,6 +59,7 @@ pub fn typescript() -> String {
         DayUsage,
         DayAggregate,
         Forecast,
+        SubjectKind,
         UsageView,
         RequestRow,
         AlertRow,

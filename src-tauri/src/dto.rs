@@ -83,8 +83,8 @@ pub struct SettingsView {
     pub config_path: String,
     /// The shared ledger file.
     pub ledger_path: String,
-    /// `available`, `disabled` or why the keychain cannot be used.
-    pub keychain: String,
+    /// Whether the keychain can be used, and the core's sentence saying so.
+    pub keychain: keywheel_core::pool::KeychainView,
     /// The OpenRouter API base URL.
     pub base_url: String,
     /// The pinned chat model (used alone instead of the resolved chain), if any.

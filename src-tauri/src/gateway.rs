@@ -75,6 +75,9 @@ pub struct LoggedRequest {
     #[serde(flatten)]
     #[ts(flatten)]
     pub row: RequestRow,
+    /// [`RequestRow::outcome`]: `cached`, its class (`ok`, `rate_limited`, …) or its state;
+    /// the word the request log's badge shows.
+    pub outcome: String,
 }
 
 /// The app's gateway: stopped, or running with its handle.
@@ -170,7 +173,10 @@ impl AppGateway {
                 {
                     (row.via, row.session) = via_of(kind);
                 }
-                LoggedRequest { row }
+                LoggedRequest {
+                    outcome: row.outcome().to_string(),
+                    row,
+                }
             })
             .collect()
     }

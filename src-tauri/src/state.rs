@@ -135,7 +135,7 @@ impl AppState {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             ledger_path: self.pool.ledger().path().display().to_string(),
-            keychain: self.pool.keychain_text(),
+            keychain: self.pool.keychain_view(),
             base_url: s.base_url.clone(),
             chat_pin: chains.chat_pin,
             vision_pin: chains.vision_pin,

@@ -9,7 +9,6 @@ import {
   formatUtc,
   formatWait,
   humanDuration,
-  keychainSentence,
 } from '../src/lib/format';
 import type { Availability } from '../src/api';
 
@@ -108,13 +107,6 @@ describe('sentences', () => {
     expect(forecastSentence({ sentence: 'Will not reach its cap before the reset at this pace.' })).toMatch(/not reach its cap/);
     expect(forecastSentence({ sentence: 'At this pace it reaches its cap at 17:40 UTC (in 3 h 5 min).' })).toBe(
       'At this pace it reaches its cap at 17:40 UTC (in 3 h 5 min).',
-    );
-  });
-
-  it('keychain status line', () => {
-    expect(keychainSentence('available')).toMatch(/^OS keychain: available/);
-    expect(keychainSentence('no Secret Service: start gnome-keyring')).toBe(
-      'OS keychain unavailable: no Secret Service: start gnome-keyring',
     );
   });
 

@@ -132,7 +132,7 @@ function backend(credits: 'free_only' | 'paid' = 'free_only') {
     vision_models: VISION,
     config_path: '/tmp/config.toml',
     ledger_path: '/tmp/ledger.sqlite3',
-    keychain: 'available',
+    keychain: { status: { state: 'available' }, sentence: 'OS keychain: available. Added keys are stored there.' },
     base_url: 'http://127.0.0.1:1/api/v1',
     chat_pin: null,
     vision_pin: null,

@@ -68,7 +68,7 @@ describe('gauges', () => {
   it('key gauges carry today, the cap and the key forecast', () => {
     const view = usageView({
       keys: [key('k1', { today: 3, daily_cap: 50 })],
-      forecasts: [{ subject: 'k1', today: 3, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' }],
+      forecasts: [{ subject: 'k1', about: 'key', today: 3, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' }],
     });
     const [g] = keyGauges(view);
     expect(g.today).toBe(3);
@@ -80,8 +80,8 @@ describe('gauges', () => {
     const view = usageView({
       keys: [key('k1', { account: 'team' }), key('k2', { account: 'team' }), key('k3')],
       forecasts: [
-        { subject: 'k1', today: 1, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
-        { subject: 'team', today: 12, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
+        { subject: 'k1', about: 'key', today: 1, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
+        { subject: 'team', about: 'account', today: 12, cap: 50, hits_cap_at: null, summary: { state: 'not_today' }, sentence: 'Will not reach its cap before the reset at this pace.' },
       ],
       accounts: [agg('team', '2026-11-26', { errors: { transient: 2, key_invalid: 1 } })],
     });

@@ -52,12 +52,25 @@ impl Summary {
     }
 }
 
+/// What a forecast is about: one key, or an account several keys share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// `subject` is a key id.
+    Key,
+    /// `subject` is an account name shared by keys.
+    Account,
+}
+
 /// When a key or an account runs out today, at the current pace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Forecast {
     /// Key id or account.
     pub subject: String,
+    /// Whether `subject` is a key id or an account.
+    pub about: SubjectKind,
     /// Requests today.
     pub today: u32,
     /// The daily cap.
@@ -73,6 +86,7 @@ pub struct Forecast {
 /// Projects `today` requests since `first_today` forward at the same pace.
 pub fn forecast(
     subject: &str,
+    about: SubjectKind,
     today: u32,
     cap: u32,
     first_today: Option<DateTime<Utc>>,
@@ -99,6 +113,7 @@ pub fn forecast(
     };
     Forecast {
         subject: subject.to_string(),
+        about,
         today,
         cap,
         hits_cap_at: match summary {
@@ -118,7 +133,14 @@ mod tests {
     #[test]
     fn a_steady_pace_predicts_the_cap_time() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-        let f = forecast("k", 25, 50, Some(now - Duration::hours(2)), now);
+        let f = forecast(
+            "k",
+            SubjectKind::Key,
+            25,
+            50,
+            Some(now - Duration::hours(2)),
+            now,
+        );
         assert_eq!(
             f.hits_cap_at,
             Some(now + Duration::hours(2)),
@@ -135,17 +157,28 @@ mod tests {
     fn slow_keys_and_capped_keys() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
         assert_eq!(
-            forecast("k", 2, 50, Some(now - Duration::hours(6)), now)
-                .summary
-                .to_string(),
+            forecast(
+                "k",
+                SubjectKind::Key,
+                2,
+                50,
+                Some(now - Duration::hours(6)),
+                now
+            )
+            .summary
+            .to_string(),
             "not today"
         );
         assert_eq!(
-            forecast("k", 50, 50, Some(now), now).summary.to_string(),
+            forecast("k", SubjectKind::Key, 50, 50, Some(now), now)
+                .summary
+                .to_string(),
             "capped"
         );
         assert_eq!(
-            forecast("k", 0, 50, None, now).summary.to_string(),
+            forecast("k", SubjectKind::Key, 0, 50, None, now)
+                .summary
+                .to_string(),
             "not today"
         );
     }
@@ -157,7 +190,7 @@ mod tests {
         assert!(Summary::NotToday.sentence().contains("not reach its cap"));
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 14, 35, 0).unwrap();
         let at = Utc.with_ymd_and_hms(2026, 11, 26, 17, 40, 0).unwrap();
-        let f = forecast("k", 25, 50, Some(now - (at - now)), now);
+        let f = forecast("k", SubjectKind::Key, 25, 50, Some(now - (at - now)), now);
         assert_eq!(f.hits_cap_at, Some(at));
         assert_eq!(
             f.sentence,

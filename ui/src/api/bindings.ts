@@ -98,6 +98,18 @@ availability_label: string,
  */
 availability_sentence: string, };
 
+export type KeychainStatus = { "state": "available" } | { "state": "unavailable", "reason": string } | { "state": "disabled" };
+
+export type KeychainView = { 
+/**
+ * Available, disabled, or unavailable with the reason.
+ */
+status: KeychainStatus, 
+/**
+ * [`KeychainStatus::sentence`].
+ */
+sentence: string, };
+
 export type KeyRecord = { 
 /**
  * Fingerprint id.
@@ -222,9 +234,9 @@ instances: Array<InstanceInfo>,
  */
 keys: Array<KeyView>, 
 /**
- * `available`, `disabled` or the reason it is unavailable.
+ * Whether the keychain can be used, and the sentence saying so.
  */
-keychain: string, 
+keychain: KeychainView, 
 /**
  * The ledger file.
  */
@@ -324,6 +336,10 @@ export type Forecast = {
  */
 subject: string, 
 /**
+ * Whether `subject` is a key id or an account.
+ */
+about: SubjectKind, 
+/**
  * Requests today.
  */
 today: number, 
@@ -343,6 +359,8 @@ summary: Summary,
  * [`Summary::sentence`].
  */
 sentence: string, };
+
+export type SubjectKind = "key" | "account";
 
 export type UsageView = { 
 /**
@@ -1122,9 +1140,9 @@ config_path: string,
  */
 ledger_path: string, 
 /**
- * `available`, `disabled` or why the keychain cannot be used.
+ * Whether the keychain can be used, and the core's sentence saying so.
  */
-keychain: string, 
+keychain: KeychainView, 
 /**
  * The OpenRouter API base URL.
  */
@@ -1421,6 +1439,11 @@ id: string,
 key_id: KeyId | null, };
 
 export type LoggedRequest = { 
+/**
+ * [`RequestRow::outcome`]: `cached`, its class (`ok`, `rate_limited`, …) or its state;
+ * the word the request log's badge shows.
+ */
+outcome: string, 
 /**
  * Row id.
  */

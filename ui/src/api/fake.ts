@@ -210,7 +210,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     vision_models: ['meta-llama/llama-3.2-90b-vision-instruct', 'qwen/qwen2.5-vl-72b-instruct'],
     config_path: '/home/you/.config/keywheel/config.toml',
     ledger_path: '/home/you/.local/share/keywheel/ledger.sqlite3',
-    keychain: 'available',
+    keychain: { status: { state: 'available' }, sentence: 'OS keychain: available. Added keys are stored there.' },
     base_url: 'https://openrouter.ai/api/v1',
     chat_pin: null,
     vision_pin: null,
@@ -289,8 +289,11 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       latency_ms: 2400,
       bytes_sent: 48_000,
       error: null,
+      outcome: 'ok',
       ...over,
     };
+    // What RequestRow::outcome says in the core.
+    row.outcome = row.cached ? 'cached' : (row.status_class ?? row.state);
     log.unshift(row);
     return row;
   }
@@ -461,7 +464,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       const now = Date.now();
       const dayList = Array.from({ length: days }, (_, i) => dayOf(now - (days - 1 - i) * DAY_MS));
       const accounts = [...new Set(keys.flatMap((k) => (k.account ? [k.account] : [])))];
-      const forecast = (subject: string, today: number, cap: number): Forecast => {
+      const forecast = (subject: string, about: Forecast['about'], today: number, cap: number): Forecast => {
         const at = iso(nextMidnight(now) - 2 * 3600_000 - 20 * 60_000);
         const [summary, sentence]: [Forecast['summary'], string] =
           today >= cap
@@ -469,7 +472,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
             : today > cap / 2
               ? [{ state: 'at', at, in_secs: 11_100 }, 'At this pace it reaches its cap at 21:40 UTC (in 3 h 5 min).']
               : [{ state: 'not_today' }, 'Will not reach its cap before the reset at this pace.'];
-        return { subject, today, cap, hits_cap_at: summary.state === 'at' ? at : null, summary, sentence };
+        return { subject, about, today, cap, hits_cap_at: summary.state === 'at' ? at : null, summary, sentence };
       };
       return {
         days,
@@ -479,8 +482,8 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         aggregates: aggregates(days, 'key'),
         accounts: aggregates(days, 'account'),
         forecasts: [
-          ...keys.map((k) => forecast(k.id, k.today, k.daily_cap)),
-          ...accounts.map((acc) => forecast(acc, keys.filter((k) => k.account === acc).reduce((s, k) => s + k.today, 0), 50)),
+          ...keys.map((k) => forecast(k.id, 'key', k.today, k.daily_cap)),
+          ...accounts.map((acc) => forecast(acc, 'account', keys.filter((k) => k.account === acc).reduce((s, k) => s + k.today, 0), 50)),
         ],
         resets_at: iso(nextMidnight(now)),
         resets_in: '',

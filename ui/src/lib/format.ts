@@ -129,13 +129,6 @@ export function forecastSentence(f: Pick<Forecast, 'sentence'>): string {
   return f.sentence;
 }
 
-/** The keychain status line from `status().keychain`. */
-export function keychainSentence(keychain: string): string {
-  if (keychain === 'available') return 'OS keychain: available. Added keys are stored there.';
-  if (keychain === 'disabled') return 'OS keychain: disabled. Only keys from OPENROUTER_API_KEYS are used.';
-  return `OS keychain unavailable: ${keychain}`;
-}
-
 /** `Work · sk-or-v1-…abcd`, or the masked key alone when there is no label. */
 export function keyName(k: Pick<KeyView, 'label' | 'masked'>): string {
   return k.label ? `${k.label} · ${k.masked}` : k.masked;

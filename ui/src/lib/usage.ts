@@ -68,7 +68,7 @@ export function keyGauges(view: UsageView): KeyGauge[] {
     key,
     today: num(key.today),
     cap: num(key.daily_cap),
-    forecast: view.forecasts.find((f) => f.subject === key.id) ?? null,
+    forecast: view.forecasts.find((f) => f.about === 'key' && f.subject === key.id) ?? null,
   }));
 }
 
@@ -83,12 +83,11 @@ export type AccountGauge = {
 
 /**
  * Accounts shared by keys (a key alone is its own implicit account and gets no separate gauge):
- * every forecast whose subject is not a key id.
+ * every forecast the core says is about an account.
  */
 export function accountGauges(view: UsageView, today: string): AccountGauge[] {
-  const keyIds = new Set(view.keys.map((k) => k.id as string));
   return view.forecasts
-    .filter((f) => !keyIds.has(f.subject))
+    .filter((f) => f.about === 'account')
     .map((f) => {
       const agg = view.accounts.find((a) => a.subject === f.subject && a.day === today);
       return {

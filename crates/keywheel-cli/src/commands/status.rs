@@ -32,7 +32,7 @@ pub fn run(pool: &Pool, json: bool) -> Result<()> {
         "rotation: a new instance moves on when the current key has more than {} requests today",
         s.rotate_after
     );
-    println!("keychain: {}", s.keychain);
+    println!("{}", s.keychain.sentence);
     println!("ledger: {}", s.ledger);
     println!("live instances: {}", s.instances.len());
     for i in &s.instances {

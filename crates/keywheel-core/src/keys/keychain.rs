@@ -16,8 +16,11 @@ use crate::error::{Error, Result};
 /// The keychain service name entries are filed under (the account is the key id).
 pub const SERVICE: &str = "keywheel";
 
-/// Whether the keychain can be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whether the keychain can be used. On the wire: `{"state": "available"}`,
+/// `{"state": "unavailable", "reason": "…"}` or `{"state": "disabled"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
 pub enum KeychainStatus {
     /// A persistent store answered.
     Available,
@@ -25,6 +28,19 @@ pub enum KeychainStatus {
     Unavailable(String),
     /// Turned off in settings (`keychain = false` / `KEYWHEEL_KEYCHAIN=off`).
     Disabled,
+}
+
+impl KeychainStatus {
+    /// The status line the CLI and the app show: what the state means for added keys.
+    pub fn sentence(&self) -> String {
+        match self {
+            Self::Available => "OS keychain: available. Added keys are stored there.".into(),
+            Self::Disabled => {
+                "OS keychain: disabled. Only keys from OPENROUTER_API_KEYS are used.".into()
+            }
+            Self::Unavailable(why) => format!("OS keychain unavailable: {why}"),
+        }
+    }
 }
 
 /// Somewhere key material can be kept, by key id.
@@ -167,5 +183,39 @@ impl SecretStore for MemoryStore {
 
     fn status(&self) -> KeychainStatus {
         KeychainStatus::Available
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::KeychainStatus;
+
+    /// The status lines the Keys view shows (they were `keychainSentence` in the UI), and the
+    /// state on the wire.
+    #[test]
+    fn keychain_states_become_sentences() {
+        assert!(
+            KeychainStatus::Available
+                .sentence()
+                .starts_with("OS keychain: available")
+        );
+        assert!(
+            KeychainStatus::Disabled
+                .sentence()
+                .contains("Only keys from OPENROUTER_API_KEYS")
+        );
+        let why = KeychainStatus::Unavailable("no Secret Service: start gnome-keyring".into());
+        assert_eq!(
+            why.sentence(),
+            "OS keychain unavailable: no Secret Service: start gnome-keyring"
+        );
+        assert_eq!(
+            serde_json::to_value(&why).unwrap(),
+            serde_json::json!({"state": "unavailable", "reason": "no Secret Service: start gnome-keyring"})
+        );
+        assert_eq!(
+            serde_json::to_value(KeychainStatus::Available).unwrap(),
+            serde_json::json!({"state": "available"})
+        );
     }
 }

@@ -71,10 +71,20 @@ pub struct StatusView {
     pub instances: Vec<InstanceInfo>,
     /// Keys.
     pub keys: Vec<KeyView>,
-    /// `available`, `disabled` or the reason it is unavailable.
-    pub keychain: String,
+    /// Whether the keychain can be used, and the sentence saying so.
+    pub keychain: KeychainView,
     /// The ledger file.
     pub ledger: String,
+}
+
+/// The keychain's state with the core's sentence for it (the front ends show the sentence).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeychainView {
+    /// Available, disabled, or unavailable with the reason.
+    pub status: KeychainStatus,
+    /// [`KeychainStatus::sentence`].
+    pub sentence: String,
 }
 
 pub use crate::ledger::usage::DayUsage as UsageDay;
@@ -139,12 +149,12 @@ impl Pool {
         Ok(views)
     }
 
-    /// The keychain's state in words: `available`, `disabled` or why it cannot be used.
-    pub fn keychain_text(&self) -> String {
-        match self.keychain_status() {
-            KeychainStatus::Available => "available".into(),
-            KeychainStatus::Disabled => "disabled".into(),
-            KeychainStatus::Unavailable(why) => why,
+    /// The keychain's state with its sentence, as `status` and the app's settings show it.
+    pub fn keychain_view(&self) -> KeychainView {
+        let status = self.keychain_status();
+        KeychainView {
+            sentence: status.sentence(),
+            status,
         }
     }
 
@@ -162,7 +172,7 @@ impl Pool {
             rotate_after: self.settings().rotate_after,
             instances: self.ledger().live_instances(now, self.instance_ttl())?,
             keys: self.key_views()?,
-            keychain: self.keychain_text(),
+            keychain: self.keychain_view(),
             ledger: self.ledger().describe(),
         })
     }
@@ -183,7 +193,14 @@ impl Pool {
             .iter()
             .map(|k| {
                 let first = firsts.iter().find(|f| f.0 == k.id.as_str()).map(|f| f.2);
-                crate::forecast::forecast(k.id.as_str(), k.today, k.daily_cap, first, now)
+                crate::forecast::forecast(
+                    k.id.as_str(),
+                    crate::forecast::SubjectKind::Key,
+                    k.today,
+                    k.daily_cap,
+                    first,
+                    now,
+                )
             })
             .collect();
         let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
@@ -200,6 +217,7 @@ impl Pool {
                 .min();
             forecasts.push(crate::forecast::forecast(
                 &st.account,
+                crate::forecast::SubjectKind::Account,
                 st.account_today,
                 st.account_daily_cap,
                 first,
