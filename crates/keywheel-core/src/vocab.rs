@@ -111,6 +111,7 @@ mod tests {
         agree::<crate::keys::KeySource>();
         agree::<crate::alerts::Rule>();
         agree::<crate::ocr::ErrorClass>();
+        agree::<crate::openrouter::FailureClass>();
     }
 
     #[test]

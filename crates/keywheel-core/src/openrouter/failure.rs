@@ -35,9 +35,26 @@ use serde::{Deserialize, Serialize};
 use super::classify::clean_message;
 use super::headers::RateLimitInfo;
 
-/// What kind of failure happened; each class maps to one [`Remedy`] (module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What kind of failure happened; each class maps to one [`Remedy`] (module docs). Its word
+/// (serde, strum and [`FailureClass::as_str`] agree, as in [`crate::vocab`]) is what the
+/// request log stores in `status_class`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FailureClass {
     /// The request itself is wrong (400, 413, 422, image errors): no retry, no key penalty.
     BadRequest,
@@ -111,38 +128,7 @@ pub enum Remedy {
 
 impl FailureClass {
     /// Every class, in table order.
-    pub const ALL: [FailureClass; 12] = [
-        FailureClass::BadRequest,
-        FailureClass::KeyInvalid,
-        FailureClass::NoCredit,
-        FailureClass::InFlightBudget,
-        FailureClass::RequestTooHeavy,
-        FailureClass::KeySpendLimit,
-        FailureClass::Moderation,
-        FailureClass::ModelUnavailable,
-        FailureClass::AccountDailyExhausted,
-        FailureClass::RateLimited,
-        FailureClass::Transient,
-        FailureClass::Cancelled,
-    ];
-
-    /// The stable snake_case name (the same as its serde form).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::BadRequest => "bad_request",
-            FailureClass::KeyInvalid => "key_invalid",
-            FailureClass::NoCredit => "no_credit",
-            FailureClass::InFlightBudget => "in_flight_budget",
-            FailureClass::RequestTooHeavy => "request_too_heavy",
-            FailureClass::KeySpendLimit => "key_spend_limit",
-            FailureClass::Moderation => "moderation",
-            FailureClass::ModelUnavailable => "model_unavailable",
-            FailureClass::AccountDailyExhausted => "account_daily_exhausted",
-            FailureClass::RateLimited => "rate_limited",
-            FailureClass::Transient => "transient",
-            FailureClass::Cancelled => "cancelled",
-        }
-    }
+    pub const ALL: &'static [FailureClass] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The failure → action table, written once (module docs). `model_is_free` tells a 402 on
     /// a free model (the key's account is out of credit) from one on a paid model (the account
@@ -220,6 +206,8 @@ impl FailureClass {
         self.remedy(true) == Remedy::Stop
     }
 }
+
+crate::vocab::stored_as_text!(FailureClass);
 
 impl fmt::Display for FailureClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -411,7 +399,7 @@ mod tests {
         f.reset_at = Some(ts(RESET_DAY_MS));
         let s = failure_sentence_at(&f, ts(RESET_DAY_MS - (3 * 60 + 12) * 60_000));
         assert!(s.contains("at 00:00 UTC (in 3 h 12 min)"), "{s}");
-        for class in FailureClass::ALL {
+        for &class in FailureClass::ALL {
             let s = failure_sentence(&ApiFailure::new(class, "why."));
             assert!(s.ends_with('.') && s.len() > 20, "{class}: {s}");
         }
@@ -420,9 +408,32 @@ mod tests {
         assert!(failure_sentence(&r).contains("wait about 17 s"));
     }
 
+    /// The words existing ledgers hold in `status_class` (they were a hand-written match).
+    #[test]
+    fn class_words_are_the_stored_ones() {
+        let words: Vec<&str> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "bad_request",
+                "key_invalid",
+                "no_credit",
+                "in_flight_budget",
+                "request_too_heavy",
+                "key_spend_limit",
+                "moderation",
+                "model_unavailable",
+                "account_daily_exhausted",
+                "rate_limited",
+                "transient",
+                "cancelled",
+            ]
+        );
+    }
+
     #[test]
     fn class_names_round_trip() {
-        for class in FailureClass::ALL {
+        for &class in FailureClass::ALL {
             let json = serde_json::to_string(&class).unwrap();
             assert_eq!(json, format!("\"{}\"", class.as_str()));
             assert_eq!(serde_json::from_str::<FailureClass>(&json).unwrap(), class);
@@ -431,7 +442,7 @@ mod tests {
 
     #[test]
     fn only_no_credit_depends_on_the_model_being_free() {
-        for class in FailureClass::ALL {
+        for &class in FailureClass::ALL {
             let (free, paid) = (class.remedy(true), class.remedy(false));
             if class == FailureClass::NoCredit {
                 assert_eq!(paid, Remedy::DropPaidModels);
