@@ -106,6 +106,9 @@ impl Ledger {
         obs: &AccountObservation,
         now: DateTime<Utc>,
     ) -> Result<Observed> {
+        if let Some(pg) = self.pg() {
+            return pg.observe_account(key, obs, now);
+        }
         let day = day_key(now);
         self.write(|tx| {
             let account = account_of(tx, key)?;
@@ -142,6 +145,9 @@ impl Ledger {
 
     /// Whether `key`'s account can buy paid models today.
     pub fn account_credits(&self, key: &KeyId, now: DateTime<Utc>) -> Result<Credits> {
+        if let Some(pg) = self.pg() {
+            return pg.account_credits(key, now);
+        }
         let day = day_key(now);
         self.read(|tx| {
             let account = account_of(tx, key)?;
@@ -162,6 +168,9 @@ impl Ledger {
     /// paid models are out of its chains for the rest of the UTC day. Returns the account and
     /// whether this is news (the first such answer today).
     pub fn refuse_paid_today(&self, key: &KeyId, now: DateTime<Utc>) -> Result<(String, bool)> {
+        if let Some(pg) = self.pg() {
+            return pg.refuse_paid_today(key, now);
+        }
         let day = day_key(now);
         self.write(|tx| {
             let account = account_of(tx, key)?;
@@ -187,6 +196,9 @@ impl Ledger {
         every: chrono::Duration,
         force: bool,
     ) -> Result<bool> {
+        if let Some(pg) = self.pg() {
+            return pg.claim_reconcile(now, every, force);
+        }
         let now_ms = now.timestamp_millis();
         let before = now_ms - every.num_milliseconds();
         self.write(|tx| {
@@ -203,6 +215,9 @@ impl Ledger {
     /// Records `message` under `subject` for today unless it was already said today by any
     /// process. Returns whether it is new (so the caller says it).
     pub fn notice_once(&self, subject: &str, message: &str, now: DateTime<Utc>) -> Result<bool> {
+        if let Some(pg) = self.pg() {
+            return pg.notice_once(subject, message, now);
+        }
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
@@ -218,6 +233,9 @@ impl Ledger {
     /// grouped into one account (`or-<hash>`); a key the person put in an account keeps it.
     /// Returns the grouping when it changed.
     pub fn observe_owner(&self, key: &KeyId, user_id: &str) -> Result<Option<Grouping>> {
+        if let Some(pg) = self.pg() {
+            return pg.observe_owner(key, user_id);
+        }
         let hash = hex::encode(Sha256::digest(user_id.as_bytes()));
         let hash = &hash[..16];
         self.write(|tx| {

@@ -34,6 +34,9 @@ impl Ledger {
         message: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
+        if let Some(pg) = self.pg() {
+            return pg.fire_alert(rule, subject, message, now);
+        }
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
@@ -46,6 +49,9 @@ impl Ledger {
 
     /// Alerts of the last `days` UTC days, newest first.
     pub fn alerts(&self, days: u32, now: DateTime<Utc>) -> Result<Vec<AlertRow>> {
+        if let Some(pg) = self.pg() {
+            return pg.alerts(days, now);
+        }
         let first = day_key(now - chrono::Duration::days(i64::from(days.max(1)) - 1));
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(

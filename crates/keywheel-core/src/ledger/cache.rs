@@ -16,6 +16,9 @@ impl Ledger {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(String, Option<String>)>> {
+        if let Some(pg) = self.pg() {
+            return pg.cache_get(hash, now);
+        }
         let conn = self.conn()?;
         let row = conn
             .prepare_cached(
@@ -38,6 +41,9 @@ impl Ledger {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.cache_put(hash, kind, model, body, ttl, now);
+        }
         let now_ms = now.timestamp_millis();
         self.write(|tx| {
             tx.prepare_cached(
@@ -61,6 +67,9 @@ impl Ledger {
         model: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.log_cached(instance_id, key, kind, model, now);
+        }
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO requests (instance_id, key_id, account, day, started_ms, finished_ms, state, kind,
@@ -89,6 +98,9 @@ impl Ledger {
 
     /// When the cached `/models` body was fetched, whatever its age (one small read).
     pub fn models_fetched(&self) -> Result<Option<DateTime<Utc>>> {
+        if let Some(pg) = self.pg() {
+            return pg.models_fetched();
+        }
         let conn = self.conn()?;
         let at: Option<i64> = conn
             .query_row(
@@ -102,6 +114,9 @@ impl Ledger {
 
     /// The cached `/models` body with when it was fetched, whatever its age.
     pub fn models_snapshot(&self) -> Result<Option<(DateTime<Utc>, String)>> {
+        if let Some(pg) = self.pg() {
+            return pg.models_snapshot();
+        }
         let conn = self.conn()?;
         let row: Option<(i64, String)> = conn
             .query_row(
@@ -115,6 +130,9 @@ impl Ledger {
 
     /// Stores the `/models` body.
     pub fn models_store(&self, body: &str, now: DateTime<Utc>) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.models_store(body, now);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO models_cache (singleton, fetched_ms, body) VALUES (1, ?1, ?2)
@@ -127,6 +145,9 @@ impl Ledger {
 
     /// Marks a model as unavailable for the rest of the UTC day.
     pub fn skip_model_today(&self, model: &str, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.skip_model_today(model, reason, now);
+        }
         self.write(|tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO model_skips (model, day, reason) VALUES (?1, ?2, ?3)",
@@ -138,6 +159,9 @@ impl Ledger {
 
     /// Models skipped today.
     pub fn skipped_models(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        if let Some(pg) = self.pg() {
+            return pg.skipped_models(now);
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT model FROM model_skips WHERE day = ?1")?;
         let rows = stmt

@@ -164,6 +164,9 @@ impl Ledger {
         height: u32,
         now: DateTime<Utc>,
     ) -> Result<JobRow> {
+        if let Some(pg) = self.pg() {
+            return pg.job_upsert(key, file, width, height, now);
+        }
         let now_ms = now.timestamp_millis();
         self.write(|tx| {
             let id: i64 = tx
@@ -190,6 +193,9 @@ impl Ledger {
         tile_index: usize,
         tiles: usize,
     ) -> Result<Option<JobRow>> {
+        if let Some(pg) = self.pg() {
+            return pg.job_find_done(content_hash, tile_index, tiles);
+        }
         self.read(|tx| {
             let id: Option<i64> = tx
                 .prepare_cached(
@@ -207,6 +213,9 @@ impl Ledger {
 
     /// One job.
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
+        if let Some(pg) = self.pg() {
+            return pg.job(id);
+        }
         self.write(|tx| get(tx, id))
     }
 
@@ -219,6 +228,9 @@ impl Ledger {
         pid: u32,
         now: DateTime<Utc>,
     ) -> Result<Result<JobRow, JobRow>> {
+        if let Some(pg) = self.pg() {
+            return pg.job_claim(id, instance_id, pid, now);
+        }
         self.write(|tx| {
             let current = get(tx, id)?.ok_or(crate::Error::Db(rusqlite::Error::QueryReturnedNoRows))?;
             let free = match current.status {
@@ -250,6 +262,9 @@ impl Ledger {
 
     /// Records a job's answer: `done`.
     pub fn job_done(&self, id: i64, a: &JobAnswer<'_>, now: DateTime<Utc>) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.job_done(id, a, now);
+        }
         self.write(|tx| {
             tx.prepare_cached(
                 "UPDATE ocr_jobs SET status = 'done', result = ?2, model = ?3, key_id = ?4, cached = ?5, local = ?6,
@@ -272,6 +287,9 @@ impl Ledger {
         wait_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.job_unfinished(id, status, error_class, error, wait_until, now);
+        }
         debug_assert!(!matches!(status, JobStatus::Done | JobStatus::Running));
         self.write(|tx| {
             tx.prepare_cached(
@@ -293,6 +311,9 @@ impl Ledger {
 
     /// Counts jobs by status (for status views and tests).
     pub fn job_counts(&self) -> Result<Vec<(JobStatus, u32)>> {
+        if let Some(pg) = self.pg() {
+            return pg.job_counts();
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT status, COUNT(*) FROM ocr_jobs GROUP BY status ORDER BY status",

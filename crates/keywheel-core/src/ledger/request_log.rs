@@ -276,6 +276,9 @@ pub enum GroupBy {
 impl Ledger {
     /// The request log, newest first.
     pub fn request_log(&self, f: &LogFilter) -> Result<Vec<RequestRow>> {
+        if let Some(pg) = self.pg() {
+            return pg.request_log(f);
+        }
         let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(k) = &f.key_id {
@@ -314,6 +317,9 @@ impl Ledger {
         by: GroupBy,
         now: DateTime<Utc>,
     ) -> Result<Vec<DayAggregate>> {
+        if let Some(pg) = self.pg() {
+            return pg.aggregates(days, by, now);
+        }
         let first = now - Duration::days(i64::from(days.max(1)) - 1);
         let since = day_key(first);
         let since_ms = crate::clock::utc_day(first)

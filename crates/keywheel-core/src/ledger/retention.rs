@@ -161,6 +161,9 @@ impl Ledger {
 
     /// The first UTC day whose request rows are all still there (`None`: nothing pruned yet).
     pub fn pruned_before_day(&self) -> Result<Option<String>> {
+        if let Some(pg) = self.pg() {
+            return pg.pruned_before_day();
+        }
         let conn = self.conn()?;
         Ok(conn
             .query_row(

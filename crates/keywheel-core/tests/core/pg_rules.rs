@@ -328,3 +328,241 @@ fn old_rows_are_pruned_once_an_hour_on_both_backends() {
         assert_eq!(l.inconsistencies().unwrap(), vec![], "{b:?}");
     }
 }
+
+#[test]
+fn the_request_log_and_its_aggregates_read_the_same_on_both_backends() {
+    use keywheel_core::ledger::request_log::{GroupBy, LogFilter, StatusClass};
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = &o.ledger;
+        let k = api_key(1);
+        l.upsert_key(&k, KeySource::Env, None, None, t0()).unwrap();
+        let inst = l.register_instance("cli", 1, t0()).unwrap();
+        let ReserveOutcome::Granted(r) = reserve(l, &inst, &k.id(), ms(0)) else {
+            panic!("{b:?}: granted");
+        };
+        l.complete(&r, &Completion::ok(), ms(40)).unwrap();
+        let ReserveOutcome::Granted(r) = reserve(l, &inst, &k.id(), ms(100)) else {
+            panic!("{b:?}: granted");
+        };
+        l.release(&r).unwrap();
+        l.log_cached(&inst, Some(&k.id()), "chat", Some("m"), ms(200))
+            .unwrap();
+        let rows = l.request_log(&LogFilter::default()).unwrap();
+        let seen: Vec<(&str, Option<&str>, bool)> = rows
+            .iter()
+            .map(|r| (r.outcome(), r.via.as_deref(), r.cached))
+            .collect();
+        assert_eq!(
+            seen,
+            [("cached", Some("cli"), true), ("ok", Some("cli"), false)],
+            "{b:?}: newest first, the released row gone"
+        );
+        let only_ok = l
+            .request_log(&LogFilter {
+                status_class: Some(StatusClass::Ok),
+                limit: 1,
+                ..LogFilter::default()
+            })
+            .unwrap();
+        assert_eq!(only_ok.len(), 1, "{b:?}");
+        let aggs = l.aggregates(1, GroupBy::Key, ms(1000)).unwrap();
+        assert_eq!(aggs.len(), 1, "{b:?}: {aggs:?}");
+        assert_eq!(
+            (aggs[0].requests, aggs[0].successes, aggs[0].cache_hits),
+            (1, 1, 1),
+            "{b:?}"
+        );
+        assert_eq!(l.pruned_before_day().unwrap(), None, "{b:?}");
+    }
+}
+
+#[test]
+fn alerts_and_notices_fire_once_per_day_on_both_backends() {
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = &o.ledger;
+        assert!(
+            l.fire_alert("near_cap", "k1", "80 %", ms(0)).unwrap(),
+            "{b:?}"
+        );
+        assert!(
+            !l.fire_alert("near_cap", "k1", "80 %", ms(10)).unwrap(),
+            "{b:?}"
+        );
+        assert!(
+            l.fire_alert("near_cap", "k2", "80 %", ms(20)).unwrap(),
+            "{b:?}"
+        );
+        let next_day = t0() + chrono::Duration::days(1);
+        assert!(
+            l.fire_alert("near_cap", "k1", "80 %", next_day).unwrap(),
+            "{b:?}"
+        );
+        let subjects: Vec<String> = l
+            .alerts(2, next_day)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.subject)
+            .collect();
+        assert_eq!(subjects, ["k1", "k2", "k1"], "{b:?}: newest first");
+        assert!(l.notice_once("grouped", "said", ms(0)).unwrap(), "{b:?}");
+        assert!(!l.notice_once("grouped", "said", ms(1)).unwrap(), "{b:?}");
+    }
+}
+
+#[test]
+fn an_account_observation_raises_the_count_and_caps_on_both_backends() {
+    use keywheel_core::ledger::{AccountObservation, Credits};
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = &o.ledger;
+        let k = api_key(1);
+        l.upsert_key(&k, KeySource::Env, None, None, t0()).unwrap();
+        let inst = l.register_instance("cli", 1, t0()).unwrap();
+        for i in 0..3 {
+            assert!(granted(&reserve(l, &inst, &k.id(), ms(i))), "{b:?}");
+        }
+        let seen = l
+            .observe_account(
+                &k.id(),
+                &AccountObservation {
+                    tier_cap: Some(12),
+                    used: Some(10),
+                    credits: Some(Credits::Paid),
+                },
+                ms(10),
+            )
+            .unwrap();
+        assert_eq!(seen.extra, 7, "{b:?}: OpenRouter counted 10, the ledger 3");
+        assert_eq!(l.account_credits(&k.id(), ms(11)).unwrap(), Credits::Paid);
+        // 10 of the tier's 12 are spent: two more, then the account is full.
+        assert!(granted(&reserve(l, &inst, &k.id(), ms(20))), "{b:?}");
+        assert!(granted(&reserve(l, &inst, &k.id(), ms(21))), "{b:?}");
+        assert!(!granted(&reserve(l, &inst, &k.id(), ms(22))), "{b:?}");
+        let (_, news) = l.refuse_paid_today(&k.id(), ms(30)).unwrap();
+        assert!(news, "{b:?}");
+        assert!(!l.refuse_paid_today(&k.id(), ms(31)).unwrap().1, "{b:?}");
+        assert_eq!(
+            l.account_credits(&k.id(), ms(32)).unwrap(),
+            Credits::FreeOnly,
+            "{b:?}"
+        );
+        let every = chrono::Duration::minutes(10);
+        assert!(l.claim_reconcile(ms(0), every, false).unwrap(), "{b:?}");
+        assert!(!l.claim_reconcile(ms(1000), every, false).unwrap(), "{b:?}");
+        assert!(l.claim_reconcile(ms(1000), every, true).unwrap(), "{b:?}");
+        // Two keys of one owner are grouped into one account.
+        let k2 = api_key(2);
+        l.upsert_key(&k2, KeySource::Env, None, None, t0()).unwrap();
+        assert_eq!(l.observe_owner(&k.id(), "user-1").unwrap(), None, "{b:?}");
+        let g = l
+            .observe_owner(&k2.id(), "user-1")
+            .unwrap()
+            .expect("grouped");
+        assert_eq!(g.keys.len(), 2, "{b:?}");
+    }
+}
+
+#[test]
+fn the_catalogue_and_model_skips_are_shared_and_the_response_cache_is_not_by_default() {
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = &o.ledger;
+        assert_eq!(l.models_fetched().unwrap(), None, "{b:?}");
+        l.models_store("{\"data\":[]}", ms(0)).unwrap();
+        assert_eq!(l.models_fetched().unwrap(), Some(ms(0)), "{b:?}");
+        assert_eq!(
+            l.models_cached(chrono::Duration::hours(1), ms(10))
+                .unwrap()
+                .as_deref(),
+            Some("{\"data\":[]}"),
+            "{b:?}"
+        );
+        l.skip_model_today("m:free", "404", ms(0)).unwrap();
+        l.skip_model_today("m:free", "404 again", ms(1)).unwrap();
+        assert_eq!(l.skipped_models(ms(2)).unwrap(), ["m:free"], "{b:?}");
+        l.cache_put(
+            "h",
+            "chat",
+            Some("m"),
+            "body",
+            chrono::Duration::hours(1),
+            ms(0),
+        )
+        .unwrap();
+        let hit = l.cache_get("h", ms(1)).unwrap();
+        match b {
+            Backend::Sqlite => assert_eq!(hit, Some(("body".into(), Some("m".into())))),
+            // team_cache is off by default: a team ledger caches no responses.
+            Backend::Postgres => assert_eq!(hit, None),
+        }
+    }
+}
+
+#[test]
+fn ocr_jobs_are_claimed_once_and_found_done_on_both_backends() {
+    use keywheel_core::ledger::jobs::{JobAnswer, JobKey, JobStatus};
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = &o.ledger;
+        let key = JobKey {
+            content_hash: "abc",
+            tile_index: 0,
+            tiles: 2,
+            chain: "m",
+        };
+        let a = l.job_upsert(&key, "a.png", 10, 20, ms(0)).unwrap();
+        let again = l.job_upsert(&key, "b.png", 30, 40, ms(1)).unwrap();
+        assert_eq!(a.id, again.id, "{b:?}");
+        assert_eq!(
+            (again.file.as_str(), again.width),
+            ("b.png", Some(10)),
+            "{b:?}"
+        );
+        let me = l
+            .register_instance("cli", std::process::id(), ms(0))
+            .unwrap();
+        let other = l
+            .register_instance("cli", std::process::id(), ms(0))
+            .unwrap();
+        let mine = l.job_claim(a.id, &me, std::process::id(), ms(2)).unwrap();
+        assert!(mine.is_ok(), "{b:?}");
+        let theirs = l
+            .job_claim(a.id, &other, std::process::id(), ms(3))
+            .unwrap();
+        assert!(theirs.is_err(), "{b:?}: a live owner keeps it");
+        l.job_unfinished(
+            a.id,
+            JobStatus::Waiting,
+            "quota",
+            "wait",
+            Some(ms(9)),
+            ms(4),
+        )
+        .unwrap();
+        assert!(
+            l.job_claim(a.id, &other, 1, ms(5)).unwrap().is_ok(),
+            "{b:?}"
+        );
+        l.job_done(
+            a.id,
+            &JobAnswer {
+                result: "text",
+                model: Some("m"),
+                ..JobAnswer::default()
+            },
+            ms(6),
+        )
+        .unwrap();
+        let done = l.job_find_done("abc", 0, 2).unwrap().expect("done");
+        assert_eq!(
+            (done.status, done.result.as_deref(), done.attempts),
+            (JobStatus::Done, Some("text"), 2),
+            "{b:?}"
+        );
+        assert!(l.job_claim(a.id, &me, 1, ms(7)).unwrap().is_err(), "{b:?}");
+        assert_eq!(l.job(a.id).unwrap().map(|j| j.id), Some(a.id), "{b:?}");
+        assert_eq!(l.job_counts().unwrap(), [(JobStatus::Done, 1)], "{b:?}");
+    }
+}

@@ -131,6 +131,7 @@ pub fn test_options() -> Options {
         host: "test-machine".into(),
         server_clock: false,
         migrate: true,
+        team_cache: false,
     }
 }
 

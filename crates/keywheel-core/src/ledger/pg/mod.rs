@@ -14,8 +14,13 @@
 //! (`clock_timestamp()`), read inside the transaction; a machine whose own clock is off by more
 //! than [`SKEW_WARN`] is warned at start.
 
+pub mod accounts;
+pub mod alerts;
+pub mod cache;
 pub mod instances;
+pub mod jobs;
 pub mod keys;
+pub mod request_log;
 pub mod reserve;
 pub mod retention;
 pub mod target;
@@ -130,6 +135,10 @@ pub struct Options {
     pub server_clock: bool,
     /// Whether opening runs pending migrations (`false`: a schema behind is an error).
     pub migrate: bool,
+    /// Whether the response cache is shared by the team (`team_cache = true`). Off by
+    /// default: it hands one person's OCR text and answers to another. When off, a team
+    /// ledger caches no responses at all (ledger/pg/cache.rs).
+    pub team_cache: bool,
 }
 
 impl Options {
@@ -140,6 +149,7 @@ impl Options {
             host: machine_name(),
             server_clock: true,
             migrate: true,
+            team_cache: false,
         }
     }
 }
@@ -151,6 +161,7 @@ impl Default for Options {
             host: machine_name(),
             server_clock: true,
             migrate: true,
+            team_cache: false,
         }
     }
 }
@@ -249,6 +260,11 @@ impl PgLedger {
     /// This machine's name as stored with its instances.
     pub fn host(&self) -> &str {
         &self.inner.opts.host
+    }
+
+    /// Whether the response cache is shared (`team_cache`).
+    pub fn team_cache(&self) -> bool {
+        self.inner.opts.team_cache
     }
 
     /// Whether "now" is the server's clock.
