@@ -298,9 +298,11 @@ requests: number,
  */
 successes: number, 
 /**
- * Failed, by class.
+ * Failed, by class: a failure's [`StatusClass`]; `unknown` (failed with no class), a
+ * state word (`reserved`, `abandoned`) or `failed` (a pruned day) are
+ * [`StatusClass::Other`]. On the wire the same words as before, as map keys.
  */
-errors: { [key in string]?: number }, 
+errors: { [key in StatusClass]?: number }, 
 /**
  * Served from the cache.
  */

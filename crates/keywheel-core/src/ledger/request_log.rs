@@ -246,8 +246,10 @@ pub struct DayAggregate {
     pub requests: u32,
     /// Answered.
     pub successes: u32,
-    /// Failed, by class.
-    pub errors: BTreeMap<String, u32>,
+    /// Failed, by class: a failure's [`StatusClass`]; `unknown` (failed with no class), a
+    /// state word (`reserved`, `abandoned`) or `failed` (a pruned day) are
+    /// [`StatusClass::Other`]. On the wire the same words as before, as map keys.
+    pub errors: BTreeMap<StatusClass, u32>,
     /// Served from the cache.
     pub cache_hits: u32,
     /// Prompt tokens.
@@ -372,10 +374,14 @@ impl Ledger {
                 }
                 RequestState::Failed => {
                     *agg.errors
-                        .entry(class.map_or_else(|| "unknown".into(), |c| c.to_string()))
+                        .entry(class.unwrap_or_else(|| StatusClass::Other("unknown".into())))
                         .or_default() += 1
                 }
-                other => *agg.errors.entry(other.as_str().to_string()).or_default() += 1,
+                other => {
+                    *agg.errors
+                        .entry(StatusClass::Other(other.as_str().into()))
+                        .or_default() += 1
+                }
             }
             agg.prompt_tokens += r.get::<_, Option<u64>>(6)?.unwrap_or(0);
             agg.completion_tokens += r.get::<_, Option<u64>>(7)?.unwrap_or(0);
@@ -419,7 +425,9 @@ impl Ledger {
                 agg.successes += r.get::<_, u32>(4)?;
                 let errors: u32 = r.get(5)?;
                 if errors > 0 {
-                    *agg.errors.entry("failed".into()).or_default() += errors;
+                    *agg.errors
+                        .entry(StatusClass::Other("failed".into()))
+                        .or_default() += errors;
                 }
                 agg.prompt_tokens += r.get::<_, u64>(6)?;
                 agg.completion_tokens += r.get::<_, u64>(7)?;
@@ -456,6 +464,21 @@ mod tests {
     use crate::ledger::{CapDefaults, Ledger, ReserveOutcome, ReserveRequest};
 
     const T0: i64 = 1_800_000_000_000;
+
+    /// Errors are counted by typed class and reach the wire as the words they always were.
+    #[test]
+    fn error_classes_are_map_keys_with_their_stored_words() {
+        use super::{DayAggregate, StatusClass};
+        use crate::openrouter::FailureClass;
+        let mut agg = DayAggregate::default();
+        agg.errors
+            .insert(StatusClass::Failure(FailureClass::RateLimited), 2);
+        agg.errors.insert(StatusClass::Other("unknown".into()), 1);
+        assert_eq!(
+            serde_json::to_value(&agg).unwrap()["errors"],
+            serde_json::json!({"rate_limited": 2, "unknown": 1})
+        );
+    }
 
     #[test]
     fn instance_kinds_name_their_face_and_session() {

@@ -202,12 +202,16 @@ impl PgLedger {
                 RequestState::Failed => {
                     *agg.errors
                         .entry(r.get::<_, Option<&str>>(4).map_or_else(
-                            || "unknown".into(),
-                            |c| StatusClass::parse(c).to_string(),
+                            || StatusClass::Other("unknown".into()),
+                            StatusClass::parse,
                         ))
                         .or_default() += 1
                 }
-                other => *agg.errors.entry(other.as_str().to_string()).or_default() += 1,
+                other => {
+                    *agg.errors
+                        .entry(StatusClass::Other(other.as_str().into()))
+                        .or_default() += 1
+                }
             }
             agg.prompt_tokens += wide(r.get(6)).unwrap_or(0);
             agg.completion_tokens += wide(r.get(7)).unwrap_or(0);
@@ -234,7 +238,9 @@ impl PgLedger {
             agg.successes += count(r.get(4));
             let errors = count(r.get(5));
             if errors > 0 {
-                *agg.errors.entry("failed".into()).or_default() += errors;
+                *agg.errors
+                    .entry(StatusClass::Other("failed".into()))
+                    .or_default() += errors;
             }
             agg.prompt_tokens += wide(r.get(6)).unwrap_or(0);
             agg.completion_tokens += wide(r.get(7)).unwrap_or(0);
