@@ -111,6 +111,9 @@ impl Ledger {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        if let Some(pg) = self.pg() {
+            return pg.first_requests_today(now);
+        }
         let (from, to) = day_range_ms(now);
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
@@ -142,6 +145,9 @@ impl Ledger {
     /// Of a key's last `n` completed (uncached) requests today: how many there are and how
     /// many failed. One indexed query; what the error-spike alert reads after every request.
     pub fn recent_failures(&self, key: &KeyId, n: u32, now: DateTime<Utc>) -> Result<(u32, u32)> {
+        if let Some(pg) = self.pg() {
+            return pg.recent_failures(key, n, now);
+        }
         let (from, to) = day_range_ms(now);
         let conn = self.conn()?;
         let row = conn

@@ -92,3 +92,50 @@ impl PgLedger {
         })
     }
 }
+
+impl PgLedger {
+    /// [`crate::ledger::Ledger::first_requests_today`] on the team ledger.
+    pub(crate) fn first_requests_today(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let (from, to) = crate::ledger::usage::day_range_ms(now);
+        pg_read!(self, |c| {
+            let rows = c
+                .query(
+                    "SELECT key_id, MIN(account), MIN(started_ms) FROM requests
+                     WHERE started_ms >= $1 AND started_ms < $2 AND NOT cached GROUP BY key_id",
+                    &[&from, &to],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), crate::clock::from_millis(r.get(2))))
+                .collect())
+        })
+    }
+
+    /// [`crate::ledger::Ledger::recent_failures`] on the team ledger.
+    pub(crate) fn recent_failures(
+        &self,
+        key: &KeyId,
+        n: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, u32)> {
+        let (from, to) = crate::ledger::usage::day_range_ms(now);
+        let n = i64::from(n);
+        pg_read!(self, |c| {
+            let r = c
+                .query_one(
+                    "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'failed') FROM (
+                       SELECT state FROM requests
+                       WHERE key_id = $1 AND started_ms >= $2 AND started_ms < $4 AND NOT cached
+                         AND state IN ('done', 'failed')
+                       ORDER BY started_ms DESC LIMIT $3) recent",
+                    &[&key.as_str(), &from, &n, &to],
+                )
+                .await?;
+            Ok((count(r.get(0)), count(r.get(1))))
+        })
+    }
+}
