@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use keywheel_core::dispatch::Kind;
 use keywheel_core::keys::MemoryStore;
 use keywheel_core::ledger::Completion;
 use keywheel_core::pool::{Pool, PoolOptions, Reserve};
@@ -43,7 +44,7 @@ fn main() -> keywheel_core::Result<()> {
         instance.adoption().rotated
     );
 
-    match instance.try_reserve("chat", Some("deepseek/deepseek-r1"))? {
+    match instance.try_reserve(Kind::Chat, Some("deepseek/deepseek-r1"))? {
         Reserve::Granted(grant) => {
             println!(
                 "reserved request #{} on {} — now send it with {}",

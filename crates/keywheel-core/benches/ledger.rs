@@ -185,7 +185,7 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
         match ledger.reserve(&ReserveRequest {
             instance_id: &me,
             key_id: key,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now,
         })? {

@@ -227,7 +227,10 @@ async fn run_ledger(ctx: &Arc<Ctx>, c: usize, n: usize) -> AnyResult<Sample> {
     drive(c, n, move || {
         let ctx = ctx.clone();
         async move {
-            match ctx.instance.try_reserve("chat", Some(&ctx.request.model))? {
+            match ctx.instance.try_reserve(
+                keywheel_core::dispatch::Kind::Chat,
+                Some(&ctx.request.model),
+            )? {
                 Reserve::Granted(g) => ctx.instance.complete(&g, &Completion::ok())?,
                 Reserve::Wait(_) => return Err("unexpected per-minute wait".into()),
             }
@@ -466,7 +469,7 @@ fn reserve_complete(v: &Variant, key: &KeyId, n: usize) -> AnyResult<(Sample, Sa
         let ReserveOutcome::Granted(r) = ledger.reserve(&ReserveRequest {
             instance_id: inst,
             key_id: key,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now,
         })?

@@ -348,7 +348,10 @@ fn main() {
         let n = scale(1000);
         let t0 = Instant::now();
         for _ in 0..n {
-            match inst.try_reserve("chat", Some(&model)).unwrap() {
+            match inst
+                .try_reserve(keywheel_core::dispatch::Kind::Chat, Some(&model))
+                .unwrap()
+            {
                 Reserve::Granted(g) => inst.complete(&g, &Completion::ok()).unwrap(),
                 Reserve::Wait(_) => panic!("caps never bind in the benchmark"),
             }

@@ -159,7 +159,7 @@ fn fill_the_window(w: &World, cap: u32, ago: chrono::Duration) {
             .reserve(&ReserveRequest {
                 instance_id: &me,
                 key_id: &key.id(),
-                kind: "chat",
+                kind: keywheel_core::dispatch::Kind::Chat,
                 model: None,
                 now,
             })

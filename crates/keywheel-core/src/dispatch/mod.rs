@@ -512,7 +512,7 @@ impl Dispatcher {
         let pool = self.instance.pool();
         let asked = model.to_string();
         let reserved = match self
-            .ledger(move |instance| instance.try_reserve(kind.as_str(), Some(&asked)))
+            .ledger(move |instance| instance.try_reserve(kind, Some(&asked)))
             .await
         {
             Err(e @ Error::QuotaExhausted { .. }) => {

@@ -306,7 +306,7 @@ mod tests {
                 .reserve(&ReserveRequest {
                     instance_id: "i",
                     key_id: &k.id(),
-                    kind: "chat",
+                    kind: crate::dispatch::Kind::Chat,
                     model: None,
                     now: now(),
                 })

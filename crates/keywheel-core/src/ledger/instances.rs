@@ -260,7 +260,7 @@ mod tests {
             l.reserve(&ReserveRequest {
                 instance_id: &inst,
                 key_id: &id,
-                kind: "chat",
+                kind: crate::dispatch::Kind::Chat,
                 model: None,
                 now: at(ms),
             })

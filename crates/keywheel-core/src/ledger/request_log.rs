@@ -496,7 +496,7 @@ mod tests {
             .reserve(&ReserveRequest {
                 instance_id: inst,
                 key_id: &k.id(),
-                kind: "chat",
+                kind: crate::dispatch::Kind::Chat,
                 model: None,
                 now: from_millis(at),
             })

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::keys_table::KeyStatus;
 use super::{CapDefaults, Ledger};
 use crate::clock::{day_key, from_millis, next_utc_midnight};
+use crate::dispatch::Kind;
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
 
@@ -31,8 +32,8 @@ pub struct ReserveRequest<'a> {
     pub instance_id: &'a str,
     /// The key to spend.
     pub key_id: &'a KeyId,
-    /// `chat`, `ocr`, `check`, …
-    pub kind: &'a str,
+    /// Chat or OCR (stored as its word, `chat` or `ocr`).
+    pub kind: Kind,
     /// The model asked for.
     pub model: Option<&'a str>,
     /// Now.
@@ -698,7 +699,7 @@ mod tests {
         l.reserve(&ReserveRequest {
             instance_id: inst,
             key_id: k,
-            kind: "chat",
+            kind: Kind::Chat,
             model: None,
             now: from_millis(ms),
         })

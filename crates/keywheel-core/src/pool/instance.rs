@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Pool;
 use super::explain::explain_unavailable;
+use crate::dispatch::Kind;
 use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyId};
 use crate::ledger::{
@@ -104,7 +105,7 @@ impl Instance {
 
     /// Reserves one request on the instance's key, falling back to another key when this one
     /// cannot serve. Returns [`Reserve::Wait`] when the per-minute window is full.
-    pub fn try_reserve(&self, kind: &str, model: Option<&str>) -> Result<Reserve> {
+    pub fn try_reserve(&self, kind: Kind, model: Option<&str>) -> Result<Reserve> {
         let mut fell_back = false;
         for _ in 0..=self.pool.ring().len() {
             // An instance that found nothing usable (e.g. all spent) picks up a key once one frees.
@@ -149,7 +150,7 @@ impl Instance {
     /// Like [`Instance::try_reserve`] but sleeps through per-minute waits, up to `max_wait` in total.
     pub fn reserve_waiting(
         &self,
-        kind: &str,
+        kind: Kind,
         model: Option<&str>,
         max_wait: Duration,
     ) -> Result<Grant> {

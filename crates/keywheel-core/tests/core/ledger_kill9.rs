@@ -73,7 +73,7 @@ fn worker_hold(db: &Path) -> AnyResult<()> {
     let r = match ledger.reserve(&ReserveRequest {
         instance_id: &me,
         key_id: &key,
-        kind: "chat",
+        kind: keywheel_core::dispatch::Kind::Chat,
         model: None,
         now: t0(),
     })? {
@@ -101,7 +101,7 @@ fn worker_loop(db: &Path, base_s: i64) -> AnyResult<()> {
         match ledger.reserve(&ReserveRequest {
             instance_id: &me,
             key_id: &key,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now,
         })? {
@@ -267,7 +267,7 @@ fn killed_holder_keeps_its_request_counted_and_expires_after_the_ttl() {
     let req = ReserveRequest {
         instance_id: &me,
         key_id: &key,
-        kind: "chat",
+        kind: keywheel_core::dispatch::Kind::Chat,
         model: None,
         now: later,
     };
@@ -393,7 +393,7 @@ fn killed_mid_loop_leaves_an_intact_consistent_file() {
         .reserve(&ReserveRequest {
             instance_id: &me,
             key_id: &key,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now: end,
         })

@@ -130,7 +130,7 @@ fn worker_fallback(env: &WorkerEnv) -> AnyResult<String> {
         let outcome = ledger.reserve(&ReserveRequest {
             instance_id: &me,
             key_id: &keys[k],
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: Some("test/model:free"),
             now,
         })?;
@@ -185,7 +185,7 @@ fn worker_single(env: &WorkerEnv) -> AnyResult<String> {
         match ledger.reserve(&ReserveRequest {
             instance_id: &me,
             key_id: &key.id(),
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now,
         })? {
@@ -526,7 +526,7 @@ fn eight_processes_on_one_key_get_exactly_its_cap() {
         .reserve(&ReserveRequest {
             instance_id: &me,
             key_id: &key,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now: t0(),
         })

@@ -408,7 +408,7 @@ fn run_on(s: &Scenario, backend: Backend) -> Result<Stats, TestCaseError> {
                     .reserve(&ReserveRequest {
                         instance_id: &instance,
                         key_id: &m.keys[k].id,
-                        kind: "chat",
+                        kind: keywheel_core::dispatch::Kind::Chat,
                         model: None,
                         now,
                     })

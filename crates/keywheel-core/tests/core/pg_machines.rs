@@ -127,7 +127,7 @@ fn worker_reserve() -> AnyResult<String> {
         let out = ledger.reserve(&ReserveRequest {
             instance_id: &instance,
             key_id: &id,
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now: system_now(),
         })?;

@@ -30,7 +30,7 @@ fn reserve(l: &Ledger, inst: &str, k: &KeyId, at: DateTime<Utc>) -> ReserveOutco
     l.reserve(&ReserveRequest {
         instance_id: inst,
         key_id: k,
-        kind: "chat",
+        kind: keywheel_core::dispatch::Kind::Chat,
         model: None,
         now: at,
     })
@@ -162,7 +162,7 @@ fn disabled_and_unknown_keys_are_refused_on_both_backends() {
         let unknown = l.reserve(&ReserveRequest {
             instance_id: "i",
             key_id: &api_key(6).id(),
-            kind: "chat",
+            kind: keywheel_core::dispatch::Kind::Chat,
             model: None,
             now: t0(),
         });

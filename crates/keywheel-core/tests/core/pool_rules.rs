@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use keywheel_core::dispatch::Kind;
 use keywheel_core::keys::MemoryStore;
 use keywheel_core::ledger::{Completion, FailureScope, KeyStatus, KeyUpdate};
 use keywheel_core::pool::{Instance, Pool, PoolOptions, Reserve};
@@ -49,7 +50,7 @@ impl World {
         (0..n)
             .map(|_| {
                 self.clock.advance(Duration::seconds(4));
-                match inst.try_reserve("chat", Some("m")).unwrap() {
+                match inst.try_reserve(Kind::Chat, Some("m")).unwrap() {
                     Reserve::Granted(g) => {
                         inst.complete(&g, &Completion::ok()).unwrap();
                         g.reservation.key_id
@@ -149,7 +150,7 @@ fn the_utc_day_rollover_resets_counts() {
     );
     let inst = pool.start_instance("test").unwrap();
     w.spend(&inst, 50);
-    let err = inst.try_reserve("chat", None).unwrap_err();
+    let err = inst.try_reserve(Kind::Chat, None).unwrap_err();
     assert!(matches!(err, Error::QuotaExhausted { .. }), "{err}");
     assert_eq!(err.exit_code(), 3);
     let msg = err.to_string();
@@ -163,7 +164,10 @@ fn the_utc_day_rollover_resets_counts() {
             .into(),
     );
     assert!(
-        matches!(inst.try_reserve("chat", None).unwrap(), Reserve::Granted(_)),
+        matches!(
+            inst.try_reserve(Kind::Chat, None).unwrap(),
+            Reserve::Granted(_)
+        ),
         "a new UTC day frees the key"
     );
     assert_eq!(
@@ -179,11 +183,11 @@ fn the_per_minute_cap_waits_on_the_same_key() {
     let inst = pool.start_instance("test").unwrap();
     for _ in 0..20 {
         assert!(matches!(
-            inst.try_reserve("chat", None).unwrap(),
+            inst.try_reserve(Kind::Chat, None).unwrap(),
             Reserve::Granted(_)
         ));
     }
-    match inst.try_reserve("chat", None).unwrap() {
+    match inst.try_reserve(Kind::Chat, None).unwrap() {
         Reserve::Wait(until) => assert_eq!(until, w.clock.now() + Duration::seconds(60)),
         Reserve::Granted(_) => panic!("the 21st request within a minute must wait"),
     }
@@ -194,7 +198,7 @@ fn the_per_minute_cap_waits_on_the_same_key() {
     );
     w.clock.advance(Duration::seconds(60));
     assert!(matches!(
-        inst.try_reserve("chat", None).unwrap(),
+        inst.try_reserve(Kind::Chat, None).unwrap(),
         Reserve::Granted(_)
     ));
 }
@@ -262,7 +266,7 @@ fn disabled_and_invalid_keys_are_skipped() {
         .unwrap();
     let inst = pool.start_instance("test").unwrap();
     assert_eq!(inst.key(), None);
-    let err = inst.try_reserve("chat", None).unwrap_err();
+    let err = inst.try_reserve(Kind::Chat, None).unwrap_err();
     assert_eq!(err.exit_code(), 4, "no usable key at all is exit 4: {err}");
     let msg = err.to_string();
     assert!(
@@ -324,7 +328,7 @@ fn no_keys_at_all_says_how_to_add_one() {
     w.env_keys.clear();
     let pool = w.pool();
     let inst = pool.start_instance("test").unwrap();
-    let err = inst.try_reserve("chat", None).unwrap_err();
+    let err = inst.try_reserve(Kind::Chat, None).unwrap_err();
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("keywheel keys add"), "{err}");
 }
@@ -350,7 +354,7 @@ fn a_key_in_its_own_account_can_have_a_cap_above_the_default() {
         "its implicit account follows the key's own cap of 60, not the default 50"
     );
     assert!(
-        inst.try_reserve("chat", None).is_err(),
+        inst.try_reserve(Kind::Chat, None).is_err(),
         "the 61st is refused"
     );
 }
@@ -369,7 +373,7 @@ fn reservations_of_an_instance_expired_while_alive_are_abandoned_later() {
         .reserve(&keywheel_core::ledger::ReserveRequest {
             instance_id: &ghost,
             key_id: &id(1),
-            kind: "chat",
+            kind: Kind::Chat,
             model: None,
             now,
         })

@@ -187,7 +187,7 @@ impl PgLedger {
                     .query_one(
                         "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked)
                          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                        &[&req.instance_id, &req.key_id.as_str(), &st.account, &day, &now_ms, &req.kind, &req.model],
+                        &[&req.instance_id, &req.key_id.as_str(), &st.account, &day, &now_ms, &req.kind.as_str(), &req.model],
                     )
                     .await?
                     .get(0);
