@@ -113,3 +113,101 @@ fn ledger_status_names_the_local_file_and_its_schema() {
         "{status}"
     );
 }
+
+/// A database of its own on the test server (`KEYWHEEL_TEST_PG_URL`, set by
+/// `scripts/with-postgres.sh`), made with `psql`; its URL.
+fn team_database() -> String {
+    let base = std::env::var("KEYWHEEL_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "KEYWHEEL_TEST_PG_URL is not set, so this team-ledger test has no PostgreSQL: run it \
+             under `bash scripts/with-postgres.sh cargo test -p keywheel-cli --test cli ledger::`"
+        )
+    });
+    let name = format!("kw_cli_{:016x}", rand::random::<u64>());
+    let out = std::process::Command::new("psql")
+        .arg(&base)
+        .args(["-v", "ON_ERROR_STOP=1", "-qc"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("psql runs (scripts/with-postgres.sh installs it)");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (root, _) = base.rsplit_once('/').expect("a URL with a database");
+    format!("{root}/{name}")
+}
+
+#[test]
+fn two_machines_on_one_team_ledger_share_one_days_count_exactly() {
+    use keywheel_mock::MockConfig;
+    use keywheel_testkit::keys::key_id;
+    use keywheel_testkit::world::World;
+
+    let url = team_database();
+    let w = World::new(1, MockConfig::default())
+        .with("KEYWHEEL_DAILY_CAP", "5")
+        .with("KEYWHEEL_LEDGER_URL", &url);
+    let machine = |name: &str, args: &[&str]| {
+        let mut c = w.cmd(args);
+        c.env("KEYWHEEL_MACHINE", name)
+            .env("KEYWHEEL_DATA_DIR", w.path(name));
+        c
+    };
+    // Two machines, each with its own data directory, ask 4 times each at once: 8 asks for
+    // the key's 5 requests of the day.
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let name = if i % 2 == 0 { "laptop-a" } else { "build-b" };
+            machine(name, &["ask", "--json", &format!("question {i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes = Vec::new();
+    let mut said = String::new();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        codes.push(out.status.code());
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        5,
+        "exactly the day's 5 answered across both machines: {codes:?}\n{said}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(3)).count(),
+        3,
+        "the rest exit 3 (quota): {codes:?}\n{said}"
+    );
+    let id = key_id(&w.keys[0]);
+    assert_eq!(w.mock.stats().keys[&id].requests, 5, "the mock saw 5");
+    // Either machine reads the same count from the team ledger.
+    for name in ["laptop-a", "build-b"] {
+        let out = machine(name, &["usage", "--json", "--days", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let usage: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let row = usage["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key_id"] == id)
+            .unwrap_or_else(|| panic!("{name}: {usage}"));
+        assert_eq!(row["requests"], 5, "{name}: {usage}");
+        // No count lives in a local file in team mode.
+        assert!(
+            !w.path(name).join("keywheel.sqlite3").exists(),
+            "{name} made a local ledger"
+        );
+    }
+}
