@@ -566,3 +566,37 @@ fn ocr_jobs_are_claimed_once_and_found_done_on_both_backends() {
         assert_eq!(l.job_counts().unwrap(), [(JobStatus::Done, 1)], "{b:?}");
     }
 }
+
+#[test]
+fn the_team_ledgers_change_stamp_moves_after_a_write_and_its_watcher_wakes() {
+    let db = TestDb::new();
+    let l = db.open(caps(100, 100));
+    let pg = l.pg().expect("a team ledger");
+    let before = pg.change_stamp().unwrap();
+    l.fire_alert("near_cap", "k1", "80 %", ms(0)).unwrap();
+    assert_ne!(
+        pg.change_stamp().unwrap(),
+        before,
+        "a commit moves the stamp"
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watcher = pg.changes(StdDuration::from_millis(5));
+    std::thread::spawn(move || {
+        for () in watcher.by_ref() {
+            if tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + StdDuration::from_secs(60);
+    let mut n = 0;
+    loop {
+        n += 1;
+        l.fire_alert("near_cap", &format!("k{n}"), "80 %", ms(n))
+            .unwrap();
+        if rx.recv_timeout(StdDuration::from_millis(20)).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the watcher never woke");
+    }
+}

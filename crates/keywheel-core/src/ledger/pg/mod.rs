@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod cache;
+pub mod changes;
 pub mod instances;
 pub mod jobs;
 pub mod keys;
