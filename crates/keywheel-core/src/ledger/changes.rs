@@ -25,6 +25,9 @@ impl Ledger {
     /// connection of any process), looking every `tick`. Each `next` blocks: run it on a
     /// thread of its own.
     pub fn changes(&self, tick: Duration) -> Changes {
+        if let Some(pg) = self.pg() {
+            return Changes::new(self.path(), tick).on_team(pg.changes(tick));
+        }
         Changes::new(self.path(), tick)
     }
 }
@@ -37,6 +40,8 @@ pub struct Changes {
     backoff: Duration,
     conn: Option<(Connection, i64)>,
     sleep: Box<dyn FnMut(Duration) + Send>,
+    /// On a team ledger: its watcher (ledger/pg/changes.rs) does the looking instead.
+    team: Option<super::pg::changes::TeamChanges>,
 }
 
 impl std::fmt::Debug for Changes {
@@ -59,7 +64,14 @@ impl Changes {
             backoff: FIRST_BACKOFF,
             conn: None,
             sleep: Box::new(std::thread::sleep),
+            team: None,
         }
+    }
+
+    /// Follows a team ledger's watcher instead of a file.
+    fn on_team(mut self, team: super::pg::changes::TeamChanges) -> Self {
+        self.team = Some(team);
+        self
     }
 
     /// Waits with `sleep` instead of `std::thread::sleep` (tests record the backoff waits).
@@ -104,6 +116,9 @@ impl Iterator for Changes {
 
     /// Blocks until the next commit; never ends.
     fn next(&mut self) -> Option<()> {
+        if let Some(team) = &mut self.team {
+            return team.next();
+        }
         loop {
             match self.look() {
                 Ok(true) => return Some(()),

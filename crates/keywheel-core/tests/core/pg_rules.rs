@@ -600,3 +600,31 @@ fn the_team_ledgers_change_stamp_moves_after_a_write_and_its_watcher_wakes() {
         assert!(Instant::now() < deadline, "the watcher never woke");
     }
 }
+
+#[test]
+fn ledger_changes_wake_after_a_commit_on_both_backends() {
+    for b in BOTH {
+        let o = b.open(caps(100, 100));
+        let l = o.ledger.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let mut changes = l.changes(StdDuration::from_millis(5));
+        std::thread::spawn(move || {
+            for () in changes.by_ref() {
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let deadline = Instant::now() + StdDuration::from_secs(60);
+        let mut n = 0;
+        loop {
+            n += 1;
+            l.fire_alert("near_cap", &format!("k{n}"), "80 %", ms(n))
+                .unwrap();
+            if rx.recv_timeout(StdDuration::from_millis(20)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{b:?}: no change seen");
+        }
+    }
+}

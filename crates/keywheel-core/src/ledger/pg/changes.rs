@@ -6,8 +6,9 @@
 //! transaction id (only writers are), xmin when the oldest running one ends (commits). Reading
 //! it is one tiny query that writes nothing and takes no transaction id itself, so an idle
 //! team ledger stays still. It is server-wide, so a write to another database of the same
-//! server may wake a watcher for nothing: a spurious wake costs one re-read, never a missed
-//! change.
+//! server may wake a watcher for nothing: a spurious wake costs one re-read. A commit made
+//! while an older transaction stays open moves neither bound, so it is seen at the next write
+//! or when that older one ends (`LISTEN/NOTIFY` would be exact; docs/team.md).
 
 use std::time::Duration;
 

@@ -125,7 +125,7 @@ impl PgLedger {
             .expect("midnight")
             .and_utc()
             .timestamp_millis();
-        let (logged, pruned, totals) = pg_read!(self, |c| {
+        let (logged, totals) = pg_read!(self, |c| {
             let logged = c
                 .query(
                     "SELECT key_id, account, day, state, status_class, cached, prompt_tokens,
@@ -155,9 +155,8 @@ impl PgLedger {
                 }
                 None => Vec::new(),
             };
-            Ok((logged, pruned, totals))
+            Ok((logged, totals))
         })?;
-        let _ = pruned;
         let mut groups: BTreeMap<(String, String), (DayAggregate, Vec<u64>)> = BTreeMap::new();
         let subject_of = |r: &tokio_postgres::Row| -> String {
             if by == GroupBy::Key {
