@@ -18,7 +18,7 @@ use keywheel_core::dispatch::{Dispatcher, Outcome, Progress, Timings};
 use keywheel_core::openrouter::{CancelToken, OpenRouter, StreamEvent};
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::follow::Followed;
@@ -424,31 +424,35 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
         let cancel = cancel.clone();
         let timings = timings.clone();
         // The job runs on a blocking thread that drives it with `block_on`: the dispatcher's
-        // SQLite transactions (reserve, complete) then never stall the async workers that
-        // serve the other connections; its HTTP I/O still uses the runtime's drivers.
+        // SQLite work (reserve, complete, and the reads and failure-path writes it does in
+        // place) then never stalls the async workers that serve the other connections, and
+        // runs right here (`off_workers`), with no further hop; its HTTP I/O still uses the
+        // runtime's drivers.
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            rt.block_on(async move {
-                let _inflight = inflight;
-                let _lease = lease;
-                let events = tx.clone();
-                let result = d
-                    .run_timed(
-                        parsed.job,
-                        move |p| match p {
-                            Progress::Stream(ev) if stream => {
-                                let _ = events.send(Msg::Stream(ev.clone()));
-                            }
-                            Progress::Retry { .. } => {
-                                let _ = events.send(Msg::Retry);
-                            }
-                            _ => {}
-                        },
-                        &cancel,
-                        timings,
-                    )
-                    .await;
-                let _ = tx.send(Msg::Done(result));
+            keywheel_core::dispatch::off_workers(|| {
+                rt.block_on(async move {
+                    let _inflight = inflight;
+                    let _lease = lease;
+                    let events = tx.clone();
+                    let result = d
+                        .run_timed(
+                            parsed.job,
+                            move |p| match p {
+                                Progress::Stream(ev) if stream => {
+                                    let _ = events.send(Msg::Stream(ev.clone()));
+                                }
+                                Progress::Retry { .. } => {
+                                    let _ = events.send(Msg::Retry);
+                                }
+                                _ => {}
+                            },
+                            &cancel,
+                            timings,
+                        )
+                        .await;
+                    let _ = tx.send(Msg::Done(result));
+                })
             })
         });
     }

@@ -11,6 +11,7 @@
 mod chain;
 pub mod policy;
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -127,6 +128,25 @@ pub struct Outcome {
     pub generation_id: Option<String>,
     /// Sentences for the person (which model answered and why).
     pub notes: Vec<String>,
+}
+
+thread_local! {
+    /// Set while [`off_workers`] runs: this thread is no async worker.
+    static OFF_WORKERS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` — typically `Handle::block_on` of jobs — saying this thread is no async worker (a
+/// `spawn_blocking` thread, say): the jobs' ledger writes then run in place instead of hopping
+/// to the blocking pool and back, which would only wake another thread while this one waits.
+pub fn off_workers<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OFF_WORKERS.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(OFF_WORKERS.with(|c| c.replace(true)));
+    f()
 }
 
 /// Where a job's wall time went that was not the dispatcher's own: awaiting OpenRouter (the
@@ -278,15 +298,16 @@ impl Dispatcher {
 
     /// Runs ledger writes (SQLite: blocking, and a write may wait for another process's lock)
     /// on tokio's blocking pool, so they never hold up an async worker and the tasks of one
-    /// process queue on the ledger's own write lock instead; inline outside a runtime. Reads
-    /// (catalogue, skipped models, credits) stay inline: in WAL mode they never wait for a
-    /// writer, and each hop to the pool costs a thread wake-up both ways.
+    /// process queue on the ledger's own write lock instead; inline outside a runtime, and on
+    /// a thread of the caller's own ([`off_workers`]). Reads (catalogue, skipped models,
+    /// credits) stay inline: in WAL mode they never wait for a writer, and each hop to the
+    /// pool costs a thread wake-up both ways.
     pub(super) async fn ledger<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Instance) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let instance = self.instance.clone();
-        if tokio::runtime::Handle::try_current().is_err() {
+        if tokio::runtime::Handle::try_current().is_err() || OFF_WORKERS.with(Cell::get) {
             return f(&instance);
         }
         match tokio::task::spawn_blocking(move || f(&instance)).await {
