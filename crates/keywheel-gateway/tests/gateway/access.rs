@@ -5,7 +5,7 @@ use keywheel_gateway::GatewaySettings;
 use keywheel_mock::MockConfig;
 use serde_json::Value;
 
-use crate::common::{World, chat_body, http, key};
+use crate::common::{World, chat_body, get_json, http, key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_token_is_required_and_an_openrouter_key_is_refused_never_forwarded() {
@@ -114,15 +114,7 @@ async fn a_local_token_is_required_and_an_openrouter_key_is_refused_never_forwar
     assert_eq!(w.mock.stats().total_requests, 1);
 
     // The models list carries the two aliases and the catalogue.
-    let list: Value = c
-        .get(format!("{}/models", gw.base_url()))
-        .bearer_auth(gw.token().expose())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&format!("{}/models", gw.base_url()), gw.token().expose()).await;
     let ids: Vec<&str> = list["data"]
         .as_array()
         .unwrap()

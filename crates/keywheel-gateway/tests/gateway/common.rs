@@ -203,6 +203,19 @@ pub fn chat_body(prompt: &str, stream: bool) -> Value {
     body
 }
 
+/// `GET url` with the local token, its JSON body.
+pub async fn get_json(url: &str, token: &str) -> Value {
+    http()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Polls `f` until it returns `Some`, up to `limit` (a bound on waiting, not a timing check).
 pub async fn eventually<T>(limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let start = std::time::Instant::now();

@@ -10,7 +10,7 @@ use keywheel_gateway::GatewaySettings;
 use keywheel_mock::MockConfig;
 use serde_json::{Value, json};
 
-use crate::common::{World, chat_body, eventually, http};
+use crate::common::{World, chat_body, eventually, get_json, http};
 
 fn overhead(r: &reqwest::Response) -> Duration {
     let us: u64 = r.headers()["x-keywheel-overhead-us"]
@@ -222,15 +222,7 @@ fn the_chat_alias_follows_the_pin_when_config_toml_changes_while_serving() {
     };
     let alias_pin = || {
         rt.block_on(async {
-            let list: Value = http()
-                .get(format!("{}/models", served.base()))
-                .bearer_auth(&served.token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let list = get_json(&format!("{}/models", served.base()), &served.token).await;
             list["data"][0]["keywheel_pin"].clone()
         })
     };

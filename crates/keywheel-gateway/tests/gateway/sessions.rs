@@ -7,7 +7,7 @@ use keywheel_gateway::GatewaySettings;
 use keywheel_mock::MockConfig;
 use serde_json::Value;
 
-use crate::common::{World, chat_body, eventually, http};
+use crate::common::{World, chat_body, eventually, get_json, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_session_clients_spend_exactly_the_caps_and_never_see_an_upstream_429() {
@@ -117,15 +117,7 @@ async fn each_session_applies_the_rotation_rule_at_its_first_request_and_keeps_i
     let c = ask(&url, &token, "c").await;
     assert_eq!(c, b);
 
-    let status: Value = http()
-        .get(format!("{}/keywheel/status", gw.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&format!("{}/keywheel/status", gw.base_url()), &token).await;
     let sessions = status["gateway"]["sessions"].as_array().unwrap();
     let rotated: Vec<(&str, bool)> = sessions
         .iter()
