@@ -9,7 +9,6 @@
 //! Files over Keywheel's stated limits (pixels, memory, file size) are counted apart: those
 //! are refusals by policy, not fidelity gaps. The figures are printed (`--nocapture`).
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

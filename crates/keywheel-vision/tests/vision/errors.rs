@@ -1,6 +1,5 @@
 //! Every kind of bad input is refused with the right error, whose message names the file.
 
-
 use crate::common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use keywheel_vision::{Format, PrepError, PrepOptions, prepare, prepare_path};

@@ -1,7 +1,6 @@
 //! No input makes `prepare` panic: random bytes, and valid files of every supported format
 //! with bytes flipped, cut off or spliced in.
 
-
 use crate::common::*;
 use image::{DynamicImage, ImageFormat};
 use keywheel_vision::{PrepError, PrepOptions, prepare};

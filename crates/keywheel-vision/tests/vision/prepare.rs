@@ -1,7 +1,6 @@
 //! Good inputs of every supported kind come out upright, scaled, flattened, tiled and
 //! encoded as promised.
 
-
 use crate::common::*;
 use image::{DynamicImage, GenericImageView, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use keywheel_vision::{Format, PrepOptions, Prepared, plan_requests, prepare};
