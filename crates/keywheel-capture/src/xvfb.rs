@@ -30,6 +30,40 @@ pub fn require(program: &str, package: &str) {
     );
 }
 
+/// `xclip -selection clipboard -t image/png -i FILE` on `display`: xclip owns the clipboard
+/// from the background and serves the image. Panics with what to install without `xclip`.
+pub fn xclip_png(display: &str, png: &std::path::Path) {
+    require("xclip", "xclip");
+    let ok = Command::new("xclip")
+        .args(["-selection", "clipboard", "-t", "image/png", "-i"])
+        .arg(png)
+        .env("DISPLAY", display)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("xclip runs")
+        .success();
+    assert!(ok, "xclip took the image");
+}
+
+/// What `xclip -o -selection clipboard` reads on `display`.
+pub fn xclip_text(display: &str) -> String {
+    require("xclip", "xclip");
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", display)
+        .stdin(Stdio::null())
+        .output()
+        .expect("xclip runs");
+    assert!(
+        out.status.success(),
+        "xclip -o: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
+}
+
 /// A running `Xvfb` on a display number of its own choosing (`-displayfd`); stopped on drop.
 pub struct Xvfb {
     child: Child,

@@ -7,11 +7,10 @@
 //! each test re-runs this binary as a worker (one `#[ignore]`d test, `KW_CAPTURE_WORKER=1`)
 //! with `DISPLAY` set to its Xvfb.
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use image::{Rgb, RgbImage};
-use keywheel_capture::xvfb::{Xvfb, require};
+use keywheel_capture::xvfb::{Xvfb, require, xclip_png};
 use keywheel_capture::{CaptureError, ClipboardError, Region, clipboard, screen};
 
 /// Runs the ignored test `name` of this binary as a worker on `x`'s display.
@@ -113,7 +112,7 @@ fn an_image_on_the_clipboard_is_read_and_text_written_is_what_xclip_reads() {
     worker(&x, "worker_no_image", &[]);
     let png = dir.path().join("in.png");
     pattern(33, 21).save(&png).unwrap();
-    xclip_in(x.display(), &png);
+    xclip_png(x.display(), &png);
     let out = dir.path().join("out.png");
     worker(
         &x,
@@ -122,21 +121,6 @@ fn an_image_on_the_clipboard_is_read_and_text_written_is_what_xclip_reads() {
     );
     assert_eq!(image::open(&out).unwrap().to_rgb8(), pattern(33, 21));
     worker(&x, "worker_write_text", &[]);
-}
-
-/// `xclip -selection clipboard -t image/png -i FILE` (it stays in the background serving).
-fn xclip_in(display: &str, png: &Path) {
-    let ok = Command::new("xclip")
-        .args(["-selection", "clipboard", "-t", "image/png", "-i"])
-        .arg(png)
-        .env("DISPLAY", display)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "xclip took the image");
 }
 
 #[test]
@@ -164,10 +148,6 @@ fn worker_write_text() {
     let text = "Invoice 4711 · ünïcode ✓\nsecond line";
     clipboard::write_text(text).unwrap();
     // This process still runs, so it serves the text to xclip.
-    let out = Command::new("xclip")
-        .args(["-o", "-selection", "clipboard"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+    let display = std::env::var("DISPLAY").unwrap();
+    assert_eq!(keywheel_capture::xvfb::xclip_text(&display), text);
 }

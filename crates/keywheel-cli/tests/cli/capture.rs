@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use keywheel_capture::clipboard::HOLD_ARG;
-use keywheel_capture::xvfb::{Xvfb, require};
+use keywheel_capture::xvfb::{Xvfb, require, xclip_png, xclip_text};
 use keywheel_mock::MockConfig;
 use keywheel_testkit::images::drawn;
 use keywheel_testkit::output::{json_lines, stderr, stdout};
@@ -33,32 +33,14 @@ fn world(x: &Xvfb) -> World {
     .with("DISPLAY", x.display())
 }
 
-/// `xclip -selection clipboard -t image/png -i FILE` on `display` (xclip serves it from the
-/// background).
-fn xclip_in(display: &str, png: &Path) {
-    let ok = Command::new("xclip")
-        .args(["-selection", "clipboard", "-t", "image/png", "-i"])
-        .arg(png)
-        .env("DISPLAY", display)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("xclip runs")
-        .success();
-    assert!(ok, "xclip took the image");
-}
-
-/// What `xclip -o -selection clipboard` reads on `display`.
-fn xclip_out(display: &str) -> String {
-    let out = Command::new("xclip")
-        .args(["-o", "-selection", "clipboard"])
-        .env("DISPLAY", display)
-        .stdin(Stdio::null())
-        .output()
-        .expect("xclip runs");
-    assert!(out.status.success(), "xclip -o: {}", stderr(&out));
-    String::from_utf8(out.stdout).unwrap()
+/// The run succeeded and said `words` on stderr.
+fn succeeds_saying(out: &Output, words: &str) {
+    assert!(out.status.success(), "{}", stderr(out));
+    assert!(
+        stderr(out).contains(words),
+        "{words:?} not in {}",
+        stderr(out)
+    );
 }
 
 fn assert_read(text: &str) {
@@ -111,16 +93,11 @@ fn clipboard_in_and_copy_out_outlive_keywheel() {
     let x = Xvfb::start(1280, 800);
     let w = world(&x);
     let png = drawn(w.dir.path(), "words.png", 900, 300, LINES);
-    xclip_in(x.display(), Path::new(&png));
+    xclip_png(x.display(), Path::new(&png));
 
     // In: the clipboard's image is planned and read like a file, with --json.
     let out = w.run(&["ocr", "--clipboard", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("1 image needs 1 request"),
-        "{}",
-        stderr(&out)
-    );
+    succeeds_saying(&out, "1 image needs 1 request");
     let doc = one(&out);
     assert_eq!(doc["file"], "clipboard");
     assert_eq!(doc["requests"], 1);
@@ -128,17 +105,12 @@ fn clipboard_in_and_copy_out_outlive_keywheel() {
 
     // Out: --copy; once keywheel has exited, the clipboard holds the text it printed.
     let out = w.run(&["ocr", "--clipboard", "--copy"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("copied the text to the clipboard"),
-        "{}",
-        stderr(&out)
-    );
+    succeeds_saying(&out, "copied the text to the clipboard");
     let printed = stdout(&out);
     assert_read(&printed);
-    assert_eq!(xclip_out(x.display()), printed.trim());
+    assert_eq!(xclip_text(x.display()), printed.trim());
     // Read twice: the holder keeps serving.
-    assert_eq!(xclip_out(x.display()), printed.trim());
+    assert_eq!(xclip_text(x.display()), printed.trim());
 
     // The holder that serves it carries no key in its environment or its command line.
     let live = holders(&w, x.display());
@@ -177,7 +149,7 @@ fn clipboard_in_and_copy_out_outlive_keywheel() {
         .write_all(b"something else")
         .unwrap();
     assert!(xclip.wait().unwrap().success());
-    assert_eq!(xclip_out(x.display()), "something else");
+    assert_eq!(xclip_text(x.display()), "something else");
     let mut gone = false;
     for _ in 0..200 {
         if holders(&w, x.display()).is_empty() {
@@ -225,12 +197,7 @@ fn a_region_of_the_screen_is_read_and_bad_regions_spend_nothing() {
         "--json",
         "--copy",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("1 image needs 1 request"),
-        "{}",
-        stderr(&out)
-    );
+    succeeds_saying(&out, "1 image needs 1 request");
     let doc = one(&out);
     assert_eq!(doc["file"], "screen 200,150,900,300");
     assert_eq!(
@@ -239,7 +206,7 @@ fn a_region_of_the_screen_is_read_and_bad_regions_spend_nothing() {
     );
     let text = doc["text"].as_str().unwrap();
     assert_read(text);
-    assert_eq!(xclip_out(x.display()), text.trim());
+    assert_eq!(xclip_text(x.display()), text.trim());
 
     // Off the screen: exit 6 naming the region and the screen; malformed: exit 2 naming the
     // input; --region without --screen: exit 2. None of them sends anything.
