@@ -308,8 +308,6 @@ export class OcrStore {
     }
   }
 
-  async save(id: number): Promise<void> {
-    try {
   /** "Copy all": every read image's text, joined as `keywheel ocr` prints several images. */
   async copyAll(): Promise<void> {
     const text = joinTexts(this.done.map((i) => ({ name: i.name, text: i.result?.text })));
@@ -324,6 +322,8 @@ export class OcrStore {
     }
   }
 
+  async save(id: number): Promise<void> {
+    try {
       const path = await ocrSave(id);
       if (path) this.say(`Saved to ${path}`);
     } catch (e) {
