@@ -214,7 +214,9 @@ pub(crate) fn released_ring(mut ring: Vec<i64>, started: i64) -> Vec<i64> {
 pub(crate) fn decide(st: &KeyState, w: &Windows, now: DateTime<Utc>) -> Option<ReserveOutcome> {
     match &st.availability {
         Availability::Usable => {}
-        Availability::KeySpent { until } => return Some(ReserveOutcome::KeySpent { until: *until }),
+        Availability::KeySpent { until } => {
+            return Some(ReserveOutcome::KeySpent { until: *until });
+        }
         Availability::AccountSpent { until } => {
             return Some(ReserveOutcome::AccountSpent {
                 account: st.account.clone(),
@@ -398,12 +400,12 @@ pub(crate) fn evaluate(
     let minute_cap = raw.key_minute.unwrap_or(caps.minute);
     // A key in its own (implicit) account: the account's caps are the key's caps.
     let own = raw.own_account;
-    let account_daily_cap = raw
-        .account_daily
-        .unwrap_or(if own { daily_cap } else { default_daily });
-    let account_minute_cap = raw
-        .account_minute
-        .unwrap_or(if own { minute_cap } else { caps.minute });
+    let account_daily_cap =
+        raw.account_daily
+            .unwrap_or(if own { daily_cap } else { default_daily });
+    let account_minute_cap =
+        raw.account_minute
+            .unwrap_or(if own { minute_cap } else { caps.minute });
     let midnight = next_utc_midnight(now);
     let status = KeyStatus::parse(&raw.status);
     let today = raw.today;
