@@ -102,6 +102,13 @@ describe('OcrStore', () => {
     expect(store.pending.map((i) => i.id)).toEqual([2]);
   });
 
+  it('keeps the queue in staging order when staging answers arrive out of order', () => {
+    const store = new OcrStore();
+    store.addStaged([{ id: 2, name: 'invoice (2).png', bytes: 10 }]);
+    store.addStaged([{ id: 1, name: 'invoice.png', bytes: 10 }]);
+    expect(store.items.map((i) => i.name)).toEqual(['invoice.png', 'invoice (2).png']);
+  });
+
   it('a cancelled run puts unfinished images back in the queue and says so', async () => {
     mockIPC((cmd, args) => {
       if (cmd === 'ocr_run') {

@@ -131,6 +131,8 @@ export class OcrStore {
   addStaged(list: StagedImage[]): void {
     const fresh = list.filter((s) => !this.items.some((i) => i.id === s.id));
     if (fresh.length === 0) return;
+    // Staging answers can arrive out of order (each image is prepared as it is staged), so
+    // the queue is kept in staging order: ids grow in the order the files were handed over.
     this.items = [
       ...this.items,
       ...fresh.map((s) => ({
@@ -143,7 +145,7 @@ export class OcrStore {
         result: null,
         error: null,
       })),
-    ];
+    ].sort((a, b) => a.id - b.id);
   }
 
   /** Reads each file and stages it; refused files get a sentence in `notices`. */
