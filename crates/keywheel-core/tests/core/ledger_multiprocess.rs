@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-use crate::{AnyResult, ENV_DB, ENV_MODE, api_key, scalar, t0, worker_command};
+use crate::{
+    AnyResult, ENV_DB, ENV_DIR, ENV_ID, ENV_MODE, api_key, finish_worker, scalar, t0,
+    worker_command,
+};
 use chrono::Duration;
 use keywheel_core::keys::{KeyId, KeySource};
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
 
-const ENV_DIR: &str = "KW_WORKER_DIR";
-const ENV_ID: &str = "KW_WORKER_ID";
 const ENV_ATTEMPTS: &str = "KW_WORKER_ATTEMPTS";
 
 /// Processes per scenario.
@@ -45,17 +46,7 @@ fn worker_entry() {
     let Ok(mode) = std::env::var(ENV_MODE) else {
         return;
     };
-    match run_worker(&mode) {
-        Ok(line) => {
-            // The harness has already printed `test worker_entry ... ` without a newline.
-            println!("\nKW_RESULT {line}");
-            std::process::exit(0);
-        }
-        Err(e) => {
-            eprintln!("KW_ERROR worker failed: {e}");
-            std::process::exit(3);
-        }
-    }
+    finish_worker(run_worker(&mode));
 }
 
 struct WorkerEnv {

@@ -27,6 +27,25 @@ pub type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 pub const ENV_MODE: &str = "KW_WORKER_MODE";
 /// The ledger file a worker process opens.
 pub const ENV_DB: &str = "KW_WORKER_DB";
+/// The folder of a multi-process test's start barrier (`ready-<id>` files, then `go`).
+pub const ENV_DIR: &str = "KW_WORKER_DIR";
+/// A worker's number within its test.
+pub const ENV_ID: &str = "KW_WORKER_ID";
+
+/// Ends a worker process: its one `KW_RESULT …` line on stdout (after a newline, since the
+/// harness has printed `test …worker_entry ... ` without one) and exit 0, or the error and exit 3.
+pub fn finish_worker(result: AnyResult<String>) -> ! {
+    match result {
+        Ok(line) => {
+            println!("\nKW_RESULT {line}");
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("KW_ERROR worker failed: {e}");
+            std::process::exit(3);
+        }
+    }
+}
 
 /// Fake key number `n` (at most 255) as an [`ApiKey`].
 pub fn api_key(n: u64) -> ApiKey {

@@ -19,11 +19,9 @@ use keywheel_core::keys::KeySource;
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
 
 use crate::pg_support::TestDb;
-use crate::{AnyResult, ENV_MODE, api_key, worker_command};
+use crate::{AnyResult, ENV_DIR, ENV_ID, ENV_MODE, api_key, finish_worker, worker_command};
 
 const ENV_URL: &str = "KW_WORKER_PG_URL";
-const ENV_DIR: &str = "KW_WORKER_DIR";
-const ENV_ID: &str = "KW_WORKER_ID";
 const ENV_KEYS: &str = "KW_WORKER_KEYS";
 
 /// Processes per machine.
@@ -50,16 +48,7 @@ fn worker_entry() {
         "reserve" => worker_reserve(),
         other => Err(format!("unknown worker mode {other:?}").into()),
     };
-    match result {
-        Ok(line) => {
-            println!("\nKW_RESULT {line}");
-            std::process::exit(0);
-        }
-        Err(e) => {
-            eprintln!("KW_ERROR worker failed: {e}");
-            std::process::exit(3);
-        }
-    }
+    finish_worker(result);
 }
 
 fn env(name: &str) -> AnyResult<String> {
