@@ -78,6 +78,9 @@ pub struct Settings {
     pub cache_chat: bool,
     /// Serve repeated identical OCR requests from the shared cache (on by default).
     pub cache_ocr: bool,
+    /// On a team ledger, share the response cache with the team (off by default: it hands one
+    /// person's OCR text and answers to another; docs/team.md). Read when the ledger opens.
+    pub team_cache: bool,
     /// How long cached answers stay valid, in hours.
     pub cache_ttl_hours: u64,
     /// Longest a request waits for per-minute caps and backoff in total, in seconds.
@@ -128,6 +131,7 @@ impl Default for Settings {
             daily_cap_set: false,
             cache_chat: false,
             cache_ocr: true,
+            team_cache: false,
             cache_ttl_hours: 24 * 7,
             max_wait_secs: 180,
             stream_deadline_secs: 600,
@@ -240,6 +244,7 @@ impl Settings {
         flag("KEYWHEEL_KEYCHAIN", &mut self.keychain)?;
         flag("KEYWHEEL_CACHE_CHAT", &mut self.cache_chat)?;
         flag("KEYWHEEL_CACHE_OCR", &mut self.cache_ocr)?;
+        flag("KEYWHEEL_TEAM_CACHE", &mut self.team_cache)?;
         let mut wait = u32::try_from(self.max_wait_secs).unwrap_or(u32::MAX);
         num("KEYWHEEL_MAX_WAIT_SECS", &mut wait)?;
         self.max_wait_secs = u64::from(wait);
@@ -401,6 +406,8 @@ pub struct SettingsEdit {
     pub vision_pin: Option<Option<String>>,
     /// The app's screen-capture shortcut (`Some("")`: none); the app checks its syntax.
     pub capture_shortcut: Option<String>,
+    /// Share the response cache on a team ledger (from the next start).
+    pub team_cache: Option<bool>,
 }
 
 /// Writes `edit` into the config file at `path`, keeping every other setting in it, and
@@ -468,6 +475,9 @@ pub fn edit_file(path: &Path, edit: &SettingsEdit) -> Result<Settings> {
                 table.insert(name.into(), toml::Value::String(id.trim().to_string()));
             }
         }
+    }
+    if let Some(on) = edit.team_cache {
+        table.insert("team_cache".into(), toml::Value::Boolean(on));
     }
     if let Some(shortcut) = &edit.capture_shortcut {
         table.insert(
@@ -577,6 +587,25 @@ mod tests {
         assert_eq!(s.daily_cap, 30, "the file overrides the default");
         assert_eq!(s.rotate_after, 3, "the environment overrides the file");
         assert_eq!(s.minute_cap, 20, "untouched settings keep their default");
+    }
+
+    #[test]
+    fn team_cache_is_off_unless_the_file_the_edit_or_the_environment_turns_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        let p = cfg.to_str().unwrap();
+        assert!(!Settings::default().team_cache, "off by default");
+        let edit = SettingsEdit {
+            team_cache: Some(true),
+            ..SettingsEdit::default()
+        };
+        assert!(edit_file(&cfg, &edit).unwrap().team_cache);
+        let load = |pairs: &[(&str, &str)]| Settings::load_with(&env_of(pairs)).unwrap();
+        assert!(load(&[("KEYWHEEL_CONFIG", p)]).team_cache, "the file");
+        let off = load(&[("KEYWHEEL_CONFIG", p), ("KEYWHEEL_TEAM_CACHE", "off")]);
+        assert!(!off.team_cache, "the environment wins");
+        let opts = crate::ledger::pg::Options::from_settings(&load(&[("KEYWHEEL_CONFIG", p)]));
+        assert!(opts.team_cache, "the team ledger opens with it");
     }
 
     #[test]

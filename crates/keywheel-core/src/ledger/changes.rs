@@ -3,6 +3,11 @@
 //! cost when idle is one tiny query per tick. This is how a front end learns about work done
 //! elsewhere: there is no other channel between processes (ARCHITECTURE.md, invariants).
 //!
+//! Heartbeats are commits too: every live instance writes one every few seconds, and each would
+//! wake every open window for nothing. So a changed `data_version` is only reported when the
+//! ledger's content stamp ([`content_stamp`]: everything a front end shows, instance heartbeat
+//! times left out) moved as well.
+//!
 //! [`Changes`] never gives up: when the ledger cannot be read (moved away, a full disk, a
 //! read-only remount), it logs why and tries again after 1 s, 2 s, 4 s … up to a minute, and
 //! goes back to the short tick once it reads the ledger again.
@@ -39,6 +44,8 @@ pub struct Changes {
     tick: Duration,
     backoff: Duration,
     conn: Option<(Connection, i64)>,
+    /// The content stamp at the last reported change (`None`: it could not be read).
+    stamp: Option<u64>,
     sleep: Box<dyn FnMut(Duration) + Send>,
     /// On a team ledger: its watcher (ledger/pg/changes.rs) does the looking instead.
     team: Option<super::pg::changes::TeamChanges>,
@@ -63,6 +70,7 @@ impl Changes {
             tick,
             backoff: FIRST_BACKOFF,
             conn: None,
+            stamp: None,
             sleep: Box::new(std::thread::sleep),
             team: None,
         }
@@ -95,16 +103,79 @@ impl Changes {
     /// One tick: `Ok(true)` when a commit happened since the last look.
     fn look(&mut self) -> rusqlite::Result<bool> {
         if self.conn.is_none() {
-            self.conn = Some(self.connect()?);
+            let (conn, version) = self.connect()?;
+            self.stamp = content_stamp(&conn).ok();
+            self.conn = Some((conn, version));
             self.backoff = FIRST_BACKOFF;
         }
         (self.sleep)(self.tick);
         let (conn, last) = self.conn.as_mut().expect("connected above");
         let now = data_version(conn)?;
-        let changed = now != *last;
+        if now == *last {
+            return Ok(false);
+        }
         *last = now;
+        // Someone committed: a change only if more than heartbeats moved. A stamp that cannot
+        // be read counts as a change (a re-read too many, never one too few).
+        let stamp = content_stamp(conn).ok();
+        let changed = stamp.is_none() || stamp != self.stamp;
+        self.stamp = stamp;
         Ok(changed)
     }
+}
+
+/// The most recent request rows whose state and finish time the stamp covers (completions
+/// land on recent rows; an older one also moves the day totals in `usage_daily`).
+const RECENT_REQUESTS: u32 = 256;
+
+/// A digest of what the front ends show — keys, accounts, the pool's state, alerts, notices,
+/// skipped models, the catalogue's age, live instances (without their heartbeat times), the
+/// day totals and the recent request rows — read in one transaction. Equal stamps: nothing
+/// but heartbeats (or nothing at all) changed in between.
+pub fn content_stamp(conn: &Connection) -> rusqlite::Result<u64> {
+    use rusqlite::types::ValueRef;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    conn.execute_batch("BEGIN DEFERRED")?;
+    let mut read = || -> rusqlite::Result<()> {
+        for sql in [
+            "SELECT * FROM keys",
+            "SELECT * FROM accounts",
+            "SELECT * FROM pool_state",
+            "SELECT * FROM alerts",
+            "SELECT * FROM notices",
+            "SELECT * FROM model_skips",
+            "SELECT fetched_ms FROM models_cache",
+            "SELECT id, pid, kind, key_id, started_ms FROM instances ORDER BY id",
+            "SELECT COUNT(*), TOTAL(requests), TOTAL(successes), TOTAL(errors),
+                    TOTAL(prompt_tokens + completion_tokens), TOTAL(cost) FROM usage_daily",
+            "SELECT id, state, finished_ms, status_class FROM requests ORDER BY id DESC LIMIT ?1",
+        ] {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let columns = stmt.column_count();
+            let mut rows = if stmt.parameter_count() == 1 {
+                stmt.query([RECENT_REQUESTS])?
+            } else {
+                stmt.query([])?
+            };
+            sql.hash(&mut h);
+            while let Some(row) = rows.next()? {
+                for i in 0..columns {
+                    match row.get_ref(i)? {
+                        ValueRef::Null => 0u8.hash(&mut h),
+                        ValueRef::Integer(v) => (1u8, v).hash(&mut h),
+                        ValueRef::Real(v) => (2u8, v.to_bits()).hash(&mut h),
+                        ValueRef::Text(v) => (3u8, v).hash(&mut h),
+                        ValueRef::Blob(v) => (4u8, v).hash(&mut h),
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    let read = read();
+    conn.execute_batch("COMMIT")?;
+    read.map(|()| h.finish())
 }
 
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -186,6 +257,41 @@ mod tests {
     }
 
     #[test]
+    fn heartbeats_alone_are_not_changes_and_everything_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3"), Default::default()).unwrap();
+        let t0 = crate::clock::from_millis(1_800_000_000_000);
+        let beat = |s: i64| t0 + chrono::Duration::seconds(s);
+        let app = ledger.register_instance("app", 1, t0).unwrap();
+        let mut changes = ledger.changes(Duration::ZERO).with_sleep(|_| {});
+        assert!(!changes.look().unwrap(), "nothing committed yet");
+        for s in 1..4 {
+            assert!(ledger.heartbeat(&app, beat(s)).unwrap());
+            assert!(
+                !changes.look().unwrap(),
+                "heartbeat {s} alone woke the watcher"
+            );
+        }
+        ledger.register_instance("cli", 2, beat(4)).unwrap();
+        assert!(changes.look().unwrap(), "a new instance is a change");
+        assert!(ledger.heartbeat(&app, beat(5)).unwrap());
+        ledger
+            .write(|tx| {
+                Ok(tx.execute(
+                    "INSERT INTO alerts (day, rule, subject, created_ms, message)
+                     VALUES ('2027-01-15', 'all_spent', 'pool', 0, 'All keys are spent.')",
+                    [],
+                )?)
+            })
+            .unwrap();
+        assert!(
+            changes.look().unwrap(),
+            "a heartbeat with an alert is a change"
+        );
+        assert!(!changes.look().unwrap(), "and it is reported once");
+    }
+
+    #[test]
     fn a_commit_through_the_ledger_is_seen() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("l.sqlite3"), Default::default()).unwrap();
@@ -200,11 +306,16 @@ mod tests {
         });
         let hang = Duration::from_secs(60);
         let deadline = std::time::Instant::now() + hang;
+        let mut n = 0;
         loop {
+            n += 1;
+            // Something a front end shows (the content stamp leaves out heartbeats only).
             ledger
                 .write(|tx| {
-                    Ok(tx.execute_batch(
-                        "CREATE TABLE IF NOT EXISTS seen (x INTEGER); INSERT INTO seen VALUES (1);",
+                    Ok(tx.execute(
+                        "INSERT INTO alerts (day, rule, subject, created_ms, message)
+                         VALUES ('2027-01-15', 'key_cap', ?1, 0, 'A key is at its cap.')",
+                        [format!("k{n}")],
                     )?)
                 })
                 .unwrap();

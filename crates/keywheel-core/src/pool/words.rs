@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::catalogue::KeyCheck;
 use crate::ledger::KeyStatus;
-use crate::ledger::reserve::Availability;
+use crate::ledger::request_log::{RequestRow, StatusClass};
+use crate::ledger::reserve::{Availability, RequestState};
+use crate::openrouter::failure::FailureClass;
 
 impl KeyStatus {
     /// The status in words: `OK`, `invalid key`, `out of credit`, `spend limit reached`.
@@ -16,6 +18,57 @@ impl KeyStatus {
             KeyStatus::Invalid => "invalid key",
             KeyStatus::NoCredit => "out of credit",
             KeyStatus::SpendLimited => "spend limit reached",
+        }
+    }
+}
+
+impl FailureClass {
+    /// A few words for a badge: `rate limited`, `invalid key`, `account spent today`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureClass::BadRequest => "bad request",
+            FailureClass::KeyInvalid => "invalid key",
+            FailureClass::NoCredit => "no credit",
+            FailureClass::InFlightBudget => "too many paid in flight",
+            FailureClass::RequestTooHeavy => "too heavy for the balance",
+            FailureClass::KeySpendLimit => "spend limit reached",
+            FailureClass::Moderation => "refused by moderation",
+            FailureClass::ModelUnavailable => "model unavailable",
+            FailureClass::AccountDailyExhausted => "account spent today",
+            FailureClass::RateLimited => "rate limited",
+            FailureClass::Transient => "temporary failure",
+            FailureClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl StatusClass {
+    /// A few words for a badge: `answered`, `cached`, or the failure's
+    /// [`FailureClass::label`]; a word this Keywheel does not know, with spaces for `_`.
+    pub fn label(&self) -> String {
+        match self {
+            StatusClass::Ok => "answered".into(),
+            StatusClass::Cached => "cached".into(),
+            StatusClass::Failure(c) => c.label().into(),
+            StatusClass::Other(s) => s.replace('_', " "),
+        }
+    }
+}
+
+impl RequestRow {
+    /// [`RequestRow::outcome`] in words, for the request log's badge: `cached`, the class's
+    /// [`StatusClass::label`], or the state while there is no class (`in flight`,
+    /// `abandoned`).
+    pub fn outcome_label(&self) -> String {
+        if self.cached {
+            return StatusClass::Cached.label();
+        }
+        match (&self.status_class, self.state) {
+            (Some(c), _) => c.label(),
+            (None, RequestState::Reserved) => "in flight".into(),
+            (None, RequestState::Done) => "answered".into(),
+            (None, RequestState::Failed) => "failed".into(),
+            (None, RequestState::Abandoned) => "abandoned".into(),
         }
     }
 }
@@ -144,6 +197,18 @@ mod tests {
 
     fn midnight() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn every_status_class_has_words_not_a_stored_word() {
+        use strum::VariantArray;
+        for c in FailureClass::VARIANTS {
+            let label = StatusClass::Failure(*c).label();
+            assert!(!label.contains('_') && !label.is_empty(), "{c:?}: {label}");
+        }
+        assert_eq!(StatusClass::parse("rate_limited").label(), "rate limited");
+        assert_eq!(StatusClass::parse("ok").label(), "answered");
+        assert_eq!(StatusClass::parse("new_kind").label(), "new kind");
     }
 
     // The cases the app's format tests held when the UI wrote these words.

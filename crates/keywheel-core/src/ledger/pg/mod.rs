@@ -150,7 +150,7 @@ impl Options {
             host: machine_name(),
             server_clock: true,
             migrate: true,
-            team_cache: false,
+            team_cache: s.team_cache,
         }
     }
 }
