@@ -3,6 +3,8 @@
 #
 #   scripts/pg.sh install      install Debian's `postgresql` package when it is missing (root)
 #   scripts/pg.sh start DIR    initdb in DIR, start on a free 127.0.0.1 port, print the URL
+#   scripts/pg.sh start DIR tls   the same with TLS on (ssl = on): a test CA in DIR/tls/ca.crt
+#                              signed the server's certificate (for IP 127.0.0.1 only)
 #   scripts/pg.sh stop DIR     stop the server started in DIR, by its pid
 #
 # As root (CI) the server runs as the `postgres` user, since PostgreSQL refuses to run as root.
@@ -41,12 +43,32 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A throwaway CA and a server certificate it signed, for 127.0.0.1 (docs/team.md, "Tests").
+make_tls() {
+  local t=$1/tls
+  command -v openssl >/dev/null || die "openssl is needed for a TLS test server (apt-get install -y openssl)"
+  mkdir -p "$t"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=keywheel test CA" -keyout "$t/ca.key" -out "$t/ca.crt" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$t/ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 2 -extfile "$t/ext" -out "$t/server.crt" 2>/dev/null
+  chmod 600 "$t/server.key"
+}
+
 start() {
-  local dir=$1 bin port password
+  local dir=$1 tls=${2:-} bin port password ssl=""
   bin=$(bindir) || die "PostgreSQL is not installed; run \`scripts/pg.sh install\` as root"
   mkdir -p "$dir"
   password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
   printf '%s\n' "$password" >"$dir/pwfile"
+  if [ "$tls" = tls ]; then
+    make_tls "$dir"
+    ssl="-c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
+  fi
   if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$dir"; fi
   chmod 700 "$dir"
   as_owner "$bin/initdb" -D "$dir/data" -U keywheel --pwfile="$dir/pwfile" \
@@ -57,7 +79,7 @@ start() {
   # fsync off: a test server's data is thrown away; 300 connections: 24 processes × a pool each.
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-        -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 $ssl" \
     start >/dev/null \
     || { cat "$dir/server.log" >&2; die "the PostgreSQL server did not start (log: $dir/server.log)"; }
   head -n 1 "$dir/data/postmaster.pid" >"$dir/pid"
@@ -79,7 +101,7 @@ stop() {
 
 case "${1:-}" in
   install) install ;;
-  start) [ $# = 2 ] || die "usage: pg.sh start DIR"; start "$2" ;;
+  start) [ $# = 2 ] || { [ $# = 3 ] && [ "$3" = tls ]; } || die "usage: pg.sh start DIR [tls]"; start "$2" "${3:-}" ;;
   stop) [ $# = 2 ] || die "usage: pg.sh stop DIR"; stop "$2" ;;
-  *) die "usage: pg.sh install | start DIR | stop DIR" ;;
+  *) die "usage: pg.sh install | start DIR [tls] | stop DIR" ;;
 esac

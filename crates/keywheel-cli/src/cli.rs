@@ -242,6 +242,37 @@ pub enum LedgerCommand {
     Status,
     /// Run the ledger's migrations now (a normal start also does when the schema is behind).
     Migrate,
+    /// Write this machine's ledger history (keys metadata — never a key —, accounts, day
+    /// totals, the request log) to standard output as JSON lines, for `ledger import`.
+    Export,
+    /// Add a `ledger export` stream (standard input, or FILE) to a team ledger in one
+    /// transaction; importing the same history twice changes nothing.
+    Import(LedgerImportArgs),
+    /// Store the team ledger's password in the OS keychain, read from standard input (a
+    /// hidden prompt on a terminal), for a ledger_url without one.
+    Password(LedgerPasswordArgs),
+}
+
+/// `ledger import` options.
+#[derive(Debug, Args)]
+pub struct LedgerImportArgs {
+    /// The team ledger (default: ledger_url). Keep its password out of the command line: use
+    /// `keywheel ledger password` or PGPASSFILE.
+    #[arg(long, value_name = "postgres://…")]
+    pub to: Option<String>,
+    /// The export to read (default: standard input).
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// `ledger password` options.
+#[derive(Debug, Args)]
+pub struct LedgerPasswordArgs {
+    /// The team ledger the password is for (default: ledger_url).
+    #[arg(long, value_name = "postgres://…")]
+    pub url: Option<String>,
+    /// Delete the stored password instead.
+    #[arg(long)]
+    pub delete: bool,
 }
 
 /// `alerts` options.

@@ -1,14 +1,28 @@
-//! `keywheel status`: current key, live instances, today vs caps, time to the UTC reset.
+//! `keywheel status`: current key, live instances, today vs caps, time to the UTC reset; on a
+//! team ledger, the team line ("team ledger: host:port/db — N machines, M instances live",
+//! `ledger::pg::summary::TeamSummary`) and one line per machine.
 
 use keywheel_core::Result;
+use keywheel_core::ledger::pg::summary::TeamSummary;
 use keywheel_core::pool::Pool;
 
 use crate::output;
 
 pub fn run(pool: &Pool, json: bool) -> Result<()> {
     let s = pool.status()?;
+    let ttl = chrono::Duration::seconds(
+        i64::try_from(pool.settings().instance_ttl_secs).unwrap_or(i64::MAX),
+    );
+    let team = TeamSummary::read(pool.ledger(), pool.clock().now(), ttl)?;
     if json {
-        output::json(&s);
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        if let (Some(t), Some(obj)) = (&team, v.as_object_mut()) {
+            obj.insert(
+                "team_ledger".into(),
+                serde_json::to_value(t).unwrap_or_default(),
+            );
+        }
+        output::json(&v);
         return Ok(());
     }
     println!(
@@ -34,6 +48,12 @@ pub fn run(pool: &Pool, json: bool) -> Result<()> {
     );
     println!("{}", s.keychain.sentence);
     println!("ledger: {}", s.ledger);
+    if let Some(t) = &team {
+        println!("{}", t.sentence());
+        for m in &t.machines {
+            println!("  {}", m.line());
+        }
+    }
     println!("live instances: {}", s.instances.len());
     for i in &s.instances {
         let key = i

@@ -9,6 +9,7 @@ mod ledger_proptest;
 mod openrouter_client;
 mod pg_machines;
 mod pg_rules;
+mod pg_security;
 mod pg_support;
 mod pool_rules;
 

@@ -132,6 +132,7 @@ pub fn test_options() -> Options {
         server_clock: false,
         migrate: true,
         team_cache: false,
+        keychain: false,
     }
 }
 

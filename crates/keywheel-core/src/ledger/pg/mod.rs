@@ -21,10 +21,14 @@ pub mod changes;
 pub mod instances;
 pub mod jobs;
 pub mod keys;
+pub mod password;
 pub mod request_log;
 pub mod reserve;
 pub mod retention;
+pub mod summary;
 pub mod target;
+pub mod tls;
+pub mod transfer;
 pub mod usage;
 
 use std::future::Future;
@@ -140,6 +144,9 @@ pub struct Options {
     /// default: it hands one person's OCR text and answers to another. When off, a team
     /// ledger caches no responses at all (ledger/pg/cache.rs).
     pub team_cache: bool,
+    /// Whether a URL without a password may take it from the OS keychain (`keychain` in the
+    /// settings); the password file (`PGPASSFILE`) is read either way (ledger/pg/password.rs).
+    pub keychain: bool,
 }
 
 impl Options {
@@ -151,6 +158,7 @@ impl Options {
             server_clock: true,
             migrate: true,
             team_cache: s.team_cache,
+            keychain: s.keychain,
         }
     }
 }
@@ -163,6 +171,7 @@ impl Default for Options {
             server_clock: true,
             migrate: true,
             team_cache: false,
+            keychain: true,
         }
     }
 }
@@ -211,7 +220,9 @@ pub struct Migrated {
 
 impl PgLedger {
     /// Connects (within the connect timeout, else exit 7 naming host:port), checks the schema
-    /// and migrates it when behind (if `opts.migrate`), and warns about clock skew.
+    /// and migrates it when behind (if `opts.migrate`), and warns about clock skew. A URL
+    /// without a password takes it from the password file or the keychain
+    /// ([`password::find`]); `sslmode` decides TLS ([`tls`]).
     pub fn open(target: &Target, opts: &Options) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -222,13 +233,19 @@ impl PgLedger {
         let mut config = target.config().clone();
         config.connect_timeout(opts.connect_timeout);
         config.application_name("keywheel");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Verified,
-            },
-        );
+        let (found, source) = password::find(target, opts.keychain)?;
+        if let Some(pw) = &found {
+            config.password(pw.expose());
+        }
+        drop(found);
+        tracing::debug!(?source, "team ledger password source");
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Verified,
+        };
+        let manager = match target.tls().connector()? {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -394,6 +411,16 @@ impl PgLedger {
         let pool = &self.inner.pool;
         let host = self.inner.opts.host.clone();
         let pid = i64::from(std::process::id());
+        // Up to date: nothing to lock or create, so a role with only the ledger's table
+        // privileges (docs/team.md, "Least privilege") opens it.
+        let found = self.schema_version()?;
+        self.not_newer(found)?;
+        if found == SCHEMA_VERSION {
+            return Ok(Migrated {
+                from: found,
+                to: found,
+            });
+        }
         self.block(async {
             let mut client = pool.get().await.map_err(|e| self.pool_error(e))?;
             client
@@ -469,6 +496,22 @@ impl PgLedger {
     /// The sentence for a failed statement: a lost or refused connection is "unreachable"
     /// (exit 7); anything else names the ledger and the server's message.
     pub(crate) fn error(&self, e: tokio_postgres::Error) -> Error {
+        if let Some(why) = tls::explain(&e, self.inner.target.tls()) {
+            return Error::LedgerUnreachable(format!(
+                "the team ledger at {} cannot be reached over TLS: {}",
+                self.inner.target.host_port(),
+                target::redact_url(&crate::keys::redact(&why))
+            ));
+        }
+        if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+            return Error::Storage(format!(
+                "the team ledger {} refused this role: {}; the role needs the privileges in \
+                 docs/team.md (\"Least privilege\"), and migrations need the schema's owner — run \
+                 `keywheel ledger migrate` once as that role",
+                self.inner.target.display(),
+                crate::keys::redact(&cause(&e))
+            ));
+        }
         if is_connection_error(&e) {
             return self.unreachable(&cause(&e));
         }

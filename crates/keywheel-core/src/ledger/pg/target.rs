@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct Target {
     config: tokio_postgres::Config,
+    tls: super::tls::TlsParams,
 }
 
 impl std::fmt::Debug for Target {
@@ -27,19 +28,28 @@ impl Target {
                  postgres://keywheel@db.example:5432/keywheel"
             )));
         }
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            Error::Usage(format!(
-                "ledger_url {shown:?} is not a valid PostgreSQL URL ({}); give e.g. \
+        // `sslmode=verify-*` and `sslrootcert` are ours (ledger/pg/tls.rs); the driver gets the rest.
+        let (driver_url, tls) = super::tls::TlsParams::split(url, &shown)?;
+        let mut config: tokio_postgres::Config =
+            driver_url.parse().map_err(|e: tokio_postgres::Error| {
+                Error::Usage(format!(
+                    "ledger_url {shown:?} is not a valid PostgreSQL URL ({}); give e.g. \
                  postgres://keywheel@db.example:5432/keywheel",
-                redact_url(&e.to_string())
-            ))
-        })?;
+                    redact_url(&e.to_string())
+                ))
+            })?;
         if config.get_hosts().is_empty() {
             return Err(Error::Usage(format!(
                 "ledger_url {shown:?} names no host; give e.g. postgres://keywheel@db.example:5432/keywheel"
             )));
         }
-        Ok(Self { config })
+        config.ssl_mode(tls.driver_mode());
+        Ok(Self { config, tls })
+    }
+
+    /// `sslmode` and `sslrootcert`.
+    pub fn tls(&self) -> &super::tls::TlsParams {
+        &self.tls
     }
 
     /// The driver's configuration.
