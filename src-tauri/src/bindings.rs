@@ -17,6 +17,7 @@ use keywheel_core::ledger::request_log::{DayAggregate, RequestRow, StatusClass};
 use keywheel_core::ledger::reserve::Availability;
 use keywheel_core::ledger::usage::DayUsage;
 use keywheel_core::ledger::{Adoption, Credits, KeyRecord, KeyStatus};
+use keywheel_core::ocr::queue::PdfStaged;
 use keywheel_core::ocr::{ErrorClass, ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::{
     FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
@@ -24,13 +25,12 @@ use keywheel_core::openrouter::types::{
 use keywheel_core::pool::{KeyView, KeychainView, StatusView, UsageView};
 use keywheel_core::progress::{Note, Notice};
 use keywheel_core::{ErrorCode, KeyId};
+use keywheel_gateway::embedded::{GatewaySession, GatewayStatus, LoggedRequest};
 use ts_rs::TS;
 
 use crate::capture::{CaptureRegion, CaptureStatus};
-use crate::documents::PdfStaged;
 use crate::dto::*;
 use crate::error::IpcError;
-use crate::gateway::{GatewaySession, GatewayStatus, LoggedRequest};
 
 /// Where the generated file lives, relative to this crate.
 pub const PATH: &str = "../ui/src/api/bindings.ts";

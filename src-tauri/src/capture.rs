@@ -15,10 +15,10 @@
 //! the web view gets no permission for it. It needs X11: on Wayland there are no global grabs,
 //! and the status says so (the Capture button still works through the portal).
 
-use std::io::Cursor;
 use std::sync::Mutex;
 
 use keywheel_capture::Region;
+use keywheel_capture::frozen::{CropError, FrozenScreen};
 use keywheel_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow};
@@ -65,18 +65,10 @@ struct Geometry {
     maximized: bool,
 }
 
-/// The grab shown while the person picks a region.
-#[derive(Debug)]
-struct Frozen {
-    png: Vec<u8>,
-    width: u32,
-    height: u32,
-}
-
 /// Capture's own managed state (the frozen screen, the window's geometry, the shortcut).
 #[derive(Debug, Default)]
 pub struct Capture {
-    frozen: Mutex<Option<Frozen>>,
+    frozen: FrozenScreen,
     geometry: Mutex<Option<Geometry>>,
     status: Mutex<Option<CaptureStatus>>,
 }
@@ -100,27 +92,33 @@ impl Capture {
         status
     }
 
-    /// Keeps a grab; returns its size.
-    fn freeze(&self, png: Vec<u8>, width: u32, height: u32) {
-        *self.frozen.lock().expect("capture lock") = Some(Frozen { png, width, height });
-    }
-
     /// Crops `region` out of the frozen grab (which is dropped) as PNG bytes.
     pub fn take_region(&self, region: CaptureRegion) -> Result<Vec<u8>> {
-        let frozen = self
-            .frozen
-            .lock()
-            .expect("capture lock")
-            .take()
-            .ok_or_else(|| {
-                Error::Usage("there is no frozen screen to read; press Capture again".into())
-            })?;
-        crop(&frozen.png, frozen.width, frozen.height, region)
+        self.frozen.take_region(region.into()).map_err(crop_error)
     }
 
     /// Drops the frozen grab (cancelled).
     pub fn thaw(&self) {
-        self.frozen.lock().expect("capture lock").take();
+        self.frozen.thaw();
+    }
+}
+
+impl From<CaptureRegion> for Region {
+    fn from(r: CaptureRegion) -> Self {
+        Region {
+            x: r.x,
+            y: r.y,
+            w: r.w,
+            h: r.h,
+        }
+    }
+}
+
+/// Nothing frozen is a wrong call (press Capture again); a bad region or grab is bad input.
+fn crop_error(e: CropError) -> Error {
+    match e {
+        CropError::NothingFrozen => Error::Usage(e.to_string()),
+        _ => Error::BadInput(e.to_string()),
     }
 }
 
@@ -141,28 +139,10 @@ pub fn parse_shortcut(text: &str) -> Result<Shortcut> {
     Ok(shortcut)
 }
 
-/// Crops `r` out of a `width`×`height` PNG, as PNG bytes. A region outside the picture, or
-/// empty, is refused.
+/// Crops `r` out of a `width`×`height` PNG, as PNG bytes (`keywheel_capture::frozen::crop`).
+/// A region outside the picture, or empty, is refused.
 pub fn crop(png: &[u8], width: u32, height: u32, r: CaptureRegion) -> Result<Vec<u8>> {
-    let region = Region {
-        x: r.x,
-        y: r.y,
-        w: r.w,
-        h: r.h,
-    };
-    if r.w == 0 || r.h == 0 || !region.fits(width, height) {
-        return Err(Error::BadInput(format!(
-            "the region {region} (X,Y,W,H) is not inside the {width}×{height} screen; drag a rectangle on it"
-        )));
-    }
-    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
-        .map_err(|e| Error::BadInput(format!("the screen grab could not be read ({e})")))?
-        .to_rgb8();
-    let part = image::imageops::crop_imm(&img, r.x, r.y, r.w, r.h).to_image();
-    let mut out = Vec::new();
-    part.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .map_err(|e| Error::BadInput(format!("the region could not be encoded ({e})")))?;
-    Ok(out)
+    keywheel_capture::frozen::crop(png, width, height, r.into()).map_err(crop_error)
 }
 
 /// The queue name of a region read at `now`: `screen-20261201-124305.png`.
@@ -299,7 +279,7 @@ pub async fn freeze<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) -
     match grabbed {
         Ok(shot) => {
             let png = shot.png.clone();
-            capture.freeze(shot.png, shot.width, shot.height);
+            capture.frozen.freeze(shot.png, shot.width, shot.height);
             Ok(png)
         }
         Err(e) => {
@@ -313,12 +293,7 @@ pub async fn freeze<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) -
 /// undecorated, at 0,0 and the grab's size; full screen as well when the grab is one monitor.
 pub fn cover<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) {
     let capture = app.state::<Capture>();
-    let size = capture
-        .frozen
-        .lock()
-        .expect("capture lock")
-        .as_ref()
-        .map(|f| PhysicalSize::new(f.width, f.height));
+    let size = capture.frozen.size().map(|(w, h)| PhysicalSize::new(w, h));
     let _ = window.unmaximize();
     let _ = window.set_decorations(false);
     let _ = window.set_always_on_top(true);
@@ -361,39 +336,10 @@ pub fn restore<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) {
 mod tests {
     use super::*;
 
-    fn png(w: u32, h: u32) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
-        let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-            .unwrap();
-        out
-    }
-
-    #[test]
-    fn a_region_is_cropped_from_the_frozen_screen_pixel_for_pixel() {
-        let capture = Capture::default();
-        capture.freeze(png(64, 40), 64, 40);
-        let r = CaptureRegion {
-            x: 10,
-            y: 5,
-            w: 20,
-            h: 8,
-        };
-        let out = capture.take_region(r).unwrap();
-        let img = image::load_from_memory(&out).unwrap().to_rgb8();
-        assert_eq!(img.dimensions(), (20, 8));
-        assert_eq!(img.get_pixel(0, 0).0, [10, 5, 7]);
-        assert_eq!(img.get_pixel(19, 7).0, [29, 12, 7]);
-        let again = capture.take_region(r).unwrap_err().to_string();
-        assert!(
-            again.contains("press Capture again"),
-            "one region per grab: {again}"
-        );
-    }
-
+    /// The cropping itself is tested in `keywheel_capture::frozen`; here, that its refusals
+    /// keep their codes and sentences.
     #[test]
     fn a_region_outside_the_screen_or_empty_is_refused_with_a_sentence() {
-        let shot = png(32, 32);
         for r in [
             CaptureRegion {
                 x: 30,
@@ -414,10 +360,23 @@ mod tests {
                 h: 2,
             },
         ] {
-            let e = crop(&shot, 32, 32, r).unwrap_err();
+            let e = crop(&[], 32, 32, r).unwrap_err();
             assert_eq!(e.code(), keywheel_core::ErrorCode::BadInput);
             assert!(e.to_string().contains("32×32"), "{e}");
         }
+        let capture = Capture::default();
+        let r = CaptureRegion {
+            x: 0,
+            y: 0,
+            w: 1,
+            h: 1,
+        };
+        let again = capture.take_region(r).unwrap_err();
+        assert_eq!(again.code(), keywheel_core::ErrorCode::Usage);
+        assert!(
+            again.to_string().contains("press Capture again"),
+            "one region per grab: {again}"
+        );
     }
 
     #[test]

@@ -4,9 +4,7 @@
 use keywheel_core::catalogue::KeyCheck;
 use keywheel_core::chains::ResolvedChain;
 use keywheel_core::dispatch::Kind;
-use keywheel_core::ledger::jobs::JobStatus;
 use keywheel_core::ledger::request_log::StatusClass;
-use keywheel_core::ocr::{ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::ModelInfo;
 use keywheel_core::pool::KeyView;
 use keywheel_core::progress::Note;
@@ -14,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::IpcError;
+
+/// The OCR queue's shapes are core types (`keywheel_core::ocr::queue`).
+pub use keywheel_core::ocr::queue::{OcrEvent, OcrPlan, OcrResult, StagedImage};
 
 /// Chat threads are core types (`keywheel_core::chat`); an error record keeps its IPC name.
 pub use keywheel_core::chat::{
@@ -144,66 +145,6 @@ impl From<IpcError> for IpcErrorRecord {
             message: e.message,
         }
     }
-}
-
-/// An image waiting to be read (its bytes stay in the backend).
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct StagedImage {
-    /// Handle for the other OCR commands.
-    pub id: u32,
-    /// The name shown (unique in the queue).
-    pub name: String,
-    /// Size in bytes.
-    pub bytes: u64,
-}
-
-/// The quota plan before a batch.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct OcrPlan {
-    /// The numbers.
-    pub plan: QuotaPlan,
-    /// The plan in one sentence.
-    pub sentence: String,
-}
-
-/// What streams to the OCR view while a batch runs.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OcrEvent {
-    /// A tile reached its state for this run.
-    Tile {
-        /// The staged image.
-        id: u32,
-        /// The tile, from 0.
-        tile: u32,
-        /// Tiles in the image.
-        of: u32,
-        /// Its status.
-        status: JobStatus,
-        /// Read by the local engine.
-        local: bool,
-        /// No quota spent for it.
-        free: bool,
-    },
-    /// An image finished (its result).
-    Image {
-        /// The staged image.
-        id: u32,
-        /// Its result.
-        result: ImageResult,
-    },
-    /// A retry, a fallback, a wait, a tile read locally: the core's note with its sentence.
-    #[serde(untagged)]
-    Progress(Note),
-}
-
-/// One image's result.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct OcrResult {
-    /// The staged image.
-    pub id: u32,
-    /// Its result.
-    pub result: ImageResult,
 }
 
 /// One chain in the Keys view's Models panel.

@@ -8,14 +8,10 @@
 pub mod bindings;
 pub mod capture;
 pub mod commands;
-pub mod documents;
 pub mod dto;
 pub mod error;
-pub mod gateway;
 mod handoff;
-mod images;
 pub mod navigation;
-mod reading;
 mod state;
 mod watch;
 
@@ -152,12 +148,12 @@ fn dropped(app: &tauri::AppHandle, paths: &[std::path::PathBuf]) {
         let state = app.state::<AppState>();
         let mut staged = Vec::new();
         for path in &paths {
-            if documents::is_pdf_file(path) {
+            if keywheel_core::ocr::queue::is_pdf_file(path) {
                 let name = path.file_name().map_or_else(
                     || "document.pdf".into(),
                     |n| n.to_string_lossy().into_owned(),
                 );
-                match documents::stage_pdf(&state.images, path, &name) {
+                match state.images.stage_pdf(path, &name) {
                     Ok(pdf) => {
                         let _ = app.emit("pdf-staged", pdf);
                     }

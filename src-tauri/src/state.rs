@@ -1,5 +1,6 @@
 //! The one managed state: the core's pool, this launch's instance (the rotation rule runs
-//! once, when the app starts) and its dispatcher, the staged images and the chat threads.
+//! once, when the app starts) and its dispatcher, the core's OCR queue and chat threads, and
+//! the gateway's switch.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -8,12 +9,17 @@ use keywheel_core::chains::ModelChoice;
 use keywheel_core::chat::Threads;
 use keywheel_core::config::{SettingsEdit, config_path, edit_file};
 use keywheel_core::dispatch::Dispatcher;
+use keywheel_core::ocr::OcrOptions;
+use keywheel_core::ocr::queue::Queue;
 use keywheel_core::pool::Pool;
 use keywheel_core::telemetry::Telemetry;
 use keywheel_core::{Error, Result};
+use keywheel_gateway::embedded::Switch;
 
 use crate::dto::SettingsView;
-use crate::images::Images;
+
+/// OCR requests in flight at once (well under the 20/min cap; keeps the window responsive).
+const OCR_CONCURRENCY: usize = 4;
 
 /// Cheap to clone; every command and background task holds one.
 #[derive(Clone)]
@@ -26,7 +32,7 @@ pub struct Inner {
     /// This launch's instance and its HTTP client.
     pub dispatcher: Dispatcher,
     /// Images waiting to be read, and their results.
-    pub images: Images,
+    pub images: Queue,
     /// Chat threads and the answers being streamed.
     pub threads: Threads,
     /// The model chains in force (edited in the Keys view, saved to the config file).
@@ -34,7 +40,7 @@ pub struct Inner {
     /// Where settings edits are written.
     pub config_path: Option<PathBuf>,
     /// The local gateway (Keys → settings), stopped until its switch is turned on.
-    pub gateway: crate::gateway::AppGateway,
+    pub gateway: Switch,
     _telemetry: Telemetry,
 }
 
@@ -97,11 +103,11 @@ impl AppState {
         };
         let threads = Threads::in_data_dir(&pool.settings().data_dir, pool.clock())?;
         Ok(Self(Arc::new(Inner {
-            images: Images::default(),
+            images: Queue::default(),
             threads,
             chains: RwLock::new(chains),
             config_path: config_path(&|k| std::env::var(k).ok()),
-            gateway: crate::gateway::AppGateway::default(),
+            gateway: Switch::default(),
             dispatcher,
             pool,
             _telemetry: telemetry,
@@ -111,6 +117,17 @@ impl AppState {
     /// The chains in force.
     pub fn chains(&self) -> Chains {
         self.chains.read().expect("chains lock").clone()
+    }
+
+    /// How the app reads images: the vision chain in force, local fallback on (a person at
+    /// the window would rather see a labelled local reading than a queue that waits).
+    pub fn ocr_options(&self) -> OcrOptions {
+        OcrOptions {
+            models: self.chains().vision_choice(),
+            concurrency: OCR_CONCURRENCY,
+            local_fallback: true,
+            use_cache: self.pool.settings().cache_ocr,
+        }
     }
 
     /// What the settings panel shows.

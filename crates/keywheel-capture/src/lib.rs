@@ -14,10 +14,14 @@
 //!   only) and gets the text on its standard input: no key or secret reaches its environment
 //!   or its command line.
 //!
+//! - [`frozen::FrozenScreen`] keeps a whole-screen grab while a person picks a region on it,
+//!   and crops that region out pixel for pixel ([`frozen::crop`]).
+//!
 //! Errors are typed ([`CaptureError`], [`ClipboardError`], [`RegionError`]) and each says in
 //! one sentence what went wrong and what to do.
 
 pub mod clipboard;
+pub mod frozen;
 mod region;
 pub mod screen;
 #[cfg(all(feature = "test-support", target_os = "linux"))]

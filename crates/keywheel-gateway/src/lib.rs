@@ -20,6 +20,7 @@
 //! `X-Keywheel-Key-Id` and `X-Keywheel-Model`.
 #![warn(missing_docs)]
 
+pub mod embedded;
 mod follow;
 pub mod openai;
 mod server;

@@ -4,7 +4,8 @@
 use tauri::State;
 use tauri::ipc::{InvokeBody, Request};
 
-use crate::documents::PdfStaged;
+use keywheel_core::ocr::queue::{PdfStaged, within_limit};
+
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
@@ -26,11 +27,11 @@ pub async fn pdf_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcR
                 .into_owned()
         })
         .unwrap_or_else(|| "document.pdf".into());
-    let bytes = crate::images::within_limit(&name, bytes)?.to_vec();
+    let bytes = within_limit(&name, bytes)?.to_vec();
     let state = state.inner().clone();
     blocking(move || {
         let staging = state.pool.settings().data_dir.join("staging");
-        crate::documents::stage_pdf_bytes(&state.images, &staging, &name, &bytes)
+        state.images.stage_pdf_bytes(&staging, &name, &bytes)
     })
     .await
 }

@@ -1,12 +1,12 @@
 //! The "Local gateway" switch of Keys → settings: start and stop `keywheel serve`'s server in
-//! this process (loopback only, see `crate::gateway`), its status, and the local token for
-//! the copy buttons. The token is a `kw-…` token that opens only this gateway, never an
-//! OpenRouter key; it crosses to the web view only when a copy button asks for it.
+//! this process (loopback only, see `keywheel_gateway::embedded`), its status, and the local
+//! token for the copy buttons. The token is a `kw-…` token that opens only this gateway, never
+//! an OpenRouter key; it crosses to the web view only when a copy button asks for it.
 
+use keywheel_gateway::embedded::GatewayStatus;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::gateway::GatewayStatus;
 use crate::state::AppState;
 
 /// Whether it runs, its address, its masked token and its live sessions.

@@ -1,11 +1,11 @@
 //! Images to text: stage bytes (raw IPC body, size-limited), plan, run with progress over a
 //! Channel, cancel, save a result through the native save dialog.
 
+use keywheel_core::ocr::queue::{OcrEvent, OcrPlan, OcrResult, StagedImage, within_limit};
 use tauri::ipc::{Channel, InvokeBody, Request};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
-use crate::dto::{OcrEvent, OcrPlan, OcrResult, StagedImage};
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
@@ -27,7 +27,7 @@ pub async fn ocr_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcR
         .map(decode_uri)
         .unwrap_or_else(|| "pasted image".into());
     // The length is checked before the bytes are copied; preparing them takes a while.
-    let bytes = crate::images::within_limit(&name, bytes)?.to_vec();
+    let bytes = within_limit(&name, bytes)?.to_vec();
     let state = state.inner().clone();
     blocking(move || state.images.stage(&name, bytes)).await
 }
@@ -48,10 +48,10 @@ pub async fn ocr_unstage(state: State<'_, AppState>, id: u32) -> IpcResult<()> {
 #[tauri::command]
 pub async fn ocr_plan(state: State<'_, AppState>, ids: Vec<u32>) -> IpcResult<OcrPlan> {
     let state = state.inner().clone();
-    blocking(move || crate::reading::quota(&state, &ids)).await
+    blocking(move || state.images.quota(&state.pool, &ids, state.ocr_options())).await
 }
 
-/// Reads `ids`; progress over `on_event`.
+/// Reads `ids` (one batch at a time); each tile's progress and each image over `on_event`.
 #[tauri::command]
 pub async fn ocr_run(
     state: State<'_, AppState>,
@@ -60,9 +60,14 @@ pub async fn ocr_run(
 ) -> IpcResult<Vec<OcrResult>> {
     let state = state.inner().clone();
     blocking(move || {
-        crate::reading::run(&state, &ids, |e| {
+        let emit = |e| {
             let _ = on_event.send(e);
-        })
+        };
+        let opts = state.ocr_options();
+        let read = state
+            .images
+            .read(&state.pool, &state.dispatcher, &ids, opts, emit);
+        tauri::async_runtime::block_on(read)
     })
     .await
 }

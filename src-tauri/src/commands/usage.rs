@@ -3,11 +3,11 @@
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::ledger::request_log::LogFilter;
 use keywheel_core::pool::{StatusView, UsageView};
+use keywheel_gateway::embedded::LoggedRequest;
 use tauri::State;
 
 use crate::dto::LogQuery;
 use crate::error::IpcResult;
-use crate::gateway::LoggedRequest;
 use crate::state::AppState;
 
 /// Today: keys, instances, current key, reset.
@@ -23,7 +23,7 @@ pub async fn usage(state: State<'_, AppState>, days: u32) -> IpcResult<UsageView
 }
 
 /// The request log, newest first; each row says what sent it when known (`via: gateway` and
-/// the session for the local gateway's requests, see `crate::gateway`).
+/// the session for the local gateway's requests, see `keywheel_gateway::embedded`).
 #[tauri::command]
 pub async fn request_log(
     state: State<'_, AppState>,

@@ -22,6 +22,7 @@ mod batch;
 mod local;
 pub mod pdf;
 mod plan;
+pub mod queue;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@ mod dispatch_actions;
 mod ledger_kill9;
 mod ledger_multiprocess;
 mod ledger_proptest;
+mod ocr_queue;
 mod openrouter_client;
 mod pg_machines;
 mod pg_rules;

@@ -8,6 +8,7 @@
 
 mod access;
 mod common;
+mod embedded;
 mod examples;
 mod requests;
 mod sdk;

@@ -1,24 +1,23 @@
-//! PDFs dropped on (or picked in) the app, read page by page through the core's PDF path
-//! (`keywheel_core::ocr::pdf`, the same as `keywheel ocr scan.pdf`): a page with a real text
-//! layer is read from it at once, for free, and shows as done ("text layer"); every other page
-//! is rendered and staged as its own item, a job keyed by the PDF's hash and the page, so each
-//! page has its own progress, is resumable, and is never paid twice (the CLI and the app share
-//! those jobs). The person sees the page plan before anything is sent.
+//! PDFs in the queue, read page by page through the core's PDF path ([`crate::ocr::pdf`],
+//! the same as `keywheel ocr scan.pdf`): a page with a real text layer is read from it at
+//! once, for free, and shows as done ("text layer"); every other page is rendered and staged
+//! as its own item, a job keyed by the PDF's hash and the page, so each page has its own
+//! progress, is resumable, and is never paid twice (the CLI and the app share those jobs).
+//! The person sees the page plan before anything is sent.
 
 use std::path::Path;
 
-use keywheel_core::ledger::jobs::JobStatus;
-use keywheel_core::ocr::pdf::{self, PdfPage};
-use keywheel_core::ocr::{ImageResult, PrepOptions};
-use keywheel_core::{Error, Result};
 use serde::Serialize;
-use ts_rs::TS;
 
-use crate::dto::{OcrResult, StagedImage};
-use crate::images::Images;
+use super::{OcrResult, Queue, StagedImage};
+use crate::error::{Error, Result};
+use crate::ledger::jobs::JobStatus;
+use crate::ocr::pdf::{self, PdfPage};
+use crate::ocr::{ImageResult, PrepOptions};
 
 /// What a PDF became in the queue.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PdfStaged {
     /// The PDF's name (no folder).
     pub file: String,
@@ -45,62 +44,65 @@ pub fn is_pdf_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file()) && pdf::is_pdf(path)
 }
 
-/// Reads the PDF at `path` (shown as `name`) and stages its pages.
-pub fn stage_pdf(images: &Images, path: &Path, name: &str) -> Result<PdfStaged> {
-    let pages = pdf::prepare_pdf(path, None, false, &PrepOptions::default())
-        .map_err(|e| renamed(e, path, name))?;
-    let mut out = PdfStaged {
-        file: name.to_string(),
-        pages: pages.len() as u32,
-        text_layer: 0,
-        vision: 0,
-        sentence: String::new(),
-        staged: Vec::with_capacity(pages.len()),
-        read: Vec::new(),
-    };
-    for page in pages {
-        match page {
-            PdfPage::TextLayer { page, text, .. } => {
-                let title = page_name(name, page);
-                let result = text_layer_result(&title, text);
-                let s = images.stage_page(&title, None, Some(result.clone()), 0);
-                out.text_layer += 1;
-                out.read.push(OcrResult { id: s.id, result });
-                out.staged.push(s);
-            }
-            PdfPage::Vision(input) => {
-                let page = input.prepared.page.map_or(0, |p| p.number);
-                let bytes = input.prepared.tiles.iter().map(|t| t.bytes as u64).sum();
-                out.vision += 1;
-                out.staged.push(images.stage_page(
-                    &page_name(name, page),
-                    Some(input),
-                    None,
-                    bytes,
-                ));
+impl Queue {
+    /// Reads the PDF at `path` (shown as `name`; refusals name it, never the path) and
+    /// stages its pages.
+    pub fn stage_pdf(&self, path: &Path, name: &str) -> Result<PdfStaged> {
+        let pages = pdf::prepare_pdf(path, None, false, &PrepOptions::default())
+            .map_err(|e| renamed(e, path, name))?;
+        let mut out = PdfStaged {
+            file: name.to_string(),
+            pages: pages.len() as u32,
+            text_layer: 0,
+            vision: 0,
+            sentence: String::new(),
+            staged: Vec::with_capacity(pages.len()),
+            read: Vec::new(),
+        };
+        for page in pages {
+            match page {
+                PdfPage::TextLayer { page, text, .. } => {
+                    let title = page_name(name, page);
+                    let result = text_layer_result(&title, text);
+                    let s = self.stage_page(&title, None, Some(result.clone()), 0);
+                    out.text_layer += 1;
+                    out.read.push(OcrResult { id: s.id, result });
+                    out.staged.push(s);
+                }
+                PdfPage::Vision(input) => {
+                    let page = input.prepared.page.map_or(0, |p| p.number);
+                    let bytes = input.prepared.tiles.iter().map(|t| t.bytes as u64).sum();
+                    out.vision += 1;
+                    out.staged.push(self.stage_page(
+                        &page_name(name, page),
+                        Some(input),
+                        None,
+                        bytes,
+                    ));
+                }
             }
         }
+        out.sentence = page_plan_sentence(name, out.pages, out.text_layer, out.vision);
+        Ok(out)
     }
-    out.sentence = sentence(name, out.pages, out.text_layer, out.vision);
-    Ok(out)
-}
 
-/// Stages a picked PDF's bytes: written to a private file under `staging_dir` for poppler,
-/// read, and removed.
-pub fn stage_pdf_bytes(
-    images: &Images,
-    staging_dir: &Path,
-    name: &str,
-    bytes: &[u8],
-) -> Result<PdfStaged> {
-    keywheel_core::private::create_dir(staging_dir)
-        .map_err(|e| Error::io("could not create the staging folder", e))?;
-    let path = staging_dir.join(format!("{:016x}.pdf", rand::random::<u64>()));
-    keywheel_core::private::write_atomic(&path, bytes)
-        .map_err(|e| Error::io(format!("could not stage `{name}`"), e))?;
-    let staged = stage_pdf(images, &path, name);
-    let _ = std::fs::remove_file(&path);
-    staged
+    /// Stages a picked PDF's bytes: written to a private file under `staging_dir` for
+    /// poppler, read, and removed.
+    pub fn stage_pdf_bytes(
+        &self,
+        staging_dir: &Path,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<PdfStaged> {
+        crate::private::create_dir(staging_dir)
+            .map_err(|e| Error::io("could not create the staging folder", e))?;
+        let path = staging_dir.join(format!("{:016x}.pdf", rand::random::<u64>()));
+        crate::private::write_atomic(&path, bytes)
+            .map_err(|e| Error::io(format!("could not stage `{name}`"), e))?;
+        let staged = self.stage_pdf(&path, name);
+        let _ = std::fs::remove_file(&path);
+        staged
+    }
 }
 
 /// `scan.pdf (page 3)`.
@@ -109,7 +111,7 @@ fn page_name(file: &str, page: usize) -> String {
 }
 
 /// `scan.pdf: 23 pages; 6 read from the text layer (0 requests); 17 to read with the vision model`.
-pub fn sentence(file: &str, pages: u32, text_layer: u32, vision: u32) -> String {
+pub fn page_plan_sentence(file: &str, pages: u32, text_layer: u32, vision: u32) -> String {
     let n = |k: u32| format!("{k} page{}", if k == 1 { "" } else { "s" });
     let mut s = format!("{file}: {}", n(pages));
     if text_layer > 0 {
@@ -149,7 +151,7 @@ fn text_layer_result(title: &str, text: String) -> ImageResult {
     }
 }
 
-/// The core names the file by its path; the web view is told its name only.
+/// The core names the file by its path; the person is told its name only.
 fn renamed(e: Error, path: &Path, name: &str) -> Error {
     let shown = path.display().to_string();
     match e {
@@ -166,11 +168,11 @@ mod tests {
     #[test]
     fn the_page_plan_counts_free_and_sent_pages() {
         assert_eq!(
-            sentence("scan.pdf", 23, 6, 17),
+            page_plan_sentence("scan.pdf", 23, 6, 17),
             "scan.pdf: 23 pages; 6 pages read from the text layer (0 requests); 17 pages to read with the vision model, one request each"
         );
         assert_eq!(
-            sentence("a.pdf", 1, 0, 1),
+            page_plan_sentence("a.pdf", 1, 0, 1),
             "a.pdf: 1 page; 1 page to read with the vision model, one request each"
         );
     }
@@ -183,7 +185,7 @@ mod tests {
             "scan.pdf",
         );
         assert_eq!(e.to_string(), "scan.pdf is an empty PDF. Nothing was sent.");
-        assert_eq!(e.code(), keywheel_core::ErrorCode::BadInput);
+        assert_eq!(e.code(), crate::ErrorCode::BadInput);
     }
 
     /// A real two-page scanned PDF (made by tesseract from two images, as a scanner's OCR
@@ -214,27 +216,53 @@ mod tests {
             .unwrap();
         assert!(made.status.success(), "tesseract made the PDF");
         let path = dir.path().join("two.pdf");
-        let images = Images::default();
+        let queue = Queue::default();
         let bytes = std::fs::read(&path).unwrap();
         let staging = dir.path().join("staging");
-        let p = stage_pdf_bytes(&images, &staging, "two.pdf", &bytes).unwrap();
+        let p = queue.stage_pdf_bytes(&staging, "two.pdf", &bytes).unwrap();
         assert_eq!((p.pages, p.text_layer, p.vision), (2, 0, 2));
         let names: Vec<_> = p.staged.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["two.pdf (page 1)", "two.pdf (page 2)"]);
         assert!(p.sentence.starts_with("two.pdf: 2 pages"), "{}", p.sentence);
         let ids: Vec<u32> = p.staged.iter().map(|s| s.id).collect();
+        let inputs = queue.inputs(&ids).unwrap();
+        assert_eq!(inputs.len(), 2, "both pages are ready to send");
+        let callers: Vec<u64> = inputs.iter().map(|i| i.caller_id).collect();
         assert_eq!(
-            images.inputs(&ids).unwrap().len(),
-            2,
-            "both pages are ready to send"
+            callers,
+            ids.iter().map(|&i| u64::from(i)).collect::<Vec<_>>(),
+            "each page goes to the batch under its staged id"
         );
+        assert_eq!(inputs[1].file, "two.pdf (page 2)", "the page's queue name");
         assert_eq!(
             std::fs::read_dir(&staging).unwrap().count(),
             0,
             "no file left"
         );
-        let e = stage_pdf_bytes(&images, &staging, "empty.pdf", b"%PDF-1.4\n").unwrap_err();
+        let e = queue
+            .stage_pdf_bytes(&staging, "empty.pdf", b"%PDF-1.4\n")
+            .unwrap_err();
         assert!(e.to_string().contains("empty.pdf"), "{e}");
         assert!(!e.to_string().contains("staging"), "no path shown: {e}");
+    }
+
+    /// A page read from its text layer is staged done, with its result kept (its text can be
+    /// saved or copied at once) and nothing to send.
+    #[test]
+    fn a_text_layer_page_is_done_and_has_nothing_to_send() {
+        let queue = Queue::default();
+        let title = page_name("notes.pdf", 4);
+        let result = text_layer_result(&title, "# Minutes".into());
+        let s = queue.stage_page(&title, None, Some(result), 0);
+        assert_eq!(s.name, "notes.pdf (page 4)");
+        assert_eq!(
+            queue.text(s.id).unwrap(),
+            ("notes.pdf (page 4)".to_string(), "# Minutes".to_string())
+        );
+        let e = queue.inputs(&[s.id]).unwrap_err().to_string();
+        assert!(
+            e.contains("text layer") && e.contains("notes.pdf (page 4)"),
+            "{e}"
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! The local gateway inside the app (Keys → settings → "Local gateway"): the same server as
-//! `keywheel serve` (`keywheel-gateway`, see docs/gateway.md), started and stopped in this
-//! process, loopback only, and what the request log says about the requests it served.
+//! The gateway embedded in another program (the desktop app's Keys → settings → "Local
+//! gateway"): the same server as `keywheel serve` (see docs/gateway.md), started and stopped
+//! by a [`Switch`] in that process, loopback only, and what the request log says about the
+//! requests it served. The app's commands call [`Switch::start`], [`Switch::stop`],
+//! [`Switch::status`] (a [`GatewayStatus`], never the token itself) and [`Switch::label`].
 //!
 //! The address is `127.0.0.1:8377` (as `keywheel serve`), or `KEYWHEEL_GATEWAY_ADDR`
 //! (port 0 picks a free one); a non-loopback address is refused, the app never exposes the
@@ -21,10 +23,10 @@ use keywheel_core::keys::KeyId;
 use keywheel_core::ledger::request_log::RequestRow;
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
-use keywheel_gateway::sessions::SESSION_KIND_PREFIX;
-use keywheel_gateway::{Gateway, GatewaySettings, Handle};
 use serde::Serialize;
-use ts_rs::TS;
+
+use crate::sessions::SESSION_KIND_PREFIX;
+use crate::{Gateway, GatewaySettings, Handle};
 
 /// Where the gateway listens unless `KEYWHEEL_GATEWAY_ADDR` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8377";
@@ -40,7 +42,8 @@ pub const IDLE_ENV: &str = "KEYWHEEL_SESSION_IDLE_SECS";
 const NOTE_EVERY: Duration = Duration::from_secs(2);
 
 /// What the "Local gateway" card shows. Never the token itself.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GatewayStatus {
     /// Whether it is serving.
     pub running: bool,
@@ -59,7 +62,8 @@ pub struct GatewayStatus {
 }
 
 /// One live gateway session.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GatewaySession {
     /// The client's session id.
     pub id: String,
@@ -68,21 +72,22 @@ pub struct GatewaySession {
 }
 
 /// A request log row with what sent it (`row.via`, `row.session`), when known.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoggedRequest {
     /// The row as the ledger has it; `via` and `session` filled from the instances seen in
     /// this launch when the ledger did not record them (rows from before migration 9).
     #[serde(flatten)]
-    #[ts(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub row: RequestRow,
     /// [`RequestRow::outcome`]: `cached`, its class (`ok`, `rate_limited`, …) or its state;
     /// the word the request log's badge shows.
     pub outcome: String,
 }
 
-/// The app's gateway: stopped, or running with its handle.
+/// The switch: the gateway stopped, or running with its handle.
 #[derive(Default)]
-pub struct AppGateway {
+pub struct Switch {
     running: tokio::sync::Mutex<Option<Running>>,
     /// Instance id → kind, for every instance seen in this launch.
     kinds: Arc<Mutex<HashMap<String, String>>>,
@@ -94,9 +99,10 @@ struct Running {
     idle: Duration,
 }
 
-impl AppGateway {
-    /// Starts the gateway on the configured address (already running: nothing changes) and
-    /// says how it runs.
+impl Switch {
+    /// Starts the gateway on the configured address ([`ADDR_ENV`], else [`DEFAULT_ADDR`];
+    /// loopback only), with the session idle limit of [`IDLE_ENV`] and the aliases following
+    /// the config file, and says how it runs. Already running: nothing changes.
     pub async fn start(&self, pool: &Pool) -> Result<GatewayStatus> {
         let addr = addr_from(std::env::var(ADDR_ENV).ok().as_deref())?;
         let settings = GatewaySettings {
@@ -215,7 +221,7 @@ pub fn idle_from(given: Option<&str>) -> Duration {
 }
 
 /// A port already taken gets a sentence that says by whom it may be and what to do.
-fn explain_bind(e: Error, addr: SocketAddr) -> Error {
+pub fn explain_bind(e: Error, addr: SocketAddr) -> Error {
     match &e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
             Error::Usage(format!(
@@ -245,7 +251,7 @@ fn status_of(running: Option<&Running>, pool: &Pool) -> GatewayStatus {
         base_url: Some(r.handle.base_url()),
         token_masked: Some(mask_token(token.expose())),
         token_store: Some(token.store().to_string()),
-        sessions: sessions_of(pool),
+        sessions: sessions(pool),
         session_idle_secs: r.idle.as_secs(),
     }
 }
@@ -256,8 +262,8 @@ pub fn mask_token(token: &str) -> String {
     format!("kw-…{tail}")
 }
 
-/// This process's gateway sessions, from the ledger's instances.
-fn sessions_of(pool: &Pool) -> Vec<GatewaySession> {
+/// This process's gateway sessions, from the ledger's instances (none once it stopped).
+pub fn sessions(pool: &Pool) -> Vec<GatewaySession> {
     let me = std::process::id();
     let mut out: Vec<GatewaySession> = live(pool)
         .into_iter()
@@ -344,102 +350,5 @@ mod tests {
         let e = explain_bind(Error::io(format!("could not listen on {addr}"), io), addr);
         assert_eq!(e.code(), keywheel_core::ErrorCode::Usage);
         assert!(e.to_string().contains("already in use"), "{e}");
-    }
-
-    /// The app's gateway for real: a pool on a temporary ledger, keywheel-mock as OpenRouter,
-    /// a session's request through the switch's gateway, the row labelled, the port closed
-    /// after stop and the label kept.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn started_it_serves_a_session_labels_its_rows_and_stopped_it_closes_the_port() {
-        use keywheel_core::keys::OsKeychain;
-        use keywheel_core::ledger::request_log::LogFilter;
-        use keywheel_core::pool::PoolOptions;
-        use keywheel_core::{Settings, SystemClock};
-
-        let dir = tempfile::tempdir().unwrap();
-        let mock = keywheel_mock::MockServer::start(keywheel_mock::MockConfig::default())
-            .await
-            .unwrap();
-        let key = format!("sk-or-v1-{}", "5a".repeat(32));
-        let pool = Pool::open(PoolOptions {
-            settings: Settings {
-                data_dir: dir.path().join("data"),
-                base_url: mock.base_url(),
-                keychain: false,
-                ..Settings::default()
-            },
-            clock: Arc::new(SystemClock),
-            store: Arc::new(OsKeychain::disabled()),
-            env_keys: Some(key.clone()),
-        })
-        .unwrap();
-        let gw = AppGateway::default();
-        assert!(!gw.status(&pool).await.running);
-        assert!(gw.token().await.is_none(), "no token while stopped");
-        let on = gw
-            .start_at(
-                &pool,
-                GatewaySettings::default(),
-                "127.0.0.1:0".parse().unwrap(),
-            )
-            .await
-            .unwrap();
-        assert!(on.running);
-        let addr: SocketAddr = on.addr.clone().unwrap().parse().unwrap();
-        assert_eq!(on.base_url.as_deref(), Some(&*format!("http://{addr}/v1")));
-        let token = gw.token().await.unwrap();
-        assert!(keywheel_gateway::token::is_token_shaped(&token));
-        assert_eq!(on.token_masked.unwrap(), mask_token(&token));
-        let again = gw
-            .start_at(
-                &pool,
-                GatewaySettings::default(),
-                "127.0.0.1:0".parse().unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(again.addr, on.addr, "a second start changes nothing");
-
-        #[allow(clippy::disallowed_methods)] // a client of the local gateway, as an SDK would be
-        let http = reqwest::Client::new();
-        let res = http
-            .post(format!("http://{addr}/v1/chat/completions"))
-            .bearer_auth(token.as_str())
-            .header("X-Keywheel-Session", "unit-script")
-            .json(&serde_json::json!({
-                "model": "keywheel/chat",
-                "messages": [{"role": "user", "content": "hello"}],
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{:?}", res.text().await);
-        let sessions = gw.status(&pool).await.sessions;
-        assert_eq!(sessions.len(), 1, "{sessions:?}");
-        assert_eq!(sessions[0].id, "unit-script");
-        assert_eq!(
-            sessions[0].key_id.as_ref().map(|k| k.to_string()),
-            Some(KeyId::of(&key).to_string())
-        );
-
-        gw.stop(&pool).await.unwrap();
-        assert!(!gw.status(&pool).await.running);
-        assert!(
-            std::net::TcpStream::connect(addr).is_err(),
-            "the port is closed once stopped"
-        );
-        assert!(
-            sessions_of(&pool).is_empty(),
-            "the session's instance ended with the gateway"
-        );
-        let rows = pool.ledger().request_log(&LogFilter::default()).unwrap();
-        let labelled = gw.label(&pool, rows);
-        assert_eq!(labelled.len(), 1, "one request: {labelled:?}");
-        assert_eq!(labelled[0].row.via.as_deref(), Some("gateway"));
-        assert_eq!(labelled[0].row.session.as_deref(), Some("unit-script"));
-        assert_eq!(mock.stats().total_requests, 1);
-        let json = serde_json::to_value(&labelled[0]).unwrap();
-        assert_eq!(json["via"], "gateway", "flattened beside the row: {json}");
-        assert!(json["instance_id"].is_string(), "{json}");
     }
 }

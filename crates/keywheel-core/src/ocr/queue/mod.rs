@@ -1,21 +1,100 @@
-//! Images waiting to be read. Their bytes reach the backend in exactly two ways: the native
-//! drag-drop event (paths the OS handed us, read here) and the raw bytes of a pasted or picked
-//! file. The web view never names a path; it refers to an image by the id it got back. Each
-//! image is prepared once, when it is staged (a file that cannot be used is kept with its
-//! reason, and named when a batch is planned); its id goes into the core as the input's
-//! caller id and comes back on every event and result.
+//! The queue of images waiting to be read, as the desktop app keeps it (one per window):
+//! staging, each image prepared once, names unique in the queue, the results by image, one
+//! batch at a time.
+//!
+//! Bytes reach the queue in two ways: a file the operating system handed over (a dropped
+//! path, [`Queue::stage_path`], regular files only) and the bytes of a pasted or picked file
+//! ([`Queue::stage`]). A caller refers to an image only by the id it got back; that id goes
+//! into the batch as the input's caller id ([`Input::caller_id`]) and comes back on every
+//! event and result ([`OcrEvent`], [`OcrResult`]), so no file name is ever mapped back to an
+//! image. A file that cannot be used is kept with its reason, named when a batch is planned.
+//! PDFs become one item per page ([`Queue::stage_pdf`], `pdf.rs`).
+
+mod pdf;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use keywheel_core::ocr::{self, ImageResult, Input, PrepOptions};
-use keywheel_core::openrouter::CancelToken;
-use keywheel_core::{Error, Result};
+use serde::Serialize;
 
-use crate::dto::StagedImage;
+use super::{Batch, Event, ImageResult, Input, OcrOptions, PrepOptions, QuotaPlan};
+use crate::cancel::CancelToken;
+use crate::dispatch::Dispatcher;
+use crate::error::{Error, Result};
+use crate::ledger::jobs::JobStatus;
+use crate::pool::Pool;
+use crate::progress::Note;
+
+pub use pdf::{PdfStaged, TEXT_LAYER_LABEL, is_pdf_file, page_plan_sentence};
 
 /// The largest file accepted (a phone photo is ~5 MB; a scanned page ~20 MB).
 pub const MAX_BYTES: usize = 40 * 1024 * 1024;
+
+/// An image waiting to be read (its bytes stay in the queue).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StagedImage {
+    /// Handle for the other OCR commands.
+    pub id: u32,
+    /// The name shown (unique in the queue).
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The quota plan before a batch.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OcrPlan {
+    /// The numbers.
+    pub plan: QuotaPlan,
+    /// The plan in one sentence.
+    pub sentence: String,
+}
+
+/// What streams while a batch of queued images runs.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OcrEvent {
+    /// A tile reached its state for this run.
+    Tile {
+        /// The staged image.
+        id: u32,
+        /// The tile, from 0.
+        tile: u32,
+        /// Tiles in the image.
+        of: u32,
+        /// Its status.
+        status: JobStatus,
+        /// Read by the local engine.
+        local: bool,
+        /// No quota spent for it.
+        free: bool,
+    },
+    /// An image finished (its result).
+    Image {
+        /// The staged image.
+        id: u32,
+        /// Its result.
+        result: ImageResult,
+    },
+    /// A retry, a fallback, a wait, a tile read locally: the core's note with its sentence.
+    #[serde(untagged)]
+    Progress(Note),
+}
+
+/// One image's result.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OcrResult {
+    /// The staged image.
+    pub id: u32,
+    /// Its result.
+    pub result: ImageResult,
+}
 
 #[derive(Debug)]
 struct Staged {
@@ -27,21 +106,21 @@ struct Staged {
     result: Option<ImageResult>,
 }
 
-/// The queue shown in the OCR view.
+/// The queue: images in staging order, each under an id that is never reused.
 #[derive(Debug, Default)]
-pub struct Images {
-    inner: Mutex<Queue>,
+pub struct Queue {
+    inner: Mutex<Items>,
     running: Mutex<Option<CancelToken>>,
 }
 
 #[derive(Debug, Default)]
-struct Queue {
+struct Items {
     next: u32,
     items: Vec<(u32, Staged)>,
 }
 
-impl Images {
-    /// Adds an image's bytes under `name` (made unique in the queue).
+impl Queue {
+    /// Adds an image's bytes under `name` (made unique in the queue) and prepares it.
     pub fn stage(&self, name: &str, bytes: Vec<u8>) -> Result<StagedImage> {
         let name = clean_name(name);
         if bytes.is_empty() {
@@ -53,7 +132,7 @@ impl Images {
             return Err(too_big(&name, bytes.len() as u64));
         }
         let (id, name) = {
-            let mut q = self.inner.lock().expect("images lock");
+            let mut q = self.inner.lock().expect("queue lock");
             let name = unique(&q, &name);
             q.next += 1;
             let id = q.next;
@@ -70,10 +149,10 @@ impl Images {
             (id, name)
         };
         // Prepared outside the lock: decoding and scaling take a while.
-        let prepared = ocr::prepare_bytes(&name, &bytes, &PrepOptions::default())
+        let prepared = super::prepare_bytes(&name, &bytes, &PrepOptions::default())
             .map(|input| input.with_caller_id(u64::from(id)))
             .map_err(|e| e.to_string());
-        let mut q = self.inner.lock().expect("images lock");
+        let mut q = self.inner.lock().expect("queue lock");
         if let Some((_, s)) = q.items.iter_mut().find(|(i, _)| *i == id) {
             s.prepared = prepared;
         }
@@ -84,9 +163,9 @@ impl Images {
         })
     }
 
-    /// Stages a page the core already made ready (a rendered PDF page, `input`), or already
-    /// read (`result`: a page read from its text layer, with nothing to send); `bytes` is the
-    /// size shown. See `documents.rs`.
+    /// Stages a page already made ready (a rendered PDF page, `input`), or already read
+    /// (`result`: a page read from its text layer, with nothing to send); `bytes` is the size
+    /// shown.
     pub fn stage_page(
         &self,
         name: &str,
@@ -94,7 +173,7 @@ impl Images {
         result: Option<ImageResult>,
         bytes: u64,
     ) -> StagedImage {
-        let mut q = self.inner.lock().expect("images lock");
+        let mut q = self.inner.lock().expect("queue lock");
         let name = unique(&q, &clean_name(name));
         q.next += 1;
         let id = q.next;
@@ -120,7 +199,7 @@ impl Images {
         StagedImage { id, name, bytes }
     }
 
-    /// Reads a dropped file (a path from the OS drag-drop event, never from the web view).
+    /// Reads a dropped file (a path from the OS drag-drop event, never from a web view).
     /// Only regular files are read: a folder, a device (`/dev/zero`), a pipe or a socket is
     /// refused at once, without being opened for a blocking read; at most [`MAX_BYTES`] + 1
     /// bytes are ever read. Call it off the UI thread (a slow disk still takes time).
@@ -171,9 +250,9 @@ impl Images {
         self.stage(&name, bytes)
     }
 
-    /// The queue.
+    /// The queue, in staging order.
     pub fn list(&self) -> Vec<StagedImage> {
-        let q = self.inner.lock().expect("images lock");
+        let q = self.inner.lock().expect("queue lock");
         q.items
             .iter()
             .map(|(id, s)| StagedImage {
@@ -186,7 +265,7 @@ impl Images {
 
     /// Removes an image from the queue.
     pub fn remove(&self, id: u32) -> Result<()> {
-        let mut q = self.inner.lock().expect("images lock");
+        let mut q = self.inner.lock().expect("queue lock");
         let before = q.items.len();
         q.items.retain(|(i, _)| *i != id);
         if q.items.len() == before {
@@ -203,7 +282,7 @@ impl Images {
                 "no images to read; drop, paste or choose some first".into(),
             ));
         }
-        let q = self.inner.lock().expect("images lock");
+        let q = self.inner.lock().expect("queue lock");
         let mut out = Vec::with_capacity(ids.len());
         let mut bad = Vec::new();
         for id in ids {
@@ -233,7 +312,7 @@ impl Images {
 
     /// Keeps an image's latest result.
     pub fn set_result(&self, id: u32, result: ImageResult) {
-        let mut q = self.inner.lock().expect("images lock");
+        let mut q = self.inner.lock().expect("queue lock");
         if let Some((_, s)) = q.items.iter_mut().find(|(i, _)| *i == id) {
             s.result = Some(result);
         }
@@ -241,7 +320,7 @@ impl Images {
 
     /// An image's name and its Markdown, if it was read.
     pub fn text(&self, id: u32) -> Result<(String, String)> {
-        let q = self.inner.lock().expect("images lock");
+        let q = self.inner.lock().expect("queue lock");
         let (_, s) = q
             .items
             .iter()
@@ -255,7 +334,7 @@ impl Images {
         Ok((s.name.clone(), text))
     }
 
-    /// Marks a batch as running; fails if one already is (one batch at a time per window).
+    /// Marks a batch as running; fails if one already is (one batch at a time per queue).
     pub fn begin(&self) -> Result<CancelToken> {
         let mut running = self.running.lock().expect("running lock");
         if running.is_some() {
@@ -279,10 +358,80 @@ impl Images {
             t.cancel();
         }
     }
+
+    /// The batch that would read `ids` (spends nothing).
+    pub fn plan(&self, pool: &Pool, ids: &[u32], opts: OcrOptions) -> Result<Batch> {
+        Batch::plan(pool, self.inputs(ids)?, opts)
+    }
+
+    /// What a batch of `ids` would do, in numbers and one sentence (spends nothing).
+    pub fn quota(&self, pool: &Pool, ids: &[u32], opts: OcrOptions) -> Result<OcrPlan> {
+        let batch = self.plan(pool, ids, opts)?;
+        Ok(OcrPlan {
+            plan: batch.quota().clone(),
+            sentence: batch.quota().sentence(),
+        })
+    }
+
+    /// Reads `ids` (one batch at a time: [`Queue::begin`] refuses a second, [`Queue::cancel`]
+    /// stops it); `emit` hears each tile and each finished image, under its staged id. Each
+    /// image keeps its result, so a retry re-reads only what is not done (finished tiles come
+    /// back from the ledger for free). The dispatcher is used only if a tile is to be sent.
+    pub async fn read(
+        &self,
+        pool: &Pool,
+        dispatcher: &Dispatcher,
+        ids: &[u32],
+        opts: OcrOptions,
+        emit: impl Fn(OcrEvent) + Sync,
+    ) -> Result<Vec<OcrResult>> {
+        let batch = self.plan(pool, ids, opts)?;
+        let cancel = self.begin()?;
+        let on = |e: Event<'_>| match e {
+            Event::Finished {
+                caller_id,
+                tile,
+                of,
+                status,
+                local,
+                free,
+                ..
+            } => emit(OcrEvent::Tile {
+                id: staged_id(caller_id),
+                tile: tile as u32,
+                of: of as u32,
+                status,
+                local,
+                free,
+            }),
+            Event::Note(note) => emit(OcrEvent::Progress(note)),
+        };
+        let dispatcher = batch.sends().then_some(dispatcher);
+        let results = batch.run(dispatcher, &on, &cancel).await;
+        self.end();
+        let out = results?
+            .into_iter()
+            .map(|result| {
+                let id = staged_id(result.caller_id);
+                self.set_result(id, result.clone());
+                emit(OcrEvent::Image {
+                    id,
+                    result: result.clone(),
+                });
+                OcrResult { id, result }
+            })
+            .collect();
+        Ok(out)
+    }
 }
 
-/// `body` (the raw IPC body of a pasted or picked file), if it is at most [`MAX_BYTES`] long:
-/// checked before the bytes are copied out of the request.
+/// The staged image a caller id names (the core hands back the id each input was given).
+fn staged_id(caller_id: u64) -> u32 {
+    u32::try_from(caller_id).unwrap_or_default()
+}
+
+/// `body` (the raw bytes of a pasted or picked file), if it is at most [`MAX_BYTES`] long:
+/// checked before the bytes are copied anywhere.
 pub fn within_limit<'a>(name: &str, body: &'a [u8]) -> Result<&'a [u8]> {
     if body.len() > MAX_BYTES {
         return Err(too_big(&clean_name(name), body.len() as u64));
@@ -316,7 +465,7 @@ fn clean_name(name: &str) -> String {
     }
 }
 
-fn unique(q: &Queue, name: &str) -> String {
+fn unique(q: &Items, name: &str) -> String {
     let taken = |n: &str| q.items.iter().any(|(_, s)| s.name == n);
     if !taken(name) {
         return name.to_string();
@@ -329,108 +478,4 @@ fn unique(q: &Queue, name: &str) -> String {
         .map(|n| format!("{stem} ({n}){ext}"))
         .find(|n| !taken(n))
         .expect("some suffix is free")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_cleaned_and_made_unique() {
-        let images = Images::default();
-        let a = images.stage("../../etc/shot.png", vec![1]).unwrap();
-        let b = images.stage("shot.png", vec![1]).unwrap();
-        let c = images.stage("", vec![1]).unwrap();
-        assert_eq!(a.name, "shot.png");
-        assert_eq!(b.name, "shot (2).png");
-        assert_eq!(c.name, "pasted image");
-        assert_ne!(a.id, b.id);
-    }
-
-    #[test]
-    fn empty_and_oversized_files_are_refused_with_their_name() {
-        let images = Images::default();
-        let e = images.stage("x.png", vec![]).unwrap_err().to_string();
-        assert!(e.contains("x.png") && e.contains("empty"), "{e}");
-        let e = images
-            .stage("big.jpg", vec![0; MAX_BYTES + 1])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("big.jpg") && e.contains("limit"), "{e}");
-        assert!(images.list().is_empty(), "nothing staged");
-    }
-
-    #[test]
-    fn a_bad_image_fails_the_plan_naming_it() {
-        let images = Images::default();
-        let id = images
-            .stage("notes.png", b"not an image".to_vec())
-            .unwrap()
-            .id;
-        let e = images.inputs(&[id]).unwrap_err();
-        assert_eq!(e.code(), keywheel_core::ErrorCode::BadInput);
-        assert!(e.to_string().contains("notes.png"), "{e}");
-        assert!(
-            images
-                .inputs(&[999])
-                .unwrap_err()
-                .to_string()
-                .contains("#999")
-        );
-    }
-
-    #[test]
-    fn devices_pipes_and_folders_are_refused_without_blocking() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("pipe.png");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success(), "mkfifo");
-        let folder = dir.path().join("photos");
-        std::fs::create_dir(&folder).unwrap();
-        // The pipe first: the old code blocked for ever opening it (and read /dev/zero until
-        // memory ran out).
-        let cases = [
-            (fifo.clone(), "pipe.png"),
-            ("/dev/zero".into(), "zero"),
-            (folder.clone(), "photos"),
-        ];
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let images = Images::default();
-            for (path, _) in &cases {
-                let _ = tx.send(
-                    images
-                        .stage_path(path)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                );
-            }
-            assert!(images.list().is_empty());
-        });
-        for name in ["pipe.png", "zero", "photos"] {
-            // A hang detector, not a time limit: the answer comes at once.
-            let got = rx
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("staging `{name}` never returned"));
-            let e = got.expect_err(name);
-            assert!(e.contains(name), "{e}");
-            assert!(
-                e.contains("folder") || e.contains("not a regular file"),
-                "{e}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_oversized_raw_body_is_refused_before_it_is_copied() {
-        let images = Images::default();
-        let body = vec![0u8; MAX_BYTES + 1];
-        let e = within_limit("big.png", &body).unwrap_err().to_string();
-        assert!(e.contains("big.png") && e.contains("limit"), "{e}");
-        let ok = within_limit("ok.png", &body[..10]).unwrap().to_vec();
-        assert!(images.stage("ok.png", ok).is_ok());
-    }
 }
