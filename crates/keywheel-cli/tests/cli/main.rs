@@ -4,5 +4,7 @@ mod ask;
 mod capture;
 mod foundation;
 mod ledger;
+mod ledger_move;
+mod ledger_secure;
 mod monitoring;
 mod ocr;
