@@ -8,6 +8,7 @@ mod ledger_multiprocess;
 mod ledger_proptest;
 mod ocr_queue;
 mod openrouter_client;
+mod pg_faults;
 mod pg_machines;
 mod pg_rules;
 mod pg_security;

@@ -45,29 +45,40 @@ pub use target::Target;
 /// Runs `$body` (an async block's contents, using `$tx`, returning `PgResult<T>`) in one
 /// transaction on the team ledger, from synchronous code: READ COMMITTED, the row locks the
 /// body takes, retried on a deadlock or serialization failure (rolled back by the server). A
-/// connection lost mid-transaction is an error (exit 7) and the server rolls it back: nothing
-/// was counted and the request is not sent. A commit whose answer is lost may have counted:
-/// the caller sends nothing and the row stays counted (abandoned when its instance expires),
-/// never lost. A macro, not a closure, so the body borrows what it likes.
+/// connection lost before the COMMIT was sent (the server restarted, the backend was
+/// terminated) is retried on a fresh connection for up to the connect timeout: the server
+/// rolled that transaction back, so nothing was counted twice. A COMMIT whose answer is lost
+/// may have committed: with `idempotent` (a body that does nothing the second time, e.g. a
+/// completion) it is retried too; otherwise it is an error (exit 7), and what it wrote stays
+/// (a reservation's row stays counted until its instance expires, never lost; reservations
+/// resolve this case themselves, ledger/pg/reserve.rs). A macro, not a closure, so the body
+/// borrows what it likes.
 macro_rules! pg_tx {
-    ($pg:expr, |$tx:ident| $body:block) => {{
+    ($pg:expr, |$tx:ident| $body:block) => {
+        $crate::ledger::pg::pg_tx!(@run $pg, false, |$tx| $body)
+    };
+    ($pg:expr, idempotent, |$tx:ident| $body:block) => {
+        $crate::ledger::pg::pg_tx!(@run $pg, true, |$tx| $body)
+    };
+    (@run $pg:expr, $again:expr, |$tx:ident| $body:block) => {{
         let pg: &$crate::ledger::pg::PgLedger = $pg;
         pg.block(async {
-            let mut tries = 0u32;
+            let mut retry = $crate::ledger::pg::Retry::default();
             loop {
-                tries += 1;
+                let mut committing = false;
                 let attempt: $crate::ledger::pg::PgResult<_> = async {
                     let mut client = pg.client().await?;
                     let open = client.transaction().await?;
                     let $tx = &open;
                     let out = $crate::ledger::pg::typed(async $body).await?;
+                    committing = true;
                     open.commit().await?;
                     Ok(out)
                 }
                 .await;
-                match pg.settle(attempt, tries, false) {
+                match pg.settle(attempt, &mut retry, !committing || $again) {
                     Some(done) => break done,
-                    None => pg.backoff(tries).await,
+                    None => retry.pause().await,
                 }
             }
         })
@@ -76,23 +87,23 @@ macro_rules! pg_tx {
 pub(crate) use pg_tx;
 
 /// Runs `$body` (using the client `$c`) outside a transaction: reads. A dropped connection
-/// (the server restarted, the backend was terminated) is retried on a fresh one, twice.
+/// (the server restarted, the backend was terminated) is retried on a fresh one for up to the
+/// connect timeout.
 macro_rules! pg_read {
     ($pg:expr, |$c:ident| $body:block) => {{
         let pg: &$crate::ledger::pg::PgLedger = $pg;
         pg.block(async {
-            let mut tries = 0u32;
+            let mut retry = $crate::ledger::pg::Retry::default();
             loop {
-                tries += 1;
                 let attempt: $crate::ledger::pg::PgResult<_> = async {
                     let client = pg.client().await?;
                     let $c: &tokio_postgres::Client = &client;
                     $crate::ledger::pg::typed(async $body).await
                 }
                 .await;
-                match pg.settle(attempt, tries, true) {
+                match pg.settle(attempt, &mut retry, true) {
                     Some(done) => break done,
-                    None => pg.backoff(tries).await,
+                    None => retry.pause().await,
                 }
             }
         })
@@ -199,6 +210,8 @@ struct Inner {
     pool: Pool,
     target: Target,
     opts: Options,
+    /// Whether a connection was ever had (a lost one is then worth trying again).
+    connected: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -240,7 +253,10 @@ impl PgLedger {
         drop(found);
         tracing::debug!(?source, "team ledger password source");
         let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Verified,
+            // `Fast`: a connection the server closed is found closed (`is_closed`) and replaced;
+            // one closed unnoticed fails its first statement and is retried (`settle`). No
+            // test query before every transaction (a round trip per reservation).
+            recycling_method: RecyclingMethod::Fast,
         };
         let manager = match target.tls().connector()? {
             Some(tls) => Manager::from_config(config, tls, manager_config),
@@ -259,6 +275,7 @@ impl PgLedger {
                 pool,
                 target: target.clone(),
                 opts: opts.clone(),
+                connected: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         if opts.migrate {
@@ -305,33 +322,49 @@ impl PgLedger {
 
     /// A pooled connection (one the server dropped is replaced by the pool's recycling).
     pub(crate) async fn client(&self) -> PgResult<deadpool_postgres::Object> {
-        self.inner
+        let client = self
+            .inner
             .pool
             .get()
             .await
-            .map_err(|e| Fail::Core(self.pool_error(e)))
+            .map_err(|e| Fail::Core(self.pool_error(e)))?;
+        self.inner
+            .connected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(client)
     }
 
     /// What to do with one try of a transaction or read: its result, or `None` to try again
-    /// (after [`Self::backoff`]). A deadlock or serialization failure was rolled back by the
-    /// server and is retried; so is a dropped connection on a read (`retry_lost`).
+    /// (after [`Retry::pause`]). A deadlock or serialization failure was rolled back by the
+    /// server and is retried; so is a lost connection when `retry_lost` (the server rolled the
+    /// transaction back, or it was a read), for up to the connect timeout — but only on a
+    /// ledger that has connected before: unreachable at start fails at once (exit 7).
     pub(crate) fn settle<T>(
         &self,
         attempt: PgResult<T>,
-        tries: u32,
+        retry: &mut Retry,
         retry_lost: bool,
     ) -> Option<Result<T>> {
+        retry.tries += 1;
         match attempt {
             Ok(v) => Some(Ok(v)),
-            Err(Fail::Pg(e)) if tries < 20 && is_conflict(&e) => None,
-            Err(Fail::Pg(e)) if tries < 3 && retry_lost && is_connection_error(&e) => None,
+            Err(Fail::Pg(e)) if retry.tries < 20 && is_conflict(&e) => None,
+            Err(f) if retry_lost && f.is_lost() && self.may_reconnect(retry) => {
+                tracing::debug!("the team ledger's connection was lost; trying a fresh one");
+                None
+            }
             Err(e) => Some(Err(self.fail(e))),
         }
     }
 
-    /// The pause before try `tries + 1`.
-    pub(crate) async fn backoff(&self, tries: u32) {
-        tokio::time::sleep(Duration::from_millis(u64::from(tries) * 5)).await;
+    /// Whether a lost connection may be tried again: this handle connected before, and the
+    /// connection has been gone for less than the connect timeout.
+    pub(crate) fn may_reconnect(&self, retry: &mut Retry) -> bool {
+        if !self.inner.connected.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let since = *retry.lost_since.get_or_insert_with(std::time::Instant::now);
+        since.elapsed() < self.inner.opts.connect_timeout
     }
 
     /// The server's clock.
@@ -486,7 +519,7 @@ impl PgLedger {
         }
     }
 
-    fn fail(&self, f: Fail) -> Error {
+    pub(crate) fn fail(&self, f: Fail) -> Error {
         match f {
             Fail::Pg(e) => self.error(e),
             Fail::Core(e) => e,
@@ -555,6 +588,30 @@ impl From<Error> for Fail {
     }
 }
 
+impl Fail {
+    /// Whether this is a lost or refused connection (rather than the server's answer).
+    pub(crate) fn is_lost(&self) -> bool {
+        match self {
+            Fail::Pg(e) => is_connection_error(e),
+            Fail::Core(e) => matches!(e, Error::LedgerUnreachable(_)),
+        }
+    }
+}
+
+/// The retry state of one ledger call: tries so far, and since when the connection is lost.
+#[derive(Debug, Default)]
+pub(crate) struct Retry {
+    pub(crate) tries: u32,
+    pub(crate) lost_since: Option<std::time::Instant>,
+}
+
+impl Retry {
+    /// The pause before the next try: a little longer each time, at most 200 ms.
+    pub(crate) async fn pause(&self) {
+        tokio::time::sleep(Duration::from_millis(u64::from(self.tries.min(40)) * 5)).await;
+    }
+}
+
 /// Fixes the error type of a [`pg_tx!`] / [`pg_read!`] body.
 pub(crate) fn typed<T, F: Future<Output = PgResult<T>>>(f: F) -> F {
     f
@@ -567,14 +624,14 @@ pub(crate) type PgResult<T> = std::result::Result<T, Fail>;
 pub(crate) const NOW_MS: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// A deadlock or serialization failure: the server rolled the transaction back; retry it.
-fn is_conflict(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_conflict(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|c| {
         *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
     })
 }
 
 /// Whether the error means the connection is gone or was never made.
-fn is_connection_error(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_connection_error(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }

@@ -11,8 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
 
-use super::{Fail, NOW_MS, PgLedger, PgResult, count, opt_count, pg_tx};
+use super::{Fail, NOW_MS, PgLedger, PgResult, Retry, count, opt_count, pg_tx};
 use crate::clock::{day_key, from_millis};
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
@@ -156,53 +157,209 @@ pub(crate) async fn standing(
 }
 
 impl PgLedger {
-    /// [`crate::ledger::Ledger::reserve`] on the team ledger.
+    /// [`crate::ledger::Ledger::reserve`] on the team ledger: two round trips (see
+    /// [`Self::reserve_once`]); a try the server rolled back (a conflict, a lost connection, an
+    /// account that changed its keys meanwhile) is tried again, and a COMMIT whose answer was
+    /// lost is resolved by asking the server what became of its transaction
+    /// ([`Self::resolve_commit`]): counted once, granted once, never lost.
     pub(crate) fn reserve(
         &self,
         caps: CapDefaults,
         req: &ReserveRequest<'_>,
     ) -> Result<ReserveOutcome> {
-        let server = self.server_clock();
-        pg_tx!(self, |tx| {
-            if lock_account(tx, req.key_id).await?.is_none() {
-                return Err(unknown(req.key_id));
+        self.block(async {
+            let mut retry = Retry::default();
+            loop {
+                let attempt = match self.reserve_once(caps, req).await {
+                    Ok(Try::Done(out)) => Ok(out),
+                    Ok(Try::Again) if retry.tries < 20 => {
+                        retry.tries += 1;
+                        retry.pause().await;
+                        continue;
+                    }
+                    Ok(Try::Again) => Err(Fail::Core(Error::Storage(format!(
+                        "the key {} kept moving between accounts while a request was reserved; \
+                         try again",
+                        req.key_id
+                    )))),
+                    Ok(Try::Unsure { xid, granted }) => match self.resolve_commit(xid).await {
+                        Ok(true) => Ok(granted),
+                        // Rolled back: nothing was counted; reserve again.
+                        Ok(false) => {
+                            retry.tries += 1;
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                match self.settle(attempt, &mut retry, true) {
+                    Some(done) => break done,
+                    None => retry.pause().await,
+                }
             }
-            let now = now_in(tx, server, req.now).await?;
-            let (st, w) = standing(tx, req.key_id, now, caps, true)
-                .await?
-                .ok_or_else(|| unknown(req.key_id))?;
-            if let Some(outcome) = reserve::decide(&st, &w, now) {
-                return Ok(outcome);
-            }
-            let now_ms = now.timestamp_millis();
-            let day = day_key(now);
-            let ring = reserve::ring_blob(&reserve::granted_ring(w.ring_today, now_ms));
-            tx.execute(
-                    "INSERT INTO usage_daily (key_id, day, requests, win) VALUES ($1, $2, 1, $3)
-                     ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1, win = $3",
-                    &[&req.key_id.as_str(), &day, &ring],
-                )
-                .await?;
-            let id: i64 = tx
-                    .query_one(
-                        "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                        &[&req.instance_id, &req.key_id.as_str(), &st.account, &day, &now_ms, &req.kind.as_str(), &req.model],
-                    )
-                    .await?
-                    .get(0);
-            Ok(ReserveOutcome::Granted(Reservation {
-                id,
-                key_id: req.key_id.clone(),
-                account: st.account,
-                day,
-            }))
         })
+    }
+
+    /// One try of a reservation, pipelined in two round trips:
+    /// 1. `BEGIN`; lock the rows of the key's account's keys (in id order); read, in one
+    ///    statement that starts after the locks are held, the server's clock, the transaction's
+    ///    id, a request id, and every key of the account with its day rows (today's and
+    ///    yesterday's rings) — the state [`reserve::evaluate`] and [`reserve::decide`] need;
+    /// 2. if granted: the day row's increment and the request row, in one statement, and
+    ///    `COMMIT`; else `ROLLBACK`.
+    async fn reserve_once(&self, caps: CapDefaults, req: &ReserveRequest<'_>) -> PgResult<Try> {
+        let client = self.client().await?;
+        let (lock, read, write) = tokio::join!(
+            client.prepare_cached(LOCK_ACCOUNT),
+            client.prepare_cached(READ_ACCOUNT),
+            client.prepare_cached(WRITE_GRANT),
+        );
+        let (lock, read, write) = (lock?, read?, write?);
+        let given = (!self.server_clock()).then(|| req.now.timestamp_millis());
+        let id = req.key_id.as_str();
+        let (lock_args, read_args): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) =
+            ([&id], [&id, &given]);
+        let (begun, locked, rows) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query(&lock, &lock_args),
+            client.query(&read, &read_args),
+        );
+        let first = begun.and(locked).and_then(|l| rows.map(|r| (l, r)));
+        let (locked, rows) = match first {
+            Ok(v) => v,
+            Err(e) => return Err(abort(&client, e).await),
+        };
+        let same = locked.len() == rows.len()
+            && locked
+                .iter()
+                .zip(&rows)
+                .all(|(l, r)| l.get::<_, &str>(0) == r.get::<_, &str>(COL_ID));
+        if !same {
+            // The account's keys changed between the lock and the read: not all are locked.
+            rollback(&client).await?;
+            return Ok(Try::Again);
+        }
+        let Some(mine) = rows.iter().find(|r| r.get::<_, &str>(COL_ID) == id) else {
+            rollback(&client).await?;
+            return Err(unknown(req.key_id));
+        };
+        let now = from_millis(mine.get(COL_NOW));
+        let (xid, request_id): (i64, i64) = (mine.get(COL_XID), mine.get(COL_NEXT_ID));
+        let raw = RawStanding {
+            account: mine.get(COL_ID + 1),
+            enabled: mine.get(COL_ID + 2),
+            status: mine.get(COL_ID + 3),
+            status_until: mine.get(COL_ID + 4),
+            key_daily: opt_count(mine.get(COL_ID + 5)),
+            key_minute: opt_count(mine.get(COL_ID + 6)),
+            position: mine.get(COL_ID + 7),
+            account_daily: opt_count(mine.get(COL_ID + 8)),
+            account_minute: opt_count(mine.get(COL_ID + 9)),
+            exhausted_until: mine.get(COL_ID + 10),
+            account_no_credit: mine.get(COL_ID + 11),
+            today: count(mine.get(COL_ID + 12)),
+            own_account: mine.get(COL_ID + 13),
+            tier_cap: opt_count(mine.get(COL_ID + 14)),
+        };
+        let extra = count(mine.get::<_, Option<i64>>(COL_ID + 15).unwrap_or(0));
+        let ring = |r: &tokio_postgres::Row, col: usize| {
+            r.get::<_, Option<&[u8]>>(col)
+                .map(reserve::ring_of_bytes)
+                .unwrap_or_default()
+        };
+        let yesterday = reserve::window_reaches_yesterday(now).is_some();
+        let mut w = Windows {
+            ring_today: ring(mine, COL_WIN),
+            ..Windows::default()
+        };
+        let mut total = 0u32;
+        for r in &rows {
+            total += count(r.get(COL_ID + 12));
+            let mut times = ring(r, COL_WIN);
+            if yesterday {
+                times.extend(ring(r, COL_WIN + 1));
+            }
+            if r.get::<_, &str>(COL_ID) == id {
+                w.key.extend_from_slice(&times);
+            }
+            w.account.extend(times);
+        }
+        let st = reserve::evaluate(req.key_id, raw, total + extra, caps, now);
+        if let Some(outcome) = reserve::decide(&st, &w, now) {
+            rollback(&client).await?;
+            return Ok(Try::Done(outcome));
+        }
+        let now_ms = now.timestamp_millis();
+        let day = day_key(now);
+        let blob = reserve::ring_blob(&reserve::granted_ring(w.ring_today, now_ms));
+        let kind = req.kind.as_str();
+        let write_args: [&(dyn ToSql + Sync); 9] = [
+            &id,
+            &day,
+            &blob,
+            &request_id,
+            &req.instance_id,
+            &st.account,
+            &now_ms,
+            &kind,
+            &req.model,
+        ];
+        let (wrote, committed) = tokio::join!(
+            client.execute(&write, &write_args),
+            client.batch_execute("COMMIT"),
+        );
+        let granted = ReserveOutcome::Granted(Reservation {
+            id: request_id,
+            key_id: req.key_id.clone(),
+            account: st.account,
+            day,
+        });
+        match (wrote, committed) {
+            (Ok(_), Ok(())) => Ok(Try::Done(granted)),
+            // A lost connection: the COMMIT may or may not have been applied.
+            (Err(e), _) | (_, Err(e)) if is_lost(&e) => Ok(Try::Unsure { xid, granted }),
+            // The statement failed: the COMMIT rolled the transaction back.
+            (Err(e), _) | (_, Err(e)) => Err(Fail::Pg(e)),
+        }
+    }
+
+    /// Whether the transaction `xid`, whose COMMIT's answer was lost, committed: asked on a
+    /// fresh connection (retried while the server is away, for up to the connect timeout);
+    /// "in progress" (the old backend has not finished yet) is asked again.
+    async fn resolve_commit(&self, xid: i64) -> PgResult<bool> {
+        let mut retry = Retry::default();
+        loop {
+            let asked: PgResult<Option<String>> = async {
+                let client = self.client().await?;
+                Ok(client
+                    .query_one("SELECT pg_xact_status($1::text::xid8)", &[&xid.to_string()])
+                    .await?
+                    .get(0))
+            }
+            .await;
+            match asked {
+                Ok(Some(s)) if s == "committed" => return Ok(true),
+                Ok(Some(s)) if s == "aborted" => return Ok(false),
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(Fail::Core(Error::Storage(format!(
+                        "the team ledger {} no longer knows whether a reservation committed",
+                        self.target().display()
+                    ))));
+                }
+                Err(f) if f.is_lost() && self.may_reconnect(&mut retry) => {}
+                Err(f) => return Err(f),
+            }
+            retry.tries += 1;
+            retry.pause().await;
+        }
     }
 
     /// [`crate::ledger::Ledger::release`] on the team ledger.
     pub(crate) fn release(&self, r: &Reservation) -> Result<()> {
-        pg_tx!(self, |tx| {
+        // Idempotent: a second run finds the row gone and does nothing.
+        pg_tx!(self, idempotent, |tx| {
             lock_account(tx, &r.key_id).await?;
             let Some(row) = tx
                     .query_opt(
@@ -250,7 +407,8 @@ impl PgLedger {
         let attempts = i64::from(c.attempts);
         let latency = c.latency_ms.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
         let bytes = c.bytes_sent.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-        pg_tx!(self, |tx| {
+        // Idempotent: a second run finds the row no longer open and does nothing.
+        pg_tx!(self, idempotent, |tx| {
             let changed = tx
                     .execute(
                         "UPDATE requests SET state = $2, finished_ms = $3, status_class = $4, http_status = $5,
@@ -442,3 +600,80 @@ async fn lock_current(tx: &Transaction<'_>) -> PgResult<Option<KeyId>> {
         .and_then(|r| r.get::<_, Option<String>>(0))
         .map(KeyId::from_stored))
 }
+
+/// What one try of a reservation came to.
+enum Try {
+    /// An answer (granted and committed, or refused).
+    Done(ReserveOutcome),
+    /// Rolled back before deciding (the account's keys changed under it): try again.
+    Again,
+    /// Granted, but the COMMIT's answer was lost: `xid` says whether it counted.
+    Unsure { xid: i64, granted: ReserveOutcome },
+}
+
+fn is_lost(e: &tokio_postgres::Error) -> bool {
+    super::is_connection_error(e)
+}
+
+/// Ends a failed try's transaction (unless the connection is gone) and passes the error on.
+async fn abort(client: &tokio_postgres::Client, e: tokio_postgres::Error) -> Fail {
+    if !client.is_closed() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    Fail::Pg(e)
+}
+
+async fn rollback(client: &tokio_postgres::Client) -> PgResult<()> {
+    Ok(client.batch_execute("ROLLBACK").await?)
+}
+
+/// Locks the rows of the keys of `$1`'s account, in id order (so two reservations never
+/// deadlock).
+const LOCK_ACCOUNT: &str = "SELECT id FROM keys
+     WHERE COALESCE(account, id) = (SELECT COALESCE(account, id) FROM keys WHERE id = $1)
+     ORDER BY id FOR UPDATE";
+
+/// Everything a reservation decides on, read after the locks (READ COMMITTED: a new
+/// statement sees every commit before it): "now" (`$2`, or the server's clock), the
+/// transaction's id, the request row's id, and per key of `$1`'s account (in id order) its
+/// row, its account's row, today's count and ring and yesterday's ring. The day is computed
+/// from the ms as `clock::day_key` does (whole days since the epoch).
+const READ_ACCOUNT: &str = "WITH t AS (
+       SELECT COALESCE($2::bigint, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS ms,
+              pg_current_xact_id()::text::bigint AS xid,
+              nextval(pg_get_serial_sequence('requests', 'id')) AS next_id),
+     d AS (
+       SELECT ms, xid, next_id,
+              to_char(date '1970-01-01' + (ms / 86400000)::int, 'YYYY-MM-DD') AS day,
+              to_char(date '1970-01-01' + (ms / 86400000)::int - 1, 'YYYY-MM-DD') AS yesterday
+       FROM t)
+     SELECT d.ms, d.xid, d.next_id, k.id,
+            COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap,
+            k.minute_cap, k.position, a.daily_cap, a.minute_cap, a.exhausted_until,
+            COALESCE(a.no_credit, FALSE), COALESCE(u.requests, 0), k.account IS NULL,
+            a.tier_cap, CASE WHEN a.remote_day = d.day THEN a.extra_requests ELSE 0 END,
+            u.win, y.win
+     FROM d CROSS JOIN keys k
+          LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id)
+          LEFT JOIN usage_daily u ON u.key_id = k.id AND u.day = d.day
+          LEFT JOIN usage_daily y ON y.key_id = k.id AND y.day = d.yesterday
+     WHERE COALESCE(k.account, k.id) = (SELECT COALESCE(account, id) FROM keys WHERE id = $1)
+     ORDER BY k.id";
+
+/// Columns of [`READ_ACCOUNT`].
+const COL_NOW: usize = 0;
+const COL_XID: usize = 1;
+const COL_NEXT_ID: usize = 2;
+/// The key's id; its row's columns follow in [`RawStanding`]'s order, then the extra count.
+const COL_ID: usize = 3;
+/// Today's ring; yesterday's is the next column.
+const COL_WIN: usize = 19;
+
+/// A grant: the key's day row incremented (its ring rewritten) and the request row, one
+/// statement.
+const WRITE_GRANT: &str = "WITH u AS (
+       INSERT INTO usage_daily (key_id, day, requests, win) VALUES ($1, $2, 1, $3)
+       ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1, win = $3
+       RETURNING 1)
+     INSERT INTO requests (id, instance_id, key_id, account, day, started_ms, kind, model_asked)
+     SELECT $4, $5, $1, $6, $2, $7, $8, $9 FROM u";
