@@ -100,10 +100,10 @@ pub fn find(target: &Target, keychain: bool) -> Result<(Option<LedgerPassword>, 
     if target.config().get_password().is_some() {
         return Ok((None, Source::Url));
     }
-    if let Some(path) = passfile_path() {
-        if let Some(pw) = from_passfile(&path, target)? {
-            return Ok((Some(pw), Source::PassFile(path)));
-        }
+    if let Some(path) = passfile_path()
+        && let Some(pw) = from_passfile(&path, target)?
+    {
+        return Ok((Some(pw), Source::PassFile(path)));
     }
     if keychain {
         match entry(target).and_then(|e| match e.get_password() {
