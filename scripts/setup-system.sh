@@ -3,7 +3,7 @@
 # Safe to run again: apt skips what is already installed.
 set -euo pipefail
 PKGS=(
-  build-essential pkg-config file curl
+  build-essential pkg-config file curl cmake nasm
   libssl-dev libdbus-1-dev libsecret-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools
   tesseract-ocr tesseract-ocr-eng imagemagick fonts-dejavu-core

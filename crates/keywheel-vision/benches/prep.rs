@@ -9,6 +9,10 @@
 //! resident memory, `VmHWM` from /proc/self/status, belongs to that case alone) and prints
 //! median and p90 wall time over the runs, plus CPU time per run (both threads: the hash
 //! and half of the resize run on a second core).
+//!
+//! Each JPEG is measured twice, each time in its own process: with libjpeg-turbo first (what
+//! `prepare` does) and with the pure-Rust decoder only (`jpeg-decoder`, what it did before),
+//! so the two decoders are compared in the same run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +33,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--case") {
         let file = PathBuf::from(&args[i + 1]);
-        run_case(&file);
+        let rust_only = args.iter().any(|a| a == "--rust-jpeg");
+        keywheel_vision::turbo::set_enabled(!rust_only);
+        run_case(&file, if rust_only { "jpeg-decoder" } else { "" });
         return;
     }
 
@@ -46,27 +52,40 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let failed: Vec<&str> = CASES
-        .into_iter()
-        .filter(|case| {
-            let status = Command::new(&exe)
-                .arg("--case")
-                .arg(dir.join(case))
-                .status();
-            !status.is_ok_and(|s| s.success())
+    // The JPEGs with the pure-Rust decoder too, each right after the default.
+    let runs = CASES.into_iter().flat_map(|case| {
+        let jpeg = case.ends_with(".jpg");
+        [(case, false), (case, true)]
+            .into_iter()
+            .filter(move |&(_, rust)| jpeg || !rust)
+    });
+    let failed: Vec<String> = runs
+        .filter(|&(case, rust)| {
+            let mut cmd = Command::new(&exe);
+            cmd.arg("--case").arg(dir.join(case));
+            if rust {
+                cmd.arg("--rust-jpeg");
+            }
+            !cmd.status().is_ok_and(|s| s.success())
         })
+        .map(|(case, rust)| format!("{case}{}", if rust { " (jpeg-decoder)" } else { "" }))
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
 
-fn run_case(file: &Path) {
+fn run_case(file: &Path, decoder: &str) {
     let bytes = std::fs::read(file).expect("read input");
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("input")
         .to_owned();
+    let label = if decoder.is_empty() {
+        name.clone()
+    } else {
+        format!("  {decoder} only")
+    };
     let opts = PrepOptions::default();
     let rss_before = status_kb("VmRSS");
     let cpu_before = cpu_ms();
@@ -88,7 +107,7 @@ fn run_case(file: &Path) {
     let p90 = times[(times.len() * 9).div_ceil(10) - 1];
     let t = &warm.tiles[0];
     println!(
-        "{name:<26} input {:>5.2} MB -> {} tile(s), {} {}x{} {:.0} KB | median {:6.1} ms  p90 {:6.1} ms  min {:6.1} ms  cpu {:5.1} ms/run | peak RSS {:5.1} MB (before prepare {:4.1} MB)",
+        "{label:<26} input {:>5.2} MB -> {} tile(s), {} {}x{} {:.0} KB | median {:6.1} ms  p90 {:6.1} ms  min {:6.1} ms  cpu {:5.1} ms/run | peak RSS {:5.1} MB (before prepare {:4.1} MB)",
         bytes.len() as f64 / 1e6,
         warm.tiles.len(),
         t.mime,

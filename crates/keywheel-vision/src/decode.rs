@@ -6,10 +6,13 @@
 //! ([`PrepOptions::max_decoded_bytes`](crate::PrepOptions::max_decoded_bytes)). A decoder
 //! panic is caught and reported as a damaged file.
 //!
-//! JPEG goes through `jpeg-decoder`, which can decode at 1/2, 1/4 or 1/8 size straight from
-//! the DCT coefficients: a 4000×3000 photo headed for 1120 px is decoded at 2000×1500,
-//! skipping three quarters of the inverse-DCT and colour work and memory. Every other format
-//! goes through the `image` crate.
+//! JPEG headers are read by `jpeg-decoder` (size, orientation, limits); the pixels come from
+//! libjpeg-turbo ([`crate::turbo`]), which decodes at any scale in eighths straight from the
+//! DCT coefficients: a 4000×3000 photo headed for 1120 px is decoded at 3/8, 1500×1125,
+//! skipping most of the inverse-DCT and colour work and memory. What libjpeg-turbo refuses
+//! or warns about (CMYK, lossless or 12-bit files, damaged or truncated data) is decoded by
+//! `jpeg-decoder` as before (at 1/2, 1/4 or 1/8 size), then zune-jpeg and ImageMagick. Every
+//! other format goes through the `image` crate.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -160,8 +163,8 @@ fn decode_jpeg(
     };
 
     let scale = scale_for(&header).clamp(f64::MIN_POSITIVE, 1.0);
+    let want = |side: u32| (f64::from(side) * scale).ceil().clamp(1.0, 65535.0) as u16;
     let (out_w, out_h) = if scale < 1.0 {
-        let want = |side: u32| (f64::from(side) * scale).ceil().clamp(1.0, 65535.0) as u16;
         let (w, h) = dec.scale(want(width), want(height)).map_err(err)?;
         (u32::from(w), u32::from(h))
     } else {
@@ -189,6 +192,27 @@ fn decode_jpeg(
             needed,
             limit: opts.max_decoded_bytes,
         });
+    }
+    // libjpeg-turbo's scale is never larger than jpeg-decoder's (eighths include halves and
+    // quarters), so the memory check above holds for it too.
+    let lossy_8bit = matches!(
+        info.coding_process,
+        jpeg_decoder::CodingProcess::DctSequential | jpeg_decoder::CodingProcess::DctProgressive
+    );
+    let grey = match info.pixel_format {
+        PixelFormat::L8 => Some(true),
+        PixelFormat::RGB24 => Some(false),
+        _ => None,
+    };
+    if let Some(grey) = grey.filter(|_| lossy_8bit && crate::turbo::enabled()) {
+        let want = if scale < 1.0 {
+            (u32::from(want(width)), u32::from(want(height)))
+        } else {
+            (width, height)
+        };
+        if let Some(image) = crate::turbo::decode(bytes, (width, height), want, grey) {
+            return Ok(Decoded { header, image });
+        }
     }
     dec.set_max_decoding_buffer_size(usize::try_from(opts.max_decoded_bytes).unwrap_or(usize::MAX));
     let data = dec.decode().map_err(err)?;

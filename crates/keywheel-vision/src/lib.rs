@@ -15,8 +15,9 @@
 //!    (text, HTML, archives) are refused with [`PrepError`].
 //! 2. **Decode** safely: the header's dimensions are checked against
 //!    [`PrepOptions::max_pixels`] before any pixel memory is taken, and the decoder runs
-//!    under [`PrepOptions::max_decoded_bytes`]. JPEGs are decoded at 1/2, 1/4 or 1/8 size
-//!    straight from the DCT when the output is that much smaller. Animated GIF and WebP
+//!    under [`PrepOptions::max_decoded_bytes`]. JPEGs are decoded by libjpeg-turbo at the
+//!    smallest size in eighths (1/8 … 8/8) that still covers the output, straight from the
+//!    DCT; files it refuses go to the pure-Rust decoders. Animated GIF and WebP
 //!    give their first frame. CMYK JPEGs are converted to RGB.
 //! 3. **Flatten** to 8-bit grey or RGB, compositing transparency onto white.
 //! 4. **Turn upright** using the EXIF (or TIFF) orientation.
@@ -62,6 +63,8 @@ mod read;
 mod scale;
 mod sniff;
 pub mod tile;
+#[doc(hidden)]
+pub mod turbo;
 
 pub use error::PrepError;
 pub use format::{Format, SUPPORTED};
