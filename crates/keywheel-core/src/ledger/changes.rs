@@ -35,6 +35,16 @@ impl Ledger {
         }
         Changes::new(self.path(), tick)
     }
+
+    /// The content stamp now, on either backend: what [`Changes`] compares after a commit
+    /// (equal before and after: only heartbeats moved).
+    pub fn content_stamp(&self) -> crate::error::Result<String> {
+        if let Some(pg) = self.pg() {
+            return pg.content_stamp();
+        }
+        let conn = self.conn()?;
+        Ok(format!("{:016x}", content_stamp(&conn)?))
+    }
 }
 
 /// The watcher behind [`Ledger::changes`]: a connection of its own on the file and the last

@@ -1,6 +1,7 @@
 //! keywheel-core integration tests, one binary (linking is the slow part on 2 cores).
 //! Each module is one area; see ARCHITECTURE.md "Tests". The helpers below are the ones
 //! several modules use; fake keys come from keywheel-testkit.
+mod changes_stamp;
 mod dispatch_actions;
 #[cfg(unix)]
 mod ledger_kill9;
