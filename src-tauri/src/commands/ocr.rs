@@ -17,17 +17,7 @@ const NAME_HEADER: &str = "x-keywheel-name";
 /// Stages a pasted or picked image (the body is its bytes) and prepares it for the model.
 #[tauri::command]
 pub async fn ocr_stage(state: State<'_, AppState>, request: Request<'_>) -> IpcResult<StagedImage> {
-    let InvokeBody::Raw(bytes) = request.body() else {
-        return Err(IpcError::bad_input("send the image as raw bytes, not JSON"));
-    };
-    let name = request
-        .headers()
-        .get(NAME_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(decode_uri)
-        .unwrap_or_else(|| "pasted image".into());
-    // The length is checked before the bytes are copied; preparing them takes a while.
-    let bytes = within_limit(&name, bytes)?.to_vec();
+    let (name, bytes) = named_body(&request, "the image", "pasted image")?;
     let state = state.inner().clone();
     blocking(move || state.images.stage(&name, bytes)).await
 }
@@ -112,6 +102,27 @@ pub async fn ocr_save(
         Ok(Some(path.display().to_string()))
     })
     .await
+}
+
+/// A pasted or picked file sent as the raw IPC body, with its name URI-encoded in the
+/// [`NAME_HEADER`] (`default` without one). The length is checked before the bytes are copied.
+pub(super) fn named_body(
+    request: &Request<'_>,
+    what: &str,
+    default: &str,
+) -> IpcResult<(String, Vec<u8>)> {
+    let InvokeBody::Raw(bytes) = request.body() else {
+        return Err(IpcError::bad_input(format!(
+            "send {what} as raw bytes, not JSON"
+        )));
+    };
+    let name = request
+        .headers()
+        .get(NAME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| default.to_string(), decode_uri);
+    let bytes = within_limit(&name, bytes)?.to_vec();
+    Ok((name, bytes))
 }
 
 /// `r%C3%A9sum%C3%A9.png` → `résumé.png` (names come URI-encoded so any character fits in a
