@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 pub use explain::explain_unavailable;
 pub use instance::{Grant, Instance, Reserve};
-pub use views::{KeyView, KeychainView, LedgerView, MachineView, StatusView, UsageDay, UsageView};
+pub use views::{KeyView, KeychainView, LedgerView, StatusView, UsageDay, UsageView};
 
 use crate::clock::SharedClock;
 use crate::config::Settings;

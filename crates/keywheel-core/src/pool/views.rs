@@ -77,88 +77,22 @@ pub struct StatusView {
     pub ledger: String,
 }
 
-/// Which ledger this process uses, in the core's words: `keywheel ledger status` prints the
-/// same, and the app's Usage and Settings views show it.
+/// Which ledger this process uses: the embedded SQLite file or a team's PostgreSQL, and on a
+/// team ledger who is live on it per machine in the core's words
+/// ([`crate::ledger::pg::summary::TeamSummary`], as `keywheel status` prints it). The app's
+/// Usage and Settings views show it.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LedgerView {
     /// `sqlite` or `postgresql`.
     pub backend: String,
-    /// A team ledger (PostgreSQL) shared by several machines.
-    pub team: bool,
     /// The file path, or `host:port/db` for a team ledger (never a password).
     pub location: String,
-    /// Live instances per machine (on the embedded ledger, this machine only).
-    pub machines: Vec<MachineView>,
-    /// Live instances on all machines.
-    pub instances: u32,
-    /// One line: `team ledger: db.example:5432/keywheel — 2 machines, 3 instances live`, or
-    /// `local ledger (sqlite): /path — 1 instance live`.
-    pub sentence: String,
+    /// On a team ledger: "team ledger: host:port/db — N machines, M instances live" and one
+    /// line per machine.
+    pub team: Option<crate::ledger::pg::summary::TeamSummary>,
     /// Whether the response cache is shared with the team (only ever on a team ledger).
     pub team_cache: bool,
-}
-
-/// One machine's live instances on the ledger.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct MachineView {
-    /// The machine's name (`KEYWHEEL_MACHINE` or its host name).
-    pub host: String,
-    /// Its live instances.
-    pub instances: u32,
-    /// This process runs on it.
-    pub this_machine: bool,
-    /// `build-server: 3 instances live`, `laptop (this machine): 1 instance live`.
-    pub sentence: String,
-}
-
-fn live(n: u32) -> String {
-    format!("{n} instance{} live", if n == 1 { "" } else { "s" })
-}
-
-impl LedgerView {
-    fn new(
-        location: String,
-        team: bool,
-        machines: Vec<(String, u32)>,
-        here: &str,
-        team_cache: bool,
-    ) -> Self {
-        let instances = machines.iter().map(|m| m.1).sum();
-        let sentence = if team {
-            let n = machines.len();
-            format!(
-                "team ledger: {location} — {n} machine{}, {}",
-                if n == 1 { "" } else { "s" },
-                live(instances)
-            )
-        } else {
-            format!("local ledger (sqlite): {location} — {}", live(instances))
-        };
-        let machines = machines
-            .into_iter()
-            .map(|(host, instances)| {
-                let this_machine = host == here;
-                let mark = if this_machine { " (this machine)" } else { "" };
-                MachineView {
-                    sentence: format!("{host}{mark}: {}", live(instances)),
-                    host,
-                    instances,
-                    this_machine,
-                }
-            })
-            .collect();
-        Self {
-            backend: if team { "postgresql" } else { "sqlite" }.into(),
-            team,
-            location,
-            machines,
-            instances,
-            sentence,
-            team_cache,
-        }
-    }
 }
 
 /// The keychain's state with the core's sentence for it (the front ends show the sentence).
@@ -242,37 +176,19 @@ impl Pool {
         }
     }
 
-    /// Which ledger is in use and who is live on it, per machine ([`LedgerView`]).
+    /// Which ledger is in use and, on a team ledger, who is live on it ([`LedgerView`]).
     pub fn ledger_view(&self) -> Result<LedgerView> {
-        let now = self.now();
-        let ttl = self.instance_ttl();
-        let here = crate::ledger::pg::machine_name();
         let ledger = self.ledger();
-        Ok(match ledger.pg() {
-            Some(pg) => {
-                let machines = pg.machines(now, ttl)?;
-                LedgerView::new(
-                    pg.target().display(),
-                    true,
-                    machines
-                        .into_iter()
-                        .map(|m| (m.host, m.instances))
-                        .collect(),
-                    &here,
-                    pg.team_cache(),
-                )
-            }
-            None => {
-                let live =
-                    u32::try_from(ledger.live_instances(now, ttl)?.len()).unwrap_or(u32::MAX);
-                LedgerView::new(
-                    ledger.path().display().to_string(),
-                    false,
-                    vec![(here.clone(), live)],
-                    &here,
-                    false,
-                )
-            }
+        let team =
+            crate::ledger::pg::summary::TeamSummary::read(ledger, self.now(), self.instance_ttl())?;
+        Ok(LedgerView {
+            backend: ledger.backend_name().into(),
+            location: match ledger.pg() {
+                Some(pg) => pg.target().display(),
+                None => ledger.path().display().to_string(),
+            },
+            team_cache: ledger.pg().is_some_and(|pg| pg.team_cache()),
+            team,
         })
     }
 
@@ -354,45 +270,5 @@ impl Pool {
             resets_at,
             resets_in: human_duration(resets_at - now),
         })
-    }
-}
-
-#[cfg(test)]
-mod ledger_view_tests {
-    use super::LedgerView;
-
-    #[test]
-    fn the_ledger_line_counts_machines_and_instances_and_marks_this_machine() {
-        let team = LedgerView::new(
-            "db.example:5432/keywheel".into(),
-            true,
-            vec![("build".into(), 3), ("laptop".into(), 1)],
-            "laptop",
-            false,
-        );
-        assert_eq!(
-            team.sentence,
-            "team ledger: db.example:5432/keywheel — 2 machines, 4 instances live"
-        );
-        let lines: Vec<_> = team.machines.iter().map(|m| m.sentence.as_str()).collect();
-        assert_eq!(
-            lines,
-            [
-                "build: 3 instances live",
-                "laptop (this machine): 1 instance live"
-            ]
-        );
-        let solo = LedgerView::new(
-            "/d/ledger.sqlite3".into(),
-            false,
-            vec![("h".into(), 1)],
-            "h",
-            false,
-        );
-        assert_eq!(
-            solo.sentence,
-            "local ledger (sqlite): /d/ledger.sqlite3 — 1 instance live"
-        );
-        assert_eq!((solo.backend.as_str(), solo.team), ("sqlite", false));
     }
 }
