@@ -51,8 +51,8 @@ test: setup ui
 	@$(STAGE) "Rust tests (real SQLite files, a private PostgreSQL, real processes, real gnome-keyring, the openai SDKs, mock HTTP on 127.0.0.1)" \
 		env KEYWHEEL_TEST_KEYCHAIN=1 bash scripts/with-postgres.sh bash scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked --no-fail-fast
-	@$(STAGE) "end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring)" \
-		bash scripts/with-keyring.sh $(XVFB) \
+	@$(STAGE) "end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring, a private PostgreSQL)" \
+		bash scripts/with-postgres.sh bash scripts/with-keyring.sh $(XVFB) \
 		$(CARGO) test --locked -p keywheel-app --test e2e -- --ignored --test-threads=1 --show-output
 	@$(STAGE) "fuzzing (60 s in all, coverage-guided, stable toolchain)" bash scripts/fuzz.sh 60
 	@echo "==> screenshots: target/e2e-screenshots/"

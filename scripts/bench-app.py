@@ -9,6 +9,11 @@ spawn time), lets it idle, sums PSS (and RSS, for reference) over the whole proc
 app, WebKitWebProcess, WebKitNetworkProcess and any bwrap / xdg-dbus-proxy helpers), then stops
 the tree. Runs alternate between the two binaries; the table shows medians.
 
+The web process's JavaScript heap: WebKit's JavaScriptCore logs every collection on stderr when
+`JSC_logGC=1` is in its environment (the web process inherits the app's); the heap size the
+last collection before the measurement left (`… => N kb`) is printed as "JS heap". A run
+without a collection in it shows "-".
+
 Targets: the app's PSS at most 1.2x the empty window's, first paint under 1000 ms. A MISS is
 reported, not failed (exit 0); the exit status is non-zero only if something could not be
 measured. Python 3 standard library only.
@@ -20,6 +25,7 @@ import argparse
 import ctypes
 import os
 import queue
+import re
 import shutil
 import signal
 import statistics
@@ -60,6 +66,7 @@ class Run:
 
     first_paint_ms: float
     procs: list[Proc] = field(default_factory=list)
+    js_heap_kb: int | None = None
 
     @property
     def pss_kb(self) -> int:
@@ -180,9 +187,24 @@ def bench_env(tmp: Path) -> dict[str, str]:
             "KEYWHEEL_KEYCHAIN": "off",
             "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
             "KEYWHEEL_BENCH_READY": "1",
+            # JavaScriptCore logs each collection with the heap size it leaves (see the header).
+            "JSC_logGC": "1",
         }
     )
     return env
+
+
+GC_LINE = re.compile(r"=>\s*(\d+)\s*kb", re.IGNORECASE)
+
+
+def js_heap_kb(stderr_path: Path) -> int | None:
+    """The heap size (kB) the last logged JavaScriptCore collection left, if any."""
+    try:
+        text = stderr_path.read_text(errors="replace")
+    except OSError:
+        return None
+    sizes = [int(m.group(1)) for line in text.splitlines() if "GC" in line for m in GC_LINE.finditer(line)]
+    return sizes[-1] if sizes else None
 
 
 def read_lines(stream, lines: queue.Queue) -> None:
@@ -273,7 +295,7 @@ def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
         if child.poll() is not None:
             raise MeasureError(f"exited (status {child.returncode}) while idle")
         pids = tree(child.pid)
-        result = Run(first_paint)
+        result = Run(first_paint, js_heap_kb=js_heap_kb(stderr_path))
         for pid in pids:
             mem = memory(pid)
             if mem is not None:
@@ -286,9 +308,10 @@ def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
                 f"    {p.pid:>7} {p.name:<22} "
                 f"PSS {p.pss_kb / 1024:7.1f} MiB   RSS {p.rss_kb / 1024:7.1f} MiB"
             )
+        heap = "-" if result.js_heap_kb is None else f"{result.js_heap_kb / 1024:.1f} MiB"
         log(
             f"  total {len(result.procs)} processes: "
-            f"PSS {result.pss_kb / 1024:.1f} MiB, RSS {result.rss_kb / 1024:.1f} MiB"
+            f"PSS {result.pss_kb / 1024:.1f} MiB, RSS {result.rss_kb / 1024:.1f} MiB; JS heap {heap}"
         )
         return result
     except MeasureError as e:
@@ -338,6 +361,12 @@ def report(app: list[Run], empty: list[Run], app_name: str, empty_name: str, idl
     print(f"  {'PSS, tree (MiB)':<22} {a_pss:>{w}.1f} {e_pss:>{w}.1f} {ratio:>10.2f}")
     print(f"  {'RSS, tree (MiB)':<22} {a_rss:>{w}.1f} {e_rss:>{w}.1f} {a_rss / e_rss:>10.2f}")
     print(f"  {'processes':<22} {a_n:>{w}g} {e_n:>{w}g}")
+
+    def heap(runs: list[Run]) -> str:
+        sizes = [r.js_heap_kb for r in runs if r.js_heap_kb is not None]
+        return f"{median(sizes) / 1024:.1f}" if sizes else "-"
+
+    print(f"  {'JS heap, web (MiB)':<22} {heap(app):>{w}} {heap(empty):>{w}}")
     print(f"  PSS by process (MiB){'':<1} {'':>{w}} {'':>{w}} {'app-empty':>10}")
     a_by, e_by = by_name(app), by_name(empty)
     for name in sorted(set(a_by) | set(e_by), key=lambda n: -a_by.get(n, 0.0)):

@@ -13,6 +13,7 @@ use keywheel_core::ledger::RequestState;
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::ledger::instances::InstanceInfo;
 use keywheel_core::ledger::jobs::JobStatus;
+use keywheel_core::ledger::pg::summary::{MachineLive, TeamSummary};
 use keywheel_core::ledger::request_log::{DayAggregate, RequestRow, StatusClass};
 use keywheel_core::ledger::reserve::Availability;
 use keywheel_core::ledger::usage::DayUsage;
@@ -22,7 +23,7 @@ use keywheel_core::ocr::{ErrorClass, ImageResult, QuotaPlan};
 use keywheel_core::openrouter::types::{
     FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
 };
-use keywheel_core::pool::{KeyView, KeychainView, StatusView, UsageView};
+use keywheel_core::pool::{KeyView, KeychainView, LedgerView, StatusView, UsageView};
 use keywheel_core::progress::{Note, Notice};
 use keywheel_core::{ErrorCode, KeyId};
 use keywheel_gateway::embedded::{GatewaySession, GatewayStatus, LoggedRequest};
@@ -109,6 +110,11 @@ pub fn typescript() -> String {
         GatewayStatus,
         GatewaySession,
         LoggedRequest,
+        LogRow,
+        TeamSummary,
+        MachineLive,
+        LedgerView,
+        LedgerInfo,
         CaptureRegion,
         CaptureStatus,
         PdfStaged,

@@ -6,8 +6,9 @@ use keywheel_core::chains::ResolvedChain;
 use keywheel_core::dispatch::Kind;
 use keywheel_core::ledger::request_log::StatusClass;
 use keywheel_core::openrouter::types::ModelInfo;
-use keywheel_core::pool::KeyView;
+use keywheel_core::pool::{KeyView, LedgerView};
 use keywheel_core::progress::Note;
+use keywheel_gateway::embedded::LoggedRequest;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -111,6 +112,42 @@ pub struct SettingsPatch {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub vision_pin: Option<String>,
+    /// Share the response cache on a team ledger (saved; applies from the next start).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub team_cache: Option<bool>,
+}
+
+/// One row of the request log as the Usage view shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LogRow {
+    /// The row, with what sent it and its outcome word.
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub logged: LoggedRequest,
+    /// The outcome in the core's words (`RequestRow::outcome_label`: `answered`,
+    /// `rate limited`, `in flight`, …): what the badge shows.
+    pub outcome_label: String,
+}
+
+impl From<LoggedRequest> for LogRow {
+    fn from(logged: LoggedRequest) -> Self {
+        Self {
+            outcome_label: logged.row.outcome_label(),
+            logged,
+        }
+    }
+}
+
+/// `ledger_view`'s answer: which ledger is in use (the core's view: the file, or the team
+/// ledger and who is live on it) and the team cache setting.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LedgerInfo {
+    /// The ledger in use now (switching needs a restart).
+    pub ledger: LedgerView,
+    /// `team_cache` as saved in the config file (what the next start uses); the ledger's own
+    /// `team_cache` is what is in force now.
+    pub team_cache_saved: bool,
 }
 
 /// What streams to the chat view while R1 answers.

@@ -58,6 +58,7 @@ pub fn run() {
             commands::usage::usage,
             commands::usage::request_log,
             commands::usage::alerts,
+            commands::usage::ledger_view,
             commands::settings::settings_get,
             commands::settings::settings_set,
             commands::models::models_chains,

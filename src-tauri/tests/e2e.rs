@@ -1464,3 +1464,166 @@ async fn a_scanned_pdf_is_read_page_by_page_with_its_page_plan_one_request_a_pag
     w.shot("ocr-pdf").await;
     w.end().await;
 }
+
+/// The test PostgreSQL server (`scripts/with-postgres.sh` sets it), or a panic that says how
+/// to get one: the team-ledger test never skips.
+fn test_pg_url() -> String {
+    match std::env::var("KEYWHEEL_TEST_PG_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "KEYWHEEL_TEST_PG_URL is not set, so the team-ledger e2e test has no PostgreSQL \
+             server: run the e2e tests under `bash scripts/with-postgres.sh …` (as `make test` \
+             does; it installs Debian's postgresql when missing and starts a private server), \
+             or point KEYWHEEL_TEST_PG_URL at a server where this role may create databases"
+        ),
+    }
+}
+
+/// Runs SQL on the test server (its maintenance database, or `db`).
+async fn pg_exec(url: &str, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("the test PostgreSQL server cannot be reached: {e}"));
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = task.await;
+}
+
+/// A fresh database on the test server: its name and URL (the URL holds the test role's
+/// password: never print it).
+async fn team_database() -> (String, String) {
+    let base = test_pg_url();
+    let name = format!("kw_e2e_{:016x}", rand::random::<u64>());
+    pg_exec(&base, &format!("CREATE DATABASE {name}")).await;
+    let (root, _) = base.rsplit_once('/').expect("a URL with a database");
+    (name.clone(), format!("{root}/{name}"))
+}
+
+/// The part of a postgres URL people may see: `host:port`.
+fn host_port(url: &str) -> String {
+    let after = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = after.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_string()
+}
+
+/// The password in a postgres URL, if any.
+fn url_password(url: &str) -> Option<String> {
+    let after = url.split_once("://")?.1;
+    let userinfo = after.split(['/', '?']).next()?.rsplit_once('@')?.0;
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p.to_string())
+        .filter(|p| !p.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver, a keyring session and PostgreSQL; run with --include-ignored"]
+async fn on_a_team_ledger_usage_shows_the_machines_live_and_settings_names_the_ledger() {
+    let (db, url) = team_database().await;
+    let location = format!("{}/{db}", host_port(&url));
+    let key = fake_key("7ea1");
+    let mut env = env_keys(&[&key]);
+    env.push(("KEYWHEEL_LEDGER_URL", url.clone()));
+    env.push(("KEYWHEEL_MACHINE", "e2e-laptop".into()));
+    for (theme, gtk) in [("light", "Adwaita"), ("dark", "Adwaita:dark")] {
+        let mut env = env.clone();
+        env.push(("GTK_THEME", gtk.into()));
+        let w = World::start(MockConfig::default(), &env).await;
+        // Another machine on the same team ledger: one live instance, its heartbeat a little
+        // ahead (the server's clock), so it stays live while the test looks.
+        pg_exec(
+            &url,
+            "DELETE FROM instances WHERE id = 'e2e-build';
+             INSERT INTO instances (id, pid, kind, started_ms, heartbeat_ms, host)
+             VALUES ('e2e-build', 4242, 'cli',
+                     (extract(epoch FROM now()) * 1000)::bigint,
+                     (extract(epoch FROM now()) * 1000)::bigint + 10000, 'build-server')",
+        )
+        .await;
+
+        w.click("[data-testid=nav-usage]").await;
+        let line = w
+            .wait_text("[data-testid=usage-team-line]", "both machines", |t| {
+                t.contains("2 machines")
+            })
+            .await;
+        assert_eq!(
+            line,
+            format!("team ledger: {location} — 2 machines, 2 instances live")
+        );
+        let machines = w
+            .js(
+                "return Array.from(document.querySelectorAll('[data-testid=usage-machine]'))\
+                 .map(e => e.textContent);",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            machines,
+            json!([
+                "build-server: 1 instance live",
+                "e2e-laptop: 1 instance live"
+            ])
+        );
+        w.shot(&format!("usage-team-{theme}")).await;
+
+        w.click("[data-testid=nav-keys]").await;
+        let kind = w
+            .wait_text(
+                "[data-testid=settings-ledger-kind]",
+                "the team ledger",
+                |t| t.contains("Team ledger"),
+            )
+            .await;
+        assert!(kind.contains(&location), "{kind}");
+        let restart = w.last_text("[data-testid=settings-ledger-restart]").await;
+        assert!(
+            restart
+                .as_deref()
+                .is_some_and(|t| t.contains("Switching ledgers needs a restart")),
+            "{restart:?}"
+        );
+        let cache = w
+            .js(
+                "return document.querySelector('[data-testid=settings-team-cache]').checked;",
+                vec![],
+            )
+            .await;
+        assert_eq!(cache, json!(false), "team_cache is off by default");
+        let help = w
+            .last_text("[data-testid=settings-team-cache-help]")
+            .await
+            .unwrap_or_default();
+        assert!(help.contains("OCR text and answers"), "{help}");
+        let page = w.page_text().await;
+        if let Some(password) = url_password(&url) {
+            assert!(
+                !page.contains(&password),
+                "the team ledger's password is in the page"
+            );
+        }
+        assert!(
+            !page.contains("postgres://"),
+            "a database URL is in the page"
+        );
+        w.js(
+            "document.querySelector('[data-testid=settings-ledger]').scrollIntoView();",
+            vec![],
+        )
+        .await;
+        w.shot(&format!("settings-ledger-{theme}")).await;
+        w.end().await;
+    }
+    pg_exec(
+        &test_pg_url(),
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    )
+    .await;
+}

@@ -25,6 +25,10 @@ async function start(opts: FakeOptions = {}) {
   const fake = installFakeBackend({ tick: 0, history: false, ...opts });
   const { mount, unmount, flushSync } = await import('svelte');
   const App = (await import('../src/App.svelte')).default;
+  // The views other than Read images load on first use (lib/views.ts); load them now so a
+  // test's first switch to a view does not wait for a module transform on a busy machine.
+  const { loadView } = await import('../src/lib/views');
+  await Promise.all((['chat', 'usage', 'keys'] as const).map((v) => loadView(v)));
   const target = document.createElement('div');
   document.body.append(target);
   const app = mount(App, { target });

@@ -1,5 +1,5 @@
-//! The settings panel: rotation threshold, model chains and pinned models, saved to the
-//! config file.
+//! The settings panel: rotation threshold, model chains and pinned models, the team cache,
+//! saved to the config file.
 
 use keywheel_core::config::SettingsEdit;
 use keywheel_core::dispatch::Kind;
@@ -30,6 +30,8 @@ pub async fn settings_set(
         vision_pin: pin(&state, Kind::Ocr, patch.vision_pin).await?,
         // edited by `capture_set_shortcut` (commands/capture.rs), which checks its syntax
         capture_shortcut: None,
+        // read when the ledger opens: from the next start
+        team_cache: patch.team_cache,
     };
     Ok(state.edit_settings(&edit)?)
 }

@@ -1,12 +1,12 @@
-//! Monitoring: status, per-key usage over days, the request log, alerts. Reads only.
+//! Monitoring: status, per-key usage over days, the request log, alerts, the ledger in use.
+//! Reads only.
 
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::ledger::request_log::LogFilter;
 use keywheel_core::pool::{StatusView, UsageView};
-use keywheel_gateway::embedded::LoggedRequest;
 use tauri::State;
 
-use crate::dto::LogQuery;
+use crate::dto::{LedgerInfo, LogQuery, LogRow};
 use crate::error::IpcResult;
 use crate::state::AppState;
 
@@ -25,10 +25,7 @@ pub async fn usage(state: State<'_, AppState>, days: u32) -> IpcResult<UsageView
 /// The request log, newest first; each row says what sent it when known (`via: gateway` and
 /// the session for the local gateway's requests, see `keywheel_gateway::embedded`).
 #[tauri::command]
-pub async fn request_log(
-    state: State<'_, AppState>,
-    query: LogQuery,
-) -> IpcResult<Vec<LoggedRequest>> {
+pub async fn request_log(state: State<'_, AppState>, query: LogQuery) -> IpcResult<Vec<LogRow>> {
     let filter = LogFilter {
         key_id: query.key_id.filter(|s| !s.is_empty()),
         kind: query.kind,
@@ -38,7 +35,25 @@ pub async fn request_log(
         limit: query.limit.min(1000) as usize,
     };
     let rows = state.pool.ledger().request_log(&filter)?;
-    Ok(state.gateway.label(&state.pool, rows))
+    let labelled = state.gateway.label(&state.pool, rows);
+    Ok(labelled.into_iter().map(LogRow::from).collect())
+}
+
+/// Which ledger is in use (the file, or the team ledger with its live instances per machine)
+/// and the team cache setting as saved.
+#[tauri::command]
+pub async fn ledger_view(state: State<'_, AppState>) -> IpcResult<LedgerInfo> {
+    let ledger = state.pool.ledger_view()?;
+    let saved = state
+        .config_path
+        .as_deref()
+        .filter(|p| p.is_file())
+        .and_then(|p| keywheel_core::Settings::from_file(p).ok())
+        .map_or(state.pool.settings().team_cache, |f| f.team_cache);
+    Ok(LedgerInfo {
+        ledger,
+        team_cache_saved: saved,
+    })
 }
 
 /// Alerts of the last `days` UTC days.

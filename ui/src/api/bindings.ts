@@ -1178,7 +1178,11 @@ chat_pin?: string | null,
 /**
  * Pin this vision model (`""` unpins).
  */
-vision_pin?: string | null, };
+vision_pin?: string | null, 
+/**
+ * Share the response cache on a team ledger (saved; applies from the next start).
+ */
+team_cache?: boolean | null, };
 
 export type ChatEvent = { "type": "reasoning", 
 /**
@@ -1547,6 +1551,177 @@ bytes_sent: number | null,
  * Short error text.
  */
 error: string | null, };
+
+export type LogRow = { 
+/**
+ * The outcome in the core's words (`RequestRow::outcome_label`: `answered`,
+ * `rate limited`, `in flight`, …): what the badge shows.
+ */
+outcome_label: string, 
+/**
+ * [`RequestRow::outcome`]: `cached`, its class (`ok`, `rate_limited`, …) or its state;
+ * the word the request log's badge shows.
+ */
+outcome: string, 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * When it started.
+ */
+at: string, 
+/**
+ * UTC day it counts on.
+ */
+day: string, 
+/**
+ * Instance that sent it.
+ */
+instance_id: string, 
+/**
+ * The face that sent it: `cli`, `app`, `gateway`, `example`, … (the kind its instance
+ * registered with; `None` for rows logged before the ledger recorded it).
+ */
+via: string | null, 
+/**
+ * The gateway session (`X-Keywheel-Session`) it came through, if any.
+ */
+session: string | null, 
+/**
+ * Key id (empty for a cache hit with no key).
+ */
+key_id: string, 
+/**
+ * Account of the key.
+ */
+account: string, 
+/**
+ * Chat or OCR.
+ */
+kind: Kind, 
+/**
+ * Model asked for.
+ */
+model_asked: string | null, 
+/**
+ * Model that answered.
+ */
+model_answered: string | null, 
+/**
+ * Reserved, done, failed or abandoned.
+ */
+state: RequestState, 
+/**
+ * How it ended (absent while reserved or abandoned).
+ */
+status_class: StatusClass | null, 
+/**
+ * HTTP status.
+ */
+http_status: number | null, 
+/**
+ * Attempt number.
+ */
+attempts: number, 
+/**
+ * Reached through a key fallback.
+ */
+fallback: boolean, 
+/**
+ * Its instance rotated at start.
+ */
+rotation: boolean, 
+/**
+ * Served from the cache (no quota).
+ */
+cached: boolean, 
+/**
+ * Prompt tokens.
+ */
+prompt_tokens: number | null, 
+/**
+ * Completion tokens.
+ */
+completion_tokens: number | null, 
+/**
+ * Reasoning tokens.
+ */
+reasoning_tokens: number | null, 
+/**
+ * Cost (USD).
+ */
+cost: number | null, 
+/**
+ * Latency.
+ */
+latency_ms: number | null, 
+/**
+ * Request body size.
+ */
+bytes_sent: number | null, 
+/**
+ * Short error text.
+ */
+error: string | null, };
+
+export type TeamSummary = { 
+/**
+ * `host:port/db` (never a password).
+ */
+ledger: string, 
+/**
+ * Machines with at least one live instance, by name.
+ */
+machines: Array<MachineLive>, 
+/**
+ * [`TeamSummary::sentence`], for faces that only show text.
+ */
+sentence: string, };
+
+export type MachineLive = { 
+/**
+ * The machine's name (`KEYWHEEL_MACHINE` or its host name).
+ */
+host: string, 
+/**
+ * Its live instances (heartbeat within the instance TTL).
+ */
+instances: number, 
+/**
+ * [`MachineLive::line`].
+ */
+line: string, };
+
+export type LedgerView = { 
+/**
+ * `sqlite` or `postgresql`.
+ */
+backend: string, 
+/**
+ * The file path, or `host:port/db` for a team ledger (never a password).
+ */
+location: string, 
+/**
+ * On a team ledger: "team ledger: host:port/db — N machines, M instances live" and one
+ * line per machine.
+ */
+team: TeamSummary | null, 
+/**
+ * Whether the response cache is shared with the team (only ever on a team ledger).
+ */
+team_cache: boolean, };
+
+export type LedgerInfo = { 
+/**
+ * The ledger in use now (switching needs a restart).
+ */
+ledger: LedgerView, 
+/**
+ * `team_cache` as saved in the config file (what the next start uses); the ledger's own
+ * `team_cache` is what is in force now.
+ */
+team_cache_saved: boolean, };
 
 export type CaptureRegion = { 
 /**

@@ -22,8 +22,9 @@ import type {
   IpcError,
   KeyPatch,
   KeyView,
-  LoggedRequest,
+  LedgerInfo,
   LogQuery,
+  LogRow,
   OcrEvent,
   SettingsPatch,
   SettingsView,
@@ -48,7 +49,46 @@ export type FakeOptions = {
   history?: boolean;
   /** The account's credit state the chains resolve for (default: credits bought, R1 first). */
   credits?: Credits;
+  /** A team ledger with these live instances per machine (default: the embedded file). */
+  team?: { location: string; machines: [string, number][] };
 };
+
+/** The core's badge words for a request's outcome (`RequestRow::outcome_label`, pool/words.rs). */
+const OUTCOME_LABELS: Record<string, string> = {
+  ok: 'answered',
+  cached: 'cached',
+  bad_request: 'bad request',
+  key_invalid: 'invalid key',
+  no_credit: 'no credit',
+  in_flight_budget: 'too many paid in flight',
+  request_too_heavy: 'too heavy for the balance',
+  key_spend_limit: 'spend limit reached',
+  moderation: 'refused by moderation',
+  model_unavailable: 'model unavailable',
+  account_daily_exhausted: 'account spent today',
+  rate_limited: 'rate limited',
+  transient: 'temporary failure',
+  cancelled: 'cancelled',
+  reserved: 'in flight',
+  done: 'answered',
+  failed: 'failed',
+  abandoned: 'abandoned',
+};
+
+/** The team line and per-machine lines as the core writes them (`ledger::pg::summary`). */
+function teamSummary(location: string, machines: [string, number][]) {
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const total = machines.reduce((s, m) => s + m[1], 0);
+  return {
+    ledger: location,
+    machines: machines.map(([host, instances]) => ({
+      host,
+      instances,
+      line: `${host}: ${plural(instances, 'instance', 'instances')} live`,
+    })),
+    sentence: `team ledger: ${location} — ${plural(machines.length, 'machine', 'machines')}, ${plural(total, 'instance', 'instances')} live`,
+  };
+}
 
 /** A catalogue model for the picker (`over` sets the flags). */
 export function catalogueModel(id: string, over: Partial<CatalogueModel> = {}): CatalogueModel {
@@ -225,7 +265,8 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     demoKey(2, { today: 50, availability: { state: 'key_spent', until: iso(nextMidnight(Date.now())) } }),
     demoKey(3, { today: 4, account: 'team', label: 'Spare' }),
   ];
-  const log: LoggedRequest[] = [];
+  const log: LogRow[] = [];
+  let teamCacheSaved = false;
   const threads: Thread[] = [];
   const staged: StagedImage[] = [];
   const alertsSeen: AlertRow[] = [];
@@ -262,8 +303,8 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     });
   refresh();
 
-  function record(kind: 'chat' | 'ocr', key: KeyView, over: Partial<LoggedRequest> = {}, at = Date.now()) {
-    const row: LoggedRequest = {
+  function record(kind: 'chat' | 'ocr', key: KeyView, over: Partial<LogRow> = {}, at = Date.now()) {
+    const row: LogRow = {
       via: 'app',
       session: null,
       id: nextId++,
@@ -290,10 +331,12 @@ export function installFakeBackend(opts: FakeOptions = {}) {
       bytes_sent: 48_000,
       error: null,
       outcome: 'ok',
+      outcome_label: 'answered',
       ...over,
     };
-    // What RequestRow::outcome says in the core.
+    // What RequestRow::outcome and outcome_label say in the core.
     row.outcome = row.cached ? 'cached' : (row.status_class ?? row.state);
+    row.outcome_label = OUTCOME_LABELS[row.outcome] ?? row.outcome.replace(/_/g, ' ');
     log.unshift(row);
     return row;
   }
@@ -497,6 +540,17 @@ export function installFakeBackend(opts: FakeOptions = {}) {
         .slice(0, q.limit || 100);
     },
     alerts: () => alertsSeen,
+    ledger_view: (): LedgerInfo => ({
+      ledger: opts.team
+        ? {
+            backend: 'postgresql',
+            location: opts.team.location,
+            team: teamSummary(opts.team.location, opts.team.machines),
+            team_cache: false,
+          }
+        : { backend: 'sqlite', location: settings.ledger_path, team: null, team_cache: false },
+      team_cache_saved: teamCacheSaved,
+    }),
     gateway_status: () => gatewayView(),
     gateway_start: () => ((gateway.running = true), changed(), gatewayView()),
     gateway_stop: () => ((gateway.running = false), changed(), gatewayView()),
@@ -509,6 +563,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     settings_get: () => ({ ...settings }),
     settings_set: (a) => {
       const p = a.patch as SettingsPatch;
+      if (p.team_cache !== undefined && p.team_cache !== null) teamCacheSaved = p.team_cache;
       if (p.rotate_after !== null) settings.rotate_after = p.rotate_after;
       if (p.chat_models !== null) settings.chat_models = p.chat_models;
       if (p.vision_models !== null) settings.vision_models = p.vision_models;
@@ -642,8 +697,12 @@ export function installFakeBackend(opts: FakeOptions = {}) {
     return out;
   }
 
+  /** Every command asked for, in order (tests check what the first view fetches). */
+  const calls: string[] = [];
+
   mockIPC(
     (cmd, payload) => {
+      calls.push(cmd);
       const a = (payload ?? {}) as Args;
       if (cmd === 'ocr_stage') {
         const bytes = payload as unknown as Uint8Array;
@@ -673,6 +732,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
   };
 
   return {
+    calls,
     keys,
     log,
     threads,

@@ -18,8 +18,9 @@ import type {
   KeyCheck,
   KeyPatch,
   KeyView,
-  LoggedRequest,
+  LedgerInfo,
   LogQuery,
+  LogRow,
   ModelChains,
   OcrEvent,
   OcrPlan,
@@ -107,10 +108,19 @@ export const status = (): Promise<StatusView> => call('status');
 
 export const usage = (days: number): Promise<UsageView> => call('usage', { days });
 
-/** Newest first; each row says what sent it when known (`via: 'gateway'` and its session). */
-export const requestLog = (query: LogQuery): Promise<LoggedRequest[]> => call('request_log', { query });
+/**
+ * Newest first; each row says what sent it when known (`via: 'gateway'` and its session) and its
+ * outcome in the core's words (`outcome_label`).
+ */
+export const requestLog = (query: LogQuery): Promise<LogRow[]> => call('request_log', { query });
 
 export const alerts = (days: number): Promise<AlertRow[]> => call('alerts', { days });
+
+/**
+ * Which ledger is in use: the file, or the team ledger with its live instances per machine (the
+ * core's sentences), and `team_cache` as saved. Switching ledgers needs a restart.
+ */
+export const ledgerView = (): Promise<LedgerInfo> => call('ledger_view');
 
 // ------------------------------------------------------------------------------------ settings
 
@@ -126,6 +136,10 @@ export const settingsPin = (kind: 'chat' | 'vision', model: string | null): Prom
     vision_models: null,
     [kind === 'chat' ? 'chat_pin' : 'vision_pin']: model ?? '',
   });
+
+/** Saves `team_cache` (share OCR text and answers with the team ledger's people); from the next start. */
+export const settingsTeamCache = (on: boolean): Promise<SettingsView> =>
+  settingsSet({ rotate_after: null, chat_models: null, vision_models: null, team_cache: on });
 
 // -------------------------------------------------------------------------------------- models
 
