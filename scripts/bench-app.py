@@ -183,7 +183,7 @@ def bench_env(tmp: Path) -> dict[str, str]:
     env.update(
         {
             "KEYWHEEL_DATA_DIR": str(tmp / "data"),
-            "KEYWHEEL_CONFIG": str(tmp / "none.toml"),
+            "KEYWHEEL_CONFIG": str(tmp / "config.toml"),  # empty (run_once writes it)
             "KEYWHEEL_KEYCHAIN": "off",
             "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
             "KEYWHEEL_BENCH_READY": "1",
@@ -256,6 +256,7 @@ def stop_tree(child: subprocess.Popen, pids: list[int]) -> None:
 def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
     tmp = Path(tempfile.mkdtemp(prefix="keywheel-bench-"))
     (tmp / "data").mkdir()
+    (tmp / "config.toml").write_text("")  # a named config file must exist
     stderr_path = tmp / "stderr.log"
     child = None
     pids: list[int] = []

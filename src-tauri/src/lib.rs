@@ -121,6 +121,31 @@ pub fn run() {
     }
 }
 
+/// Makes the window's web view paint on the CPU (WebKit's hardware-acceleration policy
+/// "never"), before its page first draws. Keywheel's views are forms, tables and one chart:
+/// WebKit's own CPU painter draws them at once, while accelerated compositing starts a GL
+/// context in the web process — on machines without a GPU (VMs, remote desktops, Xvfb) that is
+/// Mesa's llvmpipe, about 120 MiB more of memory and a slower first frame (BENCHMARKS.md, "App
+/// first paint and memory"). `KEYWHEEL_WEBVIEW_GPU=1` keeps WebKit's default. The empty-window
+/// baseline of `make bench-app` calls this too, so both are built the same way.
+pub fn paint_on_cpu<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+    if std::env::var_os("KEYWHEEL_WEBVIEW_GPU").is_some_and(|v| v == "1") {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let done = window.with_webview(|webview| {
+            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+            if let Some(settings) = WebViewExt::settings(&webview.inner()) {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+        });
+        if let Err(e) = done {
+            tracing::warn!("the web view keeps its default painting: {e}");
+        }
+    }
+}
+
 /// The main window, from `tauri.conf.json` (where it is `"create": false`), with the
 /// navigation guard and no new windows.
 fn open_window(app: &tauri::AppHandle) -> tauri::Result<()> {
@@ -133,10 +158,11 @@ fn open_window(app: &tauri::AppHandle) -> tauri::Result<()> {
         .cloned()
         .unwrap_or_default();
     let (nav, popup) = (app.clone(), app.clone());
-    WebviewWindowBuilder::from_config(app, &config)?
+    let window = WebviewWindowBuilder::from_config(app, &config)?
         .on_navigation(move |url| navigation::allow(&nav, url))
         .on_new_window(move |url, _| navigation::new_window(&popup, &url))
         .build()?;
+    paint_on_cpu(&window);
     Ok(())
 }
 

@@ -42,7 +42,10 @@ fn main() {
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![app_ready])
         .setup(move |app| {
-            tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?.build()?;
+            let window =
+                tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?.build()?;
+            // Painted as the app's window is (on the CPU), so the comparison is like for like.
+            keywheel_app::paint_on_cpu(&window);
             Ok(())
         })
         .build(context);
