@@ -148,6 +148,9 @@ const REQUESTS: Table = Table {
 
 const TABLES: [&Table; 4] = [&KEYS, &ACCOUNTS, &USAGE, &REQUESTS];
 
+/// Request rows sent before their answers are awaited (tokio-postgres pipelines them).
+const PIPELINE: usize = 256;
+
 /// The usage columns that are added up (all but `key_id`, `day`).
 const SUMS: usize = 2;
 
@@ -659,6 +662,7 @@ pub fn import(pg: &PgLedger, input: impl BufRead) -> Result<Imported> {
             .map(|r| ((r.get(0), r.get(1), r.get(2), r.get(3)), r.get(4)))
             .collect();
         let insert = tx.prepare(&insert_sql(&REQUESTS, "")).await?;
+        let mut new_rows = Vec::new();
         for row in &stream.rows[3] {
             let id = (
                 row[r_inst].text().to_string(),
@@ -675,10 +679,17 @@ pub fn import(pg: &PgLedger, input: impl BufRead) -> Result<Imported> {
             if row[r_state].text() == "reserved" {
                 row[r_state] = Val::Text("abandoned".into());
             }
-            let p = params(&row, &REQUESTS);
-            tx.execute(&insert, &refs(&p)).await?;
-            done.requests += 1;
+            new_rows.push(params(&row, &REQUESTS));
         }
+        // Pipelined: a batch of inserts goes out before their answers come back.
+        for batch in new_rows.chunks(PIPELINE) {
+            let sent = batch.iter().map(|p| {
+                let (insert, values) = (&insert, refs(p));
+                async move { tx.execute(insert, &values).await }
+            });
+            futures_util::future::try_join_all(sent).await?;
+        }
+        done.requests = new_rows.len() as u64;
 
         // Days whose rows that machine pruned come from the day totals, as on its own ledger.
         if let Some(day) = &stream.pruned_before_day {
