@@ -49,11 +49,7 @@ async fn started_it_serves_a_session_labels_its_rows_and_stopped_it_closes_the_p
     assert!(!gw.status(&pool).await.running);
     assert!(gw.token().await.is_none(), "no token while stopped");
     let on = gw
-        .start_at(
-            &pool,
-            GatewaySettings::default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
+        .start_at(&pool, GatewaySettings::default(), any_port())
         .await
         .unwrap();
     assert!(on.running);
@@ -63,11 +59,7 @@ async fn started_it_serves_a_session_labels_its_rows_and_stopped_it_closes_the_p
     assert!(keywheel_gateway::token::is_token_shaped(&token));
     assert_eq!(on.token_masked.unwrap(), mask_token(&token));
     let again = gw
-        .start_at(
-            &pool,
-            GatewaySettings::default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
+        .start_at(&pool, GatewaySettings::default(), any_port())
         .await
         .unwrap();
     assert_eq!(again.addr, on.addr, "a second start changes nothing");
