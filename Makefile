@@ -84,7 +84,8 @@ bench-app: setup ui
 	@bash scripts/bench-app.sh
 
 ## Benchmarks: ledger reservations vs a bare SQLite loop; the request path vs bare reqwest; image preparation;
-## process start; PDF pages rendered per second and a screen region to the clipboard (bench-capture.py).
+## process start; PDF pages rendered per second and a screen region to the clipboard (bench-capture.py);
+## the whole `keywheel ocr photo.jpg` process vs Python + Pillow (bench-ocr-pillow.py).
 bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench ledger
 	@$(CARGO) bench --locked -p keywheel-core --bench request_path
@@ -93,6 +94,7 @@ bench: setup
 	@$(CARGO) build --locked --release -p keywheel-cli -p keywheel-mock
 	@python3 scripts/bench-start.py
 	@python3 scripts/bench-capture.py
+	@python3 scripts/bench-ocr-pillow.py
 
 ## The gateway end to end: the real `keywheel serve` over keywheel-mock, the Python and npm
 ## `openai` SDKs, and the four Python examples (examples/python).

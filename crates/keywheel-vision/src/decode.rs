@@ -58,7 +58,7 @@ pub(crate) fn decode(
         check_pixels(name, format, width, height, opts)?;
     }
     let run = || match format {
-        Format::Jpeg => decode_jpeg(name, bytes, opts, scale_for),
+        Format::Jpeg => decode_jpeg(name, bytes, opts, scale_for, crate::turbo::enabled()),
         _ => decode_with_image(name, bytes, format, opts),
     };
     let first = match catch_unwind(AssertUnwindSafe(run)) {
@@ -136,11 +136,13 @@ fn check_pixels(
     Ok(())
 }
 
+/// `turbo`: try libjpeg-turbo first (see the module documentation).
 fn decode_jpeg(
     name: &str,
     bytes: &[u8],
     opts: &PrepOptions,
     scale_for: &dyn Fn(&Header) -> f64,
+    turbo: bool,
 ) -> Result<Decoded, PrepError> {
     use jpeg_decoder::PixelFormat;
 
@@ -204,7 +206,7 @@ fn decode_jpeg(
         PixelFormat::RGB24 => Some(false),
         _ => None,
     };
-    if let Some(grey) = grey.filter(|_| lossy_8bit && crate::turbo::enabled()) {
+    if let Some(grey) = grey.filter(|_| lossy_8bit && turbo) {
         let want = if scale < 1.0 {
             (u32::from(want(width)), u32::from(want(height)))
         } else {
@@ -429,6 +431,90 @@ fn damaged(name: &str, format: Format, reason: &str) -> PrepError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A photo-like `w`×`h` JPEG (gradients plus noise) at quality 90.
+    fn photo_jpeg(w: u16, h: u16, sampling: jpeg_encoder::SamplingFactor) -> Vec<u8> {
+        let mut state = 99u32;
+        let rgb: Vec<u8> = (0..u32::from(h))
+            .flat_map(|y| (0..u32::from(w)).map(move |x| (x, y)))
+            .flat_map(|(x, y)| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let n = (state >> 16) % 13;
+                [
+                    (x / 3 + n) as u8,
+                    (y / 2 + n) as u8,
+                    (200 - x / 4 + n) as u8,
+                ]
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        enc.set_sampling_factor(sampling);
+        enc.encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    fn both(bytes: &[u8], scale: f64) -> (DynamicImage, DynamicImage) {
+        let opts = PrepOptions::default();
+        let run = |turbo| {
+            decode_jpeg("t.jpg", bytes, &opts, &|_| scale, turbo)
+                .unwrap()
+                .image
+        };
+        (run(true), run(false))
+    }
+
+    #[test]
+    fn libjpeg_turbo_gives_the_pixels_jpeg_decoder_gives() {
+        use jpeg_encoder::SamplingFactor as S;
+        for sampling in [S::R_4_2_0, S::R_4_4_4] {
+            // Scale 1/2 is one both decoders make, so the sizes match.
+            for scale in [1.0, 0.5] {
+                let (c, rust) = both(&photo_jpeg(320, 240, sampling), scale);
+                assert_eq!((c.width(), c.height()), (rust.width(), rust.height()));
+                let (c, rust) = (c.to_rgb8(), rust.to_rgb8());
+                let diffs: Vec<u8> = c
+                    .as_raw()
+                    .iter()
+                    .zip(rust.as_raw())
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .collect();
+                let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+                assert!(
+                    mean < 1.5,
+                    "{sampling:?} at {scale}: mean difference {mean}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn libjpeg_turbo_decodes_at_the_smallest_eighth_that_covers_the_output() {
+        let jpeg = photo_jpeg(320, 240, jpeg_encoder::SamplingFactor::R_4_2_0);
+        // 0.28 of 320 is 90 px: 3/8 (120 px), where jpeg-decoder can only do 1/2 (160 px).
+        let (c, rust) = both(&jpeg, 0.28);
+        assert_eq!((c.width(), c.height()), (120, 90));
+        assert_eq!((rust.width(), rust.height()), (160, 120));
+    }
+
+    #[test]
+    fn grey_stays_grey_and_damage_goes_to_jpeg_decoder() {
+        let grey: Vec<u8> = (0..64u32 * 48).map(|i| (i % 251) as u8).collect();
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90)
+            .encode(&grey, 64, 48, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        assert!(matches!(both(&jpeg, 1.0).0, DynamicImage::ImageLuma8(_)));
+        // Cut inside the entropy-coded data: libjpeg-turbo only warns (and would fill the
+        // rest with grey), so the file goes to jpeg-decoder, which calls it truncated.
+        let photo = photo_jpeg(320, 240, jpeg_encoder::SamplingFactor::R_4_2_0);
+        let cut = &photo[..photo.len() * 2 / 3];
+        assert!(crate::turbo::decode(cut, (320, 240), (320, 240), false).is_none());
+        let opts = PrepOptions::default();
+        let err = decode_jpeg("cut.jpg", cut, &opts, &|_| 1.0, true).err();
+        assert!(matches!(err, Some(PrepError::Truncated { .. })), "{err:?}");
+    }
 
     #[test]
     fn cmyk_white_and_black() {
