@@ -89,6 +89,7 @@ bench-app: setup ui
 bench: setup
 	@$(CARGO) bench --locked -p keywheel-core --bench ledger
 	@$(CARGO) bench --locked -p keywheel-core --bench request_path
+	@bash scripts/with-postgres.sh $(CARGO) bench --locked -p keywheel-core --bench ledger_pg
 	@$(CARGO) bench --locked -p keywheel-vision --bench prep
 	@$(CARGO) bench --locked -p keywheel-gateway --bench gateway
 	@$(CARGO) build --locked --release -p keywheel-cli -p keywheel-mock
