@@ -121,15 +121,15 @@ pub fn run() {
     }
 }
 
-/// Makes the window's web view paint on the CPU (WebKit's hardware-acceleration policy
-/// "never"), before its page first draws. Keywheel's views are forms, tables and one chart:
-/// WebKit's own CPU painter draws them at once, while accelerated compositing starts a GL
-/// context in the web process — on machines without a GPU (VMs, remote desktops, Xvfb) that is
-/// Mesa's llvmpipe, about 120 MiB more of memory and a slower first frame (BENCHMARKS.md, "App
-/// first paint and memory"). `KEYWHEEL_WEBVIEW_GPU=1` keeps WebKit's default. The empty-window
-/// baseline of `make bench-app` calls this too, so both are built the same way.
+/// With `KEYWHEEL_WEBVIEW_CPU=1`, makes the window's web view paint on the CPU (WebKit's
+/// hardware-acceleration policy "never") before its page first draws. Accelerated compositing
+/// starts a GL context in the web process — on machines without a GPU (VMs, remote desktops,
+/// Xvfb) Mesa's llvmpipe, about 120 MiB more in an idle window (BENCHMARKS.md, "App first
+/// paint and memory"). Off by default: in WebKitGTK 2.50 a page painted on the CPU never
+/// finished staging an attached image or PDF (the e2e tests hang), which is not understood yet.
+/// The empty-window baseline of `make bench-app` calls this too, so both are built the same way.
 pub fn paint_on_cpu<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
-    if std::env::var_os("KEYWHEEL_WEBVIEW_GPU").is_some_and(|v| v == "1") {
+    if std::env::var_os("KEYWHEEL_WEBVIEW_CPU").is_none_or(|v| v != "1") {
         return;
     }
     #[cfg(target_os = "linux")]
