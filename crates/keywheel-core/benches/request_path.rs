@@ -35,6 +35,9 @@
 //! `KW_BENCH_PROFILE=full|bare` runs only that path at c=32 on a B-style ledger, for
 //! `perf record` or `strace -f -c -e trace=clock_nanosleep,fsync` (`KW_BENCH_WORKERS=N` sets the
 //! client runtime's workers); run the binary under `target/release/deps/request_path-*` directly.
+//! `KW_BENCH_CALLGRIND=full|bare|client` with `KW_BENCH_N` and `KW_BENCH_MOCK_URL` runs one path
+//! serially against an outside mock, for instruction counts under callgrind (see
+//! [`callgrind_run`] and BENCHMARKS.md).
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -526,7 +529,58 @@ fn window_query_ms(
     Ok((t.elapsed().as_secs_f64() * 1e3 / reps as f64, plan, rows))
 }
 
+/// `KW_BENCH_CALLGRIND=full|bare|client`: `KW_BENCH_N` requests of that path one after the
+/// other (c=1, after 50 warm-up requests) against an outside keywheel-mock at
+/// `KW_BENCH_MOCK_URL`, on a B-style ledger, and nothing else — for
+/// `valgrind --tool=callgrind`, whose instruction counts then hold only the client's side. Two
+/// runs with different `KW_BENCH_N` give the instructions per request as
+/// (I(n₂) − I(n₁)) / (n₂ − n₁), set-up and warm-up cancelling out.
+fn callgrind_run(which: &str) -> AnyResult<()> {
+    let path = match which {
+        "bare" => Path::Bare,
+        "client" => Path::Client,
+        _ => Path::Full,
+    };
+    let n: usize = std::env::var("KW_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let url = std::env::var("KW_BENCH_MOCK_URL")
+        .map_err(|_| "KW_BENCH_MOCK_URL (an outside keywheel-mock's /api/v1 URL) is needed")?;
+    #[allow(clippy::disallowed_methods)] // the benchmark's own ledger day, from the wall clock
+    let base = Utc::now()
+        .date_naive()
+        .and_hms_opt(1, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now);
+    let v = variant(
+        &url,
+        Arc::new(SpreadClock {
+            ms: AtomicI64::new(base.timestamp_millis()),
+            step_ms: 1000,
+        }),
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        for _ in 0..50 {
+            v.ctx.one(path).await?;
+        }
+        for _ in 0..n {
+            v.ctx.one(path).await?;
+        }
+        AnyResult::Ok(())
+    })?;
+    println!("callgrind run: {path:?} path, {n} requests after 50 warm-up");
+    Ok(())
+}
+
 fn main() -> AnyResult<()> {
+    if let Ok(which) = std::env::var("KW_BENCH_CALLGRIND") {
+        return callgrind_run(&which);
+    }
     let total = Instant::now();
     let mock = keywheel_mock::start_blocking(MockConfig::default().with_limits(HUGE, HUGE))?;
     let rt = tokio::runtime::Builder::new_multi_thread()

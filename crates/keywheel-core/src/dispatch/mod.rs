@@ -230,6 +230,54 @@ pub struct Dispatcher {
     /// When fetching the catalogue last failed: not tried again for a minute, so an
     /// unreachable `/models` does not slow every job.
     catalogue_failed: Mutex<Option<Instant>>,
+    /// Where this dispatcher's ledger writes run (started by the first one in a runtime).
+    ledger_thread: std::sync::OnceLock<LedgerThread>,
+}
+
+/// A ledger task: runs on the ledger thread, sends its result back itself.
+type LedgerTask = Box<dyn FnOnce() + Send>;
+
+/// One thread that runs a dispatcher's ledger writes one after the other. Under load the
+/// tasks queue and the thread takes the next without sleeping, where tokio's blocking pool
+/// would wake one thread per task and let them all queue on the ledger's write lock; a job
+/// awaits its task's answer without holding a worker. The thread ends with its dispatcher.
+struct LedgerThread(std::sync::mpsc::Sender<LedgerTask>);
+
+impl LedgerThread {
+    fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<LedgerTask>();
+        let spawned = std::thread::Builder::new()
+            .name("keywheel-ledger".into())
+            .spawn(move || {
+                while let Ok(task) = rx.recv() {
+                    task();
+                }
+            });
+        if let Err(e) = spawned {
+            // No thread: every task is refused below with a sentence (the receiver is gone).
+            tracing::error!(error = %e, "could not start the ledger thread");
+        }
+        LedgerThread(tx)
+    }
+
+    /// Runs `f` on the thread and awaits its result; a panic in `f` resumes here.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task: LedgerTask = Box::new(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(out);
+        });
+        let gone = || Error::Storage("the ledger thread is not running".into());
+        self.0.send(task).map_err(|_| gone())?;
+        match rx.await {
+            Ok(Ok(out)) => out,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(gone()),
+        }
+    }
 }
 
 /// One job's running state.
@@ -277,6 +325,7 @@ impl Dispatcher {
             start_notes: Mutex::new(Vec::new()),
             catalogue: Mutex::new(None),
             catalogue_failed: Mutex::new(None),
+            ledger_thread: std::sync::OnceLock::new(),
         })
     }
 
@@ -297,24 +346,22 @@ impl Dispatcher {
     }
 
     /// Runs ledger writes (SQLite: blocking, and a write may wait for another process's lock)
-    /// on tokio's blocking pool, so they never hold up an async worker and the tasks of one
-    /// process queue on the ledger's own write lock instead; inline outside a runtime, and on
-    /// a thread of the caller's own ([`off_workers`]). Reads (catalogue, skipped models,
-    /// credits) stay inline: in WAL mode they never wait for a writer, and each hop to the
-    /// pool costs a thread wake-up both ways.
+    /// on this dispatcher's ledger thread ([`LedgerThread`]), so they never hold up an async
+    /// worker; inline outside a runtime, and on a thread of the caller's own
+    /// ([`off_workers`]). Reads (catalogue, skipped models, credits) stay inline: in WAL mode
+    /// they never wait for a writer, and each hop costs a thread wake-up both ways.
     pub(super) async fn ledger<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Instance) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let instance = self.instance.clone();
         if tokio::runtime::Handle::try_current().is_err() || OFF_WORKERS.with(Cell::get) {
-            return f(&instance);
+            return f(&self.instance);
         }
-        match tokio::task::spawn_blocking(move || f(&instance)).await {
-            Ok(out) => out,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::Storage(format!("a ledger task was cancelled: {e}"))),
-        }
+        let instance = self.instance.clone();
+        self.ledger_thread
+            .get_or_init(LedgerThread::start)
+            .run(move || f(&instance))
+            .await
     }
 
     /// Runs a job to its end: an answer, or an error with a sentence and a code.
@@ -332,7 +379,7 @@ impl Dispatcher {
     /// after it (on success and failure alike).
     pub async fn run_timed(
         &self,
-        job: Job,
+        mut job: Job,
         mut on: impl FnMut(Progress<'_>),
         cancel: &CancelToken,
         timings: Arc<Timings>,
@@ -373,74 +420,110 @@ impl Dispatcher {
             let Some(grant) = self.reserve(job.kind, &model, run, &mut on, cancel).await? else {
                 continue;
             };
-            let req = request_for(&job.request, &chain.models);
             let sent = Instant::now();
-            let upstream = run.timings.clone();
-            let awaiting = upstream.span(false);
-            let result = if job.stream {
-                let on_event = |ev: &StreamEvent| on(Progress::Stream(ev));
-                self.client
-                    .chat_stream(&grant.key, &req, on_event, cancel)
-                    .await
-            } else {
-                self.client.chat(&grant.key, &req).await
-            };
-            drop(awaiting);
-            match result {
+            let f = match self
+                .send(&mut job, &chain.models, &grant, &mut on, cancel, run)
+                .await
+            {
                 Ok(reply) => {
                     return self
                         .succeed(&job, &grant, reply, run, cache_key, started, &mut on)
                         .await;
                 }
-                Err(f) if f.not_sent => self.not_sent(&grant, &f, run, &mut on, cancel).await?,
-                Err(f) => {
-                    let step = self
-                        .failed(&grant, &model, &f, run, &chain, sent, &mut on)
-                        .await?;
-                    match step {
-                        Step::Stop => return Err(final_error(&f, self.instance.pool().now())),
-                        Step::GiveUp => return Err(gave_up(&f, run, self.instance.pool().now())),
-                        Step::Retry(wait) => {
-                            on(Progress::Retry {
-                                attempt: run.sent + 1,
-                                reason: &f,
-                                wait,
-                            });
-                            run.waited += wait;
-                            pause(wait, cancel, run).await?;
-                        }
-                        Step::NextModel(why) => {
-                            self.leave_model(&grant, &model, why, &f, run, &mut on)?;
-                            if why == ModelMove::Gone && !run.refreshed {
-                                run.refreshed = true;
-                                catalogue = self
-                                    .catalogue(true, &run.timings.clone())
-                                    .await
-                                    .or(catalogue);
-                            }
-                            on(Progress::Retry {
-                                attempt: run.sent + 1,
-                                reason: &f,
-                                wait: Duration::ZERO,
-                            });
-                        }
-                        Step::FallBack { penalty, scope } => {
-                            self.penalize(&grant, penalty, &f, &mut on)?;
-                            let failed = grant.key.id();
-                            match self.instance.fall_back(&failed, scope)? {
-                                Some(next) => {
-                                    run.fallbacks += 1;
-                                    on(Progress::Fallback {
-                                        from: &failed,
-                                        to: &next,
-                                        reason: &f,
-                                    });
-                                }
-                                None => return Err(self.nothing_left(&mut on)),
-                            }
-                        }
-                    }
+                Err(f) if f.not_sent => {
+                    self.not_sent(&grant, &f, run, &mut on, cancel).await?;
+                    continue;
                 }
+                Err(f) => f,
+            };
+            let step = self
+                .failed(&grant, &model, &f, run, &chain, sent, &mut on)
+                .await?;
+            let at = (&grant, model.as_str(), &f);
+            self.follow(step, at, run, &mut catalogue, &mut on, cancel)
+                .await?;
+        }
+    }
+
+    /// Sends one counted attempt of `job` on the granted key, with `chain` as `model` +
+    /// `models` (the job's request is updated in place: no copy of its messages); its await on
+    /// OpenRouter counts as upstream time.
+    async fn send(
+        &self,
+        job: &mut Job,
+        chain: &[String],
+        grant: &Grant,
+        on: &mut impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+        run: &Run,
+    ) -> Result<ChatReply, ApiFailure> {
+        let req = &mut job.request;
+        req.model.clone_from(&chain[0]);
+        req.models.clear();
+        req.models.extend_from_slice(&chain[1..]);
+        req.stream = job.stream;
+        let _upstream = run.timings.span(false);
+        if job.stream {
+            let on_event = |ev: &StreamEvent| on(Progress::Stream(ev));
+            self.client
+                .chat_stream(&grant.key, req, on_event, cancel)
+                .await
+        } else {
+            self.client.chat(&grant.key, req).await
+        }
+    }
+
+    /// Carries out the step decided after a counted failure of `model` on the granted key:
+    /// `Err` ends the job; after a model was gone the catalogue is fetched anew (once per job).
+    async fn follow(
+        &self,
+        step: Step,
+        (grant, model, f): (&Grant, &str, &ApiFailure),
+        run: &mut Run,
+        catalogue: &mut Option<Arc<Catalogue>>,
+        on: &mut impl FnMut(Progress<'_>),
+        cancel: &CancelToken,
+    ) -> Result<()> {
+        let now = || self.instance.pool().now();
+        match step {
+            Step::Stop => Err(final_error(f, now())),
+            Step::GiveUp => Err(gave_up(f, run, now())),
+            Step::Retry(wait) => {
+                on(Progress::Retry {
+                    attempt: run.sent + 1,
+                    reason: f,
+                    wait,
+                });
+                run.waited += wait;
+                pause(wait, cancel, run).await
+            }
+            Step::NextModel(why) => {
+                self.leave_model(grant, model, why, f, run, on)?;
+                if why == ModelMove::Gone && !run.refreshed {
+                    run.refreshed = true;
+                    let fresh = self.catalogue(true, &run.timings.clone()).await;
+                    *catalogue = fresh.or(catalogue.take());
+                }
+                on(Progress::Retry {
+                    attempt: run.sent + 1,
+                    reason: f,
+                    wait: Duration::ZERO,
+                });
+                Ok(())
+            }
+            Step::FallBack { penalty, scope } => {
+                self.penalize(grant, penalty, f, on)?;
+                let failed = grant.key.id();
+                let Some(next) = self.instance.fall_back(&failed, scope)? else {
+                    return Err(self.nothing_left(on));
+                };
+                run.fallbacks += 1;
+                on(Progress::Fallback {
+                    from: &failed,
+                    to: &next,
+                    reason: f,
+                });
+                Ok(())
             }
         }
     }
@@ -893,14 +976,6 @@ impl ClientConfig {
 /// The HTTP client settings for these settings (kept for callers of the old name).
 pub fn client_config(s: &Settings) -> ClientConfig {
     ClientConfig::from_settings(s)
-}
-
-/// The request as sent: the job's request with the chain as `model` + `models`.
-fn request_for(request: &ChatRequest, chain: &[String]) -> ChatRequest {
-    let mut req = request.clone();
-    req.model = chain[0].clone();
-    req.models = chain[1..].to_vec();
-    req
 }
 
 /// Sleeps for `wait` unless cancelled first; the time slept counts as paused.

@@ -47,6 +47,15 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// The most bytes one stream may send in all.
 pub const MAX_STREAM: usize = 16 * 1024 * 1024;
 
+/// `base` and `path` joined by one `/`.
+fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
 /// Checks an API base URL: `https://host…`, or `http://` only to a loopback address
 /// (`localhost`, 127.0.0.0/8, `[::1]`: the mock in tests). Anything else is a usage error whose
 /// sentence says what to give instead; `what` names the setting.
@@ -161,6 +170,8 @@ pub struct ChatReply {
 pub struct OpenRouter {
     http: reqwest::Client,
     cfg: ClientConfig,
+    /// `POST /chat/completions`, parsed once (a request then clones it instead of parsing).
+    chat_url: reqwest::Url,
 }
 
 impl OpenRouter {
@@ -193,7 +204,13 @@ impl OpenRouter {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Upstream(format!("the HTTP client could not be set up: {e}")))?;
-        Ok(OpenRouter { http, cfg })
+        let chat_url = reqwest::Url::parse(&join(&cfg.base_url, "chat/completions"))
+            .map_err(|e| Error::Usage(format!("the OpenRouter base URL is not a URL: {e}")))?;
+        Ok(OpenRouter {
+            http,
+            cfg,
+            chat_url,
+        })
     }
 
     /// The configuration in use.
@@ -202,27 +219,37 @@ impl OpenRouter {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/{}",
-            self.cfg.base_url.trim_end_matches('/'),
-            path.trim_start_matches('/')
-        )
+        join(&self.cfg.base_url, path)
     }
 
+    /// The JSON body of a chat request with `stream` set. Written straight from the request
+    /// when it already says `stream` as asked and its pass-through fields name none of its
+    /// own (the dispatcher's requests, the gateway's: one pass, no JSON tree, no copy of the
+    /// messages); otherwise through a JSON tree, where the pass-through fields win and
+    /// `stream` is set last.
     fn chat_body(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ApiFailure> {
-        let mut v = serde_json::to_value(req).map_err(|_| {
+        let unencodable = |_| {
             ApiFailure::new(
                 FailureClass::BadRequest,
                 "the request could not be encoded as JSON",
             )
-        })?;
+        };
+        const OWN: [&str; 8] = [
+            "model",
+            "models",
+            "messages",
+            "stream",
+            "max_tokens",
+            "temperature",
+            "reasoning",
+            "usage",
+        ];
+        if req.stream == stream && !OWN.iter().any(|k| req.extra.contains_key(*k)) {
+            return serde_json::to_vec(req).map_err(unencodable);
+        }
+        let mut v = serde_json::to_value(req).map_err(unencodable)?;
         v["stream"] = Value::Bool(stream);
-        serde_json::to_vec(&v).map_err(|_| {
-            ApiFailure::new(
-                FailureClass::BadRequest,
-                "the request could not be encoded as JSON",
-            )
-        })
+        serde_json::to_vec(&v).map_err(unencodable)
     }
 
     /// `POST /chat/completions` without streaming. A 200 carrying an error, an empty or
@@ -233,7 +260,7 @@ impl OpenRouter {
         let started = Instant::now();
         let resp = self
             .http
-            .post(self.url("chat/completions"))
+            .post(self.chat_url.clone())
             .bearer_auth(key.expose())
             .header(CONTENT_TYPE, "application/json")
             .timeout(self.cfg.request_timeout)
@@ -288,7 +315,7 @@ impl OpenRouter {
             (tokio::time::Instant::now() + self.cfg.first_byte_timeout).min(deadline);
         let send = self
             .http
-            .post(self.url("chat/completions"))
+            .post(self.chat_url.clone())
             .bearer_auth(key.expose())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "text/event-stream")
@@ -573,8 +600,9 @@ async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
     if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(body_too_large());
     }
+    let capacity = resp.content_length().map_or(0, |n| n as usize);
     let mut stream = resp.bytes_stream();
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(capacity);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify_transport(&e))?;
         if buf.len() + chunk.len() > MAX_BODY {
@@ -582,7 +610,9 @@ async fn read_capped(resp: reqwest::Response) -> Result<String, ApiFailure> {
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    // Valid UTF-8 (the usual case) becomes the string without a copy.
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 fn body_too_large() -> ApiFailure {
@@ -602,16 +632,29 @@ fn parse_chat_body(
         let cut = text.get(..MAX_ERROR_BODY.min(text.len())).unwrap_or(text);
         return Err(classify(status, headers, cut));
     }
-    let v = match serde_json::from_str::<Value>(text.trim()) {
-        Ok(v) if v.is_object() => v,
-        _ => return Err(classify(status, headers, text)),
+    // An object read straight into the answer (one pass); anything that does not read so
+    // (not an object, a field twice) goes through a JSON tree as it always did.
+    let trimmed = text.trim();
+    let direct = trimmed
+        .starts_with('{')
+        .then(|| serde_json::from_str::<ChatResponse>(trimmed).ok())
+        .flatten();
+    let r = match direct {
+        Some(r) if r.error.is_some() => return Err(classify(status, headers, text)),
+        Some(r) => r,
+        None => {
+            let v = match serde_json::from_str::<Value>(trimmed) {
+                Ok(v) if v.is_object() => v,
+                _ => return Err(classify(status, headers, text)),
+            };
+            if v.get("error").is_some_and(|e| !e.is_null()) {
+                return Err(classify(status, headers, text));
+            }
+            serde_json::from_value::<ChatResponse>(v).map_err(|_| {
+                ApiFailure::transient("OpenRouter's answer could not be read").with_status(status)
+            })?
+        }
     };
-    if v.get("error").is_some_and(|e| !e.is_null()) {
-        return Err(classify(status, headers, text));
-    }
-    let r: ChatResponse = serde_json::from_value(v).map_err(|_| {
-        ApiFailure::transient("OpenRouter's answer could not be read").with_status(status)
-    })?;
     let Some(choice) = r.choices.into_iter().next() else {
         return Err(
             ApiFailure::transient("OpenRouter answered without any choice").with_status(status),
