@@ -11,6 +11,12 @@
 //! `KW_BENCH_ONLY=reserve` (a case tag: `bare`, `reserve`, `reserve_complete`, optionally with
 //! `:1` or `:8`) runs only the matching cases, e.g. under `perf record`.
 //!
+//! Then (`KW_BENCH_ONLY=reads` for this part alone) the reads that range over request rows by
+//! time, on a realistic ledger (8 keys, 250 requests a key a day, 100 days: 200 000 rows),
+//! side by side: the schema-9 SQL on a copy that still has the time index `requests_started`
+//! ("index"), and the `Ledger` methods on the schema-10 file, which reads time ranges as
+//! ranges of the primary key through `request_hours` ("pk range"). Median of repeated runs.
+//!
 //! Each worker reserves on its own key (1 of 8), its request times 3 s apart, so every key's 60 s
 //! window holds 20 rows — what a real per-minute cap of 20 allows — and the window queries do
 //! honest work. (With a shared key, workers running ahead in simulated time would fill the
@@ -385,6 +391,13 @@ fn main() {
         "ledger bench: {run_for:?} per case, {KEYS} keys, request times {STEP_MS} ms apart per worker"
     );
     let only = std::env::var("KW_BENCH_ONLY").ok();
+    if only.as_deref() == Some("reads") {
+        if let Err(e) = run_reads() {
+            eprintln!("bench reads failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut results = Vec::new();
     for procs in PROCS {
         for case in [Case::Bare, Case::Reserve, Case::ReserveComplete] {
@@ -442,4 +455,300 @@ fn main() {
     println!(
         "(vs bare: throughput ratio; cpu vs: bare's CPU per op / this case's, from the workers' own CPU time)"
     );
+    if only.is_none()
+        && benching
+        && let Err(e) = run_reads()
+    {
+        eprintln!("bench reads failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads by time on a realistic ledger: the time index (schema 9) vs primary-key ranges.
+// ---------------------------------------------------------------------------------------------
+
+const READ_DAYS: i64 = 100;
+const READ_PER_KEY_DAY: i64 = 250;
+
+/// The request-log columns schema 9 read (ledger/request_log.rs).
+const LOG_COLUMNS: &str = "id, started_ms, day, instance_id, key_id, account, kind, model_asked, model_answered, state, \
+     status_class, http_status, attempts, fallback, rotation, cached, prompt_tokens, completion_tokens, \
+     reasoning_tokens, cost, latency_ms, bytes_sent, error, via";
+
+/// "Now" of the read cases: 18:00 UTC on the last day of the history.
+fn reads_now() -> DateTime<Utc> {
+    base() + Duration::days(READ_DAYS - 1) + Duration::hours(18)
+}
+
+/// Fills a ledger with `READ_DAYS` days of history up to `reads_now()`, in time order (ids grow
+/// with time, as when appended by reservations): 5 % cached, 4 % rate-limited, 0.2 % upstream.
+fn fill_history(path: &Path) -> AnyResult<Ledger> {
+    let ledger = Ledger::open(path, CAPS)?;
+    for n in 1..=KEYS {
+        ledger.upsert_key(&api_key(n), KeySource::Env, None, None, base())?;
+    }
+    let keys = key_ids();
+    let mut conn = Connection::open(path)?;
+    db::configure(&conn)?;
+    let tx = conn.transaction()?;
+    {
+        let mut row = tx.prepare(
+            "INSERT INTO requests (instance_id, key_id, account, day, started_ms, finished_ms, state, kind,
+                                   model_asked, status_class, cached, prompt_tokens, completion_tokens,
+                                   cost, latency_ms, via)
+             VALUES ('bench', ?1, ?1, ?2, ?3, ?3 + 900, ?4, 'chat', 'm', ?5, ?6, 100, 200, 0.0, 900, 'cli')",
+        )?;
+        let mut day_row = tx.prepare(
+            "INSERT INTO usage_daily (key_id, day, requests, successes, errors) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let per_day = READ_PER_KEY_DAY * KEYS as i64;
+        let step = 86_400_000 / per_day;
+        let end = reads_now().timestamp_millis();
+        for d in 0..READ_DAYS {
+            let day = base() + Duration::days(d);
+            let day_s = day.format("%Y-%m-%d").to_string();
+            let mut counts = vec![(0i64, 0i64, 0i64); keys.len()];
+            for i in 0..per_day {
+                let at = day.timestamp_millis() + i * step;
+                if at > end {
+                    break;
+                }
+                let k = (i as usize) % keys.len();
+                let (state, class, cached) = match i % 500 {
+                    0..=24 => ("done", "cached", true),
+                    25..=44 => ("failed", "rate_limited", false),
+                    45 => ("failed", "upstream", false),
+                    _ => ("done", "ok", false),
+                };
+                row.execute(rusqlite::params![
+                    keys[k].as_str(),
+                    day_s,
+                    at,
+                    state,
+                    class,
+                    cached
+                ])?;
+                if !cached {
+                    counts[k].0 += 1;
+                    if state == "done" {
+                        counts[k].1 += 1;
+                    } else {
+                        counts[k].2 += 1;
+                    }
+                }
+            }
+            for (k, (n, ok, err)) in counts.into_iter().enumerate() {
+                if n > 0 {
+                    day_row.execute(rusqlite::params![keys[k].as_str(), day_s, n, ok, err])?;
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(ledger)
+}
+
+/// The median of `runs` timings of `f`, in µs.
+fn median_us(runs: usize, mut f: impl FnMut() -> AnyResult<()>) -> AnyResult<f64> {
+    f()?;
+    let mut t: Vec<f64> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f().map(|()| s.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect::<AnyResult<_>>()?;
+    t.sort_by(f64::total_cmp);
+    Ok(t[t.len() / 2])
+}
+
+/// Steps through every row of `sql`, reading each column (what the schema-9 method did with it).
+fn step_all(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> AnyResult<usize> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let cols = stmt.column_count();
+    let mut rows = stmt.query(args)?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        for c in 0..cols {
+            let _ = r.get_ref(c)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn run_reads() -> AnyResult<()> {
+    use keywheel_core::ledger::request_log::{GroupBy, LogFilter, StatusClass};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("reads.sqlite3");
+    let t = Instant::now();
+    let ledger = fill_history(&path)?;
+    let rows: i64 = ledger
+        .conn()?
+        .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))?;
+    // The schema-9 shape: the same rows with the time index back.
+    let old_path = dir.path().join("reads-index.sqlite3");
+    {
+        let c = ledger.conn()?;
+        c.execute("VACUUM INTO ?1", [old_path.to_string_lossy()])?;
+    }
+    let old = Connection::open(&old_path)?;
+    db::configure(&old)?;
+    old.execute_batch("CREATE INDEX requests_started ON requests (started_ms); ANALYZE;")?;
+    ledger.conn()?.execute_batch("ANALYZE")?;
+    println!(
+        "\nreads by time on a realistic ledger: {rows} request rows, {KEYS} keys, {READ_DAYS} days (filled in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
+
+    let now = reads_now();
+    let midnight = (now - Duration::hours(18)).timestamp_millis();
+    let week = midnight - 6 * 86_400_000;
+    let key = key_ids()[3].clone();
+    let runs = 15;
+    let mut table: Vec<(&str, f64, f64)> = Vec::new();
+
+    let i = median_us(runs, || {
+        step_all(
+            &old,
+            "SELECT key_id, account, MIN(started_ms) FROM requests INDEXED BY requests_started
+             WHERE started_ms >= ?1 AND started_ms < ?2 AND cached = 0 GROUP BY key_id",
+            &[&midnight, &(midnight + 86_400_000)],
+        )
+        .map(drop)
+    })?;
+    let p = median_us(runs, || {
+        ledger
+            .first_requests_today(now)
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    table.push(("first_requests_today", i, p));
+
+    let i = median_us(runs, || {
+        step_all(
+            &old,
+            "SELECT key_id, account, day, state, status_class, cached, prompt_tokens, completion_tokens,
+                    reasoning_tokens, cost, latency_ms
+             FROM requests INDEXED BY requests_started WHERE started_ms >= ?1",
+            &[&week],
+        )
+        .map(drop)
+    })?;
+    let p = median_us(runs, || {
+        ledger
+            .aggregates(7, GroupBy::Key, now)
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    table.push(("aggregates, 7 days", i, p));
+
+    let log = |key: Option<&str>, class: Option<&str>, since: Option<i64>| {
+        let mut sql = format!("SELECT {LOG_COLUMNS} FROM requests WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(k) = key {
+            sql.push_str(" AND key_id = ?");
+            args.push(k.to_string().into());
+        }
+        if let Some(c) = class {
+            sql.push_str(" AND status_class = ?");
+            args.push(c.to_string().into());
+        }
+        if let Some(t) = since {
+            sql.push_str(" AND started_ms >= ?");
+            args.push(t.into());
+        }
+        sql.push_str(" ORDER BY started_ms DESC, id DESC LIMIT 100");
+        let mut stmt = old.prepare_cached(&sql)?;
+        let cols = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            for c in 0..cols {
+                let _ = r.get_ref(c)?;
+            }
+        }
+        AnyResult::Ok(())
+    };
+    let filter = |key: Option<&KeyId>, class: Option<&str>, since: Option<i64>| LogFilter {
+        key_id: key.map(|k| k.as_str().to_string()),
+        status_class: class.map(StatusClass::parse),
+        since: since.map(keywheel_core::clock::from_millis),
+        limit: 100,
+        ..LogFilter::default()
+    };
+    for (name, k, class, since) in [
+        ("request_log, newest 100", None, None, None),
+        ("request_log, one key", Some(&key), None, None),
+        ("request_log, key, 7 days", Some(&key), None, Some(week)),
+        ("request_log, rare class", None, Some("upstream"), None),
+    ] {
+        let i = median_us(runs, || log(k.map(KeyId::as_str), class, since))?;
+        let f = filter(k, class, since);
+        let p = median_us(runs, || {
+            ledger.request_log(&f).map(drop).map_err(Into::into)
+        })?;
+        table.push((name, i, p));
+    }
+
+    let i = median_us(runs, || {
+        step_all(
+            &old,
+            "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
+               SELECT state FROM requests
+               WHERE key_id = ?1 AND started_ms >= ?2 AND started_ms < ?4 AND cached = 0
+                 AND state IN ('done', 'failed')
+               ORDER BY started_ms DESC LIMIT ?3)",
+            &[&key.as_str(), &midnight, &10, &(midnight + 86_400_000)],
+        )
+        .map(drop)
+    })?;
+    let p = median_us(runs, || {
+        ledger
+            .recent_failures(&key, 10, now)
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    table.push(("recent_failures (n = 10)", i, p));
+
+    // Pruning, 90 days kept: the first pass deletes the 10 oldest days; the next finds nothing.
+    let old_prune = |cut: i64| -> AnyResult<()> {
+        loop {
+            let n = old.execute(
+                "DELETE FROM requests WHERE id IN
+                   (SELECT id FROM requests WHERE started_ms < ?1 LIMIT ?2)",
+                rusqlite::params![cut, 2000],
+            )?;
+            if n < 2000 {
+                return Ok(());
+            }
+        }
+    };
+    let cut = keywheel_core::ledger::retention::cutoff(now, 90).timestamp_millis();
+    let s = Instant::now();
+    old_prune(cut)?;
+    let i = s.elapsed().as_secs_f64() * 1e6;
+    let s = Instant::now();
+    let pruned = ledger.prune(now, 90)?;
+    let p = s.elapsed().as_secs_f64() * 1e6;
+    table.push(("prune 90 days (10 days go)", i, p));
+    let i = median_us(5, || old_prune(cut))?;
+    let p = median_us(5, || ledger.prune(now, 90).map(drop).map_err(Into::into))?;
+    table.push(("prune again (nothing goes)", i, p));
+    let bad = ledger.inconsistencies()?;
+    if !bad.is_empty() {
+        return Err(format!("inconsistencies after pruning: {bad:?}").into());
+    }
+
+    println!(
+        "{:<30} {:>12} {:>12} {:>7}",
+        "read", "index us", "pk range us", "ratio"
+    );
+    for (name, i, p) in table {
+        println!("{name:<30} {i:>12.0} {p:>12.0} {:>6.2}x", p / i);
+    }
+    println!(
+        "(ratio: pk range time / index time; the pruning pass deleted {} request rows)",
+        pruned.requests
+    );
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! The request log and its aggregates: the one source of truth for `keywheel usage`,
 //! `keywheel log` and the app's Usage view.
 //!
-//! Aggregates read a `started_ms` range (the time index), not a scan by `day`. Days whose rows
-//! were pruned (ledger/retention.rs) come from `usage_daily`, which keeps every day's totals.
+//! Aggregates read a `started_ms` range, not a scan by `day`; the range starts at the id
+//! [`since_id`] gives (a range of the primary key: there is no time index, so a reservation
+//! maintains none). Days whose rows were pruned (ledger/retention.rs) come from `usage_daily`,
+//! which keeps every day's totals.
 
 use std::collections::BTreeMap;
 
@@ -176,6 +178,19 @@ pub fn via_of(kind: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The length of a `request_hours` bucket (migration 10): `hour = started_ms / HOUR_MS`.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// SQL for the lowest request id that can have started at or after the time (ms) bound to
+/// `param`: a scalar subquery over `request_hours` (migration 10). Request ids grow as rows are
+/// appended and each hour keeps the lowest id started in it, so every request started at or
+/// after that time has an id at or above this one, and `id >= {since_id}` turns a time range
+/// into a range of the primary key. NULL (so `id >=` it matches nothing) when no request started
+/// in that hour or later.
+pub(crate) fn since_id(param: &str) -> String {
+    format!("(SELECT MIN(first_id) FROM request_hours WHERE hour >= {param} / {HOUR_MS})")
+}
+
 /// Filters for [`Ledger::request_log`].
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
@@ -281,35 +296,72 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.request_log(f);
         }
-        let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
+        let mut filters = String::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(k) = &f.key_id {
-            sql.push_str(" AND key_id = ?");
-            args.push(k.clone().into());
-        }
-        if let Some(k) = &f.kind {
-            sql.push_str(" AND kind = ?");
-            args.push(k.as_str().to_string().into());
-        }
-        if let Some(c) = &f.status_class {
-            sql.push_str(" AND status_class = ?");
-            args.push(c.as_str().to_string().into());
+        for (sql, v) in [
+            (" AND key_id = ?", f.key_id.clone()),
+            (
+                " AND kind = ?",
+                f.kind.as_ref().map(|k| k.as_str().to_string()),
+            ),
+            (
+                " AND status_class = ?",
+                f.status_class.as_ref().map(|c| c.as_str().to_string()),
+            ),
+        ] {
+            if let Some(v) = v {
+                args.push(v.into());
+                filters.push_str(&sql.replace('?', &format!("?{}", args.len())));
+            }
         }
         if f.only_fallbacks {
-            sql.push_str(" AND (fallback = 1 OR rotation = 1)");
+            filters.push_str(" AND (fallback = 1 OR rotation = 1)");
         }
-        if let Some(t) = f.since {
-            sql.push_str(" AND started_ms >= ?");
-            args.push(t.timestamp_millis().into());
-        }
-        sql.push_str(" ORDER BY started_ms DESC, id DESC LIMIT ?");
-        args.push((if f.limit == 0 { 100 } else { f.limit } as i64).into());
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let limit = if f.limit == 0 { 100 } else { f.limit };
+        // The rows started at or after a time (a range of the primary key), or all of them.
+        let (from, lim) = (args.len() + 1, args.len() + 2);
+        let clause = |bounded: bool| {
+            if bounded {
+                format!(
+                    "id >= {} AND started_ms >= ?{from}{filters} ORDER BY {{}} LIMIT ?{lim}",
+                    since_id(&format!("?{from}"))
+                )
+            } else {
+                format!("1 = 1{filters} ORDER BY {{}} LIMIT ?{from}")
+            }
+        };
+        let since = f.since.map(|t| t.timestamp_millis());
+        self.read(|tx| {
+            let params = |from_ms: Option<i64>| {
+                let mut a = args.clone();
+                a.extend(from_ms.map(rusqlite::types::Value::from));
+                a.push((limit as i64).into());
+                rusqlite::params_from_iter(a)
+            };
+            // The newest `limit` matching rows in the order they were appended (a backward walk
+            // of the primary key): the `limit` newest by time all started at or after the
+            // oldest of them, so the page is read exactly from there, a short range of ids.
+            let probe = format!(
+                "SELECT COUNT(*), MIN(started_ms) FROM (SELECT started_ms FROM requests WHERE {})",
+                clause(since.is_some()).replace("{}", "id DESC")
+            );
+            let (found, oldest): (usize, Option<i64>) = tx
+                .prepare_cached(&probe)?
+                .query_row(params(since), |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let from_ms = match oldest {
+                Some(m) if found >= limit => Some(m),
+                _ => since,
+            };
+            let page = format!(
+                "SELECT {COLUMNS} FROM requests WHERE {}",
+                clause(from_ms.is_some()).replace("{}", "started_ms DESC, id DESC")
+            );
+            let mut stmt = tx.prepare_cached(&page)?;
+            let rows = stmt
+                .query_map(params(from_ms), row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     /// Aggregates of the last `days` UTC days, per key or per account, oldest day first.
@@ -330,11 +382,12 @@ impl Ledger {
             .and_utc()
             .timestamp_millis();
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT key_id, account, day, state, status_class, cached, prompt_tokens, completion_tokens,
-                    reasoning_tokens, cost, latency_ms
-             FROM requests INDEXED BY requests_started WHERE started_ms >= ?1",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT key_id, account, day, state, status_class, cached, prompt_tokens,
+                        completion_tokens, reasoning_tokens, cost, latency_ms
+                 FROM requests WHERE id >= {} AND started_ms >= ?1",
+            since_id("?1")
+        ))?;
         let mut groups: BTreeMap<(String, String), (DayAggregate, Vec<u64>)> = BTreeMap::new();
         let mut rows = stmt.query([since_ms])?;
         while let Some(r) = rows.next()? {
@@ -567,6 +620,83 @@ mod tests {
             .map(|r| (r.instance_id.as_str(), r.via.as_deref()))
             .collect();
         assert_eq!(via, [("ended", None), ("live", Some("app"))]);
+    }
+
+    /// Time ranges are ranges of the primary key from `request_hours`: rows written out of
+    /// time order (a clock that stepped back), across hours and days, and after the newest row
+    /// was released, are all found, newest first.
+    #[test]
+    fn reads_by_time_find_rows_written_out_of_time_order() {
+        use crate::ledger::{Completion, RequestState};
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite3"), CapDefaults::default()).unwrap();
+        let k = ApiKey::parse(&format!("sk-or-v1-{}", "08".repeat(32))).unwrap(); // fake test key
+        l.upsert_key(&k, KeySource::Env, None, None, from_millis(T0))
+            .unwrap();
+        let inst = l.register_instance("cli", 1, from_millis(T0)).unwrap();
+        let hour = 3_600_000;
+        let reserve = |at: i64| match l
+            .reserve(&ReserveRequest {
+                instance_id: &inst,
+                key_id: &k.id(),
+                kind: crate::dispatch::Kind::Chat,
+                model: None,
+                now: from_millis(at),
+            })
+            .unwrap()
+        {
+            ReserveOutcome::Granted(r) => r,
+            other => panic!("granted, not {other:?}"),
+        };
+        // T0 is 08:00 UTC. Written in this order: 08:00, 10:00, 14:00 the next day, then
+        // 09:00 (the clock stepped back), then 15:00 the next day, released.
+        let times = [T0, T0 + 2 * hour, T0 + 30 * hour, T0 + hour];
+        for (i, at) in times.into_iter().enumerate() {
+            let r = reserve(at);
+            let c = if i == 1 {
+                Completion::failed("rate_limited", Some(429), None)
+            } else {
+                Completion::ok()
+            };
+            l.complete(&r, &c, from_millis(at + 10)).unwrap();
+        }
+        l.release(&reserve(T0 + 31 * hour)).unwrap();
+        let started = |rows: Vec<super::RequestRow>| -> Vec<i64> {
+            rows.iter().map(|r| r.at.timestamp_millis()).collect()
+        };
+        assert_eq!(
+            started(l.request_log(&LogFilter::default()).unwrap()),
+            [T0 + 30 * hour, T0 + 2 * hour, T0 + hour, T0]
+        );
+        let newest = |limit, since: Option<i64>| {
+            started(
+                l.request_log(&LogFilter {
+                    limit,
+                    since: since.map(from_millis),
+                    ..LogFilter::default()
+                })
+                .unwrap(),
+            )
+        };
+        assert_eq!(newest(2, None), [T0 + 30 * hour, T0 + 2 * hour]);
+        assert_eq!(
+            newest(0, Some(T0 + hour)),
+            [T0 + 30 * hour, T0 + 2 * hour, T0 + hour]
+        );
+        // Day one, at 11:00: the first request of the day is the 08:00 one, and of the last
+        // three completed, one failed.
+        let day_one = from_millis(T0 + 3 * hour);
+        let firsts = l.first_requests_today(day_one).unwrap();
+        assert_eq!(firsts.len(), 1);
+        assert_eq!(firsts[0].2, from_millis(T0));
+        assert_eq!(l.recent_failures(&k.id(), 3, day_one).unwrap(), (3, 1));
+        assert_eq!(l.recent_failures(&k.id(), 1, day_one).unwrap(), (1, 1));
+        // (Rows from the day's midnight on: day one's three, and the next day's.)
+        let aggs = l.aggregates(1, super::GroupBy::Key, day_one).unwrap();
+        assert_eq!((aggs.len(), aggs[0].requests, aggs[0].successes), (2, 3, 2));
+        let rows = l.request_log(&LogFilter::default()).unwrap();
+        assert!(rows.iter().all(|r| r.state != RequestState::Reserved));
+        assert_eq!(l.inconsistencies().unwrap(), vec![]);
     }
 
     #[test]

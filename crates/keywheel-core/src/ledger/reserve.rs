@@ -481,7 +481,9 @@ impl Ledger {
     ///
     /// The transaction writes the key's day row (the count and its ring of the last minute's
     /// request times) and appends the request row: the window is read from the day rows of
-    /// the account's keys, not from an index over the request log.
+    /// the account's keys, not from an index over the request log. The request row names its
+    /// `via` itself (so the migration-9 trigger has nothing to rewrite) and no index is kept
+    /// on `requests` (migration 10), so the commit writes two pages of the file.
     pub fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome> {
         if let Some(pg) = self.pg() {
             return pg.reserve(self.caps, req);
@@ -504,8 +506,9 @@ impl Ledger {
             .execute(params![req.key_id.as_str(), day, ring_blob(&ring)])?;
             let id: i64 = tx
                 .prepare_cached(
-                    "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                    "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked, via)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT kind FROM instances WHERE id = ?1))
+                     RETURNING id",
                 )?
                 .query_row(
                     params![req.instance_id, req.key_id.as_str(), st.account, day, now_ms, req.kind, req.model],

@@ -89,6 +89,9 @@ impl Ledger {
 
     /// Deletes what is older than `retention_days` (and expired cache entries), in batches.
     pub fn prune(&self, now: DateTime<Utc>, retention_days: u32) -> Result<Pruned> {
+        if let Some(pg) = self.pg() {
+            return pg.prune(now, retention_days);
+        }
         let cut = cutoff(now, retention_days);
         let cut_ms = cut.timestamp_millis();
         let cut_day = day_key(cut);
@@ -103,13 +106,50 @@ impl Ledger {
             )?;
             Ok(())
         })?;
-        let steps: [Step<'_>; 5] = [
-            (
-                "DELETE FROM requests WHERE id IN
-                   (SELECT id FROM requests WHERE started_ms < ?1 LIMIT ?2)",
-                &cut_ms,
-                |p| &mut p.requests,
-            ),
+        // Request rows: first every row below the first id that can have started after the
+        // cut (a range of the primary key), then rows written since with an older time (a
+        // clock that stepped back), which only a scan finds. The batch that finds the last of
+        // them also forgets the pruned hours (`request_hours`): no row is left in them. Every
+        // request row's hour is in `request_hours`, so when no hour before the cut is, no row
+        // is old and neither step runs (the usual case: the scan runs when the cut moves on).
+        let old_hours: bool = self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM request_hours WHERE hour < ?1 / ?2)",
+                params![cut_ms, super::request_log::HOUR_MS],
+                |r| r.get(0),
+            )?)
+        })?;
+        let older = format!(
+            "DELETE FROM requests WHERE id IN
+               (SELECT id FROM requests WHERE id < COALESCE({}, 9223372036854775807)
+                  AND started_ms < ?1 LIMIT ?2)",
+            super::request_log::since_id("?1")
+        );
+        let stragglers = "DELETE FROM requests WHERE id IN
+               (SELECT id FROM requests WHERE started_ms < ?1 LIMIT ?2)";
+        for sql in [older.as_str(), stragglers]
+            .into_iter()
+            .filter(|_| old_hours)
+        {
+            loop {
+                let n = self.write(|tx| {
+                    let n = tx.execute(sql, params![cut_ms, BATCH as i64])?;
+                    if sql == stragglers && n < BATCH {
+                        tx.execute(
+                            "DELETE FROM request_hours WHERE hour < ?1 / ?2",
+                            params![cut_ms, super::request_log::HOUR_MS],
+                        )?;
+                    }
+                    Ok(n)
+                })?;
+                done.batches += 1;
+                done.requests += n;
+                if n < BATCH {
+                    break;
+                }
+            }
+        }
+        let steps: [Step<'_>; 4] = [
             (
                 "DELETE FROM ocr_jobs WHERE id IN
                    (SELECT id FROM ocr_jobs WHERE updated_ms < ?1 AND status != 'running' LIMIT ?2)",

@@ -1,6 +1,7 @@
 //! Read-side queries over the ledger: per-key per-UTC-day usage and consistency checks.
 //!
-//! Queries over request rows read a `started_ms` range (indexed), never a scan by `day`.
+//! Queries over request rows read a `started_ms` range (from the first id that can be in it,
+//! `request_log::since_id`), never a scan by `day`.
 //! Days before the retention cut (ledger/retention.rs) live only in `usage_daily`.
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,6 +9,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::Ledger;
+use super::request_log::since_id;
 use crate::clock::day_key;
 use crate::error::Result;
 use crate::keys::KeyId;
@@ -106,7 +108,7 @@ impl Ledger {
 
 impl Ledger {
     /// When each key made its first request today (for forecasts). Reads today's
-    /// `started_ms` range through the time index.
+    /// `started_ms` range, from the first request id that can be in it.
     pub fn first_requests_today(
         &self,
         now: DateTime<Utc>,
@@ -116,10 +118,11 @@ impl Ledger {
         }
         let (from, to) = day_range_ms(now);
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT key_id, account, MIN(started_ms) FROM requests INDEXED BY requests_started
-             WHERE started_ms >= ?1 AND started_ms < ?2 AND cached = 0 GROUP BY key_id",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT key_id, account, MIN(started_ms) FROM requests
+             WHERE id >= {} AND started_ms >= ?1 AND started_ms < ?2 AND cached = 0 GROUP BY key_id",
+            since_id("?1")
+        ))?;
         let rows = stmt
             .query_map([from, to], |r| {
                 Ok((r.get(0)?, r.get(1)?, crate::clock::from_millis(r.get(2)?)))
@@ -143,24 +146,43 @@ pub(crate) fn day_range_ms(now: DateTime<Utc>) -> (i64, i64) {
 
 impl Ledger {
     /// Of a key's last `n` completed (uncached) requests today: how many there are and how
-    /// many failed. One indexed query; what the error-spike alert reads after every request.
+    /// many failed. What the error-spike alert reads after every request: the last minutes'
+    /// rows first (a range of the primary key), widening to the whole day only when the key
+    /// was quiet.
     pub fn recent_failures(&self, key: &KeyId, n: u32, now: DateTime<Utc>) -> Result<(u32, u32)> {
         if let Some(pg) = self.pg() {
             return pg.recent_failures(key, n, now);
         }
-        let (from, to) = day_range_ms(now);
-        let conn = self.conn()?;
-        let row = conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
-                   SELECT state FROM requests
-                   WHERE key_id = ?1 AND started_ms >= ?2 AND started_ms < ?4 AND cached = 0
-                     AND state IN ('done', 'failed')
-                   ORDER BY started_ms DESC LIMIT ?3)",
-            )?
-            .query_row(params![key.as_str(), from, n, to], |r| {
+        let (day_from, to) = day_range_ms(now);
+        let now_ms = now.timestamp_millis();
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
+               SELECT state FROM requests
+               WHERE id >= {} AND started_ms >= ?2 AND started_ms < ?4 AND key_id = ?1
+                 AND cached = 0 AND state IN ('done', 'failed')
+               ORDER BY started_ms DESC LIMIT ?3)",
+            since_id("?2")
+        );
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            // Each try that finds `n` is exact: the rows before its start rank after them.
+            for span in RECENT_SPANS {
+                let from = (now_ms - span).max(day_from);
+                let (total, failed): (u32, u32) = stmt
+                    .query_row(params![key.as_str(), from, n, to], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                if total >= n || from == day_from {
+                    return Ok((total, failed));
+                }
+            }
+            let row = stmt.query_row(params![key.as_str(), day_from, n, to], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
-        Ok(row)
+            Ok(row)
+        })
     }
 }
+
+/// How far back (ms) [`Ledger::recent_failures`] looks before the whole day.
+const RECENT_SPANS: [i64; 3] = [10 * 60_000, 3_600_000, 6 * 3_600_000];

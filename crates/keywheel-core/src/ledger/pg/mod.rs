@@ -124,7 +124,7 @@ const MIGRATION_LOCK: i64 = 0x6b77_6c65_6467_6572;
 const POOL_SIZE: usize = 4;
 
 /// The schema, in order: the same numbers as the SQLite migrations (ledger/db.rs).
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_cache_models.sql"),
     include_str!("migrations/0003_ocr_jobs.sql"),
@@ -134,6 +134,7 @@ const MIGRATIONS: [&str; 9] = [
     include_str!("migrations/0007_retention.sql"),
     include_str!("migrations/0008_window_ring.sql"),
     include_str!("migrations/0009_request_via.sql"),
+    include_str!("migrations/0010_request_hours.sql"),
 ];
 
 /// The schema version this build knows.
