@@ -17,7 +17,9 @@
 //! Printed per table: p50 / p99 latency (JSON: whole answer; SSE: whole stream), throughput,
 //! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct). Then
 //! the ledger's own cost per request (reserve + complete on the same kind of ledger, alone)
-//! and its share of the added p50.
+//! and its share of the added p50. `KW_BENCH_CALLGRIND=gateway|direct` (with `KW_BENCH_N` and
+//! `KW_BENCH_MOCK_URL`) runs one path serially against an outside mock, for instruction
+//! counts under callgrind (see `callgrind_run`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -188,7 +190,70 @@ fn pool(s: Settings) -> Pool {
     .expect("pool")
 }
 
+/// `KW_BENCH_CALLGRIND=gateway|direct`: `KW_BENCH_N` requests one after the other (c=1,
+/// after 50 warm-up; SSE with `KW_BENCH_SSE=1`) through the in-process gateway or straight to
+/// an outside keywheel-mock at `KW_BENCH_MOCK_URL`, and nothing else — for
+/// `valgrind --tool=callgrind`. The load generator's instructions are in both runs; two runs
+/// with different `KW_BENCH_N` give instructions per request as (I(n₂) − I(n₁)) / (n₂ − n₁).
+fn callgrind_run(which: &str) {
+    let n: usize = std::env::var("KW_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let sse = std::env::var("KW_BENCH_SSE").is_ok_and(|v| v == "1");
+    let mock_url = std::env::var("KW_BENCH_MOCK_URL")
+        .expect("KW_BENCH_MOCK_URL (an outside keywheel-mock's /api/v1 URL)");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pool(settings(dir.path(), mock_url.clone()));
+    let handle = rt
+        .block_on(Gateway::start(
+            p,
+            GatewaySettings::default(),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    #[allow(clippy::disallowed_methods)] // the benchmark is the gateway's client
+    let http = reqwest::Client::builder().build().unwrap();
+    let model = "deepseek/deepseek-r1-0528";
+    let t = if which == "direct" {
+        let body = json!({"model": model, "stream": sse,
+            "messages": [{"role": "user", "content": "How far is the moon?"}],
+            "reasoning": {"exclude": false}, "usage": {"include": true}});
+        Target {
+            url: format!("{mock_url}/chat/completions"),
+            bearer: key(1),
+            body: serde_json::to_vec(&body).unwrap().into(),
+            sse,
+        }
+    } else {
+        let body = json!({"model": model, "stream": sse,
+            "messages": [{"role": "user", "content": "How far is the moon?"}]});
+        Target {
+            url: format!("{}/chat/completions", handle.base_url()),
+            bearer: handle.token().expose().to_string(),
+            body: serde_json::to_vec(&body).unwrap().into(),
+            sse,
+        }
+    };
+    rt.block_on(async {
+        for _ in 0..50 + n {
+            one(&http, &t).await;
+        }
+    });
+    println!("callgrind run: {which}, sse {sse}, {n} requests after 50 warm-up");
+    rt.block_on(handle.shutdown()).ok();
+}
+
 fn main() {
+    if let Ok(which) = std::env::var("KW_BENCH_CALLGRIND") {
+        callgrind_run(&which);
+        return;
+    }
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -423,37 +423,36 @@ async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -
         let d = dispatcher.clone();
         let cancel = cancel.clone();
         let timings = timings.clone();
-        // The job runs on a blocking thread that drives it with `block_on`: the dispatcher's
-        // SQLite work (reserve, complete, and the reads and failure-path writes it does in
-        // place) then never stalls the async workers that serve the other connections, and
-        // runs right here (`off_workers`), with no further hop; its HTTP I/O still uses the
-        // runtime's drivers.
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            keywheel_core::dispatch::off_workers(|| {
-                rt.block_on(async move {
-                    let _inflight = inflight;
-                    let _lease = lease;
-                    let events = tx.clone();
-                    let result = d
-                        .run_timed(
-                            parsed.job,
-                            move |p| match p {
-                                Progress::Stream(ev) if stream => {
-                                    let _ = events.send(Msg::Stream(ev.clone()));
-                                }
-                                Progress::Retry { .. } => {
-                                    let _ = events.send(Msg::Retry);
-                                }
-                                _ => {}
-                            },
-                            &cancel,
-                            timings,
-                        )
-                        .await;
-                    let _ = tx.send(Msg::Done(result));
-                })
-            })
+        // The job is a task on the async workers; the dispatcher sends its ledger writes
+        // (reserve, complete) to its ledger thread, so a write that waits for another
+        // process's lock holds up no worker, and its HTTP I/O stays on the worker that drives
+        // it (no thread hand-off per read, as driving it from a blocking thread had).
+        tokio::spawn(async move {
+            let _inflight = inflight;
+            let _lease = lease;
+            let events = tx.clone();
+            let result = d
+                .run_timed(
+                    parsed.job,
+                    move |p| match p {
+                        Progress::Stream(ev) if stream => {
+                            let _ = events.send(Msg::Stream(ev.clone()));
+                        }
+                        Progress::Retry { .. } => {
+                            let _ = events.send(Msg::Retry);
+                        }
+                        _ => {}
+                    },
+                    &cancel,
+                    timings,
+                )
+                .await;
+            let _ = tx.send(Msg::Done(result));
+            if Arc::strong_count(&d) == 1 {
+                // The session ended while this job ran: its instance deregisters (a ledger
+                // write) off the workers.
+                drop(tokio::task::spawn_blocking(move || drop(d)));
+            }
         });
     }
     if stream {
