@@ -252,7 +252,10 @@ impl BenchDb {
         let name = format!("kw_bench_{}", std::process::id());
         let rt = runtime();
         let c = connect(&rt, &admin)?;
-        rt.block_on(c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}")))?;
+        // Two statements: CREATE DATABASE cannot run inside the implicit transaction of one
+        // multi-statement query.
+        rt.block_on(c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))?;
+        rt.block_on(c.batch_execute(&format!("CREATE DATABASE {name}")))?;
         let (root, _) = admin.rsplit_once('/').ok_or("a URL with a database")?;
         Ok(Self {
             url: format!("{root}/{name}"),
@@ -279,9 +282,10 @@ impl Drop for BenchDb {
     fn drop(&mut self) {
         let rt = runtime();
         if let Ok(c) = connect(&rt, &self.admin) {
-            let _ = rt.block_on(
-                c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)),
-            );
+            let _ = rt.block_on(c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )));
         }
     }
 }
@@ -304,7 +308,13 @@ fn setup(case: Case, db: &BenchDb) -> AnyResult<()> {
         }
         Case::Race => {
             for n in 0..RACE_PROCS as u64 {
-                l.upsert_key(&api_key(100 + n), KeySource::Env, None, Some("race"), base())?;
+                l.upsert_key(
+                    &api_key(100 + n),
+                    KeySource::Env,
+                    None,
+                    Some("race"),
+                    base(),
+                )?;
             }
             l.set_account_caps("race", Some(RACE_CAP), None)?;
         }
@@ -379,7 +389,11 @@ fn run_case(case: Case, procs: usize, db: &BenchDb, run_for: StdDuration) -> Any
                 if let Some(mut e) = c.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut e, &mut err);
                 }
-                return Err(format!("a {} worker exited before the barrier: {status}: {err}", case.tag()).into());
+                return Err(format!(
+                    "a {} worker exited before the barrier: {status}: {err}",
+                    case.tag()
+                )
+                .into());
             }
         }
         if t.elapsed() > StdDuration::from_secs(120) {

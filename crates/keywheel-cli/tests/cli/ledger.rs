@@ -116,7 +116,7 @@ fn ledger_status_names_the_local_file_and_its_schema() {
 
 /// A database of its own on the test server (`KEYWHEEL_TEST_PG_URL`, set by
 /// `scripts/with-postgres.sh`), made with `psql`; its URL.
-fn team_database() -> String {
+pub(crate) fn team_database() -> String {
     let base = std::env::var("KEYWHEEL_TEST_PG_URL").unwrap_or_else(|_| {
         panic!(
             "KEYWHEEL_TEST_PG_URL is not set, so this team-ledger test has no PostgreSQL: run it \

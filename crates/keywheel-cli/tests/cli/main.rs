@@ -8,3 +8,4 @@ mod ledger_move;
 mod ledger_secure;
 mod monitoring;
 mod ocr;
+mod team;

@@ -12,10 +12,10 @@ use keywheel_testkit::world::World;
 use serde_json::Value;
 
 /// A key that exists only in this test.
-const CANARY: &str = "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"; // fake test key (a canary)
+pub(crate) const CANARY: &str = "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"; // fake test key (a canary)
 
 /// A world on these keys whose commands log at debug level (every log line is searched).
-fn world(keys: &[String]) -> World {
+pub(crate) fn world(keys: &[String]) -> World {
     World::with_keys(keys.to_vec(), MockConfig::default()).with("KEYWHEEL_LOG", "debug")
 }
 
@@ -31,7 +31,12 @@ fn leaks(haystack: &[u8]) -> Option<String> {
 
 #[test]
 fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
-    let w = world(&[CANARY.to_string()]);
+    canary_everywhere(&world(&[CANARY.to_string()]));
+}
+
+/// Every CLI path of the canary test in `w` (a world on the canary key), checked for the key;
+/// the outputs, for more checks (team.rs runs it on a team ledger).
+pub(crate) fn canary_everywhere(w: &World) -> Vec<(String, Output)> {
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut run =
         |name: &str, cmd: &mut Command| outputs.push((name.to_string(), cmd.output().unwrap()));
@@ -236,6 +241,7 @@ fn the_canary_key_never_appears_in_outputs_logs_or_the_ledger() {
         logs.contains("sk-or-[REDACTED]"),
         "the key in the panic message was masked"
     );
+    outputs
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod ocr_queue;
 mod openrouter_client;
 mod pg_faults;
 mod pg_machines;
+mod pg_prune;
 mod pg_rules;
 mod pg_security;
 mod pg_support;

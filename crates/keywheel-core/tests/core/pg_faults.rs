@@ -94,7 +94,8 @@ impl Proxy {
                 let swallow = Arc::new(AtomicBool::new(false));
                 // Client → server: watches for the COMMIT.
                 {
-                    let (mut from, mut to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let (mut from, mut to) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
                     let (a, f, swallow) = (a.clone(), f.clone(), swallow.clone());
                     std::thread::spawn(move || {
                         let mut buf = vec![0u8; 64 * 1024];
@@ -104,7 +105,9 @@ impl Proxy {
                                 Ok(n) => n,
                             };
                             let chunk = &buf[..n];
-                            let commits = chunk.windows(COMMIT_MESSAGE.len()).any(|w| w == COMMIT_MESSAGE);
+                            let commits = chunk
+                                .windows(COMMIT_MESSAGE.len())
+                                .any(|w| w == COMMIT_MESSAGE);
                             let mode = if commits {
                                 a.swap(Cut::Never as u8, Ordering::SeqCst)
                             } else {
@@ -188,7 +191,10 @@ impl Proxy {
 /// host:port of a postgres:// URL.
 fn host_port(url: &str) -> String {
     let (_, rest) = url.split_once('@').expect("a URL with a user");
-    rest.split_once('/').expect("a URL with a database").0.to_string()
+    rest.split_once('/')
+        .expect("a URL with a database")
+        .0
+        .to_string()
 }
 
 fn one(l: &Ledger, sql: &str) -> String {
@@ -244,7 +250,13 @@ fn a_reservation_whose_commit_never_reached_the_server_is_retried_and_counted_on
     let r = granted(reserve_on(&l, &inst, &k));
     assert_eq!(proxy.fired(), 1, "the proxy cut the reservation's COMMIT");
     assert_eq!(counts(&db), ("1".into(), "1".into()), "counted once");
-    assert_eq!(one(&l, &format!("SELECT state FROM requests WHERE id = {}", r.id)), "reserved");
+    assert_eq!(
+        one(
+            &l,
+            &format!("SELECT state FROM requests WHERE id = {}", r.id)
+        ),
+        "reserved"
+    );
     // The same for the completion.
     proxy.arm(Cut::BeforeCommit);
     l.complete(&r, &Completion::ok(), t0()).unwrap();
@@ -266,8 +278,11 @@ fn a_reservation_whose_commit_answer_was_lost_is_found_counted_and_granted_once(
         "counted once, not twice"
     );
     assert_eq!(
-        db.query(&format!("SELECT count(*) FROM requests WHERE id = {}", r.id))
-            .concat(),
+        db.query(&format!(
+            "SELECT count(*) FROM requests WHERE id = {}",
+            r.id
+        ))
+        .concat(),
         "1",
         "the grant names the counted row"
     );
@@ -447,7 +462,13 @@ impl Worker {
     fn wait_line(&mut self, prefix: &str) -> String {
         let start = Instant::now();
         loop {
-            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.starts_with(prefix)) {
+            if let Some(l) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.starts_with(prefix))
+            {
                 return l.clone();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -512,8 +533,8 @@ fn assert_exact(db: &TestDb, n: u64) {
 
 /// Registers key 1 on `db` (its own account, no caps in the way).
 fn seed(url: &str) {
-    let l = Ledger::open_postgres(&Target::parse(url).unwrap(), &test_options(), big_caps())
-        .unwrap();
+    let l =
+        Ledger::open_postgres(&Target::parse(url).unwrap(), &test_options(), big_caps()).unwrap();
     l.upsert_key(&api_key(1), KeySource::Env, None, None, t0())
         .unwrap();
 }
@@ -548,7 +569,9 @@ fn terminated_backends_are_replaced_and_the_counts_stay_exact() {
     assert!(terminated > 0, "some backend was terminated");
     let results: Vec<String> = workers.into_iter().map(Worker::finish).collect();
     assert!(
-        results.iter().all(|r| *r == format!("granted={PER_WORKER}")),
+        results
+            .iter()
+            .all(|r| *r == format!("granted={PER_WORKER}")),
         "{results:?}"
     );
     assert_exact(&db, WORKERS as u64 * PER_WORKER);
@@ -569,7 +592,9 @@ fn pg_ctl(data: &Path, args: &[&str]) {
     let bin = std::fs::read_dir("/usr/lib/postgresql")
         .ok()
         .and_then(|d| {
-            let mut v: Vec<PathBuf> = d.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect();
+            let mut v: Vec<PathBuf> = d
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .collect();
             v.sort();
             v.pop()
         })
@@ -644,7 +669,8 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| pg_ctl(&self.data(), &["stop", "-m", "immediate", "-w"]));
+        let _ =
+            std::panic::catch_unwind(|| pg_ctl(&self.data(), &["stop", "-m", "immediate", "-w"]));
     }
 }
 
@@ -664,7 +690,9 @@ fn a_server_restart_mid_run_is_ridden_through_and_the_counts_stay_exact() {
     }
     let results: Vec<String> = workers.into_iter().map(Worker::finish).collect();
     assert!(
-        results.iter().all(|r| *r == format!("granted={PER_WORKER}")),
+        results
+            .iter()
+            .all(|r| *r == format!("granted={PER_WORKER}")),
         "{results:?}"
     );
     let check = ServerDb(url);
@@ -676,13 +704,23 @@ struct ServerDb(String);
 
 impl ServerDb {
     fn assert_exact(&self, n: u64) {
-        let l = Ledger::open_postgres(&Target::parse(&self.0).unwrap(), &test_options(), big_caps())
-            .unwrap();
+        let l = Ledger::open_postgres(
+            &Target::parse(&self.0).unwrap(),
+            &test_options(),
+            big_caps(),
+        )
+        .unwrap();
         let rows = |sql: &str| one(&l, sql);
-        assert_eq!(rows("SELECT count(*) FROM requests WHERE state = 'done'"), n.to_string());
+        assert_eq!(
+            rows("SELECT count(*) FROM requests WHERE state = 'done'"),
+            n.to_string()
+        );
         assert_eq!(rows("SELECT count(*) FROM requests"), n.to_string());
         assert_eq!(rows("SELECT SUM(requests) FROM usage_daily"), n.to_string());
-        assert_eq!(rows("SELECT SUM(successes) FROM usage_daily"), n.to_string());
+        assert_eq!(
+            rows("SELECT SUM(successes) FROM usage_daily"),
+            n.to_string()
+        );
         assert_eq!(l.inconsistencies().unwrap(), vec![]);
     }
 }
@@ -693,7 +731,11 @@ fn a_process_killed_holding_a_reservation_leaves_it_counted_until_its_instance_e
     seed(db.url());
     let mut w = spawn_worker("hold", db.url(), 0, 0);
     let line = w.wait_line("KW_RESERVED ");
-    let id: i64 = line.trim_start_matches("KW_RESERVED id=").trim().parse().unwrap();
+    let id: i64 = line
+        .trim_start_matches("KW_RESERVED id=")
+        .trim()
+        .parse()
+        .unwrap();
     w.child.kill().unwrap();
     let status = w.child.wait().unwrap();
     assert!(!status.success());
@@ -735,7 +777,10 @@ fn a_process_killed_mid_reservation_leaves_exact_counts() {
                 == "0"
         });
         let (rows, counted) = counts(&db);
-        assert_eq!(rows, counted, "round {round}: the day's count equals the rows");
+        assert_eq!(
+            rows, counted,
+            "round {round}: the day's count equals the rows"
+        );
         let done: u64 = db
             .query("SELECT count(*) FROM requests WHERE state = 'done'")
             .concat()

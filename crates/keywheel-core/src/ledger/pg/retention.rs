@@ -1,5 +1,6 @@
-//! Retention on the team ledger (the statements of ledger/retention.rs): at most one machine
-//! an hour prunes, claimed with one conditional `UPDATE`, then old rows go in batches.
+//! Retention on the team ledger (the statements of ledger/retention.rs): at start at most one
+//! machine an hour prunes, claimed with one conditional `UPDATE`; an explicit
+//! [`crate::ledger::Ledger::prune`] always does. Old rows go in batches; day totals stay.
 
 use chrono::{DateTime, Utc};
 
@@ -41,6 +42,29 @@ impl PgLedger {
         if !claimed {
             return Ok(None);
         }
+        self.prune_rows(now_ms, cut_ms, cut_day).map(Some)
+    }
+
+    /// [`crate::ledger::Ledger::prune`] on the team ledger: now, whoever pruned last.
+    pub(crate) fn prune(&self, now: DateTime<Utc>, retention_days: u32) -> Result<Pruned> {
+        let now_ms = self.now_ms(now)?;
+        let cut = cutoff(crate::clock::from_millis(now_ms), retention_days);
+        let (cut_ms, cut_day) = (cut.timestamp_millis(), day_key(cut));
+        pg_tx!(self, idempotent, |tx| {
+            tx.execute(
+                "UPDATE pool_state SET pruned_ms = $1,
+                   pruned_before_day = GREATEST(COALESCE(pruned_before_day, ''), $2)
+                 WHERE singleton = 1",
+                &[&now_ms, &cut_day],
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.prune_rows(now_ms, cut_ms, cut_day)
+    }
+
+    /// Deletes the rows before the cut (and expired cache entries), in batches.
+    fn prune_rows(&self, now_ms: i64, cut_ms: i64, cut_day: String) -> Result<Pruned> {
         let mut done = Pruned::default();
         let steps: [Step; 5] = [
             (
@@ -75,7 +99,8 @@ impl PgLedger {
         let batch = BATCH as i64;
         for (sql, arg, slot) in &steps {
             loop {
-                let n = pg_tx!(self, |tx| {
+                // Idempotent: a batch run twice deletes what is left.
+                let n = pg_tx!(self, idempotent, |tx| {
                     Ok(tx.execute(*sql, &[arg.as_ref(), &batch]).await?)
                 })?;
                 done.batches += 1;
@@ -89,6 +114,6 @@ impl PgLedger {
         if done.total() > 0 {
             tracing::info!(requests = done.requests, before = %cut_day, "pruned old team-ledger rows");
         }
-        Ok(Some(done))
+        Ok(done)
     }
 }
