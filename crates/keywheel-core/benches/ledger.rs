@@ -662,11 +662,14 @@ fn run_reads() -> AnyResult<()> {
         let mut stmt = old.prepare_cached(&sql)?;
         let cols = stmt.column_count();
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        // Each column as an owned value, as building a `RequestRow` does.
+        let mut page = Vec::new();
         while let Some(r) = rows.next()? {
             for c in 0..cols {
-                let _ = r.get_ref(c)?;
+                page.push(r.get::<_, rusqlite::types::Value>(c)?);
             }
         }
+        drop(page);
         AnyResult::Ok(())
     };
     let filter = |key: Option<&KeyId>, class: Option<&str>, since: Option<i64>| LogFilter {
