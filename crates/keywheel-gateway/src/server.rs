@@ -1,5 +1,6 @@
-//! The axum app: routes, the token check, the overhead header, dispatch (each job on a
-//! blocking thread, so ledger work stays off the async workers), and shutdown.
+//! The axum app: routes, the token check, the overhead header, dispatch (each job a task
+//! whose ledger writes go to its dispatcher's ledger thread, off the async workers), and
+//! shutdown.
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
