@@ -12,7 +12,8 @@ use keywheel_testkit::world::World;
 use serde_json::Value;
 
 /// A key that exists only in this test.
-pub(crate) const CANARY: &str = "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"; // fake test key (a canary)
+pub(crate) const CANARY: &str =
+    "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"; // fake test key (a canary)
 
 /// A world on these keys whose commands log at debug level (every log line is searched).
 pub(crate) fn world(keys: &[String]) -> World {

@@ -158,25 +158,27 @@ impl Ledger {
         let sql = format!(
             "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
                SELECT state FROM requests
-               WHERE id >= {} AND started_ms >= ?2 AND started_ms < ?4 AND key_id = ?1
+               WHERE id >= {} AND started_ms >= ?2 AND started_ms < ?3 AND key_id = ?1
                  AND cached = 0 AND state IN ('done', 'failed')
-               ORDER BY started_ms DESC LIMIT ?3)",
+               ORDER BY started_ms DESC LIMIT {n})",
             since_id("?2")
         );
+        // `n` is a literal, not a bound parameter: SQLite expires a cached statement whose LIMIT
+        // parameter is rebound, so `LIMIT ?` re-prepared this read after every request.
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(&sql)?;
             // Each try that finds `n` is exact: the rows before its start rank after them.
             for span in RECENT_SPANS {
                 let from = (now_ms - span).max(day_from);
                 let (total, failed): (u32, u32) = stmt
-                    .query_row(params![key.as_str(), from, n, to], |r| {
+                    .query_row(params![key.as_str(), from, to], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
                 if total >= n || from == day_from {
                     return Ok((total, failed));
                 }
             }
-            let row = stmt.query_row(params![key.as_str(), day_from, n, to], |r| {
+            let row = stmt.query_row(params![key.as_str(), day_from, to], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
             Ok(row)

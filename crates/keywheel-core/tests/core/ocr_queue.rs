@@ -82,7 +82,10 @@ async fn a_batch_maps_every_event_and_result_to_its_staged_id() {
             (a.id, "scan.png", JobStatus::Done)
         ],
         "one result per id, in the order asked: {:?}",
-        results.iter().map(|r| r.result.error.clone()).collect::<Vec<_>>()
+        results
+            .iter()
+            .map(|r| r.result.error.clone())
+            .collect::<Vec<_>>()
     );
     assert_eq!(mock.stats().total_requests, 2);
     let events = events.into_inner().unwrap();

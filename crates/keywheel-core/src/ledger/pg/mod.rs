@@ -361,7 +361,11 @@ impl PgLedger {
     /// Whether a lost connection may be tried again: this handle connected before, and the
     /// connection has been gone for less than the connect timeout.
     pub(crate) fn may_reconnect(&self, retry: &mut Retry) -> bool {
-        if !self.inner.connected.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .inner
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return false;
         }
         let since = *retry.lost_since.get_or_insert_with(std::time::Instant::now);
