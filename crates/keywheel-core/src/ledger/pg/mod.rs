@@ -445,7 +445,28 @@ impl PgLedger {
     /// starting at once migrate exactly once: the others wait on the lock, then find nothing
     /// to do. Each migration commits with its version row (`keywheel_schema`, which also says
     /// which machine and process applied it).
+    ///
+    /// A connection lost meanwhile (the server restarted, the backend was terminated while it
+    /// waited for the lock) is tried again for up to the connect timeout: each migration commits
+    /// with its version row, so a second try starts after the last one that committed.
     pub fn migrate(&self) -> Result<Migrated> {
+        let mut retry = Retry::default();
+        loop {
+            match self.migrate_once() {
+                Err(e @ Error::LedgerUnreachable(_)) => {
+                    if !self.may_reconnect(&mut retry) {
+                        return Err(e);
+                    }
+                    tracing::debug!("the team ledger's connection was lost while migrating; again");
+                    retry.tries += 1;
+                    self.block(retry.pause());
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn migrate_once(&self) -> Result<Migrated> {
         let pool = &self.inner.pool;
         let host = self.inner.opts.host.clone();
         let pid = i64::from(std::process::id());
@@ -486,6 +507,10 @@ impl PgLedger {
                     let version = i as i64 + 1;
                     let tx = client.transaction().await.map_err(|e| self.error(e))?;
                     tx.batch_execute(sql).await.map_err(|e| {
+                        if is_connection_error(&e) {
+                            // Lost, not refused: `migrate` tries again.
+                            return self.error(e);
+                        }
                         Error::Storage(format!(
                             "the team ledger {} could not be upgraded to schema {version}: {e}",
                             self.inner.target.display()
