@@ -37,6 +37,7 @@ pub fn run(pool: &Pool, args: &AskArgs, json: bool) -> Result<()> {
     };
 
     let instance = Arc::new(pool.start_instance("cli")?);
+    super::tell_adoption(&instance);
     let dispatcher = Dispatcher::new(instance)?;
     let mut printer = Printer {
         show_text: !json,

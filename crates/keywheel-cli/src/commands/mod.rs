@@ -63,3 +63,11 @@ pub(crate) fn client(pool: &Pool) -> Result<keywheel_core::openrouter::OpenRoute
     keywheel_core::openrouter::OpenRouter::new(cfg)
         .map_err(|e| keywheel_core::Error::Upstream(e.to_string()))
 }
+
+/// Tells the person on stderr what the instance's start decided, when there is something to
+/// say (a team-ledger machine without the pool's current key).
+pub(crate) fn tell_adoption(instance: &keywheel_core::pool::Instance) {
+    if let Some(s) = instance.adoption().sentence() {
+        eprintln!("keywheel: {s}");
+    }
+}

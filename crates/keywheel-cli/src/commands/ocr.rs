@@ -101,7 +101,9 @@ pub fn run(pool: &Pool, args: &OcrArgs, json: bool) -> Result<()> {
         local_fallback: args.local_fallback,
         use_cache: pool.settings().cache_ocr,
     };
-    let dispatcher = Dispatcher::new(Arc::new(pool.start_instance("cli")?))?;
+    let instance = Arc::new(pool.start_instance("cli")?);
+    super::tell_adoption(&instance);
+    let dispatcher = Dispatcher::new(instance)?;
     let batch = Batch::plan(pool, inputs, opts)?;
     if images.is_empty() && pdfs.len() == 1 {
         eprintln!(

@@ -38,18 +38,22 @@ fn on_machine(w: &World, name: &str, keys: &[&String], args: &[&str]) -> Command
 
 /// One `ask --json` on machine `name`; the key it used and whether the pool rotated.
 fn ask(w: &World, name: &str, keys: &[&String]) -> (String, bool) {
+    let (key, rotated, _) = ask_told(w, name, keys);
+    (key, rotated)
+}
+
+/// [`ask`], with what it told the person on stderr.
+fn ask_told(w: &World, name: &str, keys: &[&String]) -> (String, bool, String) {
     let out = on_machine(w, name, keys, &["ask", "--json", "hello"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{name}: {stderr}");
     let v = json(&out);
     (
         v["key_id"].as_str().expect("the key used").to_string(),
         v["rotated"].as_bool().expect("whether it rotated"),
+        stderr,
     )
 }
 
@@ -134,8 +138,15 @@ fn the_rotation_rule_holds_across_machines_including_one_without_the_current_key
         .unwrap()
         .clone();
     for n in 1..=2 {
-        let (k, rotated) = ask(&w, "machine-c", &c_keys);
+        let (k, rotated, told) = ask_told(&w, "machine-c", &c_keys);
         assert_eq!(k, third, "C's least-used key of its own (ask {n})");
+        assert!(
+            told.contains(&format!(
+                "this machine does not hold the pool's current key {second}; using its own \
+                 least-used key {third}"
+            )),
+            "C tells the person why it uses a key of its own (ask {n}): {told}"
+        );
         assert!(!rotated, "C does not move the team's key (ask {n})");
         assert_eq!(current_key(&w, "machine-a", &all), second);
     }

@@ -25,6 +25,27 @@ pub struct Adoption {
     pub rotated: bool,
     /// The previous current key.
     pub previous: Option<KeyId>,
+    /// On a team ledger: the pool's current key, which this machine does not hold, so it
+    /// applied the rule among its own keys (see [`Adoption::sentence`]).
+    pub not_held: Option<KeyId>,
+}
+
+impl Adoption {
+    /// What the person is told at start, if anything: that this machine lacks the team's
+    /// current key and uses its own least-used key instead.
+    pub fn sentence(&self) -> Option<String> {
+        let current = self.not_held.as_ref()?;
+        Some(match &self.key {
+            Some(k) => format!(
+                "this machine does not hold the pool's current key {current}; using its own \
+                 least-used key {k}"
+            ),
+            None => format!(
+                "this machine does not hold the pool's current key {current}, and none of its \
+                 own keys can serve now"
+            ),
+        })
+    }
 }
 
 /// How far a failure reaches.
@@ -161,6 +182,7 @@ impl Ledger {
                 key,
                 rotated,
                 previous,
+                not_held: None,
             })
         })
     }

@@ -513,6 +513,7 @@ impl PgLedger {
             let (key, mut rotated) = rotation::adoption(&states, previous.as_ref(), rotate_after);
             let held = previous.as_ref().is_none_or(|p| candidates.contains(p));
             let mut move_pool = rotated || previous.is_none();
+            let mut not_held = None;
             if !held && let Some(p) = &previous {
                 // Not ours: move the team's key only if it no longer serves anyone.
                 let serves = standing(tx, p, now, caps, false)
@@ -521,6 +522,7 @@ impl PgLedger {
                 if serves {
                     move_pool = false;
                     rotated = false;
+                    not_held = Some(p.clone());
                     tracing::info!(
                         current = %p,
                         "this machine does not hold the pool's current key; using its own least-used key"
@@ -545,6 +547,7 @@ impl PgLedger {
                 key,
                 rotated,
                 previous,
+                not_held,
             })
         })
     }
