@@ -198,7 +198,12 @@ rotated: boolean,
 /**
  * The previous current key.
  */
-previous: KeyId | null, };
+previous: KeyId | null, 
+/**
+ * On a team ledger: the pool's current key, which this machine does not hold, so it
+ * applied the rule among its own keys (see [`Adoption::sentence`]).
+ */
+not_held: KeyId | null, };
 
 export type StatusView = { 
 /**
