@@ -11,38 +11,12 @@ use keywheel_core::keys::KeySource;
 use keywheel_core::ledger::pg::{SCHEMA_VERSION, Target};
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
 
-use crate::pg_support::{TestDb, server_url, test_options};
+use crate::pg_support::{TestDb, query_at, server_url, test_options};
 use crate::{api_key, t0};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 /// Runs `sql` over a plain connection to `url`; the first column of each row as text.
 fn sql(url: &str, sql: &str) -> Vec<String> {
-    runtime().block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("the test server cannot be reached: {e}"));
-        let task = tokio::spawn(conn);
-        let rows = client
-            .simple_query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        drop(client);
-        let _ = task.await;
-        rows.into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some(r.get(0).unwrap_or("").to_string())
-                }
-                _ => None,
-            })
-            .collect()
-    })
+    query_at(url, sql)
 }
 
 /// `url` with its database replaced and `query` appended.

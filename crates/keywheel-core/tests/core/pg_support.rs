@@ -89,27 +89,7 @@ impl TestDb {
 
     /// Runs SQL on it as the test role and returns the first column of each row as text.
     pub fn query(&self, sql: &str) -> Vec<String> {
-        let url = self.url.clone();
-        runtime().block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("the test database");
-            let task = tokio::spawn(conn);
-            let rows = client
-                .simple_query(sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            drop(client);
-            let _ = task.await;
-            rows.into_iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => {
-                        Some(r.get(0).unwrap_or("").to_string())
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
+        query_at(&self.url, sql)
     }
 }
 
@@ -246,4 +226,28 @@ thread_local! {
     /// [`table`]'s connections, by database.
     static CONNS: std::cell::RefCell<std::collections::HashMap<String, (tokio::runtime::Runtime, tokio_postgres::Client)>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Runs `sql` over a plain connection to `url`; the first column of each row as text.
+pub fn query_at(url: &str, sql: &str) -> Vec<String> {
+    runtime().block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("the test server cannot be reached: {e}"));
+        let task = tokio::spawn(conn);
+        let rows = client
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        drop(client);
+        let _ = task.await;
+        rows.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some(r.get(0).unwrap_or("").to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    })
 }
