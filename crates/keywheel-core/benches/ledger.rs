@@ -22,17 +22,17 @@
 //! honest work. (With a shared key, workers running ahead in simulated time would fill the
 //! windows of those behind: the window has no upper bound on `started_ms`.)
 
-use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use keywheel_core::keys::{ApiKey, KeyId, KeySource};
+use chrono::{DateTime, Duration, Utc};
+use keywheel_core::keys::{KeyId, KeySource};
 use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest, db};
 use rusqlite::{Connection, TransactionBehavior};
 
-type AnyResult<T> = Result<T, Box<dyn StdError>>;
+mod procs;
+
+use procs::{AnyResult, api_key, barrier, base, cpu_ns, epoch_ns, run_workers};
 
 const CAPS: CapDefaults = CapDefaults {
     tier_applies: true,
@@ -74,33 +74,8 @@ impl Case {
     }
 }
 
-fn api_key(n: u64) -> ApiKey {
-    ApiKey::parse(&format!("sk-or-v1-{n:064x}")).expect("well-formed bench key")
-}
-
 fn key_ids() -> Vec<KeyId> {
     (1..=KEYS).map(|n| api_key(n).id()).collect()
-}
-
-fn base() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-/// CPU time of the calling thread so far (Linux `/proc/thread-self/schedstat`), 0 elsewhere.
-/// Unlike throughput, it barely moves when other programs load the machine.
-fn cpu_ns() -> u128 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-#[allow(clippy::disallowed_methods)] // a benchmark's timestamps, not a decision
-fn epoch_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,23 +108,10 @@ fn worker_main(case: Case) -> AnyResult<()> {
     Ok(())
 }
 
-fn barrier(a: &WorkerArgs) -> AnyResult<()> {
-    std::fs::write(a.dir.join(format!("ready-{}", a.id)), b"")?;
-    let go = a.dir.join("go");
-    let t = Instant::now();
-    while !go.exists() {
-        if t.elapsed() > StdDuration::from_secs(120) {
-            return Err("the start barrier never opened".into());
-        }
-        std::thread::sleep(StdDuration::from_micros(200));
-    }
-    Ok(())
-}
-
 fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let mut conn = Connection::open(&a.db)?;
     db::configure(&conn)?;
-    barrier(a)?;
+    barrier(&a.dir, a.id)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
     while t.elapsed() < a.run_for {
@@ -181,7 +143,7 @@ fn worker_ledger(a: &WorkerArgs, complete: bool) -> AnyResult<(u64, u128, u128)>
     let keys = key_ids();
     let me = ledger.register_instance("bench", std::process::id(), base())?;
     let done = Completion::ok();
-    barrier(a)?;
+    barrier(&a.dir, a.id)?;
     let (start, t) = (epoch_ns(), Instant::now());
     let mut ops = 0u64;
     while t.elapsed() < a.run_for {
@@ -292,66 +254,14 @@ fn run_case(case: Case, procs: usize, run_for: StdDuration) -> AnyResult<Measure
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.sqlite3");
     setup(case, &path)?;
-    let exe = std::env::current_exe()?;
-    let mut children: Vec<Child> = (0..procs)
-        .map(|id| {
-            Command::new(&exe)
-                .env("KW_BENCH_WORKER", case.tag())
-                .env("KW_BENCH_DB", &path)
-                .env("KW_BENCH_DIR", dir.path())
-                .env("KW_BENCH_ID", id.to_string())
-                .env("KW_BENCH_MS", run_for.as_millis().to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-        })
-        .collect::<Result<_, _>>()?;
-    let t = Instant::now();
-    while (0..procs).any(|id| !dir.path().join(format!("ready-{id}")).exists()) {
-        for c in children.iter_mut() {
-            if let Some(status) = c.try_wait()? {
-                return Err(format!(
-                    "a {} worker exited before the barrier: {status}",
-                    case.tag()
-                )
-                .into());
-            }
-        }
-        if t.elapsed() > StdDuration::from_secs(120) {
-            return Err("workers never became ready".into());
-        }
-        std::thread::sleep(StdDuration::from_millis(1));
-    }
-    std::fs::write(dir.path().join("go"), b"")?;
-
-    let (mut ops, mut first, mut last, mut cpu_ns) = (0u64, u128::MAX, 0u128, 0u128);
-    for c in children {
-        let out = c.wait_with_output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("KW_BENCH "));
-        let (true, Some(line)) = (out.status.success(), line) else {
-            return Err(format!(
-                "a {} worker failed ({}): {}",
-                case.tag(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        };
-        let field = |name: &str| -> AnyResult<u128> {
-            let v = line
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-                .ok_or_else(|| format!("no {name} in {line:?}"))?;
-            Ok(v.parse()?)
-        };
-        ops += field("ops")? as u64;
-        first = first.min(field("start_ns")?);
-        last = last.max(field("end_ns")?);
-        cpu_ns += field("cpu_ns")?;
-    }
-    let secs = (last.saturating_sub(first)) as f64 / 1e9;
+    let t = run_workers(
+        case.tag(),
+        procs,
+        run_for,
+        dir.path(),
+        &[("KW_BENCH_DB", path.as_os_str())],
+    )?;
+    let (ops, secs, cpu_ns) = (t.ops, t.secs, t.cpu_ns);
     let verify = verify(case, &path, ops)?;
     Ok(Measured {
         case,

@@ -17,17 +17,18 @@
 //! processes reserve on the keys of one account until its cap refuses them; exactly the cap is
 //! granted.
 
-use std::error::Error as StdError;
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use keywheel_core::keys::{ApiKey, KeySource};
+use chrono::Duration;
+use keywheel_core::keys::KeySource;
 use keywheel_core::ledger::pg::{Options, Target};
 use keywheel_core::ledger::{CapDefaults, Ledger, ReserveOutcome, ReserveRequest};
 
-type AnyResult<T> = Result<T, Box<dyn StdError>>;
+mod procs;
+
+use procs::{AnyResult, api_key, barrier, base, epoch_ns, run_workers};
 
 const CAPS: CapDefaults = CapDefaults {
     tier_applies: false,
@@ -69,22 +70,6 @@ impl Case {
             .into_iter()
             .find(|c| c.tag() == s)
     }
-}
-
-fn api_key(n: u64) -> ApiKey {
-    ApiKey::parse(&format!("sk-or-v1-{n:064x}")).expect("well-formed bench key")
-}
-
-fn base() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-#[allow(clippy::disallowed_methods)] // a benchmark's timestamps, not a decision
-fn epoch_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }
 
 fn options() -> Options {
@@ -148,19 +133,6 @@ fn worker_main(case: Case) -> AnyResult<()> {
     Ok(())
 }
 
-fn barrier(a: &WorkerArgs) -> AnyResult<()> {
-    std::fs::write(a.dir.join(format!("ready-{}", a.id)), b"")?;
-    let go = a.dir.join("go");
-    let t = Instant::now();
-    while !go.exists() {
-        if t.elapsed() > StdDuration::from_secs(120) {
-            return Err("the start barrier never opened".into());
-        }
-        std::thread::sleep(StdDuration::from_micros(200));
-    }
-    Ok(())
-}
-
 fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let rt = runtime();
     let client = connect(&rt, &a.url)?;
@@ -168,7 +140,7 @@ fn worker_bare(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
         client.prepare("UPDATE counter SET n = n + 1 WHERE id = $1 AND n < $2 RETURNING n"),
     )?;
     let (id, cap) = (a.id as i64 + 1, i64::from(CAPS.daily));
-    barrier(a)?;
+    barrier(&a.dir, a.id)?;
     let start = epoch_ns();
     let t = Instant::now();
     let mut ops = 0u64;
@@ -187,7 +159,7 @@ fn worker_reserve(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let key = api_key(a.id as u64 + 1).id();
     let start_at = base();
     let me = ledger.register_instance("bench", std::process::id(), start_at)?;
-    barrier(a)?;
+    barrier(&a.dir, a.id)?;
     let start = epoch_ns();
     let t = Instant::now();
     let mut ops = 0u64;
@@ -213,7 +185,7 @@ fn worker_race(a: &WorkerArgs) -> AnyResult<(u64, u128, u128)> {
     let key = api_key(100 + a.id as u64).id();
     let now = base();
     let me = ledger.register_instance("bench", std::process::id(), now)?;
-    barrier(a)?;
+    barrier(&a.dir, a.id)?;
     let start = epoch_ns();
     let mut ops = 0u64;
     loop {
@@ -366,68 +338,14 @@ impl Measured {
 fn run_case(case: Case, procs: usize, db: &BenchDb, run_for: StdDuration) -> AnyResult<Measured> {
     setup(case, db)?;
     let dir = tempfile::tempdir()?;
-    let exe = std::env::current_exe()?;
-    let mut children: Vec<Child> = (0..procs)
-        .map(|id| {
-            Command::new(&exe)
-                .env("KW_BENCH_WORKER", case.tag())
-                .env("KW_BENCH_URL", &db.url)
-                .env("KW_BENCH_DIR", dir.path())
-                .env("KW_BENCH_ID", id.to_string())
-                .env("KW_BENCH_MS", run_for.as_millis().to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-        })
-        .collect::<Result<_, _>>()?;
-    let t = Instant::now();
-    while (0..procs).any(|id| !dir.path().join(format!("ready-{id}")).exists()) {
-        for c in children.iter_mut() {
-            if let Some(status) = c.try_wait()? {
-                let mut err = String::new();
-                if let Some(mut e) = c.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return Err(format!(
-                    "a {} worker exited before the barrier: {status}: {err}",
-                    case.tag()
-                )
-                .into());
-            }
-        }
-        if t.elapsed() > StdDuration::from_secs(120) {
-            return Err("workers never became ready".into());
-        }
-        std::thread::sleep(StdDuration::from_millis(1));
-    }
-    std::fs::write(dir.path().join("go"), b"")?;
-    let (mut ops, mut first, mut last) = (0u64, u128::MAX, 0u128);
-    for c in children {
-        let out = c.wait_with_output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("KW_BENCH "));
-        let (true, Some(line)) = (out.status.success(), line) else {
-            return Err(format!(
-                "a {} worker failed ({}): {}",
-                case.tag(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        };
-        let field = |name: &str| -> AnyResult<u128> {
-            let v = line
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-                .ok_or_else(|| format!("no {name} in {line:?}"))?;
-            Ok(v.parse()?)
-        };
-        ops += field("ops")? as u64;
-        first = first.min(field("start_ns")?);
-        last = last.max(field("end_ns")?);
-    }
-    let secs = (last.saturating_sub(first)) as f64 / 1e9;
+    let t = run_workers(
+        case.tag(),
+        procs,
+        run_for,
+        dir.path(),
+        &[("KW_BENCH_URL", OsStr::new(&db.url))],
+    )?;
+    let (ops, secs) = (t.ops, t.secs);
     let verify = verify(case, db, ops)?;
     Ok(Measured {
         case,
