@@ -38,6 +38,9 @@ run: setup ui
 	@echo "==> starting Keywheel (target/release/keywheel-app)"
 	@./target/release/keywheel-app
 
+## The e2e stage selects its test with `--workspace --test e2e`, not `-p keywheel-app`: `-p` unifies
+## dependency features for the app alone (hyper, hyper-util, futures-util come out different),
+## which rebuilds everything above them; `--workspace` reuses the Rust-tests stage's build.
 ## Every test: formatting, lints, the UI's type check and unit tests, all Rust tests inside a
 ## private D-Bus session with an unlocked gnome-keyring, then the app end to end in its real
 ## WebKit window under Xvfb.
@@ -53,7 +56,7 @@ test: setup ui
 		$(CARGO) test --workspace --locked --no-fail-fast
 	@$(STAGE) "end to end: the app in its WebKit window (tauri-driver + WebKitWebDriver, Xvfb, keyring, a private PostgreSQL)" \
 		bash scripts/with-postgres.sh bash scripts/with-keyring.sh $(XVFB) \
-		$(CARGO) test --locked -p keywheel-app --test e2e -- --ignored --test-threads=1 --show-output
+		$(CARGO) test --workspace --locked --test e2e -- --ignored --test-threads=1 --show-output
 	@$(STAGE) "fuzzing (60 s in all, coverage-guided, stable toolchain)" bash scripts/fuzz.sh 60
 	@echo "==> screenshots: target/e2e-screenshots/"
 	@echo "==> wall time per stage:"; cat target/stage-times.txt
