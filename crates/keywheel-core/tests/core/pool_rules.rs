@@ -450,13 +450,23 @@ mod ledger_trouble {
             }
         }
 
+        /// Remounts read-only. The kernel refuses ("busy") while any file on it is open for
+        /// writing, which a dropped ledger's background checkpoint thread may still hold for a
+        /// moment: try again for up to 5 s.
         fn remount_read_only(&self) {
-            let ok = Command::new("mount")
-                .args(["-o", "remount,ro"])
-                .arg(&self.point)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "remount read-only");
+            for _ in 0..50 {
+                let ok = Command::new("mount")
+                    .args(["-o", "remount,ro"])
+                    .arg(&self.point)
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .unwrap();
+                if ok.success() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            panic!("{} could not be remounted read-only", self.point.display());
         }
 
         /// Fills the file system to the last byte.
