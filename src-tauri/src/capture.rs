@@ -17,45 +17,28 @@
 
 use std::sync::Mutex;
 
-use keywheel_capture::Region;
 use keywheel_capture::frozen::{CropError, FrozenScreen};
+use keywheel_capture::shortcut::{ShortcutState, not_registered, on_wayland};
 use keywheel_core::{Error, Result};
-use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow};
-use tauri_plugin_global_shortcut::{GlobalShortcutExt, Modifiers, Shortcut, ShortcutState};
-use ts_rs::TS;
+use tauri_plugin_global_shortcut::{
+    GlobalShortcutExt, Modifiers, Shortcut, ShortcutState as Press,
+};
 
 use crate::state::AppState;
+
+/// A rectangle of the frozen screen, in its pixels (not CSS pixels): `keywheel_capture`'s.
+pub use keywheel_capture::Region as CaptureRegion;
+/// What the Settings panel and the Capture button show about the shortcut.
+pub use keywheel_capture::shortcut::ShortcutStatus as CaptureStatus;
+/// The queue name of a region, and the sentence after its text reached the clipboard.
+pub use keywheel_capture::words::{copied_sentence, region_name};
 
 /// The shortcut a fresh install gets.
 pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+O";
 
 /// The event the web view hears when the shortcut is pressed.
 pub const SHORTCUT_EVENT: &str = "capture-shortcut";
-
-/// A rectangle of the frozen screen, in its pixels (not CSS pixels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, TS)]
-pub struct CaptureRegion {
-    /// Left edge.
-    pub x: u32,
-    /// Top edge.
-    pub y: u32,
-    /// Width (at least 1).
-    pub w: u32,
-    /// Height (at least 1).
-    pub h: u32,
-}
-
-/// What the Settings panel and the Capture button show about capture.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct CaptureStatus {
-    /// The shortcut as saved (`""`: none).
-    pub shortcut: String,
-    /// Whether it is registered with the desktop now.
-    pub active: bool,
-    /// Why it is not, as a sentence.
-    pub error: Option<String>,
-}
 
 /// The window as it was before it covered the screen.
 #[derive(Debug, Clone, Copy)]
@@ -70,47 +53,23 @@ struct Geometry {
 pub struct Capture {
     frozen: FrozenScreen,
     geometry: Mutex<Option<Geometry>>,
-    status: Mutex<Option<CaptureStatus>>,
+    shortcut: ShortcutState,
 }
 
 impl Capture {
     /// The shortcut's state (before `register_saved` ran: the saved one, inactive).
     pub fn status(&self, saved: &str) -> CaptureStatus {
-        self.status
-            .lock()
-            .expect("capture lock")
-            .clone()
-            .unwrap_or_else(|| CaptureStatus {
-                shortcut: saved.to_string(),
-                active: false,
-                error: None,
-            })
-    }
-
-    fn set_status(&self, status: CaptureStatus) -> CaptureStatus {
-        *self.status.lock().expect("capture lock") = Some(status.clone());
-        status
+        self.shortcut.status(saved)
     }
 
     /// Crops `region` out of the frozen grab (which is dropped) as PNG bytes.
     pub fn take_region(&self, region: CaptureRegion) -> Result<Vec<u8>> {
-        self.frozen.take_region(region.into()).map_err(crop_error)
+        self.frozen.take_region(region).map_err(crop_error)
     }
 
     /// Drops the frozen grab (cancelled).
     pub fn thaw(&self) {
         self.frozen.thaw();
-    }
-}
-
-impl From<CaptureRegion> for Region {
-    fn from(r: CaptureRegion) -> Self {
-        Region {
-            x: r.x,
-            y: r.y,
-            w: r.w,
-            h: r.h,
-        }
     }
 }
 
@@ -142,43 +101,17 @@ pub fn parse_shortcut(text: &str) -> Result<Shortcut> {
 /// Crops `r` out of a `width`×`height` PNG, as PNG bytes (`keywheel_capture::frozen::crop`).
 /// A region outside the picture, or empty, is refused.
 pub fn crop(png: &[u8], width: u32, height: u32, r: CaptureRegion) -> Result<Vec<u8>> {
-    keywheel_capture::frozen::crop(png, width, height, r.into()).map_err(crop_error)
-}
-
-/// The queue name of a region read at `now`: `screen-20261201-124305.png`.
-pub fn region_name(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!("screen-{}.png", now.format("%Y%m%d-%H%M%S"))
-}
-
-/// The notification after a region's text reached the clipboard.
-pub fn copied_sentence(text: &str) -> String {
-    let chars = text.chars().count();
-    if chars == 0 {
-        return "No text was found in the region; the clipboard is unchanged.".into();
-    }
-    let first: String = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or_default()
-        .chars()
-        .take(60)
-        .collect();
-    format!(
-        "The region's text is on the clipboard ({chars} character{}): {first}",
-        if chars == 1 { "" } else { "s" }
-    )
+    keywheel_capture::frozen::crop(png, width, height, r).map_err(crop_error)
 }
 
 /// Registers the saved shortcut at start (its failure is kept for Settings, never fatal).
 pub fn register_saved<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
     let saved = state.pool.settings().capture_shortcut.clone();
-    let capture = app.state::<Capture>();
     let status = register(app, None, &saved);
     if let Some(e) = &status.error {
         tracing::info!("capture shortcut not registered: {e}");
     }
-    capture.set_status(status);
+    app.state::<Capture>().shortcut.set(status);
 }
 
 /// Replaces the registered shortcut with `text` (`""`: none) and says how it went.
@@ -189,38 +122,17 @@ fn register<R: Runtime>(app: &AppHandle<R>, old: Option<&str>, text: &str) -> Ca
     {
         let _ = gs.unregister(s);
     }
-    let text = text.trim().to_string();
+    let text = text.trim();
     if text.is_empty() {
-        return CaptureStatus {
-            shortcut: text,
-            active: false,
-            error: None,
-        };
+        return CaptureStatus::inactive(text);
     }
-    let error = match parse_shortcut(&text) {
-        Err(e) => Some(e.to_string()),
+    let registered = match parse_shortcut(text) {
+        Err(e) => Err(e.to_string()),
         Ok(s) => gs
             .register(s)
-            .err()
-            .map(|e| explain_register(&text, &e.to_string())),
+            .map_err(|e| not_registered(text, &e.to_string(), on_wayland())),
     };
-    CaptureStatus {
-        active: error.is_none(),
-        shortcut: text,
-        error,
-    }
-}
-
-fn explain_register(text: &str, why: &str) -> String {
-    let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty());
-    if wayland {
-        format!(
-            "{text} could not be registered: a Wayland desktop gives programs no global shortcuts; \
-             use the Capture button, or bind `keywheel ocr --screen --copy` to a key in your desktop's settings"
-        )
-    } else {
-        format!("{text} could not be registered ({why}); another program may use it — pick another")
-    }
+    CaptureStatus::new(text, registered)
 }
 
 /// Sets a new shortcut: registered first, saved to `config.toml` only if that worked (or it is
@@ -239,19 +151,19 @@ pub fn set_shortcut<R: Runtime>(
     let status = register(app, Some(&old.shortcut), text);
     if let Some(e) = status.error.clone() {
         // Put the old one back: a failed edit changes nothing.
-        capture.set_status(register(app, None, &old.shortcut));
+        capture.shortcut.set(register(app, None, &old.shortcut));
         return Err(Error::Usage(e));
     }
-    state.edit_settings(&keywheel_core::config::SettingsEdit {
+    state.settings.edit(&keywheel_core::config::SettingsEdit {
         capture_shortcut: Some(text.to_string()),
         ..Default::default()
     })?;
-    Ok(capture.set_status(status))
+    Ok(capture.shortcut.set(status))
 }
 
 /// The shortcut's handler: a press tells the web view, which runs the same flow as the button.
-pub fn on_shortcut<R: Runtime>(app: &AppHandle<R>, state: ShortcutState) {
-    if state == ShortcutState::Pressed {
+pub fn on_shortcut<R: Runtime>(app: &AppHandle<R>, state: Press) {
+    if state == Press::Pressed {
         let _ = app.emit(SHORTCUT_EVENT, ());
     }
 }
@@ -387,18 +299,6 @@ mod tests {
             let e = parse_shortcut(bad).unwrap_err().to_string();
             assert!(e.contains(DEFAULT_SHORTCUT), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn names_and_sentences_for_the_person() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:43:05Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(region_name(t), "screen-20261201-124305.png");
-        let s = copied_sentence("\n  INVOICE 4711\nline two");
-        assert!(s.contains("clipboard") && s.contains("INVOICE 4711"), "{s}");
-        assert!(s.contains("24 characters"), "{s}");
-        assert!(copied_sentence("").contains("No text"));
     }
 
     #[test]

@@ -2,17 +2,11 @@
 //! TypeScript file `ui/src/api/bindings.ts` is generated from them (see `bindings.rs`).
 
 use keywheel_core::catalogue::KeyCheck;
-use keywheel_core::chains::ResolvedChain;
-use keywheel_core::dispatch::Kind;
-use keywheel_core::ledger::request_log::StatusClass;
-use keywheel_core::openrouter::types::ModelInfo;
 use keywheel_core::pool::{KeyView, LedgerView};
 use keywheel_core::progress::Note;
 use keywheel_gateway::embedded::LoggedRequest;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-
-use crate::error::IpcError;
 
 /// The OCR queue's shapes are core types (`keywheel_core::ocr::queue`).
 pub use keywheel_core::ocr::queue::{OcrEvent, OcrPlan, OcrResult, StagedImage};
@@ -21,6 +15,13 @@ pub use keywheel_core::ocr::queue::{OcrEvent, OcrPlan, OcrResult, StagedImage};
 pub use keywheel_core::chat::{
     ChatMessage, ErrorRecord as IpcErrorRecord, Role, Thread, ThreadSummary,
 };
+
+/// The Models panel, the pin picker and the settings panel are core views
+/// (`keywheel_core::catalogue`, `keywheel_core::config::live`); so are the forms a window
+/// sends (`keywheel_core::pool::{KeyPatch, LogQuery}`).
+pub use keywheel_core::catalogue::{CatalogueModel, ChainView, ModelChains};
+pub use keywheel_core::config::SettingsView;
+pub use keywheel_core::pool::{KeyPatch, LogQuery};
 
 /// `keys_add`'s answer.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -31,68 +32,6 @@ pub struct KeyAdded {
     pub check: Option<KeyCheck>,
     /// Why the key was stored without a check, if so.
     pub warning: Option<String>,
-}
-
-/// A change to one key (`null` = unchanged).
-#[derive(Debug, Clone, Default, Deserialize, TS)]
-pub struct KeyPatch {
-    /// New label.
-    pub label: Option<String>,
-    /// New account (`""` = its own account).
-    pub account: Option<String>,
-    /// New daily cap.
-    pub daily_cap: Option<u32>,
-    /// New per-minute cap.
-    pub minute_cap: Option<u32>,
-    /// Enable or disable.
-    pub enabled: Option<bool>,
-    /// Return both caps to the defaults.
-    #[serde(default)]
-    pub reset_caps: bool,
-}
-
-/// Filters for the request log.
-#[derive(Debug, Clone, Default, Deserialize, TS)]
-pub struct LogQuery {
-    /// Only this key id.
-    pub key_id: Option<String>,
-    /// Chat or OCR.
-    pub kind: Option<Kind>,
-    /// Only this outcome class (`ok`, `rate_limited`, …).
-    pub status_class: Option<StatusClass>,
-    /// Only requests that fell back or rotated.
-    #[serde(default)]
-    pub only_fallbacks: bool,
-    /// At most this many rows, newest first (0 = 100).
-    #[serde(default)]
-    pub limit: u32,
-}
-
-/// The settings panel.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct SettingsView {
-    /// Rotate at start once the current key passed this many requests today.
-    pub rotate_after: u32,
-    /// Default daily cap per key.
-    pub daily_cap: u32,
-    /// Default per-minute cap per key.
-    pub minute_cap: u32,
-    /// Chat model chain.
-    pub chat_models: Vec<String>,
-    /// Vision model chain.
-    pub vision_models: Vec<String>,
-    /// The config file edits are written to.
-    pub config_path: String,
-    /// The shared ledger file.
-    pub ledger_path: String,
-    /// Whether the keychain can be used, and the core's sentence saying so.
-    pub keychain: keywheel_core::pool::KeychainView,
-    /// The OpenRouter API base URL.
-    pub base_url: String,
-    /// The pinned chat model (used alone instead of the resolved chain), if any.
-    pub chat_pin: Option<String>,
-    /// The pinned vision model, if any.
-    pub vision_pin: Option<String>,
 }
 
 /// A settings edit (`null` = unchanged).
@@ -140,7 +79,8 @@ impl From<LoggedRequest> for LogRow {
 }
 
 /// `ledger_view`'s answer: which ledger is in use (the core's view: the file, or the team
-/// ledger and who is live on it) and the team cache setting.
+/// ledger and who is live on it), the team cache setting, and what this launch was told about
+/// the team's current key.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct LedgerInfo {
     /// The ledger in use now (switching needs a restart).
@@ -148,6 +88,10 @@ pub struct LedgerInfo {
     /// `team_cache` as saved in the config file (what the next start uses); the ledger's own
     /// `team_cache` is what is in force now.
     pub team_cache_saved: bool,
+    /// On a team ledger, when this machine does not hold the pool's current key: the core's
+    /// sentence saying it uses its own least-used key (`Adoption::sentence`, what the CLI
+    /// prints at start).
+    pub adoption: Option<String>,
 }
 
 /// What streams to the chat view while R1 answers.
@@ -171,74 +115,6 @@ pub enum ChatEvent {
     Progress(Note),
 }
 
-impl From<IpcError> for IpcErrorRecord {
-    fn from(e: IpcError) -> Self {
-        let code = serde_json::to_value(e.code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        Self {
-            code,
-            message: e.message,
-        }
-    }
-}
-
-/// One chain in the Keys view's Models panel.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ChainView {
-    /// The pinned model, if any (the chain is then that model alone).
-    pub pin: Option<String>,
-    /// The chain as it resolves now; absent when it cannot be resolved (see `error`).
-    pub resolved: Option<ResolvedChain>,
-    /// Sentences for the person (models no longer offered, the R1 story, no catalogue).
-    pub sentences: Vec<String>,
-    /// Why the chain cannot be resolved (e.g. the pinned model is no longer offered).
-    pub error: Option<IpcErrorRecord>,
-}
-
-/// `models_chains`' answer: both chains, resolved for the current key's account.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ModelChains {
-    /// The chat chain.
-    pub chat: ChainView,
-    /// The vision chain (reading images).
-    pub vision: ChainView,
-}
-
-/// A catalogue model as the picker lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-pub struct CatalogueModel {
-    /// Routable id.
-    pub id: String,
-    /// Display name (the id when OpenRouter gives none).
-    pub name: String,
-    /// Free to use (`:free`, or zero-priced).
-    pub free: bool,
-    /// Takes image input.
-    pub takes_images: bool,
-    /// Answers in text only.
-    pub text_only: bool,
-    /// Can return its reasoning.
-    pub reasons: bool,
-    /// Context window in tokens.
-    pub context_length: Option<u64>,
-}
-
-impl From<&ModelInfo> for CatalogueModel {
-    fn from(m: &ModelInfo) -> Self {
-        Self {
-            id: m.id.clone(),
-            name: m.name.clone().unwrap_or_else(|| m.id.clone()),
-            free: m.is_free(),
-            takes_images: m.takes_images(),
-            text_only: m.outputs_text_only(),
-            reasons: m.reasons(),
-            context_length: m.context_length,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,32 +133,6 @@ mod tests {
         .unwrap();
         assert_eq!(p.vision_pin.as_deref(), Some(""));
         assert_eq!(p.chat_pin.as_deref(), Some("x/y:free"));
-    }
-
-    #[test]
-    fn a_catalogue_model_carries_what_the_picker_filters_on() {
-        let m: ModelInfo = serde_json::from_value(serde_json::json!({
-            "id": "google/gemma-4-31b-it:free",
-            "architecture": {"input_modalities": ["image", "text"], "output_modalities": ["text"]},
-            "pricing": {"prompt": "0", "completion": "0"},
-            "supported_parameters": ["reasoning"],
-        }))
-        .unwrap();
-        let c = CatalogueModel::from(&m);
-        assert_eq!(
-            c.name, "google/gemma-4-31b-it:free",
-            "the id when there is no name"
-        );
-        assert!(c.free && c.takes_images && c.text_only && c.reasons);
-        let paid: ModelInfo = serde_json::from_value(serde_json::json!({
-            "id": "deepseek/deepseek-r1", "name": "DeepSeek: R1",
-            "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
-            "pricing": {"prompt": "0.0000007", "completion": "0.0000025"},
-        }))
-        .unwrap();
-        let c = CatalogueModel::from(&paid);
-        assert_eq!(c.name, "DeepSeek: R1");
-        assert!(!c.free && !c.takes_images);
     }
 
     #[test]

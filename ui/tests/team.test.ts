@@ -92,6 +92,22 @@ describe('team ledger', () => {
     expect(byTestId<HTMLInputElement>('settings-team-cache')!.checked).toBe(true);
   });
 
+  it('Settings says when this machine lacks the team current key, as the CLI does', async () => {
+    const adoption =
+      "this machine does not hold the pool's current key 0123456789ab; using its own least-used key ba9876543210";
+    await start({ team: TEAM, adoption });
+    key('4');
+    await vi.waitFor(() => expect(byTestId('settings-ledger-adoption')).not.toBeNull());
+    expect(byTestId('settings-ledger-adoption')!.textContent).toBe(adoption);
+  });
+
+  it('Settings shows no key notice when this machine holds the current key', async () => {
+    await start({ team: TEAM });
+    key('4');
+    await vi.waitFor(() => expect(byTestId('settings-ledger-team')).not.toBeNull());
+    expect(byTestId('settings-ledger-adoption')).toBeNull();
+  });
+
   it('Settings on the embedded ledger shows its file', async () => {
     const { fake } = await start();
     key('4');

@@ -17,6 +17,9 @@
 //! - [`frozen::FrozenScreen`] keeps a whole-screen grab while a person picks a region on it,
 //!   and crops that region out pixel for pixel ([`frozen::crop`]).
 //!
+//! - [`shortcut`] keeps the desktop app's capture shortcut's status and its sentences;
+//!   [`words`] names a captured region and says what reached the clipboard.
+//!
 //! Errors are typed ([`CaptureError`], [`ClipboardError`], [`RegionError`]) and each says in
 //! one sentence what went wrong and what to do.
 
@@ -24,6 +27,8 @@ pub mod clipboard;
 pub mod frozen;
 mod region;
 pub mod screen;
+pub mod shortcut;
+pub mod words;
 #[cfg(all(feature = "test-support", target_os = "linux"))]
 pub mod xvfb;
 

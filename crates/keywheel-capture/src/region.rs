@@ -5,8 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A rectangle of the screen in pixels: its top-left corner (`x`, `y`) and its size (`w`×`h`,
-/// both at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// both at least 1). The desktop app's web view sends one (the rectangle dragged on the frozen
+/// screen, in its pixels, not CSS pixels); its TypeScript name is `CaptureRegion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CaptureRegion"))]
 pub struct Region {
     /// Left edge, in pixels from the screen's left edge.
     pub x: u32,

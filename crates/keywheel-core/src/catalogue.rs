@@ -1,5 +1,6 @@
 //! The model catalogue (`GET /models`), cached for a day in the shared ledger, the chains
-//! resolved from it for people to see, and key checks (`GET /key`, zero quota cost).
+//! resolved from it for people to see (views.rs: the app's Models panel and pin picker), and
+//! key checks (`GET /key`, zero quota cost).
 
 use chrono::Duration;
 use serde::Serialize;
@@ -14,6 +15,12 @@ use crate::openrouter::failure::failure_sentence;
 use crate::openrouter::types::{KeyInfo, ModelInfo};
 use crate::openrouter::{FailureClass, OpenRouter};
 use crate::pool::Pool;
+
+mod views;
+pub use views::{
+    CatalogueModel, ChainView, ModelChains, NO_CATALOGUE, check_pin, checked_pin, model_chains,
+    picker,
+};
 
 /// The catalogue: from the ledger's cache when younger than a day, else fetched and stored.
 pub async fn models(pool: &Pool, client: &OpenRouter, refresh: bool) -> Result<Vec<ModelInfo>> {

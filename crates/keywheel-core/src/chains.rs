@@ -42,6 +42,25 @@ pub enum ModelChoice {
     Pinned(Vec<String>),
 }
 
+impl ModelChoice {
+    /// The pin alone if one is set, else `chain` as preferences (resolved against the
+    /// catalogue): how the app's chains and the gateway's aliases choose their models.
+    pub fn from_pin_or_chain(chain: &[String], pin: Option<&str>) -> Self {
+        match pin {
+            Some(p) => Self::Pinned(vec![p.to_string()]),
+            None => Self::Prefer(chain.to_vec()),
+        }
+    }
+
+    /// The ids this choice names, first choice first (none for [`ModelChoice::Default`]).
+    pub fn ids(&self) -> &[String] {
+        match self {
+            Self::Default => &[],
+            Self::Prefer(list) | Self::Pinned(list) => list,
+        }
+    }
+}
+
 /// The catalogue, indexed by id.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
@@ -449,6 +468,18 @@ fn free_example(cat: &Catalogue, inp: &ChainInputs<'_>) -> String {
 mod tests {
     use super::*;
     use crate::openrouter::Pricing;
+
+    #[test]
+    fn a_pin_is_chosen_alone_else_the_chain_is_preferred() {
+        let chain = vec!["a/b".to_string(), "c/d".to_string()];
+        let pinned = ModelChoice::from_pin_or_chain(&chain, Some("x/y:free"));
+        assert_eq!(pinned, ModelChoice::Pinned(vec!["x/y:free".into()]));
+        assert_eq!(pinned.ids(), ["x/y:free"]);
+        let preferred = ModelChoice::from_pin_or_chain(&chain, None);
+        assert_eq!(preferred, ModelChoice::Prefer(chain.clone()));
+        assert_eq!(preferred.ids(), chain.as_slice());
+        assert!(ModelChoice::Default.ids().is_empty());
+    }
 
     fn model(id: &str, inputs: &[&str], price: f64, params: &[&str]) -> ModelInfo {
         ModelInfo {

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{FixedClock, SharedClock, SystemClock};
 use crate::error::{Error, Result};
 
+pub mod live;
+pub use live::{Chains, LiveSettings, SettingsView};
+
 /// The default OpenRouter API base.
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 

@@ -165,10 +165,8 @@ pub fn parse_chat(body: &[u8], settings: &Settings) -> Result<Parsed, Error> {
 
 /// An alias's kind, chain and choice: the pin alone if one is set, else the chain.
 fn alias(kind: Kind, chain: &[String], pin: &Option<String>) -> (Kind, Vec<String>, ModelChoice) {
-    match pin {
-        Some(p) => (kind, vec![p.clone()], ModelChoice::Pinned(vec![p.clone()])),
-        None => (kind, chain.to_vec(), ModelChoice::Prefer(chain.to_vec())),
-    }
+    let choice = ModelChoice::from_pin_or_chain(chain, pin.as_deref());
+    (kind, choice.ids().to_vec(), choice)
 }
 
 /// The CLI's prompt checks (`keywheel_core::input`), before anything is reserved: each

@@ -2,7 +2,7 @@
 //! core's (`keywheel_core::chat`); here each progress event becomes a [`ChatEvent`].
 
 use keywheel_core::chat::Ask;
-use keywheel_core::dispatch::Progress;
+use keywheel_core::dispatch::{Kind, Progress};
 use keywheel_core::openrouter::StreamEvent;
 use keywheel_core::progress::Note;
 use tauri::State;
@@ -53,7 +53,7 @@ pub async fn chat_send(
             thread_id: &thread_id,
             prompt,
             chain: &chains.chat,
-            models: chains.chat_choice(),
+            models: chains.choice(Kind::Chat),
             use_cache: state.pool.settings().cache_chat,
         };
         let on = |p: Progress<'_>| {

@@ -3,7 +3,6 @@
 //! masked or an id.
 
 use keywheel_core::catalogue;
-use keywheel_core::ledger::KeyUpdate;
 use keywheel_core::pool::KeyView;
 use tauri::State;
 use zeroize::Zeroizing;
@@ -51,7 +50,7 @@ pub async fn keys_update(
     id: String,
     patch: KeyPatch,
 ) -> IpcResult<KeyView> {
-    let rec = state.pool.update_key(&id, &update(patch))?;
+    let rec = state.pool.update_key(&id, &patch.into())?;
     view(&state, rec.id.as_str())
 }
 
@@ -87,22 +86,4 @@ fn view(state: &AppState, id: &str) -> IpcResult<KeyView> {
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn update(p: KeyPatch) -> KeyUpdate {
-    KeyUpdate {
-        label: p.label,
-        account: p.account,
-        daily_cap: if p.reset_caps {
-            Some(None)
-        } else {
-            p.daily_cap.map(Some)
-        },
-        minute_cap: if p.reset_caps {
-            Some(None)
-        } else {
-            p.minute_cap.map(Some)
-        },
-        enabled: p.enabled,
-    }
 }

@@ -2,7 +2,6 @@
 //! Reads only.
 
 use keywheel_core::ledger::alerts::AlertRow;
-use keywheel_core::ledger::request_log::LogFilter;
 use keywheel_core::pool::{StatusView, UsageView};
 use tauri::State;
 
@@ -26,33 +25,20 @@ pub async fn usage(state: State<'_, AppState>, days: u32) -> IpcResult<UsageView
 /// the session for the local gateway's requests, see `keywheel_gateway::embedded`).
 #[tauri::command]
 pub async fn request_log(state: State<'_, AppState>, query: LogQuery) -> IpcResult<Vec<LogRow>> {
-    let filter = LogFilter {
-        key_id: query.key_id.filter(|s| !s.is_empty()),
-        kind: query.kind,
-        status_class: query.status_class.filter(|s| !s.as_str().is_empty()),
-        only_fallbacks: query.only_fallbacks,
-        since: None,
-        limit: query.limit.min(1000) as usize,
-    };
-    let rows = state.pool.ledger().request_log(&filter)?;
+    let rows = state.pool.ledger().request_log(&query.into())?;
     let labelled = state.gateway.label(&state.pool, rows);
     Ok(labelled.into_iter().map(LogRow::from).collect())
 }
 
-/// Which ledger is in use (the file, or the team ledger with its live instances per machine)
-/// and the team cache setting as saved.
+/// Which ledger is in use (the file, or the team ledger with its live instances per machine),
+/// the team cache setting as saved, and the sentence about the team's current key, if any.
 #[tauri::command]
 pub async fn ledger_view(state: State<'_, AppState>) -> IpcResult<LedgerInfo> {
-    let ledger = state.pool.ledger_view()?;
-    let saved = state
-        .config_path
-        .as_deref()
-        .filter(|p| p.is_file())
-        .and_then(|p| keywheel_core::Settings::from_file(p).ok())
-        .map_or(state.pool.settings().team_cache, |f| f.team_cache);
+    let saved = state.settings.saved();
     Ok(LedgerInfo {
-        ledger,
-        team_cache_saved: saved,
+        ledger: state.pool.ledger_view()?,
+        team_cache_saved: saved.map_or(state.pool.settings().team_cache, |f| f.team_cache),
+        adoption: state.adoption_notice(),
     })
 }
 

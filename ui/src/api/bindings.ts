@@ -1726,23 +1726,29 @@ ledger: LedgerView,
  * `team_cache` as saved in the config file (what the next start uses); the ledger's own
  * `team_cache` is what is in force now.
  */
-team_cache_saved: boolean, };
+team_cache_saved: boolean, 
+/**
+ * On a team ledger, when this machine does not hold the pool's current key: the core's
+ * sentence saying it uses its own least-used key (`Adoption::sentence`, what the CLI
+ * prints at start).
+ */
+adoption: string | null, };
 
 export type CaptureRegion = { 
 /**
- * Left edge.
+ * Left edge, in pixels from the screen's left edge.
  */
 x: number, 
 /**
- * Top edge.
+ * Top edge, in pixels from the screen's top edge.
  */
 y: number, 
 /**
- * Width (at least 1).
+ * Width in pixels (at least 1).
  */
 w: number, 
 /**
- * Height (at least 1).
+ * Height in pixels (at least 1).
  */
 h: number, };
 

@@ -51,6 +51,8 @@ export type FakeOptions = {
   credits?: Credits;
   /** A team ledger with these live instances per machine (default: the embedded file). */
   team?: { location: string; machines: [string, number][] };
+  /** The core's sentence when this machine lacks the team's current key (`Adoption::sentence`). */
+  adoption?: string;
 };
 
 /** The core's badge words for a request's outcome (`RequestRow::outcome_label`, pool/words.rs). */
@@ -550,6 +552,7 @@ export function installFakeBackend(opts: FakeOptions = {}) {
           }
         : { backend: 'sqlite', location: settings.ledger_path, team: null, team_cache: false },
       team_cache_saved: teamCacheSaved,
+      adoption: opts.adoption ?? null,
     }),
     gateway_status: () => gatewayView(),
     gateway_start: () => ((gateway.running = true), changed(), gatewayView()),

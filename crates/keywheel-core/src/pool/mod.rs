@@ -5,6 +5,7 @@
 //! [`Instance`], which applies the rotation rule once, at its start.
 
 mod explain;
+mod forms;
 mod instance;
 mod views;
 pub mod words;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use zeroize::Zeroizing;
 
 pub use explain::explain_unavailable;
+pub use forms::{KeyPatch, LogQuery, MAX_LOG_ROWS};
 pub use instance::{Grant, Instance, Reserve};
 pub use views::{KeyView, KeychainView, LedgerView, StatusView, UsageDay, UsageView};
 
