@@ -24,13 +24,6 @@ pub fn run() {
     // First, before any thread: the keys leave the environment WebKit's processes inherit.
     let env_keys = handoff::take_env_keys();
     commands::window::mark_start();
-    let state = match AppState::open(env_keys.as_deref().map(String::as_str)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("keywheel: {e}");
-            std::process::exit(e.exit_code());
-        }
-    };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
@@ -46,7 +39,6 @@ pub fn run() {
                 .with_handler(|app, _, event| capture::on_shortcut(app, event.state))
                 .build(),
         )
-        .manage(state.clone())
         .manage(capture::Capture::default())
         .invoke_handler(tauri::generate_handler![
             commands::keys::keys_list,
@@ -92,7 +84,20 @@ pub fn run() {
             commands::documents::pdf_stage,
         ])
         .setup(move |app| {
+            // The window first: WebKit's network and web processes start and load the page
+            // while this thread opens the ledger (migrations on a first start), logging, the
+            // keychain and this launch's instance. No command runs before `setup` returns, so
+            // the state is managed before the page's first call. (A launch that cannot open
+            // its ledger shows the window for that moment, then exits with the sentence.)
             open_window(app.handle())?;
+            let state = match AppState::open(env_keys.as_deref().map(String::as_str)) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("keywheel: {e}");
+                    std::process::exit(e.exit_code());
+                }
+            };
+            app.manage(state.clone());
             capture::register_saved(app.handle(), &state);
             watch::spawn(app.handle().clone(), state);
             Ok(())
@@ -121,15 +126,18 @@ pub fn run() {
     }
 }
 
-/// With `KEYWHEEL_WEBVIEW_CPU=1`, makes the window's web view paint on the CPU (WebKit's
-/// hardware-acceleration policy "never") before its page first draws. Accelerated compositing
-/// starts a GL context in the web process — on machines without a GPU (VMs, remote desktops,
-/// Xvfb) Mesa's llvmpipe, about 120 MiB more in an idle window (BENCHMARKS.md, "App first
-/// paint and memory"). Off by default: in WebKitGTK 2.50 a page painted on the CPU never
-/// finished staging an attached image or PDF (the e2e tests hang), which is not understood yet.
-/// The empty-window baseline of `make bench-app` calls this too, so both are built the same way.
+/// Makes the window's web view paint on the CPU (WebKit's hardware-acceleration policy
+/// "never") before its page first draws, unless `KEYWHEEL_WEBVIEW_GPU=1` asks for WebKit's
+/// default (GL compositing). Accelerated compositing starts a GL context in the web process —
+/// on machines without a GPU (VMs, remote desktops, Xvfb) Mesa's llvmpipe, about 100–120 MiB
+/// more in an idle window (BENCHMARKS.md, "App first paint and memory") — and this UI has
+/// nothing that needs it (no video, WebGL or heavy animation). One thing behaves differently
+/// on the CPU path: WebKitWebDriver's screenshot waits for the page's next frame, which an idle
+/// CPU-painted page never draws, so the e2e suite keeps frames coming while it takes one
+/// (`src-tauri/tests/e2e.rs`, `shot`). The empty-window baseline of `make bench-app` calls
+/// this too, so both are built the same way.
 pub fn paint_on_cpu<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
-    if std::env::var_os("KEYWHEEL_WEBVIEW_CPU").is_none_or(|v| v != "1") {
+    if std::env::var_os("KEYWHEEL_WEBVIEW_GPU").is_some_and(|v| v == "1") {
         return;
     }
     #[cfg(target_os = "linux")]
@@ -147,7 +155,8 @@ pub fn paint_on_cpu<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
 }
 
 /// The main window, from `tauri.conf.json` (where it is `"create": false`), with the
-/// navigation guard and no new windows.
+/// navigation guard and no new windows. Built visible: a web view set to paint on the CPU
+/// while its window is still hidden never drew its page (WebKitGTK 2.50, the page hung).
 fn open_window(app: &tauri::AppHandle) -> tauri::Result<()> {
     let config = app
         .config()

@@ -185,17 +185,32 @@ impl World {
 
     /// Screenshot to `target/e2e-screenshots/<name>.png`, checked to be more than blank.
     async fn shot(&self, name: &str) -> PathBuf {
-        // WebDriver screenshots can be a few frames stale: let two frames pass first.
+        // WebDriver screenshots can be a few frames stale: let two frames pass first. And
+        // WebKitWebDriver's screenshot waits for the page's next frame, which an idle page
+        // painted on the CPU (the app's default, `paint_on_cpu`) never draws: a one-pixel,
+        // nearly transparent dot changes every frame until the screenshot is in.
         self.client
             .execute_async(
                 "const done = arguments[arguments.length - 1];\
-                 requestAnimationFrame(() => requestAnimationFrame(() => done(1)));",
+                 const dot = document.createElement('div');\
+                 dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;\
+                   opacity:0.01;pointer-events:none';\
+                 document.body.appendChild(dot);\
+                 window.__kwFrames = true; let n = 0;\
+                 const tick = () => {\
+                   if (!window.__kwFrames) { dot.remove(); return; }\
+                   dot.style.background = n++ % 2 ? '#fff' : '#000';\
+                   requestAnimationFrame(tick);\
+                 };\
+                 requestAnimationFrame(() => requestAnimationFrame(() => { tick(); done(1); }));",
                 vec![],
             )
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
         let png = self.client.screenshot().await.expect("a screenshot");
+        self.js("window.__kwFrames = false; return 1;", vec![])
+            .await;
         let img = image::load_from_memory(&png).expect("a PNG").to_rgb8();
         assert!(
             img.width() > 400 && img.height() > 300,

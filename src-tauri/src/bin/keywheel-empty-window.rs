@@ -44,7 +44,8 @@ fn main() {
         .setup(move |app| {
             let window =
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?.build()?;
-            // Painted as the app's window is (`KEYWHEEL_WEBVIEW_CPU`), so the two compare like for like.
+            // Painted as the app's window is (on the CPU unless `KEYWHEEL_WEBVIEW_GPU=1`), so
+            // the two compare like for like.
             keywheel_app::paint_on_cpu(&window);
             Ok(())
         })
