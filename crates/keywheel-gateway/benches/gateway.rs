@@ -17,7 +17,11 @@
 //! Printed per table: p50 / p99 latency (JSON: whole answer; SSE: whole stream), throughput,
 //! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct). Then
 //! the ledger's own cost per request (reserve + complete on the same kind of ledger, alone)
-//! and its share of the added p50. `KW_BENCH_CALLGRIND=gateway|direct` (with `KW_BENCH_N` and
+//! and its share of the added p50, and the split of the added c=1 JSON time: the core request
+//! path alone (the same job as a task on the gateway's runtime, no HTTP, beside direct
+//! requests in turn) and the gateway's own rest (HTTP server, token check, parse, answer).
+//! `KW_BENCH_GW_WORKERS` sets the gateway runtime's workers (default 2, as `keywheel serve`
+//! has here). `KW_BENCH_CALLGRIND=gateway|direct|core` (with `KW_BENCH_N` and
 //! `KW_BENCH_MOCK_URL`) runs one path serially against an outside mock, for instruction
 //! counts under callgrind (see `callgrind_run`).
 
@@ -190,7 +194,36 @@ fn pool(s: Settings) -> Pool {
     .expect("pool")
 }
 
-/// `KW_BENCH_CALLGRIND=gateway|direct`: `KW_BENCH_N` requests one after the other (c=1,
+/// The job the gateway makes of the benchmark's body (an explicit model id: pinned, reasoning
+/// shown).
+fn core_job(model: &str) -> Job {
+    let mut request = ChatRequest::text(model.to_string(), "How far is the moon?");
+    request.reasoning = Some(keywheel_core::openrouter::ReasoningConfig::shown());
+    Job {
+        kind: Kind::Chat,
+        request,
+        models: ModelChoice::Pinned(vec![model.to_string()]),
+        stream: false,
+        use_cache: false,
+    }
+}
+
+/// The gateway's runtime in the benchmark: `KW_BENCH_GW_WORKERS` workers (default 2, as
+/// `keywheel serve` has on this 2-core machine).
+fn gateway_runtime() -> tokio::runtime::Runtime {
+    let workers = std::env::var("KW_BENCH_GW_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("gateway")
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `KW_BENCH_CALLGRIND=gateway|direct|core`: `KW_BENCH_N` requests one after the other (c=1,
 /// after 50 warm-up; SSE with `KW_BENCH_SSE=1`) through the in-process gateway or straight to
 /// an outside keywheel-mock at `KW_BENCH_MOCK_URL`, and nothing else — for
 /// `valgrind --tool=callgrind`. The load generator's instructions are in both runs; two runs
@@ -203,11 +236,7 @@ fn callgrind_run(which: &str) {
     let sse = std::env::var("KW_BENCH_SSE").is_ok_and(|v| v == "1");
     let mock_url = std::env::var("KW_BENCH_MOCK_URL")
         .expect("KW_BENCH_MOCK_URL (an outside keywheel-mock's /api/v1 URL)");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = gateway_runtime();
     let dir = tempfile::tempdir().unwrap();
     let p = pool(settings(dir.path(), mock_url.clone()));
     let handle = rt
@@ -240,6 +269,31 @@ fn callgrind_run(which: &str) {
             sse,
         }
     };
+    if which == "core" {
+        // The dispatcher alone, each job a task as the gateway runs it (no HTTP server).
+        let d = Arc::new(
+            Dispatcher::new(Arc::new(
+                pool(settings(dir.path(), mock_url.clone()))
+                    .start_instance("bench-dispatch")
+                    .unwrap(),
+            ))
+            .unwrap(),
+        );
+        let model = model.to_string();
+        rt.block_on(async {
+            for _ in 0..50 + n {
+                let (d, job) = (d.clone(), core_job(&model));
+                tokio::spawn(async move { d.run(job, |_| {}, &CancelToken::new()).await })
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        });
+        println!("callgrind run: core, {n} jobs after 50 warm-up");
+        drop(d);
+        rt.block_on(handle.shutdown()).ok();
+        return;
+    }
     rt.block_on(async {
         for _ in 0..50 + n {
             one(&http, &t).await;
@@ -259,12 +313,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("gateway")
-        .enable_all()
-        .build()
-        .unwrap();
+    let gw_rt = gateway_runtime();
     println!(
         "keywheel gateway benchmark: direct to keywheel-mock vs through the gateway (in-process tokio+reqwest load generator)"
     );
@@ -371,42 +420,77 @@ fn main() {
                 summary.push((latency, sse, conc, added, g.rps(), d.p50()));
             }
         }
-        // The core's request path alone (Dispatcher::run in this process, no gateway HTTP),
-        // c=1 JSON: what of the added time is the dispatcher's rather than the gateway's.
+        // The core's request path alone, c=1 JSON: the same job the gateway runs, as a task on
+        // the gateway's runtime awaited from the load generator's (the thread hops of an
+        // HTTP exchange, without HTTP), with direct requests measured in turn: what of the
+        // added time is the dispatcher's rather than the gateway's own.
         let p = pool(settings(dir.path(), mock.base_url()));
-        let dispatcher =
-            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap())).unwrap();
+        let dispatcher = Arc::new(
+            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap())).unwrap(),
+        );
         let n = scale(600);
-        let (core_ms, core_cpu) = client_rt.block_on(async {
-            let job = || Job {
-                kind: Kind::Chat,
-                request: ChatRequest::text(model.clone(), "How far is the moon?"),
-                models: ModelChoice::Pinned(vec![model.clone()]),
-                stream: false,
-                use_cache: false,
+        let direct = Target {
+            url: format!("{}/chat/completions", mock.base_url()),
+            bearer: key(1),
+            body: serde_json::to_vec(&json!({"model": model, "stream": false,
+                "messages": [{"role": "user", "content": "How far is the moon?"}],
+                "reasoning": {"exclude": false}, "usage": {"include": true}}))
+            .unwrap()
+            .into(),
+            sse: false,
+        };
+        let gw = gw_rt.handle().clone();
+        let (core_ms, core_cpu, direct_ms, direct_cpu) = client_rt.block_on(async {
+            let job = || core_job(&model);
+            let run = |d: &Arc<Dispatcher>, j: Job| {
+                let d = d.clone();
+                gw.spawn(async move { d.run(j, |_| {}, &CancelToken::new()).await.unwrap() })
             };
-            let cancel = CancelToken::new();
             for _ in 0..20 {
-                dispatcher.run(job(), |_| {}, &cancel).await.unwrap();
+                run(&dispatcher, job()).await.unwrap();
+                one(&http, &direct).await;
             }
-            let mut lat = Vec::with_capacity(n);
-            let cpu0 = cpu_ms();
-            for _ in 0..n {
-                let t = Instant::now();
-                dispatcher.run(job(), |_| {}, &cancel).await.unwrap();
-                lat.push(t.elapsed().as_micros() as u64);
+            let (mut lat, mut dlat) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut cpu, mut dcpu) = (0.0, 0.0);
+            for _ in 0..2 {
+                let cpu0 = cpu_ms();
+                for _ in 0..n / 2 {
+                    let t = Instant::now();
+                    run(&dispatcher, job()).await.unwrap();
+                    lat.push(t.elapsed().as_micros() as u64);
+                }
+                let cpu1 = cpu_ms();
+                for _ in 0..n / 2 {
+                    dlat.push(one(&http, &direct).await.0);
+                }
+                cpu += cpu1 - cpu0;
+                dcpu += cpu_ms() - cpu1;
             }
-            (Run::pct(&lat, 0.5), (cpu_ms() - cpu0) / n as f64)
+            let per = (n / 2 * 2) as f64;
+            (
+                Run::pct(&lat, 0.5),
+                cpu / per,
+                Run::pct(&dlat, 0.5),
+                dcpu / per,
+            )
         });
         drop(dispatcher);
-        let direct_c1 = summary
+        let added_c1 = summary
             .iter()
             .find(|s| s.0 == latency && !s.1 && s.2 == 1)
-            .map(|s| s.5)
-            .unwrap_or(0.0);
+            .map(|s| s.3)
+            .unwrap_or_default();
+        let core_added = core_ms - direct_ms;
         println!(
-            "\ncore request path alone (mock {latency} ms, Dispatcher::run in-process, c=1 JSON): p50 {core_ms:.3} ms ({:+.3} ms over direct), CPU {core_cpu:.3} ms/req",
-            core_ms - direct_c1
+            "\ncore request path alone (mock {latency} ms, Dispatcher::run as a task on the gateway's runtime, c=1 JSON): p50 {core_ms:.3} ms vs direct {direct_ms:.3} ms in turn ({core_added:+.3} ms), CPU {:+.3} ms/req",
+            core_cpu - direct_cpu
+        );
+        println!(
+            "split of the added c=1 JSON p50 ({:+.3} ms): core request path {core_added:+.3} ms, the gateway's own (HTTP server, token, parse, answer) {:+.3} ms; CPU: core {:+.3}, gateway's own {:+.3} ms/req",
+            added_c1.0,
+            added_c1.0 - core_added,
+            core_cpu - direct_cpu,
+            added_c1.3 - (core_cpu - direct_cpu)
         );
         // The ledger's own work per request on a ledger like the gateway's, alone, c=1.
         let inst = p.start_instance("bench-ledger").unwrap();

@@ -91,6 +91,11 @@ impl Inner {
         let p = pool.clone();
         let main = blocking(move || {
             let instance = p.start_instance("gateway")?;
+            if let Some(s) = instance.adoption().sentence() {
+                // A team-ledger machine without the pool's current key (also in
+                // `GET /v1/keywheel/status`'s `notes`).
+                tracing::warn!(instance = instance.id(), "{s}");
+            }
             Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
         })
         .await?;
@@ -397,15 +402,37 @@ fn header_value(s: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(s).ok()
 }
 
-async fn chat(AxState(state): AxState<State>, headers: HeaderMap, body: Bytes) -> Response {
+/// The `X-Keywheel-Session` header, read from the request's head without copying the rest of
+/// its headers (a header that is not text reads as an invalid id).
+struct SessionId(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SessionId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(SessionId(
+            parts
+                .headers
+                .get(SESSION)
+                .map(|v| v.to_str().unwrap_or("\n").trim().to_string()),
+        ))
+    }
+}
+
+async fn chat(
+    AxState(state): AxState<State>,
+    SessionId(session): SessionId,
+    body: Bytes,
+) -> Response {
     state.counters.chat_requests.fetch_add(1, Ordering::Relaxed);
     let parsed = match openai::parse_chat(&body, &state.followed.get()) {
         Ok(p) => p,
         Err(e) => return error_response(&state, &e),
     };
-    let session = headers
-        .get(SESSION)
-        .map(|v| v.to_str().unwrap_or("\n").trim().to_string());
+    drop(body);
     let (dispatcher, lease): (Arc<Dispatcher>, Option<Lease>) = match session {
         None => (state.main.clone(), None),
         Some(id) => match state.sessions.get(&id).await {
@@ -552,5 +579,26 @@ async fn status(AxState(state): AxState<State>) -> Response {
         "failed": c.failed.load(Ordering::Relaxed),
         "unauthorized": c.unauthorized.load(Ordering::Relaxed),
     });
+    v["notes"] = json!(status_notes(&state));
     json_response(StatusCode::OK, &v)
+}
+
+/// Sentences for the person about how the instances started: the server's own instance, then
+/// each session's, when its machine does not hold the pool's current key (a team ledger).
+fn status_notes(state: &State) -> Vec<String> {
+    let mut notes: Vec<String> = state
+        .main
+        .instance()
+        .adoption()
+        .sentence()
+        .into_iter()
+        .collect();
+    notes.extend(
+        state
+            .sessions
+            .list()
+            .into_iter()
+            .filter_map(|s| s.note.map(|n| format!("session {}: {n}", s.id))),
+    );
+    notes
 }

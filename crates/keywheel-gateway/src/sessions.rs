@@ -66,6 +66,9 @@ pub struct SessionInfo {
     pub rotated: bool,
     /// Seconds since its last request ended (0 while one runs).
     pub idle_secs: u64,
+    /// What its start told the person, if anything: on a team ledger, that this machine
+    /// does not hold the pool's current key ([`keywheel_core::ledger::Adoption::sentence`]).
+    pub note: Option<String>,
 }
 
 /// The live sessions of one gateway.
@@ -148,6 +151,9 @@ impl Sessions {
                         rotated = instance.adoption().rotated,
                         "gateway session started"
                     );
+                    if let Some(s) = instance.adoption().sentence() {
+                        tracing::warn!(instance = instance.id(), "gateway session: {s}");
+                    }
                     Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
                 })
                 .await
@@ -180,6 +186,7 @@ impl Sessions {
                     instance: d.map(|d| d.instance().id().to_string()),
                     key_id: d.and_then(|d| d.instance().key()),
                     rotated: d.is_some_and(|d| d.instance().adoption().rotated),
+                    note: d.and_then(|d| d.instance().adoption().sentence()),
                     idle_secs: if busy {
                         0
                     } else {

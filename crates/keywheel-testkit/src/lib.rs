@@ -10,7 +10,8 @@
 //! - [`world`] (feature `world`): a temp data dir, keywheel-mock on 127.0.0.1 and a clean
 //!   environment for the `keywheel` binary;
 //! - [`images`] (feature `images`): images made in code;
-//! - [`backend`] (feature `core`): the examples' choice between OpenRouter and the mock.
+//! - [`backend`] (feature `core`): the examples' choice between OpenRouter and the mock;
+//! - [`pg`]: a fresh database on the team-ledger tests' PostgreSQL.
 //!
 //! See ARCHITECTURE.md "Tests".
 
@@ -18,6 +19,7 @@ pub mod files;
 pub mod http;
 pub mod keys;
 pub mod output;
+pub mod pg;
 
 #[cfg(feature = "core")]
 pub mod backend;

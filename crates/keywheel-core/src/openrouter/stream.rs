@@ -176,14 +176,20 @@ impl SseDecoder {
             return;
         }
         self.pending_len += value.len() + 1;
-        if self.pending.is_empty()
-            && (value.trim() == "[DONE]" || serde_json::from_str::<Value>(value).is_ok())
-        {
-            self.pending.push(value.to_string());
-            self.dispatch(out);
-        } else {
-            self.pending.push(value.to_string());
+        if self.pending.is_empty() {
+            if value.trim() == "[DONE]" {
+                self.pending.push(value.to_string());
+                self.dispatch(out);
+                return;
+            }
+            // A whole document: read once, here (not again in `dispatch`).
+            if let Ok(v) = serde_json::from_str::<Value>(value) {
+                self.pending_len = 0;
+                self.document(Some(v), out);
+                return;
+            }
         }
+        self.pending.push(value.to_string());
     }
 
     fn dispatch(&mut self, out: &mut Vec<StreamEvent>) {
@@ -201,8 +207,15 @@ impl SseDecoder {
             out.push(StreamEvent::Done);
             return;
         }
-        match serde_json::from_str::<Value>(data) {
-            Ok(v) if v.is_object() => self.chunk(&v, out),
+        let v = serde_json::from_str::<Value>(data).ok();
+        self.document(v, out);
+    }
+
+    /// One event's data read as JSON (`None`: not JSON): a chunk if it is an object, else an
+    /// error event.
+    fn document(&mut self, v: Option<Value>, out: &mut Vec<StreamEvent>) {
+        match v {
+            Some(v) if v.is_object() => self.chunk(&v, out),
             _ => {
                 let what = if self.finishing {
                     "the stream was cut in the middle of a chunk"

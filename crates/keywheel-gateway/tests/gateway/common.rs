@@ -93,8 +93,15 @@ impl World {
     /// `keywheel serve --addr 127.0.0.1:0` as a process; returns it with its base URL
     /// (`http://127.0.0.1:PORT`) once it listens.
     pub fn serve(&self) -> Served {
+        self.serve_with(&[])
+    }
+
+    /// [`World::serve`] with `env` on top of the world's environment (another data dir, other
+    /// keys: another machine).
+    pub fn serve_with(&self, env: &[(&str, String)]) -> Served {
         let mut child = self
             .cmd(&["serve", "--addr", "127.0.0.1:0"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -123,13 +130,22 @@ impl World {
             url,
             stdout: Some(stdout),
             stderr: Some(stderr),
-            token: self.token(),
+            token: self.token_with(env),
         }
     }
 
     /// `keywheel serve --token`.
     pub fn token(&self) -> String {
-        let out = self.cmd(&["serve", "--token"]).output().unwrap();
+        self.token_with(&[])
+    }
+
+    /// `keywheel serve --token` with `env` on top of the world's environment.
+    pub fn token_with(&self, env: &[(&str, String)]) -> String {
+        let out = self
+            .cmd(&["serve", "--token"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
