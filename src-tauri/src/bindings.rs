@@ -1,36 +1,14 @@
 //! The TypeScript types of everything that crosses the IPC boundary, generated from the Rust
-//! types with ts-rs into `ui/src/api/bindings.ts` (committed). The test below fails when the
-//! file is out of date; `make bindings` (or `UPDATE_BINDINGS=1 cargo test -p keywheel-app
-//! bindings`) rewrites it.
+//! types with ts-rs into `ui/src/api/bindings.ts` (committed): the core's
+//! (`keywheel_core::ts::declarations`), then the gateway's, capture's and the app's own. The
+//! test below fails when the file is out of date; `make bindings` (or `UPDATE_BINDINGS=1 cargo
+//! test -p keywheel-app bindings`) rewrites it.
 
-use keywheel_core::alerts::Rule;
-use keywheel_core::catalogue::KeyCheck;
-use keywheel_core::chains::{ChainEntry, EntryReason, ResolvedChain};
-use keywheel_core::dispatch::{Kind, Outcome};
-use keywheel_core::forecast::{Forecast, SubjectKind, Summary};
-use keywheel_core::keys::{KeySource, KeychainStatus};
-use keywheel_core::ledger::RequestState;
-use keywheel_core::ledger::alerts::AlertRow;
-use keywheel_core::ledger::instances::InstanceInfo;
-use keywheel_core::ledger::jobs::JobStatus;
-use keywheel_core::ledger::pg::summary::{MachineLive, TeamSummary};
-use keywheel_core::ledger::request_log::{DayAggregate, RequestRow, StatusClass};
-use keywheel_core::ledger::reserve::Availability;
-use keywheel_core::ledger::usage::DayUsage;
-use keywheel_core::ledger::{Adoption, Credits, KeyRecord, KeyStatus};
-use keywheel_core::ocr::queue::PdfStaged;
-use keywheel_core::ocr::{ErrorClass, ImageResult, QuotaPlan};
-use keywheel_core::openrouter::types::{
-    FreeModelDailyRequests, KeyInfo, ModelInfo, Pricing, Usage,
-};
-use keywheel_core::pool::{KeyView, KeychainView, LedgerView, StatusView, UsageView};
-use keywheel_core::progress::{Note, Notice};
-use keywheel_core::{ErrorCode, KeyId};
 use keywheel_gateway::embedded::{GatewaySession, GatewayStatus, LoggedRequest};
 use ts_rs::TS;
 
 use crate::capture::{CaptureRegion, CaptureStatus};
-use crate::dto::*;
+use crate::dto::{LedgerInfo, LogRow};
 use crate::error::IpcError;
 
 /// Where the generated file lives, relative to this crate.
@@ -44,81 +22,17 @@ macro_rules! decls {
 
 /// The whole generated file.
 pub fn typescript() -> String {
-    let decls = decls![
-        // core
-        KeyId,
-        KeySource,
-        KeyStatus,
-        Availability,
-        KeyView,
-        KeychainStatus,
-        KeychainView,
-        KeyRecord,
-        InstanceInfo,
-        Adoption,
-        StatusView,
-        DayUsage,
-        DayAggregate,
-        Forecast,
-        SubjectKind,
-        UsageView,
-        RequestRow,
-        AlertRow,
-        Rule,
-        KeyInfo,
-        FreeModelDailyRequests,
-        KeyCheck,
-        ModelInfo,
-        Pricing,
-        JobStatus,
-        QuotaPlan,
-        ImageResult,
-        Usage,
-        Kind,
-        RequestState,
-        StatusClass,
-        Summary,
-        ErrorClass,
-        Notice,
-        Note,
-        Outcome,
-        ErrorCode,
-        Credits,
-        EntryReason,
-        ChainEntry,
-        ResolvedChain,
-        // app
+    let mut decls = keywheel_core::ts::declarations();
+    decls.extend(decls![
         IpcError,
-        IpcErrorRecord,
-        KeyAdded,
-        KeyPatch,
-        LogQuery,
-        SettingsView,
-        SettingsPatch,
-        ChatEvent,
-        Role,
-        ChatMessage,
-        Thread,
-        ThreadSummary,
-        StagedImage,
-        OcrPlan,
-        OcrEvent,
-        OcrResult,
-        ChainView,
-        ModelChains,
-        CatalogueModel,
         GatewayStatus,
         GatewaySession,
         LoggedRequest,
         LogRow,
-        TeamSummary,
-        MachineLive,
-        LedgerView,
         LedgerInfo,
         CaptureRegion,
         CaptureStatus,
-        PdfStaged,
-    ];
+    ]);
     let mut out = String::from(
         "// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:\n\
          // run `make bindings` after changing a type that crosses the IPC boundary.\n\

@@ -18,8 +18,8 @@ use crate::pool::Pool;
 
 mod views;
 pub use views::{
-    CatalogueModel, ChainView, ModelChains, NO_CATALOGUE, check_pin, checked_pin, model_chains,
-    picker,
+    CatalogueModel, ChainView, KeyAdded, ModelChains, NO_CATALOGUE, add_key, check_pin,
+    checked_edit, model_chains, picker,
 };
 
 /// The catalogue: from the ledger's cache when younger than a day, else fetched and stored.

@@ -13,7 +13,7 @@ use crate::clock::{FixedClock, SharedClock, SystemClock};
 use crate::error::{Error, Result};
 
 pub mod live;
-pub use live::{Chains, LiveSettings, SettingsView};
+pub use live::{Chains, LiveSettings, SettingsPatch, SettingsView};
 
 /// The default OpenRouter API base.
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";

@@ -32,6 +32,8 @@ pub mod private;
 pub mod progress;
 pub mod reconcile;
 pub mod telemetry;
+#[cfg(feature = "ts")]
+pub mod ts;
 mod vocab;
 
 pub use cancel::CancelToken;

@@ -1,10 +1,8 @@
 //! Chat threads and R1 answers streamed over a Channel. The threads and the turn are the
-//! core's (`keywheel_core::chat`); here each progress event becomes a [`ChatEvent`].
+//! core's (`keywheel_core::chat`), and so is each [`ChatEvent`] a progress event becomes.
 
 use keywheel_core::chat::Ask;
 use keywheel_core::dispatch::{Kind, Progress};
-use keywheel_core::openrouter::StreamEvent;
-use keywheel_core::progress::Note;
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -57,7 +55,7 @@ pub async fn chat_send(
             use_cache: state.pool.settings().cache_chat,
         };
         let on = |p: Progress<'_>| {
-            if let Some(e) = event(p) {
+            if let Some(e) = ChatEvent::from_progress(p) {
                 let _ = on_event.send(e);
             }
         };
@@ -72,15 +70,4 @@ pub async fn chat_send(
 pub async fn chat_stop(state: State<'_, AppState>, thread_id: String) -> IpcResult<()> {
     state.threads.stop(&thread_id);
     Ok(())
-}
-
-/// What the chat view hears of a progress event (nothing of the running request count, nor of
-/// stream events other than text).
-fn event(p: Progress<'_>) -> Option<ChatEvent> {
-    Some(match p {
-        Progress::Stream(StreamEvent::Reasoning(t)) => ChatEvent::Reasoning { text: t.clone() },
-        Progress::Stream(StreamEvent::Content(t)) => ChatEvent::Content { text: t.clone() },
-        // Retries, fallbacks, waits, alerts, model notes: the core's note and its sentence.
-        p => ChatEvent::Progress(Note::new(p.notice()?)),
-    })
 }

@@ -8,7 +8,7 @@ use tauri::State;
 use zeroize::Zeroizing;
 
 use crate::dto::{KeyAdded, KeyPatch};
-use crate::error::{IpcError, IpcResult};
+use crate::error::IpcResult;
 use crate::state::AppState;
 
 /// Every key with today's counts.
@@ -26,21 +26,8 @@ pub async fn keys_add(
     account: Option<String>,
 ) -> IpcResult<KeyAdded> {
     let secret = Zeroizing::new(secret);
-    let (label, account) = (non_empty(label), non_empty(account));
     let client = state.dispatcher.client();
-    let (rec, check, warning) = catalogue::add_checked_key(
-        &state.pool,
-        client,
-        &secret,
-        label.as_deref(),
-        account.as_deref(),
-    )
-    .await?;
-    Ok(KeyAdded {
-        key: view(&state, rec.id.as_str())?,
-        check,
-        warning,
-    })
+    Ok(catalogue::add_key(&state.pool, client, &secret, label, account).await?)
 }
 
 /// Changes a key's label, account, caps or enabled flag.
@@ -50,8 +37,7 @@ pub async fn keys_update(
     id: String,
     patch: KeyPatch,
 ) -> IpcResult<KeyView> {
-    let rec = state.pool.update_key(&id, &patch.into())?;
-    view(&state, rec.id.as_str())
+    Ok(state.pool.patch_key(&id, patch)?)
 }
 
 /// Removes a key from the keychain and the list (its history stays).
@@ -73,17 +59,4 @@ pub async fn keys_check(
     };
     let client = state.dispatcher.client();
     Ok(catalogue::check_keys(&state.pool, client, only.as_ref()).await?)
-}
-
-fn view(state: &AppState, id: &str) -> IpcResult<KeyView> {
-    state
-        .pool
-        .key_views()?
-        .into_iter()
-        .find(|k| k.id.as_str() == id)
-        .ok_or_else(|| IpcError::usage(format!("the key {id} is no longer listed; reload")))
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }

@@ -1035,16 +1035,6 @@ checked: boolean,
  */
 credits: Credits, };
 
-export type IpcError = { 
-/**
- * What the UI branches on.
- */
-code: ErrorCode, 
-/**
- * A sentence naming the problem and what to do; shown as is.
- */
-message: string, };
-
 export type IpcErrorRecord = { 
 /**
  * The code.
@@ -1409,6 +1399,93 @@ reasons: boolean,
  */
 context_length: number | null, };
 
+export type TeamSummary = { 
+/**
+ * `host:port/db` (never a password).
+ */
+ledger: string, 
+/**
+ * Machines with at least one live instance, by name.
+ */
+machines: Array<MachineLive>, 
+/**
+ * [`TeamSummary::sentence`], for faces that only show text.
+ */
+sentence: string, };
+
+export type MachineLive = { 
+/**
+ * The machine's name (`KEYWHEEL_MACHINE` or its host name).
+ */
+host: string, 
+/**
+ * Its live instances (heartbeat within the instance TTL).
+ */
+instances: number, 
+/**
+ * [`MachineLive::line`].
+ */
+line: string, };
+
+export type LedgerView = { 
+/**
+ * `sqlite` or `postgresql`.
+ */
+backend: string, 
+/**
+ * The file path, or `host:port/db` for a team ledger (never a password).
+ */
+location: string, 
+/**
+ * On a team ledger: "team ledger: host:port/db — N machines, M instances live" and one
+ * line per machine.
+ */
+team: TeamSummary | null, 
+/**
+ * Whether the response cache is shared with the team (only ever on a team ledger).
+ */
+team_cache: boolean, };
+
+export type PdfStaged = { 
+/**
+ * The PDF's name (no folder).
+ */
+file: string, 
+/**
+ * Pages in the queue.
+ */
+pages: number, 
+/**
+ * Of which read from their text layer (no request).
+ */
+text_layer: number, 
+/**
+ * Of which rendered, to send to the vision model.
+ */
+vision: number, 
+/**
+ * The page plan in one sentence.
+ */
+sentence: string, 
+/**
+ * Every page, in order.
+ */
+staged: Array<StagedImage>, 
+/**
+ * The pages already read (from their text layer).
+ */
+read: Array<OcrResult>, };
+
+export type IpcError = { 
+/**
+ * What the UI branches on.
+ */
+code: ErrorCode, 
+/**
+ * A sentence naming the problem and what to do; shown as is.
+ */
+message: string, };
+
 export type GatewayStatus = { 
 /**
  * Whether it is serving.
@@ -1670,53 +1747,6 @@ bytes_sent: number | null,
  */
 error: string | null, };
 
-export type TeamSummary = { 
-/**
- * `host:port/db` (never a password).
- */
-ledger: string, 
-/**
- * Machines with at least one live instance, by name.
- */
-machines: Array<MachineLive>, 
-/**
- * [`TeamSummary::sentence`], for faces that only show text.
- */
-sentence: string, };
-
-export type MachineLive = { 
-/**
- * The machine's name (`KEYWHEEL_MACHINE` or its host name).
- */
-host: string, 
-/**
- * Its live instances (heartbeat within the instance TTL).
- */
-instances: number, 
-/**
- * [`MachineLive::line`].
- */
-line: string, };
-
-export type LedgerView = { 
-/**
- * `sqlite` or `postgresql`.
- */
-backend: string, 
-/**
- * The file path, or `host:port/db` for a team ledger (never a password).
- */
-location: string, 
-/**
- * On a team ledger: "team ledger: host:port/db — N machines, M instances live" and one
- * line per machine.
- */
-team: TeamSummary | null, 
-/**
- * Whether the response cache is shared with the team (only ever on a team ledger).
- */
-team_cache: boolean, };
-
 export type LedgerInfo = { 
 /**
  * The ledger in use now (switching needs a restart).
@@ -1765,33 +1795,3 @@ active: boolean,
  * Why it is not, as a sentence.
  */
 error: string | null, };
-
-export type PdfStaged = { 
-/**
- * The PDF's name (no folder).
- */
-file: string, 
-/**
- * Pages in the queue.
- */
-pages: number, 
-/**
- * Of which read from their text layer (no request).
- */
-text_layer: number, 
-/**
- * Of which rendered, to send to the vision model.
- */
-vision: number, 
-/**
- * The page plan in one sentence.
- */
-sentence: string, 
-/**
- * Every page, in order.
- */
-staged: Array<StagedImage>, 
-/**
- * The pages already read (from their text layer).
- */
-read: Array<OcrResult>, };

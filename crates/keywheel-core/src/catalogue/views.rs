@@ -1,20 +1,20 @@
-//! What the app's Models panel shows: both chains as they resolve now for the current key's
-//! account (each with its sentences, or the error that stops it), the catalogue as the pin
-//! picker lists it, and the check a pin passes before it is saved. Nothing here spends quota:
-//! `GET /key` and `GET /models` are free, and the catalogue is cached a day in the ledger
-//! (docs/models.md).
+//! What the app's Keys view shows and sends: a key added (with its check), both chains as
+//! they resolve now for the current key's account (each with its sentences, or the error that
+//! stops it), the catalogue as the pin picker lists it, and settings edits whose pins are
+//! checked before they are saved. Nothing here spends quota: `GET /key` and `GET /models` are
+//! free, and the catalogue is cached a day in the ledger (docs/models.md).
 
 use serde::Serialize;
 
-use super::{models, resolve_chain};
+use super::{KeyCheck, add_checked_key, models, resolve_chain};
 use crate::chains::{ModelChoice, ResolvedChain};
 use crate::chat::ErrorRecord;
-use crate::config::Chains;
+use crate::config::{Chains, SettingsEdit, SettingsPatch};
 use crate::dispatch::Kind;
 use crate::error::{Error, Result};
 use crate::openrouter::OpenRouter;
 use crate::openrouter::types::ModelInfo;
-use crate::pool::Pool;
+use crate::pool::{KeyView, Pool};
 
 /// Said when the catalogue could not be read (the dispatcher says the same before a job).
 pub const NO_CATALOGUE: &str =
@@ -117,6 +117,38 @@ pub async fn model_chains(pool: &Pool, client: &OpenRouter, chains: &Chains) -> 
     }
 }
 
+/// A key added from the Keys view.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeyAdded {
+    /// The key as listed (masked).
+    pub key: KeyView,
+    /// What `GET /key` said (no quota spent); absent if the check could not run.
+    pub check: Option<KeyCheck>,
+    /// Why the key was stored without a check, if so.
+    pub warning: Option<String>,
+}
+
+/// [`add_checked_key`] for a window: a blank label or account is none; the answer carries
+/// the key as listed.
+pub async fn add_key(
+    pool: &Pool,
+    client: &OpenRouter,
+    raw: &zeroize::Zeroizing<String>,
+    label: Option<String>,
+    account: Option<String>,
+) -> Result<KeyAdded> {
+    let given = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (label, account) = (given(label), given(account));
+    let (rec, check, warning) =
+        add_checked_key(pool, client, raw, label.as_deref(), account.as_deref()).await?;
+    Ok(KeyAdded {
+        key: pool.key_view(&rec.id)?,
+        check,
+        warning,
+    })
+}
+
 /// OpenRouter's models for the picker (from the day's cache unless `refresh`).
 pub async fn picker(
     pool: &Pool,
@@ -144,9 +176,28 @@ pub async fn check_pin(pool: &Pool, client: &OpenRouter, kind: Kind, id: &str) -
     Ok(())
 }
 
+/// A settings edit as a window sends it, its pins checked ([`check_pin`]) before anything is
+/// saved. The capture shortcut is not in it (the app checks its syntax and saves it itself).
+pub async fn checked_edit(
+    pool: &Pool,
+    client: &OpenRouter,
+    patch: SettingsPatch,
+) -> Result<SettingsEdit> {
+    Ok(SettingsEdit {
+        rotate_after: patch.rotate_after,
+        chat_models: patch.chat_models,
+        vision_models: patch.vision_models,
+        chat_pin: checked_pin(pool, client, Kind::Chat, patch.chat_pin).await?,
+        vision_pin: checked_pin(pool, client, Kind::Ocr, patch.vision_pin).await?,
+        capture_shortcut: None,
+        // read when the ledger opens: from the next start
+        team_cache: patch.team_cache,
+    })
+}
+
 /// A pin as a person edits it: `None` leaves it as it is, `""` unpins, an id is checked
-/// ([`check_pin`]) first. The answer is the edit's field ([`crate::config::SettingsEdit`]).
-pub async fn checked_pin(
+/// ([`check_pin`]) first. The answer is the edit's field ([`SettingsEdit`]).
+async fn checked_pin(
     pool: &Pool,
     client: &OpenRouter,
     kind: Kind,

@@ -6,7 +6,9 @@
 //! - [`send`]: one turn — the question is saved, the thread's history becomes the request
 //!   ([`request`]), the dispatcher runs it (cache → reserve → send → complete, fallbacks and
 //!   retries), and the answer (or what arrived before Stop, or the error) is saved.
+//! - [`ChatEvent`] (event.rs): what a chat view hears meanwhile.
 
+mod event;
 mod store;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use crate::dispatch::{Dispatcher, Job, Kind, Outcome, Progress};
 use crate::error::{Error, Result};
 use crate::openrouter::{ChatRequest, Message, StreamEvent};
 
+pub use event::ChatEvent;
 pub use store::{Answering, Threads};
 
 /// Who wrote a message.

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Settings, SettingsEdit, edit_file};
 use crate::chains::ModelChoice;
@@ -105,6 +105,31 @@ pub struct SettingsView {
     pub chat_pin: Option<String>,
     /// The pinned vision model, if any.
     pub vision_pin: Option<String>,
+}
+
+/// A settings edit as a window sends it (`null` = unchanged); the app's Settings panel saves
+/// it through `catalogue::checked_edit`, which checks its pins first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SettingsPatch {
+    /// Rotation threshold.
+    pub rotate_after: Option<u32>,
+    /// Chat model chain.
+    pub chat_models: Option<Vec<String>>,
+    /// Vision model chain.
+    pub vision_models: Option<Vec<String>>,
+    /// Pin this chat model (`""` unpins).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub chat_pin: Option<String>,
+    /// Pin this vision model (`""` unpins).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub vision_pin: Option<String>,
+    /// Share the response cache on a team ledger (saved; applies from the next start).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub team_cache: Option<bool>,
 }
 
 /// The config file a window writes and the model chains in force.
@@ -234,6 +259,21 @@ mod tests {
         .unwrap();
         assert_eq!(live.chains().chat_pin, None, "an empty pin unpins");
         assert_eq!(live.chains().vision, ["a/b", "c/d"], "kept");
+    }
+
+    #[test]
+    fn a_settings_patch_without_pins_leaves_them_and_an_empty_pin_unpins() {
+        let p: SettingsPatch = serde_json::from_str(
+            r#"{"rotate_after":null,"chat_models":null,"vision_models":null}"#,
+        )
+        .unwrap();
+        assert_eq!((p.chat_pin, p.vision_pin), (None, None));
+        let p: SettingsPatch = serde_json::from_str(
+            r#"{"rotate_after":null,"chat_models":null,"vision_models":null,"vision_pin":"","chat_pin":"x/y:free"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.vision_pin.as_deref(), Some(""));
+        assert_eq!(p.chat_pin.as_deref(), Some("x/y:free"));
     }
 
     #[test]

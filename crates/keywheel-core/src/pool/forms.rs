@@ -1,9 +1,13 @@
 //! What a window sends as a form: a key edit and a request-log query, in the web view's JSON
-//! (`null` = unchanged or no filter), turned into the ledger's own types.
+//! (`null` = unchanged or no filter), turned into the ledger's own types; a key edit answers
+//! with the key as listed.
 
 use serde::Deserialize;
 
+use super::{KeyView, Pool};
 use crate::dispatch::Kind;
+use crate::error::{Error, Result};
+use crate::keys::KeyId;
 use crate::ledger::KeyUpdate;
 use crate::ledger::request_log::{LogFilter, StatusClass};
 
@@ -45,6 +49,22 @@ impl From<KeyPatch> for KeyUpdate {
             account: p.account,
             enabled: p.enabled,
         }
+    }
+}
+
+impl Pool {
+    /// One key as the key list shows it.
+    pub fn key_view(&self, id: &KeyId) -> Result<KeyView> {
+        self.key_views()?
+            .into_iter()
+            .find(|k| k.id == *id)
+            .ok_or_else(|| Error::Usage(format!("the key {id} is no longer listed; reload")))
+    }
+
+    /// Applies a window's key edit to the key `typed_id` names; answers with it as listed.
+    pub fn patch_key(&self, typed_id: &str, patch: KeyPatch) -> Result<KeyView> {
+        let rec = self.update_key(typed_id, &patch.into())?;
+        self.key_view(&rec.id)
     }
 }
 
