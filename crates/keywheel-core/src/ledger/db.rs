@@ -26,6 +26,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0008_window_ring.sql")),
         M::up(include_str!("migrations/0009_request_via.sql")),
         M::up(include_str!("migrations/0010_request_hours.sql")),
+        M::up(include_str!("migrations/0011_imports.sql")),
     ])
 }
 

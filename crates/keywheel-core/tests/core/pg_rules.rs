@@ -214,6 +214,107 @@ fn the_team_ledger_is_at_the_same_schema_version_as_the_file() {
     );
 }
 
+/// Migration 11 on both backends: `keywheel_imports` is part of the schema. A SQLite file at
+/// version 10 gains the table when it opens; a team ledger from before 11 whose first import
+/// created the table (the old way) keeps it and its rows, and its `via` trigger now runs only
+/// for rows that do not name their `via`.
+#[test]
+fn migration_11_makes_keywheel_imports_part_of_the_schema_on_both_backends() {
+    assert_eq!(SCHEMA_VERSION, 11);
+    // SQLite: a file at version 10.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite3");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        keywheel_core::ledger::db::migrations()
+            .to_version(&mut conn, 10)
+            .unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'keywheel_imports'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "version 10 has no keywheel_imports");
+    }
+    let file = Ledger::open(&path, CapDefaults::default()).unwrap();
+    assert_eq!(file.schema_version().unwrap(), 11);
+    let cols: Vec<String> = {
+        let conn = file.conn().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('keywheel_imports') ORDER BY cid")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let expected = [
+        "source",
+        "key_id",
+        "day",
+        "requests",
+        "successes",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "reasoning_tokens",
+        "cost",
+    ];
+    assert_eq!(cols, expected);
+
+    // PostgreSQL: a ledger at 10 on which an import created the table and a row.
+    let db = TestDb::new();
+    let l = db.open(CapDefaults::default());
+    let pg_cols = db.query(
+        "SELECT column_name FROM information_schema.columns
+         WHERE table_name = 'keywheel_imports' ORDER BY ordinal_position",
+    );
+    assert_eq!(pg_cols, expected, "the same table on both backends");
+    drop(l);
+    db.query(
+        "DROP TABLE keywheel_imports;
+         DELETE FROM keywheel_schema WHERE version = 11;
+         DROP TRIGGER requests_via ON requests;
+         CREATE TRIGGER requests_via BEFORE INSERT ON requests
+           FOR EACH ROW EXECUTE FUNCTION keywheel_request_via();
+         CREATE TABLE keywheel_imports (
+           source TEXT NOT NULL, key_id TEXT NOT NULL, day TEXT NOT NULL,
+           requests BIGINT NOT NULL, successes BIGINT NOT NULL, errors BIGINT NOT NULL,
+           prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
+           reasoning_tokens BIGINT NOT NULL, cost DOUBLE PRECISION NOT NULL,
+           PRIMARY KEY (source, key_id, day));
+         INSERT INTO keywheel_imports VALUES ('laptop', 'k', '2026-11-26', 3, 3, 0, 0, 0, 0, 0);",
+    );
+    let l = db.open(CapDefaults::default());
+    assert_eq!(l.schema_version().unwrap(), 11);
+    assert_eq!(
+        db.query("SELECT source || ' ' || requests FROM keywheel_imports"),
+        ["laptop 3"],
+        "the rows an earlier import remembered stay"
+    );
+    let when =
+        db.query("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = 'requests_via'");
+    assert!(when[0].contains("WHEN ((new.via IS NULL))"), "{when:?}");
+    // Rows that name no via still get their instance's kind; a reservation names it itself.
+    let k = api_key(1);
+    l.upsert_key(&k, KeySource::Env, None, None, t0()).unwrap();
+    let inst = l.register_instance("gateway", 1, t0()).unwrap();
+    assert!(matches!(
+        reserve(&l, &inst, &k.id(), t0()),
+        ReserveOutcome::Granted(_)
+    ));
+    db.query(&format!(
+        "INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind)
+         VALUES ('{inst}', 'k', 'k', '2026-11-26', 1, 'chat')"
+    ));
+    assert_eq!(
+        db.query("SELECT via FROM requests ORDER BY id"),
+        ["gateway", "gateway"]
+    );
+}
+
 #[test]
 fn an_unreachable_team_ledger_is_exit_7_naming_host_and_port_without_the_password() {
     // A port nothing listens on: bind one, then close it.

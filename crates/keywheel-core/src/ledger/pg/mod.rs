@@ -4,9 +4,11 @@
 //! Driver: `tokio-postgres` with the `deadpool-postgres` pool — the well-kept async driver, and
 //! a pool that recycles a connection the server dropped (a restart, `pg_terminate_backend`)
 //! instead of handing it out again. [`super::Ledger`]'s API is synchronous (the core calls it
-//! from `spawn_blocking`, the CLI from plain threads), so this handle owns a small runtime of
-//! its own and waits on it: [`PgLedger::block`] works on any thread, even one already inside a
-//! tokio runtime, where the sync `postgres` crate would panic.
+//! from `spawn_blocking` and its ledger threads, the CLI from plain threads), so this handle owns
+//! a current-thread runtime that the calling thread drives itself ([`PgLedger::block`]): the
+//! connections' tasks run on the thread that waits for their answers, so a round trip wakes no
+//! other thread (as a plain synchronous client). It works on any thread, even one already
+//! inside a tokio runtime, where the sync `postgres` crate would panic.
 //!
 //! Exactness across machines: a reservation locks the rows of its account's keys
 //! (`SELECT … FOR UPDATE`, in id order) before it reads the day counts and minute windows, so
@@ -124,7 +126,7 @@ const MIGRATION_LOCK: i64 = 0x6b77_6c65_6467_6572;
 const POOL_SIZE: usize = 4;
 
 /// The schema, in order: the same numbers as the SQLite migrations (ledger/db.rs).
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_cache_models.sql"),
     include_str!("migrations/0003_ocr_jobs.sql"),
@@ -135,6 +137,7 @@ const MIGRATIONS: [&str; 10] = [
     include_str!("migrations/0008_window_ring.sql"),
     include_str!("migrations/0009_request_via.sql"),
     include_str!("migrations/0010_request_hours.sql"),
+    include_str!("migrations/0011_imports.sql"),
 ];
 
 /// The schema version this build knows.
@@ -238,9 +241,9 @@ impl PgLedger {
     /// without a password takes it from the password file or the keychain
     /// ([`password::find`]); `sslmode` decides TLS ([`tls`]).
     pub fn open(target: &Target, opts: &Options) -> Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("keywheel-ledger")
+        // Current-thread: whichever thread waits in `block` drives the connections' tasks (one
+        // at a time; another caller meanwhile waits for its own answer, driven by the first).
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::io("could not start the team ledger's runtime", e))?;
@@ -308,17 +311,36 @@ impl PgLedger {
         self.inner.opts.server_clock
     }
 
-    /// Runs `fut` on this handle's runtime and waits for it, from any thread.
+    /// Runs `fut` on this handle's runtime and waits for it, from any thread. The calling
+    /// thread drives it (and the connections' tasks): no hand-off to another thread per round
+    /// trip.
     pub(crate) fn block<T: Send>(&self, fut: impl Future<Output = T> + Send) -> T {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return self.inner.rt.block_on(fut);
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        // A call from inside one of ours would wait for the runtime this thread holds.
+        assert!(
+            !DRIVING.get(),
+            "a team-ledger call was made from inside another one on the same thread"
+        );
+        let drive = |fut| {
+            DRIVING.set(true);
+            let _reset = ResetDriving;
+            self.inner.rt.block_on(fut)
+        };
+        match Handle::try_current().map(|h| h.runtime_flavor()) {
+            // A plain thread, or one of our own callers' ledger threads.
+            Err(_) => drive(fut),
+            // Inside a multi-thread runtime (a task, `block_on`, or `spawn_blocking`):
+            // `block_in_place` leaves that runtime (a worker hands its other tasks on first),
+            // so this thread may drive ours.
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| drive(fut)),
+            // Inside a current-thread runtime `block_on` would panic, and `block_in_place` is
+            // not offered there: wait from a thread of our own.
+            Ok(_) => std::thread::scope(|s| {
+                s.spawn(|| self.inner.rt.block_on(fut))
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }),
         }
-        // Inside another runtime `block_on` would panic: wait from a thread of our own.
-        std::thread::scope(|s| {
-            s.spawn(|| self.inner.rt.block_on(fut))
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
     }
 
     /// A pooled connection (one the server dropped is replaced by the pool's recycling).
@@ -593,6 +615,20 @@ impl PgLedger {
             self.inner.target.host_port(),
             target::redact_url(&crate::keys::redact(why))
         ))
+    }
+}
+
+thread_local! {
+    /// Whether this thread is driving a team ledger's runtime ([`PgLedger::block`]).
+    static DRIVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears [`DRIVING`] when a [`PgLedger::block`] ends (or unwinds).
+struct ResetDriving;
+
+impl Drop for ResetDriving {
+    fn drop(&mut self) {
+        DRIVING.set(false);
     }
 }
 

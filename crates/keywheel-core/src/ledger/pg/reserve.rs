@@ -638,13 +638,15 @@ const LOCK_ACCOUNT: &str = "SELECT id FROM keys
 
 /// Everything a reservation decides on, read after the locks (READ COMMITTED: a new
 /// statement sees every commit before it): "now" (`$2`, or the server's clock), the
-/// transaction's id, the request row's id, and per key of `$1`'s account (in id order) its
+/// transaction's id, the request row's id (from the sequence `requests.id` was created with,
+/// named as a constant: `pg_get_serial_sequence` would look it up in the catalogue on every
+/// reservation), and per key of `$1`'s account (in id order) its
 /// row, its account's row, today's count and ring and yesterday's ring. The day is computed
 /// from the ms as `clock::day_key` does (whole days since the epoch).
 const READ_ACCOUNT: &str = "WITH t AS (
        SELECT COALESCE($2::bigint, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS ms,
               pg_current_xact_id()::text::bigint AS xid,
-              nextval(pg_get_serial_sequence('requests', 'id')) AS next_id),
+              nextval('requests_id_seq') AS next_id),
      d AS (
        SELECT ms, xid, next_id,
               to_char(date '1970-01-01' + (ms / 86400000)::int, 'YYYY-MM-DD') AS day,
@@ -673,10 +675,12 @@ const COL_ID: usize = 3;
 const COL_WIN: usize = 19;
 
 /// A grant: the key's day row incremented (its ring rewritten) and the request row, one
-/// statement.
+/// statement. The row names its `via` (its instance's kind) itself, so the migration-9
+/// trigger has nothing to look up (since migration 11 it does not even run).
 const WRITE_GRANT: &str = "WITH u AS (
        INSERT INTO usage_daily (key_id, day, requests, win) VALUES ($1, $2, 1, $3)
        ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1, win = $3
        RETURNING 1)
-     INSERT INTO requests (id, instance_id, key_id, account, day, started_ms, kind, model_asked)
-     SELECT $4, $5, $1, $6, $2, $7, $8, $9 FROM u";
+     INSERT INTO requests (id, instance_id, key_id, account, day, started_ms, kind, model_asked,
+                           via)
+     SELECT $4, $5, $1, $6, $2, $7, $8, $9, (SELECT kind FROM instances WHERE id = $5) FROM u";

@@ -10,7 +10,8 @@
 //! - `verify-full`: `verify-ca`, and the certificate must name the host in the URL.
 //!
 //! `sslrootcert=/path/ca.pem` (PEM, one or more certificates) names the CA; without it
-//! `~/.postgresql/root.crt` is used, as libpq does. The driver itself only knows `disable`,
+//! `~/.postgresql/root.crt` is used, as libpq does. As libpq, `PGSSLMODE` and `PGSSLROOTCERT`
+//! apply when the URL does not give `sslmode` / `sslrootcert`. The driver itself only knows `disable`,
 //! `prefer` and `require`, so [`TlsParams::split`] takes both parameters out of the URL before
 //! the driver parses it.
 
@@ -71,18 +72,37 @@ pub struct TlsParams {
     pub mode: SslMode,
     /// `sslrootcert`, when given.
     pub root_cert: Option<PathBuf>,
+    /// Whether `mode` came from `PGSSLMODE` (the URL gave none), for sentences.
+    pub mode_from_env: bool,
+    /// Whether `root_cert` came from `PGSSLROOTCERT` (the URL gave none), for sentences.
+    pub root_cert_from_env: bool,
+}
+
+/// An `sslmode` word; `None` for one Keywheel does not know.
+fn parse_mode(word: &str) -> Option<SslMode> {
+    Some(match word {
+        "disable" => SslMode::Disable,
+        "allow" | "prefer" => SslMode::Prefer,
+        "require" => SslMode::Require,
+        "verify-ca" => SslMode::VerifyCa,
+        "verify-full" => SslMode::VerifyFull,
+        _ => return None,
+    })
 }
 
 impl TlsParams {
     /// Takes `sslmode` and `sslrootcert` out of a `postgres://` URL's query, returning the URL
     /// the driver parses (with the driver's own `sslmode` left out: [`Self::driver_mode`] sets
-    /// it) and the parameters. `shown` is the URL with its password masked, for sentences.
-    pub(crate) fn split(url: &str, shown: &str) -> Result<(String, Self)> {
-        let Some((base, query)) = url.split_once('?') else {
-            return Ok((url.to_string(), Self::default()));
-        };
+    /// it) and the parameters; `PGSSLMODE` / `PGSSLROOTCERT` (read through `env`) stand in for
+    /// those the URL lacks. `shown` is the URL with its password masked, for sentences.
+    pub(crate) fn split(
+        url: &str,
+        shown: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(String, Self)> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut params = Self::default();
-        let mut kept = Vec::new();
+        let (mut mode_given, mut kept) = (false, Vec::new());
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_encoding::percent_decode_str(v)
@@ -90,23 +110,32 @@ impl TlsParams {
                 .into_owned();
             match k {
                 "sslmode" => {
-                    params.mode = match value.as_str() {
-                        "disable" => SslMode::Disable,
-                        "allow" | "prefer" => SslMode::Prefer,
-                        "require" => SslMode::Require,
-                        "verify-ca" => SslMode::VerifyCa,
-                        "verify-full" => SslMode::VerifyFull,
-                        other => {
-                            return Err(Error::Usage(format!(
-                                "ledger_url {shown:?} has sslmode={other:?}; give one of disable, \
-                                 prefer, require, verify-ca, verify-full"
-                            )));
-                        }
-                    }
+                    mode_given = true;
+                    params.mode = parse_mode(&value).ok_or_else(|| {
+                        Error::Usage(format!(
+                            "ledger_url {shown:?} has sslmode={value:?}; give one of disable, \
+                             prefer, require, verify-ca, verify-full"
+                        ))
+                    })?;
                 }
                 "sslrootcert" => params.root_cert = Some(PathBuf::from(value)),
                 _ => kept.push(pair),
             }
+        }
+        if !mode_given && let Some(word) = env("PGSSLMODE") {
+            params.mode = parse_mode(&word).ok_or_else(|| {
+                Error::Usage(format!(
+                    "PGSSLMODE={word:?} is not an sslmode; give one of disable, prefer, require, \
+                     verify-ca, verify-full (or unset it, or say sslmode= in ledger_url)"
+                ))
+            })?;
+            params.mode_from_env = true;
+        }
+        if params.root_cert.is_none()
+            && let Some(path) = env("PGSSLROOTCERT")
+        {
+            params.root_cert = Some(PathBuf::from(path));
+            params.root_cert_from_env = true;
         }
         let url = if kept.is_empty() {
             base.to_string()
@@ -114,6 +143,27 @@ impl TlsParams {
             format!("{base}?{}", kept.join("&"))
         };
         Ok((url, params))
+    }
+
+    /// `sslmode=…` as a sentence names it (with where it came from).
+    fn mode_said(&self) -> String {
+        let from = if self.mode_from_env {
+            " (from PGSSLMODE)"
+        } else {
+            ""
+        };
+        format!("sslmode={}{from}", self.mode.as_str())
+    }
+
+    /// The CA file as a sentence names it (with where it came from).
+    fn root_cert_said(&self) -> Option<String> {
+        let path = self.root_cert_path()?;
+        let from = if self.root_cert_from_env {
+            " (PGSSLROOTCERT)"
+        } else {
+            ""
+        };
+        Some(format!("{}{from}", path.display()))
     }
 
     /// The mode the driver is given: it refuses a plain connection for every mode that
@@ -172,16 +222,22 @@ impl TlsParams {
     fn roots(&self) -> Result<RootCertStore> {
         let Some(path) = self.root_cert_path() else {
             return Err(Error::Usage(format!(
-                "sslmode={} needs the CA that signed the team ledger's certificate: add \
-                 sslrootcert=/path/to/ca.pem to ledger_url (or put it at ~/.postgresql/root.crt)",
-                self.mode.as_str()
+                "{} needs the CA that signed the team ledger's certificate: add \
+                 sslrootcert=/path/to/ca.pem to ledger_url (or set PGSSLROOTCERT, or put it at \
+                 ~/.postgresql/root.crt)",
+                self.mode_said()
             )));
         };
         let unreadable = |why: String| {
             Error::Usage(format!(
-                "the CA file {} (sslrootcert) cannot be used: {why}; give a PEM file with the \
+                "the CA file {} ({}) cannot be used: {why}; give a PEM file with the \
                  certificate of the CA that signed the server's certificate",
-                path.display()
+                path.display(),
+                if self.root_cert_from_env {
+                    "PGSSLROOTCERT"
+                } else {
+                    "sslrootcert"
+                }
             ))
         };
         let mut roots = RootCertStore::empty();
@@ -309,20 +365,25 @@ pub(crate) fn explain(e: &tokio_postgres::Error, params: &TlsParams) -> Option<S
         cause = inner.to_string();
         src = inner.source();
     }
-    let mode = params.mode.as_str();
+    let mode = params.mode_said();
+    let asks = if params.mode_from_env {
+        "PGSSLMODE asks"
+    } else {
+        "ledger_url asks"
+    };
     Some(if cause.contains("does not support TLS") {
         format!(
-            "the server does not offer TLS, and ledger_url asks for sslmode={mode}; turn TLS on at \
+            "the server does not offer TLS, and {asks} for sslmode={}; turn TLS on at \
              the server (ssl = on, with a certificate, in postgresql.conf) or ask its \
-             administrator — Keywheel will not send the ledger's traffic unencrypted"
+             administrator — Keywheel will not send the ledger's traffic unencrypted",
+            params.mode.as_str()
         )
     } else if cause.contains("certificate") || cause.contains("Certificate") {
         let ca = params
-            .root_cert_path()
-            .map(|p| p.display().to_string())
+            .root_cert_said()
             .unwrap_or_else(|| "sslrootcert".into());
         format!(
-            "the server's certificate was not accepted under sslmode={mode} ({cause}); check that \
+            "the server's certificate was not accepted under {mode} ({cause}); check that \
              {ca} is the CA that signed it{}",
             if params.mode == SslMode::VerifyFull {
                 " and that it names the host in ledger_url"
@@ -331,7 +392,7 @@ pub(crate) fn explain(e: &tokio_postgres::Error, params: &TlsParams) -> Option<S
             }
         )
     } else {
-        format!("the TLS handshake failed under sslmode={mode} ({cause})")
+        format!("the TLS handshake failed under {mode} ({cause})")
     })
 }
 
@@ -344,6 +405,7 @@ mod tests {
         let (url, p) = TlsParams::split(
             "postgres://kw@db/team?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x",
             "",
+            &no_env,
         )
         .unwrap();
         assert_eq!(url, "postgres://kw@db/team?application_name=x");
@@ -351,14 +413,47 @@ mod tests {
         assert_eq!(p.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
         assert_eq!(p.driver_mode(), DriverMode::Require);
 
-        let (url, p) = TlsParams::split("postgres://kw@db/team?sslmode=require", "").unwrap();
+        let (url, p) =
+            TlsParams::split("postgres://kw@db/team?sslmode=require", "", &no_env).unwrap();
         assert_eq!(url, "postgres://kw@db/team");
         assert_eq!(p.mode, SslMode::Require);
 
-        let (url, p) = TlsParams::split("postgres://kw@db/team", "").unwrap();
+        let (url, p) = TlsParams::split("postgres://kw@db/team", "", &no_env).unwrap();
         assert_eq!(url, "postgres://kw@db/team");
         assert_eq!(p.mode, SslMode::Prefer);
         assert_eq!(p.driver_mode(), DriverMode::Disable);
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn pgsslmode_and_pgsslrootcert_apply_where_the_url_says_nothing() {
+        let env = |name: &str| match name {
+            "PGSSLMODE" => Some("verify-full".to_string()),
+            "PGSSLROOTCERT" => Some("/etc/team-ca.pem".to_string()),
+            _ => None,
+        };
+        let (_, p) = TlsParams::split("postgres://kw@db/team", "", &env).unwrap();
+        assert_eq!(p.mode, SslMode::VerifyFull);
+        assert_eq!(p.root_cert.as_deref(), Some(Path::new("/etc/team-ca.pem")));
+        assert!(p.mode_from_env && p.root_cert_from_env);
+        // The URL's own parameters win.
+        let (_, p) = TlsParams::split(
+            "postgres://kw@db/team?sslmode=disable&sslrootcert=/ca.pem",
+            "",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(p.mode, SslMode::Disable);
+        assert_eq!(p.root_cert.as_deref(), Some(Path::new("/ca.pem")));
+        assert!(!p.mode_from_env && !p.root_cert_from_env);
+        // A word libpq would refuse is refused, naming the variable.
+        let bad = |name: &str| (name == "PGSSLMODE").then(|| "on".to_string());
+        let e = TlsParams::split("postgres://kw@db/team", "", &bad).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("PGSSLMODE=\"on\""), "{e}");
     }
 
     #[test]
@@ -366,6 +461,7 @@ mod tests {
         let e = TlsParams::split(
             "postgres://db/t?sslmode=always",
             "postgres://db/t?sslmode=always",
+            &no_env,
         )
         .unwrap_err();
         assert!(e.to_string().contains("verify-full"), "{e}");
@@ -376,6 +472,7 @@ mod tests {
         let p = TlsParams {
             mode: SslMode::VerifyFull,
             root_cert: Some("/nonexistent/ca.pem".into()),
+            ..TlsParams::default()
         };
         let e = p.connector().err().expect("no CA file");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");

@@ -12,8 +12,8 @@
 //! Idempotence: keys and accounts already on the team ledger are kept as they are (the team's
 //! settings win); a request row is added unless the team already holds as many rows with its
 //! (instance, key, start, kind); a day total adds only what this source (the machine and
-//! its ledger file, hashed) did not bring before, remembered in `keywheel_imports` (created by
-//! the first import, so the first import runs as the schema's owner). A request still
+//! its ledger file, hashed) did not bring before, remembered in `keywheel_imports` (migration
+//! 11, so an import needs only the privileges every machine's role has). A request still
 //! `reserved` in the export is imported as `abandoned`: its instance does not live on the team
 //! ledger, and it stays counted.
 
@@ -533,28 +533,8 @@ pub fn import(pg: &PgLedger, input: impl BufRead) -> Result<Imported> {
         };
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])
             .await?;
-        let exists: bool = tx
-            .query_one("SELECT to_regclass('keywheel_imports') IS NOT NULL", &[])
-            .await?
-            .get(0);
-        if !exists {
-            tx.batch_execute(
-                "CREATE TABLE keywheel_imports (
-                   source            TEXT NOT NULL,
-                   key_id            TEXT NOT NULL,
-                   day               TEXT NOT NULL,
-                   requests          BIGINT NOT NULL,
-                   successes         BIGINT NOT NULL,
-                   errors            BIGINT NOT NULL,
-                   prompt_tokens     BIGINT NOT NULL,
-                   completion_tokens BIGINT NOT NULL,
-                   reasoning_tokens  BIGINT NOT NULL,
-                   cost              DOUBLE PRECISION NOT NULL,
-                   PRIMARY KEY (source, key_id, day)
-                 )",
-            )
-            .await?;
-        }
+        // `keywheel_imports` is part of the schema (migration 11): an import creates nothing,
+        // so the role every machine runs as imports too.
 
         // Keys and accounts: the team's rows win.
         for (t, added) in [(&KEYS, &mut done.keys), (&ACCOUNTS, &mut done.accounts)] {
