@@ -9,6 +9,7 @@ use crate::clock::describe_reset;
 use crate::error::Result;
 use crate::keys::KeyId;
 use crate::ledger::reserve::Availability;
+use crate::ledger::{AfterCompletion, SpikeCheck};
 use crate::pool::Pool;
 
 crate::vocab::stored_enum! {
@@ -71,15 +72,50 @@ pub fn fire(
     Ok(None)
 }
 
+/// How many of a key's last completed requests the error-spike rule looks at.
+pub const SPIKE_LAST: u32 = 10;
+
 /// The rules to check after a request on `key` completed.
 pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
     let now = pool.now();
-    let mut out = Vec::new();
     let Some(st) = pool
         .ledger()
         .key_states(std::slice::from_ref(key), now)?
         .pop()
     else {
+        return Ok(Vec::new());
+    };
+    let recent = pool.ledger().recent_failures(key, SPIKE_LAST, now)?;
+    after_completion(
+        pool,
+        key,
+        &AfterCompletion {
+            state: Some(st),
+            recent: Some(recent),
+        },
+        now,
+    )
+}
+
+/// What [`crate::ledger::Ledger::complete_and_check`] needs to read for these rules.
+pub fn spike_check(pool: &Pool) -> SpikeCheck<'static> {
+    SpikeCheck {
+        last: SPIKE_LAST,
+        failed: pool.settings().alert_error_spike.max(1),
+        rule: Rule::ErrorSpike.as_str(),
+    }
+}
+
+/// [`after_request`]'s rules on what the completion's transaction read
+/// ([`crate::ledger::Ledger::complete_and_check`]).
+pub fn after_completion(
+    pool: &Pool,
+    key: &KeyId,
+    seen: &AfterCompletion,
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    let Some(st) = &seen.state else {
         return Ok(out);
     };
     let rotate_after = pool.settings().rotate_after;
@@ -106,8 +142,9 @@ pub fn after_request(pool: &Pool, key: &KeyId) -> Result<Vec<Alert>> {
         );
         out.extend(fire(pool, Rule::AccountSpent, &st.account, msg, now)?);
     }
-    let (total, failed) = pool.ledger().recent_failures(key, 10, now)?;
-    if failed >= pool.settings().alert_error_spike.max(1) {
+    if let Some((total, failed)) = seen.recent
+        && failed >= pool.settings().alert_error_spike.max(1)
+    {
         let msg = format!(
             "{failed} of the last {total} requests on key {key} failed; see `keywheel log --key {key}`"
         );

@@ -123,7 +123,29 @@ pub fn utc_day(t: DateTime<Utc>) -> NaiveDate {
 
 /// The UTC day as stored in the ledger (`YYYY-MM-DD`).
 pub fn day_key(t: DateTime<Utc>) -> String {
-    utc_day(t).format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let d = utc_day(t);
+    // Written out rather than through chrono's `format`, which parses "%Y-%m-%d" on every call
+    // (the request path computes the day several times per request).
+    match d.year() {
+        y @ 0..=9999 => {
+            let mut s = String::with_capacity(10);
+            for n in [y as u32 / 100, y as u32 % 100] {
+                push_two(&mut s, n);
+            }
+            s.push('-');
+            push_two(&mut s, d.month());
+            s.push('-');
+            push_two(&mut s, d.day());
+            s
+        }
+        _ => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+fn push_two(s: &mut String, n: u32) {
+    s.push(char::from(b'0' + (n / 10) as u8));
+    s.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// The next 00:00 UTC after `t`: when daily counts reset.
@@ -175,6 +197,14 @@ mod tests {
             "2026-11-27",
             "one second later is the next UTC day"
         );
+    }
+
+    #[test]
+    fn day_keys_read_as_chrono_formats_them() {
+        for (y, m, d) in [(2026, 1, 5), (1999, 12, 31), (905, 7, 9), (10_000, 2, 29)] {
+            let t = Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap();
+            assert_eq!(day_key(t), t.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

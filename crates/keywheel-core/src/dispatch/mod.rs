@@ -345,17 +345,26 @@ impl Dispatcher {
         &self.instance
     }
 
-    /// Runs ledger writes (SQLite: blocking, and a write may wait for another process's lock)
-    /// on this dispatcher's ledger thread ([`LedgerThread`]), so they never hold up an async
-    /// worker; inline outside a runtime, and on a thread of the caller's own
-    /// ([`off_workers`]). Reads (catalogue, skipped models, credits) stay inline: in WAL mode
-    /// they never wait for a writer, and each hop costs a thread wake-up both ways.
+    /// Runs ledger work (SQLite: blocking, and a write may wait for another process's lock)
+    /// so that it never holds up an async worker behind another writer: here, on the worker,
+    /// when its first write finds the file free ([`crate::ledger::writer::without_waiting`]:
+    /// no hop to another thread and back, which costs two thread wake-ups), else on this
+    /// dispatcher's ledger thread ([`LedgerThread`]), where waiting is fine; inline outside a
+    /// runtime, and on a thread of the caller's own ([`off_workers`]). A team ledger's work
+    /// always goes to the thread (its client blocks on a runtime of its own). Reads
+    /// (catalogue, skipped models, credits) stay inline: in WAL mode they never wait for a
+    /// writer.
     pub(super) async fn ledger<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Instance) -> Result<T> + Send + 'static,
+        mut f: impl FnMut(&Instance) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         if tokio::runtime::Handle::try_current().is_err() || OFF_WORKERS.with(Cell::get) {
             return f(&self.instance);
+        }
+        if self.instance.pool().ledger().pg().is_none()
+            && let Some(out) = crate::ledger::writer::without_waiting(|| f(&self.instance))
+        {
+            return out;
         }
         let instance = self.instance.clone();
         self.ledger_thread
@@ -691,12 +700,11 @@ impl Dispatcher {
             let body = serde_json::to_string(&answer).unwrap_or_default();
             (hash, body, reply.model.clone())
         });
-        let (kind, ttl, done) = (job.kind, self.cache_ttl, grant.clone());
+        let (kind, ttl, done) = (job.kind, self.cache_ttl, grant.reservation.clone());
         let fired = self
             .ledger(move |instance| {
-                instance.complete(&done, &c)?;
                 let pool = instance.pool();
-                let fired = alerts::after_request(pool, &done.key.id())?;
+                let fired = complete_and_alert(pool, &done, &c)?;
                 if let Some((hash, body, model)) = &cached {
                     pool.ledger().cache_put(
                         hash,
@@ -791,12 +799,9 @@ impl Dispatcher {
             model_answered: None,
             ..Completion::ok()
         };
-        let done = grant.clone();
+        let done = grant.reservation.clone();
         let fired = self
-            .ledger(move |instance| {
-                instance.complete(&done, &c)?;
-                alerts::after_request(instance.pool(), &done.key.id())
-            })
+            .ledger(move |instance| complete_and_alert(instance.pool(), &done, &c))
             .await?;
         on(Progress::Sent { requests: run.sent });
         for a in fired {
@@ -985,6 +990,20 @@ async fn pause(wait: Duration, cancel: &CancelToken, run: &Run) -> Result<()> {
         _ = tokio::time::sleep(wait) => Ok(()),
         _ = cancel.cancelled() => Err(Error::Cancelled),
     }
+}
+
+/// Completes a counted request and checks the after-request alert rules on what the
+/// completion's own transaction read (`Ledger::complete_and_check`): one ledger transaction.
+fn complete_and_alert(
+    pool: &crate::pool::Pool,
+    done: &crate::ledger::Reservation,
+    c: &Completion,
+) -> Result<Vec<Alert>> {
+    let now = pool.now();
+    let seen = pool
+        .ledger()
+        .complete_and_check(done, c, now, alerts::spike_check(pool))?;
+    alerts::after_completion(pool, &done.key_id, &seen, now)
 }
 
 fn completion_ok(reply: &ChatReply, attempts: u32, fallback: bool, rotation: bool) -> Completion {

@@ -8,7 +8,7 @@
 //! equals the counted request rows) is untouched.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -79,7 +79,7 @@ pub struct Grouping {
 }
 
 /// The account a key belongs to (its own id when it has none).
-pub(crate) fn account_of(tx: &Transaction<'_>, key: &KeyId) -> Result<String> {
+pub(crate) fn account_of(tx: &Connection, key: &KeyId) -> Result<String> {
     Ok(tx
         .prepare_cached("SELECT COALESCE(account, id) FROM keys WHERE id = ?1")?
         .query_row([key.as_str()], |r| r.get(0))
@@ -87,7 +87,7 @@ pub(crate) fn account_of(tx: &Transaction<'_>, key: &KeyId) -> Result<String> {
         .unwrap_or_else(|| key.as_str().to_string()))
 }
 
-fn local_account_today(tx: &Transaction<'_>, account: &str, day: &str) -> Result<u32> {
+fn local_account_today(tx: &Connection, account: &str, day: &str) -> Result<u32> {
     Ok(tx
         .prepare_cached(
             "SELECT COALESCE(SUM(u.requests), 0) FROM keys k
@@ -149,18 +149,21 @@ impl Ledger {
             return pg.account_credits(key, now);
         }
         let day = day_key(now);
-        self.read(|tx| {
-            let account = account_of(tx, key)?;
-            let row: Option<(Option<String>, Option<String>)> = tx
-                .prepare_cached("SELECT credits, paid_refused_day FROM accounts WHERE name = ?1")?
-                .query_row([&account], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            Ok(match row {
-                Some((_, Some(refused))) if refused == day => Credits::FreeOnly,
-                Some((Some(c), _)) if c == "paid" => Credits::Paid,
-                Some((Some(c), _)) if c == "free_only" => Credits::FreeOnly,
-                _ => Credits::Unknown,
-            })
+        // One statement (its own snapshot): the key's account (its id when it has none, or is
+        // not registered) and that account's row.
+        let conn = self.conn()?;
+        let row: Option<(Option<String>, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT credits, paid_refused_day FROM accounts
+                 WHERE name = COALESCE((SELECT COALESCE(account, id) FROM keys WHERE id = ?1), ?1)",
+            )?
+            .query_row([key.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match row {
+            Some((_, Some(refused))) if refused == day => Credits::FreeOnly,
+            Some((Some(c), _)) if c == "paid" => Credits::Paid,
+            Some((Some(c), _)) if c == "free_only" => Credits::FreeOnly,
+            _ => Credits::Unknown,
         })
     }
 

@@ -103,11 +103,8 @@ impl Ledger {
         }
         let conn = self.conn()?;
         let at: Option<i64> = conn
-            .query_row(
-                "SELECT fetched_ms FROM models_cache WHERE singleton = 1",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT fetched_ms FROM models_cache WHERE singleton = 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         Ok(at.map(from_millis))
     }

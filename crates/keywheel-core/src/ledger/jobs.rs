@@ -8,7 +8,7 @@
 //! can be claimed again, so a killed batch resumes.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::Ledger;
@@ -131,7 +131,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
-fn get(tx: &Transaction<'_>, id: i64) -> Result<Option<JobRow>> {
+fn get(tx: &Connection, id: i64) -> Result<Option<JobRow>> {
     let sql = format!("SELECT {COLUMNS} FROM ocr_jobs WHERE id = ?1");
     Ok(tx.prepare_cached(&sql)?.query_row([id], row).optional()?)
 }

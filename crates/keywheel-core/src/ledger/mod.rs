@@ -36,14 +36,17 @@ use std::time::Duration;
 
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Transaction, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::error::Result;
 
 pub use accounts::{AccountObservation, Credits, Grouping, Observed};
 pub use changes::Changes;
 pub use keys_table::{KeyRecord, KeyStatus, KeyUpdate};
-pub use reserve::{Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest};
+pub use reserve::{
+    AfterCompletion, Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest,
+    SpikeCheck,
+};
 pub use rotation::{Adoption, FailureScope};
 
 /// Default caps used where a key or account has none of its own.
@@ -182,10 +185,10 @@ impl Ledger {
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot; takes no write lock).
-    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let out = f(&tx)?;
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        let tx = Tx::begin(&conn, "BEGIN DEFERRED")?;
+        let out = f(&conn)?;
         tx.commit()?;
         Ok(out)
     }
@@ -198,19 +201,47 @@ impl Ledger {
     /// busy handler — which sleeps — only arbitrates between processes. WAL checkpoints run
     /// on a background thread ([`writer::Checkpointer`]), never inside the transaction's caller.
     /// `f` must not call `write` itself.
-    pub fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         let file = self.sqlite()?;
-        let mut conn = file.pool.get()?;
-        let _writer = file
-            .write_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let inline = writer::inline();
+        if inline == writer::Inline::Declined {
+            return Err(declined());
+        }
+        let conn = file.pool.get()?;
+        let (_writer, mut begun) = if inline == writer::Inline::First {
+            // `writer::without_waiting`: begin only if nobody holds the file, else decline.
+            let held = match file.write_lock.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Err(decline()),
+            };
+            conn.busy_timeout(Duration::ZERO)?;
+            let tx = Tx::begin(&conn, "BEGIN IMMEDIATE");
+            conn.busy_timeout(db::BUSY_TIMEOUT)?;
+            match tx {
+                Ok(tx) => {
+                    writer::set_inline(writer::Inline::Began);
+                    (held, Some(tx))
+                }
+                Err(e) if db::is_busy(&e) => return Err(decline()),
+                Err(e) => return Err(db::explain(e.into(), &file.path)),
+            }
+        } else {
+            let held = file
+                .write_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (held, None)
+        };
         let mut delay = Duration::from_millis(2);
         let mut tries = 0;
         loop {
             let attempt = (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let out = f(&tx)?;
+                let tx = match begun.take() {
+                    Some(tx) => tx,
+                    None => Tx::begin(&conn, "BEGIN IMMEDIATE")?,
+                };
+                let out = f(&conn)?;
                 tx.commit()?;
                 Ok(out)
             })();
@@ -225,6 +256,55 @@ impl Ledger {
                     return Ok(out);
                 }
                 Err(e) => return Err(db::explain(e, &file.path)),
+            }
+        }
+    }
+}
+
+/// The error a write returns when it declines to wait ([`writer::without_waiting`]); the run
+/// that made it is done again elsewhere, so nobody sees it.
+fn declined() -> crate::Error {
+    crate::Error::Storage("the ledger is busy; this write is retried on the ledger thread".into())
+}
+
+/// Declines this write and every later one of the [`writer::without_waiting`] run.
+fn decline() -> crate::Error {
+    writer::set_inline(writer::Inline::Declined);
+    declined()
+}
+
+/// An open transaction on a pooled connection, rolled back when dropped uncommitted (an error
+/// or a panic in its body leaves no transaction open on a connection going back to the pool).
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are prepared once per connection (its statement cache)
+/// instead of being parsed again by every transaction, as `rusqlite::Transaction` does.
+struct Tx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Tx<'c> {
+    fn begin(conn: &'c Connection, sql: &'static str) -> rusqlite::Result<Self> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        // A failed COMMIT may have ended the transaction itself (SQLite rolls back on some errors).
+        if self.open && !self.conn.is_autocommit() {
+            let rolled = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+            if let Err(e) = rolled {
+                tracing::warn!(error = %e, "could not roll back a ledger transaction");
             }
         }
     }

@@ -7,7 +7,7 @@
 //! keys were added) and the instance adopts that. A running instance never rotates by itself.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::Ledger;
@@ -59,7 +59,7 @@ pub enum FailureScope {
 
 /// Reads the states of the given candidate keys (unknown ids are skipped).
 pub(crate) fn states(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     candidates: &[KeyId],
     now: DateTime<Utc>,
     caps: super::CapDefaults,
@@ -131,7 +131,7 @@ pub(crate) fn fallback(states: &[KeyState], failed: &KeyId, scope: FailureScope)
     })
 }
 
-fn current(tx: &Transaction<'_>) -> Result<Option<KeyId>> {
+fn current(tx: &Connection) -> Result<Option<KeyId>> {
     Ok(tx
         .query_row(
             "SELECT current_key FROM pool_state WHERE singleton = 1",
@@ -143,7 +143,7 @@ fn current(tx: &Transaction<'_>) -> Result<Option<KeyId>> {
         .map(KeyId::from_stored))
 }
 
-fn set_current(tx: &Transaction<'_>, key: &KeyId, now: DateTime<Utc>) -> Result<()> {
+fn set_current(tx: &Connection, key: &KeyId, now: DateTime<Utc>) -> Result<()> {
     tx.execute(
         "UPDATE pool_state SET current_key = ?1, changed_ms = ?2 WHERE singleton = 1",
         params![key.as_str(), now.timestamp_millis()],

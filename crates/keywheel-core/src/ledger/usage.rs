@@ -5,7 +5,7 @@
 //! Days before the retention cut (ledger/retention.rs) live only in `usage_daily`.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::Ledger;
@@ -153,37 +153,44 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.recent_failures(key, n, now);
         }
-        let (day_from, to) = day_range_ms(now);
-        let now_ms = now.timestamp_millis();
-        let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
-               SELECT state FROM requests
-               WHERE id >= {} AND started_ms >= ?2 AND started_ms < ?3 AND key_id = ?1
-                 AND cached = 0 AND state IN ('done', 'failed')
-               ORDER BY started_ms DESC LIMIT {n})",
-            since_id("?2")
-        );
-        // `n` is a literal, not a bound parameter: SQLite expires a cached statement whose LIMIT
-        // parameter is rebound, so `LIMIT ?` re-prepared this read after every request.
-        self.read(|tx| {
-            let mut stmt = tx.prepare_cached(&sql)?;
-            // Each try that finds `n` is exact: the rows before its start rank after them.
-            for span in RECENT_SPANS {
-                let from = (now_ms - span).max(day_from);
-                let (total, failed): (u32, u32) = stmt
-                    .query_row(params![key.as_str(), from, to], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                if total >= n || from == day_from {
-                    return Ok((total, failed));
-                }
-            }
-            let row = stmt.query_row(params![key.as_str(), day_from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            Ok(row)
-        })
+        self.read(|tx| recent_failures_in(tx, key, n, now))
     }
+}
+
+/// [`Ledger::recent_failures`] inside a transaction already open on `tx`.
+pub(crate) fn recent_failures_in(
+    tx: &Connection,
+    key: &KeyId,
+    n: u32,
+    now: DateTime<Utc>,
+) -> Result<(u32, u32)> {
+    let (day_from, to) = day_range_ms(now);
+    let now_ms = now.timestamp_millis();
+    // `n` is a literal, not a bound parameter: SQLite expires a cached statement whose LIMIT
+    // parameter is rebound, so `LIMIT ?` re-prepared this read after every request.
+    let sql = format!(
+        "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM (
+           SELECT state FROM requests
+           WHERE id >= {} AND started_ms >= ?2 AND started_ms < ?3 AND key_id = ?1
+             AND cached = 0 AND state IN ('done', 'failed')
+           ORDER BY started_ms DESC LIMIT {n})",
+        since_id("?2")
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    // Each try that finds `n` is exact: the rows before its start rank after them.
+    for span in RECENT_SPANS {
+        let from = (now_ms - span).max(day_from);
+        let (total, failed): (u32, u32) = stmt.query_row(params![key.as_str(), from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        if total >= n || from == day_from {
+            return Ok((total, failed));
+        }
+    }
+    let row = stmt.query_row(params![key.as_str(), day_from, to], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(row)
 }
 
 /// How far back (ms) [`Ledger::recent_failures`] looks before the whole day.

@@ -1,8 +1,10 @@
 //! How this process writes to the ledger file: one write lock per file per process, taken
 //! before `BEGIN IMMEDIATE` (so SQLite's busy handler, which sleeps, only arbitrates between
-//! processes), and WAL checkpoints on a background thread instead of inside the commit that
-//! happens to cross SQLite's threshold.
+//! processes), WAL checkpoints on a background thread instead of inside the commit that
+//! happens to cross SQLite's threshold, and [`without_waiting`]: ledger work run where it is
+//! asked for (an async worker) as long as its first write finds the file free.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +13,59 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use rusqlite::Connection;
+
+thread_local! {
+    /// What [`without_waiting`] allows this thread's ledger writes.
+    static INLINE: Cell<Inline> = const { Cell::new(Inline::Off) };
+}
+
+/// The state of a [`without_waiting`] run on this thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inline {
+    /// No such run: writes wait for the file as long as it takes.
+    Off,
+    /// Nothing written yet: the next write declines rather than wait.
+    First,
+    /// A write began: the rest of the run waits like any write (it cannot be taken back).
+    Began,
+    /// A write declined: every further write of the run declines too, so nothing is written
+    /// and the whole run can be done again elsewhere.
+    Declined,
+}
+
+/// This thread's [`Inline`] state.
+pub(crate) fn inline() -> Inline {
+    INLINE.with(Cell::get)
+}
+
+/// Moves this thread's [`Inline`] state on.
+pub(crate) fn set_inline(state: Inline) {
+    INLINE.with(|c| c.set(state));
+}
+
+/// Runs `f` here on the condition that its ledger writes never wait for another writer: the
+/// first [`super::Ledger::write`] in `f` declines, before writing anything, when this
+/// process's write lock on the file is held or another process holds the file's (SQLite's
+/// busy handler would sleep), and so does every write after it. `None` then: `f`'s result is
+/// dropped, nothing was written, and the caller runs `f` again where waiting is fine (the
+/// dispatcher's ledger thread). Once a write has begun, the rest of `f` runs as usual.
+///
+/// For async workers: a ledger call then costs no hop to another thread and back (two thread
+/// wake-ups) when the file is free, which it nearly always is, and still never holds a worker
+/// up behind another writer. Reads never wait in WAL mode.
+pub fn without_waiting<T>(f: impl FnOnce() -> T) -> Option<T> {
+    struct Reset(Inline);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            set_inline(self.0);
+        }
+    }
+    let before = inline();
+    let _reset = Reset(before);
+    set_inline(Inline::First);
+    let out = f();
+    (inline() != Inline::Declined).then_some(out)
+}
 
 /// Commits by one ledger handle between background checkpoints.
 const CHECKPOINT_EVERY: u64 = 64;
