@@ -178,34 +178,22 @@ fn open_window(app: &tauri::AppHandle) -> tauri::Result<()> {
 /// Files dropped on a window: read (the OS gave us the paths), staged and announced on a
 /// worker thread, so a slow or special file never holds up the window.
 fn dropped(app: &tauri::AppHandle, paths: &[std::path::PathBuf]) {
+    use keywheel_core::ocr::queue::Dropped;
     let app = app.clone();
     let paths = paths.to_vec();
     tauri::async_runtime::spawn_blocking(move || {
-        let state = app.state::<AppState>();
         let mut staged = Vec::new();
-        for path in &paths {
-            if keywheel_core::ocr::queue::is_pdf_file(path) {
-                let name = path.file_name().map_or_else(
-                    || "document.pdf".into(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                match state.images.stage_pdf(path, &name) {
-                    Ok(pdf) => {
-                        let _ = app.emit("pdf-staged", pdf);
-                    }
-                    Err(e) => {
-                        let _ = app.emit("drop-error", error::IpcError::from(e));
-                    }
+        app.state::<AppState>()
+            .images
+            .stage_dropped(&paths, |d| match d {
+                Dropped::Image(s) => staged.push(s),
+                Dropped::Pdf(pdf) => {
+                    let _ = app.emit("pdf-staged", pdf);
                 }
-                continue;
-            }
-            match state.images.stage_path(path) {
-                Ok(s) => staged.push(s),
-                Err(e) => {
+                Dropped::Refused(e) => {
                     let _ = app.emit("drop-error", error::IpcError::from(e));
                 }
-            }
-        }
+            });
         if !staged.is_empty() {
             let _ = app.emit("ocr-staged", staged);
         }

@@ -1,4 +1,5 @@
-//! Bounds on what a person hands us: a prompt is UTF-8 text of at most [`MAX_PROMPT_BYTES`].
+//! Bounds on what a person hands us: a prompt is UTF-8 text of at most [`MAX_PROMPT_BYTES`];
+//! a day count is 1 to [`MAX_DAYS`].
 //! The CLI (`keywheel ask`, including `-` for standard input), the app's chat box and the
 //! gateway check here, before any key is reserved, so a bad prompt spends nothing.
 
@@ -50,9 +51,34 @@ fn check_len(len: usize, source: &str) -> Result<()> {
     Ok(())
 }
 
+/// The most days a usage or alerts view asks for (as on the command line).
+pub const MAX_DAYS: u32 = 366;
+
+/// A day count a person asked for: 1 to [`MAX_DAYS`] (a huge one would take the date
+/// arithmetic out of range).
+pub fn check_days(days: u32) -> Result<u32> {
+    if (1..=MAX_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(Error::Usage(format!(
+            "{days} days is out of range; ask for 1 to {MAX_DAYS} days"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_counts_out_of_range_are_sentences() {
+        assert_eq!(check_days(7).unwrap(), 7);
+        for bad in [0, 367, u32::MAX] {
+            let e = check_days(bad).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{e}");
+            assert_eq!(e.code(), crate::ErrorCode::Usage);
+        }
+    }
 
     #[test]
     fn prompts_at_the_limit_pass_and_beyond_it_fail_with_a_sentence() {

@@ -1,6 +1,7 @@
 //! Monitoring: status, per-key usage over days, the request log, alerts, the ledger in use.
 //! Reads only.
 
+use keywheel_core::input::check_days;
 use keywheel_core::ledger::alerts::AlertRow;
 use keywheel_core::pool::{StatusView, UsageView};
 use tauri::State;
@@ -49,28 +50,4 @@ pub async fn alerts(state: State<'_, AppState>, days: u32) -> IpcResult<Vec<Aler
         .pool
         .ledger()
         .alerts(check_days(days)?, state.pool.now())?)
-}
-
-/// A day count from the web view: 1 to 366, as on the command line (a huge one would take the
-/// date arithmetic out of range).
-fn check_days(days: u32) -> IpcResult<u32> {
-    if (1..=366).contains(&days) {
-        Ok(days)
-    } else {
-        Err(crate::error::IpcError::usage(format!(
-            "{days} days is out of range; ask for 1 to 366 days"
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn day_counts_out_of_range_are_sentences() {
-        assert_eq!(super::check_days(7).unwrap(), 7);
-        for bad in [0, 367, u32::MAX] {
-            let e = super::check_days(bad).unwrap_err();
-            assert!(e.message.contains("out of range"), "{}", e.message);
-        }
-    }
 }

@@ -10,6 +10,7 @@
 //! image. A file that cannot be used is kept with its reason, named when a batch is planned.
 //! PDFs become one item per page ([`Queue::stage_pdf`], `pdf.rs`).
 
+mod dropped;
 mod pdf;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use crate::ledger::jobs::JobStatus;
 use crate::pool::Pool;
 use crate::progress::Note;
 
+pub use dropped::Dropped;
 pub use pdf::{PdfStaged, TEXT_LAYER_LABEL, is_pdf_file, page_plan_sentence};
 
 /// The largest file accepted (a phone photo is ~5 MB; a scanned page ~20 MB).
