@@ -10,9 +10,12 @@
 //! median and p90 wall time over the runs, plus CPU time per run (both threads: the hash
 //! and half of the resize run on a second core).
 //!
-//! Each JPEG is measured twice, each time in its own process: with libjpeg-turbo first (what
-//! `prepare` does) and with the pure-Rust decoder only (`jpeg-decoder`, what it did before),
-//! so the two decoders are compared in the same run.
+//! Each JPEG is measured three times, each time in its own process: as `prepare` does it
+//! (libjpeg-turbo at the smallest eighth that covers the output, 3/8 here), with
+//! libjpeg-turbo at 1/2, and with the pure-Rust decoder only (`jpeg-decoder`, what it did
+//! before), so the choices are compared in the same run. Each case also prints the CPU time
+//! of each stage (the library's stage timer, `keywheel_vision::stages`) and, for the photos,
+//! jpeg-encoder (the encoder before libjpeg-turbo's) on the same output pixels.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,8 +37,17 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--case") {
         let file = PathBuf::from(&args[i + 1]);
         let rust_only = args.iter().any(|a| a == "--rust-jpeg");
+        let half = args.iter().any(|a| a == "--half");
         keywheel_vision::turbo::set_enabled(!rust_only);
-        run_case(&file, if rust_only { "jpeg-decoder" } else { "" });
+        if half {
+            keywheel_vision::turbo::set_smallest_eighths(4);
+        }
+        let variant = match (rust_only, half) {
+            (true, _) => "jpeg-decoder only",
+            (_, true) => "libjpeg-turbo at 1/2",
+            _ => "",
+        };
+        run_case(&file, variant);
         return;
     }
 
@@ -52,39 +64,42 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    // The JPEGs with the pure-Rust decoder too, each right after the default.
+    // The JPEGs also decoded at 1/2 instead of the smallest covering eighth (3/8 here), and
+    // with the pure-Rust decoder, each right after the default.
     let runs = CASES.into_iter().flat_map(|case| {
         let jpeg = case.ends_with(".jpg");
-        [(case, false), (case, true)]
-            .into_iter()
-            .filter(move |&(_, rust)| jpeg || !rust)
+        [
+            (case, None),
+            (case, Some("--half")),
+            (case, Some("--rust-jpeg")),
+        ]
+        .into_iter()
+        .filter(move |&(_, variant)| jpeg || variant.is_none())
     });
     let failed: Vec<String> = runs
-        .filter(|&(case, rust)| {
+        .filter(|&(case, variant)| {
             let mut cmd = Command::new(&exe);
             cmd.arg("--case").arg(dir.join(case));
-            if rust {
-                cmd.arg("--rust-jpeg");
-            }
+            cmd.args(variant);
             !cmd.status().is_ok_and(|s| s.success())
         })
-        .map(|(case, rust)| format!("{case}{}", if rust { " (jpeg-decoder)" } else { "" }))
+        .map(|(case, variant)| format!("{case} {}", variant.unwrap_or_default()))
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
 
-fn run_case(file: &Path, decoder: &str) {
+fn run_case(file: &Path, variant: &str) {
     let bytes = std::fs::read(file).expect("read input");
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("input")
         .to_owned();
-    let label = if decoder.is_empty() {
+    let label = if variant.is_empty() {
         name.clone()
     } else {
-        format!("  {decoder} only")
+        format!("  {variant}")
     };
     let opts = PrepOptions::default();
     let rss_before = status_kb("VmRSS");
@@ -105,6 +120,7 @@ fn run_case(file: &Path, decoder: &str) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let median = times[times.len() / 2];
     let p90 = times[(times.len() * 9).div_ceil(10) - 1];
+    let stages = stage_medians(&name, &bytes, &opts);
     let t = &warm.tiles[0];
     println!(
         "{label:<26} input {:>5.2} MB -> {} tile(s), {} {}x{} {:.0} KB | median {:6.1} ms  p90 {:6.1} ms  min {:6.1} ms  cpu {:5.1} ms/run | peak RSS {:5.1} MB (before prepare {:4.1} MB)",
@@ -121,6 +137,85 @@ fn run_case(file: &Path, decoder: &str) {
         status_kb("VmHWM") as f64 / 1024.0,
         rss_before as f64 / 1024.0,
     );
+    println!("{:<26} cpu by stage (median ms): {stages}", "");
+    if t.mime == "image/jpeg" {
+        println!(
+            "{:<26} {}",
+            "",
+            other_encoder(&t.encoded, opts.jpeg_quality)
+        );
+    }
+}
+
+/// jpeg-encoder on the pixels of `jpeg` (the prepared output) at `quality`: median CPU per
+/// run and size, beside what libjpeg-turbo's encoder made.
+fn other_encoder(jpeg: &[u8], quality: u8) -> String {
+    let img = image::load_from_memory(jpeg)
+        .expect("decode output")
+        .to_rgb8();
+    let (w, h) = (img.width() as u16, img.height() as u16);
+    let mut size = 0;
+    let mut cpu: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let before = thread_cpu_ms();
+            let mut out = Vec::new();
+            jpeg_encoder::Encoder::new(&mut out, quality)
+                .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+                .expect("jpeg-encoder");
+            size = out.len();
+            thread_cpu_ms() - before
+        })
+        .collect();
+    cpu.sort_by(f64::total_cmp);
+    format!(
+        "jpeg-encoder on the same {w}x{h} pixels: encode {:.1} ms cpu, {:.0} KB (libjpeg-turbo: {:.0} KB)",
+        cpu[cpu.len() / 2],
+        size as f64 / 1e3,
+        jpeg.len() as f64 / 1e3
+    )
+}
+
+/// This thread's CPU time in ms, from /proc/thread-self/schedstat (0 where there is none).
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e6)
+}
+
+/// `RUNS` more runs with the stage timer on (not counted above): the median CPU time of each
+/// stage per run (summed over the threads that ran it: `resize` runs on two, `hash` on a
+/// second thread beside `decode`), in the order the stages end.
+fn stage_medians(name: &str, bytes: &[u8], opts: &PrepOptions) -> String {
+    keywheel_vision::stages::record(true);
+    let mut per_stage: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for _ in 0..RUNS {
+        let _ = keywheel_vision::stages::take();
+        std::hint::black_box(prepare(name, bytes, opts).expect("prepare"));
+        let mut run: Vec<(&'static str, f64)> = Vec::new();
+        for stage in keywheel_vision::stages::take() {
+            let ms = stage.cpu.as_secs_f64() * 1e3;
+            match run.iter_mut().find(|(s, _)| *s == stage.name) {
+                Some((_, sum)) => *sum += ms,
+                None => run.push((stage.name, ms)),
+            }
+        }
+        for (stage, ms) in run {
+            match per_stage.iter_mut().find(|(s, _)| *s == stage) {
+                Some((_, all)) => all.push(ms),
+                None => per_stage.push((stage, vec![ms])),
+            }
+        }
+    }
+    keywheel_vision::stages::record(false);
+    per_stage
+        .into_iter()
+        .map(|(stage, mut all)| {
+            all.sort_by(f64::total_cmp);
+            format!("{stage} {:.1}", all[all.len() / 2])
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// User plus system CPU time of this process (all threads) in ms, from /proc/self/stat

@@ -62,6 +62,8 @@ mod prepared;
 mod read;
 mod scale;
 mod sniff;
+#[doc(hidden)]
+pub mod stages;
 pub mod tile;
 #[doc(hidden)]
 pub mod turbo;

@@ -4,8 +4,8 @@
 //! A model shown the stored pixels reads sideways text badly, so every image is turned
 //! upright before it is sent.
 
-use image::DynamicImage;
 use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::format::Format;
 
@@ -84,14 +84,95 @@ fn xmp_orientation(xmp: &[u8]) -> Option<Orientation> {
     Orientation::from_exif(digit - b'0')
 }
 
-/// Turn `image` upright.
+/// Turn `image` upright. The quarter turns of 8-bit grey and RGB images (what the pipeline
+/// carries) are a tiled copy ([`turned`]): the `image` crate's pixel-by-pixel rotation writes
+/// down columns and took 3.3 ms for a 1120×840 RGB image; flips and half turns (in place)
+/// and other pixel types stay with it.
 pub(crate) fn make_upright(image: &mut DynamicImage, o: Orientation) {
-    image.apply_orientation(o);
+    if !swaps_sides(o) {
+        image.apply_orientation(o);
+        return;
+    }
+    let turned = match image {
+        DynamicImage::ImageLuma8(g) => turned::<1>(g.as_raw(), g.width(), g.height(), o)
+            .and_then(|(px, w, h)| GrayImage::from_raw(w, h, px))
+            .map(DynamicImage::ImageLuma8),
+        DynamicImage::ImageRgb8(c) => turned::<3>(c.as_raw(), c.width(), c.height(), o)
+            .and_then(|(px, w, h)| RgbImage::from_raw(w, h, px))
+            .map(DynamicImage::ImageRgb8),
+        _ => None,
+    };
+    match turned {
+        Some(t) => *image = t,
+        None => image.apply_orientation(o),
+    }
+}
+
+/// `src`, a `width`×`height` image of `N`-byte pixels, turned by the side-swapping `o`: its
+/// pixels, width and height. Output pixels are written row by row in 32×32 tiles, so the
+/// column of the source each tile reads stays in cache. `None` for an orientation that keeps
+/// the sides.
+fn turned<const N: usize>(
+    src: &[u8],
+    width: u32,
+    height: u32,
+    o: Orientation,
+) -> Option<(Vec<u8>, u32, u32)> {
+    const TILE: usize = 32;
+    let (w, h) = (width as usize, height as usize);
+    if src.len() != w * h * N {
+        return None;
+    }
+    // Output pixel (x, y) is source pixel `first + x * across + y * down` (in pixels).
+    let (wi, hi) = (w as isize, h as isize);
+    let (first, across, down) = match o {
+        // Clockwise: the left column, read bottom to top, becomes the top row.
+        Orientation::Rotate90 => ((hi - 1) * wi, -wi, 1),
+        Orientation::Rotate270 => (wi - 1, wi, -1),
+        // A transpose.
+        Orientation::Rotate90FlipH => (0, wi, 1),
+        Orientation::Rotate270FlipH => ((hi - 1) * wi + wi - 1, -wi, -1),
+        _ => return None,
+    };
+    let (ow, oh) = (h, w);
+    let mut out = vec![0u8; src.len()];
+    for top in (0..oh).step_by(TILE) {
+        for left in (0..ow).step_by(TILE) {
+            for y in top..(top + TILE).min(oh) {
+                let row = &mut out[(y * ow + left) * N..(y * ow + (left + TILE).min(ow)) * N];
+                let mut at = first + y as isize * down + left as isize * across;
+                for px in row.chunks_exact_mut(N) {
+                    let i = at as usize * N;
+                    px.copy_from_slice(&src[i..i + N]);
+                    at += across;
+                }
+            }
+        }
+    }
+    Some((out, height, width))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarter_turns_match_the_image_crate() {
+        let rgb = RgbImage::from_fn(37, 70, |x, y| image::Rgb([x as u8, y as u8, (x * y) as u8]));
+        let grey = GrayImage::from_fn(70, 37, |x, y| image::Luma([(x * 3 + y * 7) as u8]));
+        for o in (1..=8).filter_map(Orientation::from_exif) {
+            for img in [
+                DynamicImage::ImageRgb8(rgb.clone()),
+                DynamicImage::ImageLuma8(grey.clone()),
+            ] {
+                let mut ours = img.clone();
+                make_upright(&mut ours, o);
+                let mut theirs = img;
+                theirs.apply_orientation(o);
+                assert_eq!(ours, theirs, "{o:?}");
+            }
+        }
+    }
 
     #[test]
     fn rotate_90_swaps_and_puts_the_left_column_on_top() {

@@ -47,10 +47,12 @@ pub fn prepare(name: &str, bytes: &[u8], opts: &PrepOptions) -> Result<Prepared,
         tile::plan(w, h, opts)
     };
     // Hash on a second core while the first decodes (about 1 ms per MB otherwise).
-    let hash = || hex::encode(Sha256::digest(bytes));
+    let hash = || crate::stages::time("hash", || hex::encode(Sha256::digest(bytes)));
     let (content_hash, decoded) = std::thread::scope(|s| {
         let hasher = std::thread::Builder::new().spawn_scoped(s, hash);
-        let decoded = decode(name, bytes, format, opts, &|h| plan_for(h).scale);
+        let decoded = crate::stages::time("decode", || {
+            decode(name, bytes, format, opts, &|h| plan_for(h).scale)
+        });
         let content_hash = match hasher {
             Ok(handle) => handle.join().unwrap_or_else(|_| hash()),
             Err(_) => hash(), // no thread to be had: hash here
@@ -78,7 +80,7 @@ pub(crate) fn finish(
         upright_size(header.width, header.height, header.orientation);
 
     let image = flatten(decoded.image);
-    let content = classify(&image);
+    let content = crate::stages::time("classify", || classify(&image));
     let images = render(name, image, &header, &plan, content)?;
 
     let of = images.len();
@@ -134,7 +136,7 @@ fn render(
         } else {
             scale::resize(&image, None, w, h, content).map_err(fail)?
         };
-        make_upright(&mut out, header.orientation);
+        crate::stages::time("orient", || make_upright(&mut out, header.orientation));
         return Ok(vec![(out, only.region)]);
     }
 

@@ -80,11 +80,13 @@ pub(crate) fn resize(
                 crop.width,
                 f64::from(rows.len() as u32) * per_row,
             );
-        let mut dst = Image::new(width, rows.len() as u32, pixel_type);
-        Resizer::new()
-            .resize(&view, &mut dst, &options)
-            .map_err(|e| e.to_string())?;
-        Ok(dst.into_vec())
+        crate::stages::time("resize", || {
+            let mut dst = Image::new(width, rows.len() as u32, pixel_type);
+            Resizer::new()
+                .resize(&view, &mut dst, &options)
+                .map_err(|e| e.to_string())?;
+            Ok(dst.into_vec())
+        })
     };
     let buf = if height >= PARALLEL_ROWS && parallel() {
         let split = height / 2;

@@ -13,7 +13,7 @@
 //! read the file exactly as they did before it was added: the same pixels where they can,
 //! the same refusal where they cannot.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use image::{DynamicImage, GrayImage, RgbImage};
 use turbojpeg::{Decompressor, Image, PixelFormat, ScalingFactor};
@@ -37,12 +37,22 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+static SMALLEST_EIGHTHS: AtomicUsize = AtomicUsize::new(1);
+
+/// Never decode below `eighths`/8 (default 1: the smallest eighth that covers the output).
+/// For benchmarks that compare scales in one run; process-wide, like [`set_enabled`].
+#[doc(hidden)]
+pub fn set_smallest_eighths(eighths: usize) {
+    SMALLEST_EIGHTHS.store(eighths.clamp(1, 8), Ordering::Relaxed);
+}
+
 /// The smallest scale in eighths (at most 1) that turns `width`×`height` into at least
 /// `want_w`×`want_h`.
 pub(crate) fn scale_for(width: u32, height: u32, want_w: u32, want_h: u32) -> ScalingFactor {
     Decompressor::supported_scaling_factors()
         .into_iter()
         .filter(|f| f.num() <= f.denom())
+        .filter(|f| f.num() * 8 >= SMALLEST_EIGHTHS.load(Ordering::Relaxed) * f.denom())
         .filter(|f| {
             f.scale(width as usize) >= want_w as usize
                 && f.scale(height as usize) >= want_h as usize
