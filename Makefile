@@ -101,9 +101,10 @@ bench: setup
 	@python3 scripts/bench-ocr-pillow.py
 
 ## The gateway end to end: the real `keywheel serve` over keywheel-mock, the Python and npm
-## `openai` SDKs, and the four Python examples (examples/python).
+## `openai` SDKs, and the four Python examples (examples/python); a private PostgreSQL for the
+## team-ledger case (`team`).
 .PHONY: test-gateway
 test-gateway:
 	@bash scripts/setup-python.sh
 	@$(CARGO) build --locked -p keywheel-cli
-	@$(CARGO) test --locked -p keywheel-gateway
+	@bash scripts/with-postgres.sh $(CARGO) test --locked -p keywheel-gateway
