@@ -345,6 +345,13 @@ impl PgLedger {
 
     /// A pooled connection (one the server dropped is replaced by the pool's recycling).
     pub(crate) async fn client(&self) -> PgResult<deadpool_postgres::Object> {
+        // The connections' tasks run only while a call drives this runtime: let them read what
+        // the server said meanwhile (a terminated backend's goodbye), so the pool's
+        // `is_closed` check sees a dropped connection before handing it out. The first yield
+        // polls the sockets (waking the tasks that have something to read), the second lets
+        // those tasks run before this call goes on.
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
         let client = self
             .inner
             .pool
