@@ -8,7 +8,8 @@
 //!
 //! Each table measures p50, p99, throughput and process CPU per request at concurrency 1 and 32
 //! (32 tasks on a 2-worker multi-thread tokio runtime) and prints the ADDED p50/p99 (full −
-//! bare); the target is an added p50 ≤ 0.5 ms. keywheel-mock answers with 0 ms latency on its
+//! bare); the targets (issue 14) are an added p50 ≤ 0.25 ms (p99 ≤ 1 ms) at concurrency 1 and
+//! ≤ 1 ms at 32. keywheel-mock answers with 0 ms latency on its
 //! own thread and runtime (`start_blocking`), but it shares the machine's cores (and the CPU
 //! column) with the client; the difference between the two paths is the client's own.
 //!
@@ -67,7 +68,12 @@ const N_STEP: usize = 2000;
 const N_PROBE: usize = 200;
 const CHECKPOINT_EVERY_MS: u64 = 100;
 const HUGE: u32 = u32::MAX / 2;
-const TARGET_ADDED_P50_MS: f64 = 0.5;
+/// The added p50 target at concurrency 1 (issue 14); at 32 it is [`TARGET_ADDED_P50_MS_C32`].
+const TARGET_ADDED_P50_MS: f64 = 0.25;
+/// The added p50 target at concurrency 32.
+const TARGET_ADDED_P50_MS_C32: f64 = 1.0;
+/// The added p99 target at concurrency 1.
+const TARGET_ADDED_P99_MS: f64 = 1.0;
 
 /// Everything a request needs, shared by all tasks.
 struct Ctx {
@@ -441,16 +447,23 @@ fn compare(
     let mut added = Vec::new();
     for (c, bare, full) in &results {
         let a50 = full.pct(0.5) - bare.pct(0.5);
-        let verdict = if a50 <= TARGET_ADDED_P50_MS {
-            "met"
+        let a99 = full.pct(0.99) - bare.pct(0.99);
+        let (target, met) = if *c == 1 {
+            (
+                format!("p50 ≤ {TARGET_ADDED_P50_MS} ms, p99 ≤ {TARGET_ADDED_P99_MS} ms"),
+                a50 <= TARGET_ADDED_P50_MS && a99 <= TARGET_ADDED_P99_MS,
+            )
         } else {
-            "MISSED"
+            (
+                format!("p50 ≤ {TARGET_ADDED_P50_MS_C32} ms"),
+                a50 <= TARGET_ADDED_P50_MS_C32,
+            )
         };
+        let verdict = if met { "met" } else { "MISSED" };
         println!(
-            "{:<50} {c:>3} {:>6} {a50:>8.3} {:>8.3} {:>7.0}% {:>8.0}  target added p50 ≤ {TARGET_ADDED_P50_MS} ms: {verdict}",
+            "{:<50} {c:>3} {:>6} {a50:>8.3} {a99:>8.3} {:>7.0}% {:>8.0}  target added {target}: {verdict}",
             "ADDED by the full path (full − bare; req/s full/bare)",
             "",
-            full.pct(0.99) - bare.pct(0.99),
             100.0 * full.rps() / bare.rps(),
             full.cpu_us() - bare.cpu_us()
         );
@@ -925,7 +938,7 @@ fn main() -> AnyResult<()> {
         .values()
         .all(|k| k.status.keys().all(|s| s == "200"));
     println!(
-        "\nsummary: added p50 (target ≤ {TARGET_ADDED_P50_MS} ms) — A {} · B {} · B′ {} · C {}",
+        "\nsummary: added p50 (targets ≤ {TARGET_ADDED_P50_MS} ms at c=1, ≤ {TARGET_ADDED_P50_MS_C32} ms at c=32) — A {} · B {} · B′ {} · C {}",
         fmt_added(&added_a),
         fmt_added(&added_b),
         fmt_added(&added_b2),
