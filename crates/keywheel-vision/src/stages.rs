@@ -1,8 +1,8 @@
 //! Optional figures for each stage of the pipeline (decode, classify, resize, turn upright,
 //! encode, base64, and the hash on its own thread), for the `prep` benchmark's breakdown:
 //! wall time and the running thread's CPU time (from `/proc/thread-self/schedstat`, in
-//! nanoseconds; the steadier figure on a shared machine). Off by default: then each stage
-//! costs one relaxed atomic load.
+//! nanoseconds, but it moves only at scheduler ticks: average it over runs). Off by default:
+//! then each stage costs one relaxed atomic load.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
