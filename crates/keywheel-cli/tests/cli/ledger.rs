@@ -115,28 +115,9 @@ fn ledger_status_names_the_local_file_and_its_schema() {
 }
 
 /// A database of its own on the test server (`KEYWHEEL_TEST_PG_URL`, set by
-/// `scripts/with-postgres.sh`), made with `psql`; its URL.
+/// `scripts/with-postgres.sh`); its URL.
 pub(crate) fn team_database() -> String {
-    let base = std::env::var("KEYWHEEL_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!(
-            "KEYWHEEL_TEST_PG_URL is not set, so this team-ledger test has no PostgreSQL: run it \
-             under `bash scripts/with-postgres.sh cargo test -p keywheel-cli --test cli ledger::`"
-        )
-    });
-    let name = format!("kw_cli_{:016x}", rand::random::<u64>());
-    let out = std::process::Command::new("psql")
-        .arg(&base)
-        .args(["-v", "ON_ERROR_STOP=1", "-qc"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .output()
-        .expect("psql runs (scripts/with-postgres.sh installs it)");
-    assert!(
-        out.status.success(),
-        "CREATE DATABASE: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (root, _) = base.rsplit_once('/').expect("a URL with a database");
-    format!("{root}/{name}")
+    keywheel_testkit::pg::team_database("kw_cli")
 }
 
 #[test]

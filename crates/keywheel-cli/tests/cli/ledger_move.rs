@@ -11,18 +11,9 @@ use keywheel_testkit::keys::{assert_no_key_material, key_id};
 use keywheel_testkit::output::{json, stderr, stdout};
 use keywheel_testkit::world::World;
 
-/// A database of its own on the test server, made with `psql`; its URL.
+/// A database of its own on the test server (`KEYWHEEL_TEST_PG_URL`); its URL.
 pub(crate) fn team_database() -> String {
-    let base = std::env::var("KEYWHEEL_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!(
-            "KEYWHEEL_TEST_PG_URL is not set, so this team-ledger test has no PostgreSQL: run it \
-             under `bash scripts/with-postgres.sh cargo test -p keywheel-cli --test cli ledger_`"
-        )
-    });
-    let name = format!("kw_move_{:016x}", rand::random::<u64>());
-    psql(&base, &format!("CREATE DATABASE {name}"));
-    let (root, _) = base.rsplit_once('/').expect("a URL with a database");
-    format!("{root}/{name}")
+    keywheel_testkit::pg::team_database("kw_move")
 }
 
 /// Runs SQL with `psql` (installed with the server); its rows, unaligned.
