@@ -142,10 +142,9 @@ impl Dispatcher {
         })?;
         chain.models.retain(|m| !run.dropped.contains(m));
         if catalogue.is_none() {
-            chain.notes.push((
-                "no-catalogue".into(),
-                "OpenRouter's model list could not be read, so the configured chain is sent as it is".into(),
-            ));
+            chain
+                .notes
+                .push(("no-catalogue".into(), crate::catalogue::NO_CATALOGUE.into()));
         }
         for (subject, sentence) in &chain.notes {
             let say = if subject.is_empty() {

@@ -11,7 +11,6 @@
 mod chain;
 pub mod policy;
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -128,25 +127,6 @@ pub struct Outcome {
     pub generation_id: Option<String>,
     /// Sentences for the person (which model answered and why).
     pub notes: Vec<String>,
-}
-
-thread_local! {
-    /// Set while [`off_workers`] runs: this thread is no async worker.
-    static OFF_WORKERS: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` — typically `Handle::block_on` of jobs — saying this thread is no async worker (a
-/// `spawn_blocking` thread, say): the jobs' ledger writes then run in place instead of hopping
-/// to the blocking pool and back, which would only wake another thread while this one waits.
-pub fn off_workers<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            OFF_WORKERS.with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(OFF_WORKERS.with(|c| c.replace(true)));
-    f()
 }
 
 /// Where a job's wall time went that was not the dispatcher's own: awaiting OpenRouter (the
@@ -350,7 +330,7 @@ impl Dispatcher {
     /// when its first write finds the file free ([`crate::ledger::writer::without_waiting`]:
     /// no hop to another thread and back, which costs two thread wake-ups), else on this
     /// dispatcher's ledger thread ([`LedgerThread`]), where waiting is fine; inline outside a
-    /// runtime, and on a thread of the caller's own ([`off_workers`]). A team ledger's work
+    /// runtime. A team ledger's work
     /// always goes to the thread (its client blocks on a runtime of its own). Reads
     /// (catalogue, skipped models, credits) stay inline: in WAL mode they never wait for a
     /// writer.
@@ -358,7 +338,7 @@ impl Dispatcher {
         &self,
         mut f: impl FnMut(&Instance) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        if tokio::runtime::Handle::try_current().is_err() || OFF_WORKERS.with(Cell::get) {
+        if tokio::runtime::Handle::try_current().is_err() {
             return f(&self.instance);
         }
         if self.instance.pool().ledger().pg().is_none()
