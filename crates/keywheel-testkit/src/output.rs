@@ -15,6 +15,16 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The output of a run that must have succeeded.
+///
+/// # Panics
+/// When it exited non-zero; the message holds its stderr.
+#[track_caller]
+pub fn succeeded(out: Output) -> Output {
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
 /// Standard output as one JSON document.
 ///
 /// # Panics

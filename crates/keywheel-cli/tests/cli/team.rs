@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use keywheel_mock::MockConfig;
 use keywheel_testkit::files::{all_bytes_under, files_under};
 use keywheel_testkit::keys::{key_id, key_material_in};
-use keywheel_testkit::output::json;
+use keywheel_testkit::output::{json, succeeded};
 use keywheel_testkit::world::World;
 
 use crate::ledger::team_database;
@@ -58,26 +58,20 @@ fn ask_told(w: &World, name: &str, keys: &[&String]) -> (String, bool, String) {
 }
 
 fn current_key(w: &World, name: &str, keys: &[&String]) -> String {
-    let out = on_machine(w, name, keys, &["status", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        on_machine(w, name, keys, &["status", "--json"])
+            .output()
+            .unwrap(),
     );
     json(&out)["current_key"].as_str().unwrap_or("").to_string()
 }
 
 /// Today's requests per key id, as machine `name` reads the team ledger.
 fn usage(w: &World, name: &str, keys: &[&String]) -> BTreeMap<String, u64> {
-    let out = on_machine(w, name, keys, &["usage", "--json", "--days", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        on_machine(w, name, keys, &["usage", "--json", "--days", "1"])
+            .output()
+            .unwrap(),
     );
     json(&out)["usage"]
         .as_array()

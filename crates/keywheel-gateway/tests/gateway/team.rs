@@ -9,7 +9,7 @@
 use keywheel_mock::MockConfig;
 use keywheel_testkit::files::files_under;
 use keywheel_testkit::keys::key_id;
-use keywheel_testkit::output::json;
+use keywheel_testkit::output::{json, succeeded};
 use keywheel_testkit::pg::team_database;
 
 use crate::common::{World, chat_body, get_json, http};
@@ -20,16 +20,12 @@ async fn a_machine_without_the_current_key_says_so_in_status_notes_and_its_log()
     let mut w = World::new(3, 100, MockConfig::default());
     w.kit = w.kit.with("KEYWHEEL_LEDGER_URL", &url);
     // Machine A holds every key; its ask makes one of them the pool's current key.
-    let out = w
-        .cmd(&["ask", "--json", "hello"])
-        .env("KEYWHEEL_MACHINE", "machine-a")
-        .env("KEYWHEEL_DATA_DIR", w.path("machine-a"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        w.cmd(&["ask", "--json", "hello"])
+            .env("KEYWHEEL_MACHINE", "machine-a")
+            .env("KEYWHEEL_DATA_DIR", w.path("machine-a"))
+            .output()
+            .unwrap(),
     );
     let current = json(&out)["key_id"].as_str().unwrap().to_string();
     // Machine B serves with the other two keys only.
