@@ -5,22 +5,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use keywheel_core::keys::{KeyId, KeySource};
-use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome, ReserveRequest};
+use keywheel_core::ledger::{CapDefaults, Completion, Ledger, ReserveOutcome};
 
 use crate::pg_support::{BOTH, table};
 use crate::{api_key, t0};
 
+/// One request, reserved and completed at `at`.
 fn reserve(l: &Ledger, inst: &str, k: &KeyId, at: DateTime<Utc>) {
-    match l
-        .reserve(&ReserveRequest {
-            instance_id: inst,
-            key_id: k,
-            kind: keywheel_core::dispatch::Kind::Chat,
-            model: None,
-            now: at,
-        })
-        .unwrap()
-    {
+    match crate::pg_rules::reserve(l, inst, k, at) {
         ReserveOutcome::Granted(r) => l.complete(&r, &Completion::ok(), at).unwrap(),
         other => panic!("expected a grant, got {other:?}"),
     }

@@ -26,7 +26,8 @@ fn caps(daily: u32, minute: u32) -> CapDefaults {
     }
 }
 
-fn reserve(l: &Ledger, inst: &str, k: &KeyId, at: DateTime<Utc>) -> ReserveOutcome {
+/// One chat reservation for key `k` at `at`; what the ledger answered.
+pub(crate) fn reserve(l: &Ledger, inst: &str, k: &KeyId, at: DateTime<Utc>) -> ReserveOutcome {
     l.reserve(&ReserveRequest {
         instance_id: inst,
         key_id: k,
