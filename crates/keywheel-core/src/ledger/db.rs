@@ -27,6 +27,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0009_request_via.sql")),
         M::up(include_str!("migrations/0010_request_hours.sql")),
         M::up(include_str!("migrations/0011_imports.sql")),
+        M::up(include_str!("migrations/0012_reserve_function.sql")),
     ])
 }
 

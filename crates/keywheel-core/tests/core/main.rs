@@ -9,6 +9,7 @@ mod ledger_multiprocess;
 mod ledger_proptest;
 mod ocr_queue;
 mod openrouter_client;
+mod pg_fast;
 mod pg_faults;
 mod pg_machines;
 mod pg_prune;

@@ -70,6 +70,8 @@ const COMMIT_MESSAGE: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
 struct Proxy {
     port: u16,
     armed: Arc<AtomicU8>,
+    /// The bytes that mark the message to cut at (the COMMIT unless armed otherwise).
+    pattern: Arc<Mutex<Vec<u8>>>,
     fired: Arc<AtomicU64>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -80,9 +82,10 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let armed = Arc::new(AtomicU8::new(Cut::Never as u8));
+        let pattern = Arc::new(Mutex::new(COMMIT_MESSAGE.to_vec()));
         let fired = Arc::new(AtomicU64::new(0));
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (a, f, c) = (armed.clone(), fired.clone(), conns.clone());
+        let (a, f, c, p) = (armed.clone(), fired.clone(), conns.clone(), pattern.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -96,7 +99,7 @@ impl Proxy {
                 {
                     let (mut from, mut to) =
                         (client.try_clone().unwrap(), server.try_clone().unwrap());
-                    let (a, f, swallow) = (a.clone(), f.clone(), swallow.clone());
+                    let (a, f, swallow, p) = (a.clone(), f.clone(), swallow.clone(), p.clone());
                     std::thread::spawn(move || {
                         let mut buf = vec![0u8; 64 * 1024];
                         loop {
@@ -105,9 +108,8 @@ impl Proxy {
                                 Ok(n) => n,
                             };
                             let chunk = &buf[..n];
-                            let commits = chunk
-                                .windows(COMMIT_MESSAGE.len())
-                                .any(|w| w == COMMIT_MESSAGE);
+                            let pat = p.lock().unwrap().clone();
+                            let commits = chunk.windows(pat.len()).any(|w| w == pat.as_slice());
                             let mode = if commits {
                                 a.swap(Cut::Never as u8, Ordering::SeqCst)
                             } else {
@@ -159,6 +161,7 @@ impl Proxy {
         Self {
             port,
             armed,
+            pattern,
             fired,
             conns,
         }
@@ -172,6 +175,13 @@ impl Proxy {
     }
 
     fn arm(&self, cut: Cut) {
+        self.arm_on(COMMIT_MESSAGE, cut);
+    }
+
+    /// Cuts at the next message that contains `pattern` instead of the next COMMIT (the fast
+    /// path's call has no COMMIT: it is cut at its parameters).
+    fn arm_on(&self, pattern: &[u8], cut: Cut) {
+        *self.pattern.lock().unwrap() = pattern.to_vec();
         self.armed.store(cut as u8, Ordering::SeqCst);
     }
 
@@ -296,6 +306,47 @@ fn a_reservation_whose_commit_answer_was_lost_is_found_counted_and_granted_once(
     l.release(&second).unwrap();
     assert_eq!(proxy.fired(), 3);
     assert_eq!(counts(&db), ("1".into(), "1".into()), "released once");
+    assert_eq!(l.inconsistencies().unwrap(), vec![]);
+}
+
+/// Whether request row `id` was granted by the fast path (it carries a token).
+fn fast(db: &TestDb, id: i64) -> bool {
+    db.query(&format!(
+        "SELECT token IS NOT NULL FROM requests WHERE id = {id}"
+    )) == ["t"]
+}
+
+#[test]
+fn a_fast_reservation_whose_call_never_reached_the_server_is_retried_and_counted_once() {
+    let (db, proxy, l, inst, k) = through_proxy();
+    // The first of the day makes the key's day row (locked); the next is the fast path's.
+    granted(reserve_on(&l, &inst, &k));
+    // The call carries the instance's id among its parameters.
+    proxy.arm_on(inst.as_bytes(), Cut::BeforeCommit);
+    let r = granted(reserve_on(&l, &inst, &k));
+    assert_eq!(proxy.fired(), 1, "the proxy cut the fast path's call");
+    assert_eq!(counts(&db), ("2".into(), "2".into()), "counted once");
+    assert!(fast(&db, r.id), "granted on the fast path when tried again");
+    assert_eq!(l.inconsistencies().unwrap(), vec![]);
+}
+
+#[test]
+fn a_fast_reservation_whose_answer_was_lost_is_found_counted_and_granted_once() {
+    let (db, proxy, l, inst, k) = through_proxy();
+    granted(reserve_on(&l, &inst, &k));
+    proxy.arm_on(inst.as_bytes(), Cut::AfterCommit);
+    let r = granted(reserve_on(&l, &inst, &k));
+    assert_eq!(proxy.fired(), 1, "the proxy dropped the fast path's answer");
+    assert_eq!(
+        counts(&db),
+        ("2".into(), "2".into()),
+        "counted once, not twice"
+    );
+    assert!(
+        fast(&db, r.id),
+        "the grant names the row the lost call counted"
+    );
+    l.complete(&r, &Completion::ok(), t0()).unwrap();
     assert_eq!(l.inconsistencies().unwrap(), vec![]);
 }
 

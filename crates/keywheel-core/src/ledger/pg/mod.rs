@@ -126,7 +126,7 @@ const MIGRATION_LOCK: i64 = 0x6b77_6c65_6467_6572;
 const POOL_SIZE: usize = 4;
 
 /// The schema, in order: the same numbers as the SQLite migrations (ledger/db.rs).
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_cache_models.sql"),
     include_str!("migrations/0003_ocr_jobs.sql"),
@@ -138,6 +138,7 @@ const MIGRATIONS: [&str; 11] = [
     include_str!("migrations/0009_request_via.sql"),
     include_str!("migrations/0010_request_hours.sql"),
     include_str!("migrations/0011_imports.sql"),
+    include_str!("migrations/0012_reserve_function.sql"),
 ];
 
 /// The schema version this build knows.
@@ -216,6 +217,11 @@ struct Inner {
     opts: Options,
     /// Whether a connection was ever had (a lost one is then worth trying again).
     connected: std::sync::atomic::AtomicBool,
+    /// The server process (pid, start time) behind each pooled connection, asked once per
+    /// connection: a reservation whose answer was lost waits for that process to be gone
+    /// before it asks what became of its call (ledger/pg/reserve.rs).
+    backends:
+        std::sync::Mutex<std::collections::HashMap<deadpool_postgres::ObjectId, reserve::Backend>>,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -280,6 +286,7 @@ impl PgLedger {
                 target: target.clone(),
                 opts: opts.clone(),
                 connected: std::sync::atomic::AtomicBool::new(false),
+                backends: std::sync::Mutex::default(),
             }),
         };
         if opts.migrate {

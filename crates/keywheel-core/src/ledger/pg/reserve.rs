@@ -8,6 +8,12 @@
 //! what committed before it, so after the locks nothing can change under it — and, only if
 //! every cap allows it, increments the key's day row and appends the request row. Every
 //! writer of those counts takes the same locks first.
+//!
+//! The fast path does the same on the server in one call (`keywheel_reserve`, migration 12):
+//! one statement in its own transaction, one round trip, granting only when every rule
+//! certainly allows it and the key's day row exists. Everything else — every refusal, the
+//! first request of a key's day — falls back to the locked transaction, which stays the one
+//! place refusals are decided and worded.
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::Transaction;
@@ -157,11 +163,15 @@ pub(crate) async fn standing(
 }
 
 impl PgLedger {
-    /// [`crate::ledger::Ledger::reserve`] on the team ledger: two round trips (see
-    /// [`Self::reserve_once`]); a try the server rolled back (a conflict, a lost connection, an
-    /// account that changed its keys meanwhile) is tried again, and a COMMIT whose answer was
-    /// lost is resolved by asking the server what became of its transaction
-    /// ([`Self::resolve_commit`]): counted once, granted once, never lost.
+    /// [`crate::ledger::Ledger::reserve`] on the team ledger. First the fast path: one
+    /// statement in its own transaction, one round trip ([`Self::reserve_fast`]), which grants
+    /// only when every rule certainly allows it; anything else (a refusal, the first request
+    /// of the day, a key set that changed) falls back to the locked transaction
+    /// ([`Self::reserve_once`], two round trips), which decides and words every refusal. A try
+    /// the server rolled back (a conflict, a lost connection, an account that changed its keys
+    /// meanwhile) is tried again; a call whose answer was lost is resolved by asking the server
+    /// what became of it ([`Self::resolve_fast`], [`Self::resolve_commit`]): counted once,
+    /// granted once, never lost.
     pub(crate) fn reserve(
         &self,
         caps: CapDefaults,
@@ -169,29 +179,52 @@ impl PgLedger {
     ) -> Result<ReserveOutcome> {
         self.block(async {
             let mut retry = Retry::default();
+            let mut fast = true;
             loop {
-                let attempt = match self.reserve_once(caps, req).await {
-                    Ok(Try::Done(out)) => Ok(out),
-                    Ok(Try::Again) if retry.tries < 20 => {
-                        retry.tries += 1;
-                        retry.pause().await;
-                        continue;
-                    }
-                    Ok(Try::Again) => Err(Fail::Core(Error::Storage(format!(
-                        "the key {} kept moving between accounts while a request was reserved; \
-                         try again",
-                        req.key_id
-                    )))),
-                    Ok(Try::Unsure { xid, granted }) => match self.resolve_commit(xid).await {
-                        Ok(true) => Ok(granted),
-                        // Rolled back: nothing was counted; reserve again.
-                        Ok(false) => {
+                let attempt = if fast {
+                    match self.reserve_fast(caps, req).await {
+                        Ok(Fast::Granted(out)) => Ok(out),
+                        Ok(Fast::Fallback) => {
+                            fast = false;
+                            continue;
+                        }
+                        Ok(Fast::Again) if retry.tries < 20 => {
                             retry.tries += 1;
                             continue;
                         }
+                        // Lost again and again: the locked transaction decides.
+                        Ok(Fast::Again) => {
+                            fast = false;
+                            continue;
+                        }
                         Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
+                    }
+                } else {
+                    match self.reserve_once(caps, req).await {
+                        Ok(Try::Done(out)) => Ok(out),
+                        Ok(Try::Again) if retry.tries < 20 => {
+                            retry.tries += 1;
+                            retry.pause().await;
+                            continue;
+                        }
+                        Ok(Try::Again) => Err(Fail::Core(Error::Storage(format!(
+                            "the key {} kept moving between accounts while a request was \
+                             reserved; try again",
+                            req.key_id
+                        )))),
+                        Ok(Try::Unsure { xid, granted }) => {
+                            match self.resolve_commit(xid).await {
+                                Ok(true) => Ok(granted),
+                                // Rolled back: nothing was counted; reserve again.
+                                Ok(false) => {
+                                    retry.tries += 1;
+                                    continue;
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    }
                 };
                 match self.settle(attempt, &mut retry, true) {
                     Some(done) => break done,
@@ -199,6 +232,154 @@ impl PgLedger {
                 }
             }
         })
+    }
+
+    /// The fast path: `keywheel_reserve` (migration 12), one prepared statement (cached per
+    /// connection) in its own implicit transaction. On the server it takes the locked
+    /// transaction's locks (the account's keys' rows, in id order), reads after them, and —
+    /// only when every cap certainly allows it and the key's day row exists — increments that
+    /// row, rewrites its ring and appends the request row, carrying a random token; otherwise
+    /// it changes nothing and says so ([`Fast::Fallback`]). When the call's answer is lost its
+    /// token says, once the server process that ran it is gone, whether it was granted.
+    async fn reserve_fast(&self, caps: CapDefaults, req: &ReserveRequest<'_>) -> PgResult<Fast> {
+        let client = self.client().await?;
+        let backend = self.backend_of(&client).await?;
+        let stmt = client.prepare_cached(FAST_RESERVE).await?;
+        let given = (!self.server_clock()).then(|| req.now.timestamp_millis());
+        let token: i64 = rand::random();
+        let id = req.key_id.as_str();
+        let kind = req.kind.as_str();
+        let (daily, minute) = (i64::from(caps.daily), i64::from(caps.minute));
+        let args: [&(dyn ToSql + Sync); 9] = [
+            &id,
+            &given,
+            &req.instance_id,
+            &kind,
+            &req.model,
+            &daily,
+            &minute,
+            &caps.tier_applies,
+            &token,
+        ];
+        match client.query_opt(&stmt, &args).await {
+            Ok(Some(row)) => Ok(Fast::Granted(ReserveOutcome::Granted(Reservation {
+                id: row.get(0),
+                key_id: req.key_id.clone(),
+                account: row.get(1),
+                day: row.get(2),
+            }))),
+            Ok(None) => Ok(Fast::Fallback),
+            Err(e) if is_lost(&e) => {
+                drop(client);
+                match self
+                    .resolve_fast(&backend, req.key_id, token, given)
+                    .await?
+                {
+                    Some(r) => Ok(Fast::Granted(ReserveOutcome::Granted(r))),
+                    None => Ok(Fast::Again),
+                }
+            }
+            Err(e) => Err(Fail::Pg(e)),
+        }
+    }
+
+    /// The server process behind `client` (asked once per pooled connection).
+    async fn backend_of(&self, client: &deadpool_postgres::Object) -> PgResult<Backend> {
+        let id = deadpool_postgres::Object::id(client);
+        let known = self
+            .inner
+            .backends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned();
+        if let Some(b) = known {
+            return Ok(b);
+        }
+        let row = client
+            .query_one(
+                "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        let b = Backend {
+            pid: row.get(0),
+            start: row.get(1),
+        };
+        let mut map = self
+            .inner
+            .backends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Connections replaced over a long run: forget the old ones now and then (a live
+        // one is asked again).
+        if map.len() > 64 {
+            map.clear();
+        }
+        map.insert(id, b.clone());
+        Ok(b)
+    }
+
+    /// What became of a fast-path call whose answer was lost: on a fresh connection, ends the
+    /// server process that ran it (if it is still there) and waits until it is gone — its
+    /// transaction has then committed or rolled back, and nothing of it can still run — then
+    /// looks for the request row carrying `token`. Retried while the server is away, for up to
+    /// the connect timeout.
+    async fn resolve_fast(
+        &self,
+        backend: &Backend,
+        key: &KeyId,
+        token: i64,
+        given: Option<i64>,
+    ) -> PgResult<Option<Reservation>> {
+        let mut retry = Retry::default();
+        loop {
+            let asked: PgResult<Option<Option<Reservation>>> = async {
+                let client = self.client().await?;
+                let alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2";
+                let there: i64 = client
+                    .query_one(alive, &[&backend.pid, &backend.start])
+                    .await?
+                    .get(0);
+                if there > 0 {
+                    // A role may end its own sessions; if it may not, wait for the process.
+                    let _ = client
+                        .execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                             WHERE pid = $1 AND backend_start::text = $2",
+                            &[&backend.pid, &backend.start],
+                        )
+                        .await;
+                    return Ok(None);
+                }
+                let row = client
+                    .query_opt(
+                        "SELECT id, account, day FROM requests
+                         WHERE key_id = $1 AND token = $2
+                           AND started_ms >= COALESCE($3::bigint,
+                                 (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 3600000)
+                           AND started_ms <= COALESCE($3::bigint, 9223372036854775807)",
+                        &[&key.as_str(), &token, &given],
+                    )
+                    .await?;
+                Ok(Some(row.map(|r| Reservation {
+                    id: r.get(0),
+                    key_id: key.clone(),
+                    account: r.get(1),
+                    day: r.get(2),
+                })))
+            }
+            .await;
+            match asked {
+                Ok(Some(found)) => return Ok(found),
+                // Still running: asked again after a pause.
+                Ok(None) => {}
+                Err(f) if f.is_lost() && self.may_reconnect(&mut retry) => {}
+                Err(f) => return Err(f),
+            }
+            retry.tries += 1;
+            retry.pause().await;
+        }
     }
 
     /// One try of a reservation, pipelined in two round trips:
@@ -603,6 +784,29 @@ async fn lock_current(tx: &Transaction<'_>) -> PgResult<Option<KeyId>> {
         .and_then(|r| r.get::<_, Option<String>>(0))
         .map(KeyId::from_stored))
 }
+
+/// What one call of the fast path came to.
+enum Fast {
+    /// Granted and committed.
+    Granted(ReserveOutcome),
+    /// Not granted and nothing changed: the locked transaction decides.
+    Fallback,
+    /// The answer was lost and the call was not counted: try again.
+    Again,
+}
+
+/// The server process behind a pooled connection: its pid and start time (a pid alone may be
+/// reused once the process is gone).
+#[derive(Debug, Clone)]
+pub(crate) struct Backend {
+    pid: i32,
+    start: String,
+}
+
+/// The fast path's call (migration 12's function): a row (the request id, the account, the
+/// day) when granted, none when the locked transaction must decide.
+const FAST_RESERVE: &str =
+    "SELECT r_id, r_account, r_day FROM keywheel_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// What one try of a reservation came to.
 enum Try {
