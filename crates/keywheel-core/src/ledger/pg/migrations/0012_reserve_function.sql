@@ -19,108 +19,137 @@ CREATE FUNCTION keywheel_reserve(
     p_key TEXT, p_given_ms BIGINT, p_instance TEXT, p_kind TEXT, p_model TEXT,
     p_daily BIGINT, p_minute BIGINT, p_tier BOOLEAN, p_token BIGINT)
 RETURNS TABLE (r_id BIGINT, r_account TEXT, r_day TEXT)
-LANGUAGE plpgsql VOLATILE AS $fn$
+LANGUAGE plpgsql VOLATILE
+-- Small statements whose plans do not depend on the values: planned once per connection.
+SET plan_cache_mode = force_generic_plan
+AS $fn$
 DECLARE
     locked TEXT[];
+    k RECORD;
     v_ms BIGINT;
     v_day TEXT;
-    v_account TEXT;
+    v_yesterday TEXT;
+    v_default BIGINT;
+    v_daily BIGINT;
+    v_minute BIGINT;
+    v_acct_daily BIGINT;
+    v_acct_minute BIGINT;
+    v_today BIGINT;
     v_ring BYTEA;
-    v_ok BOOLEAN;
+    v_key_times BIGINT;
+    v_acct_times BIGINT;
+    v_n BIGINT;
+    v_id BIGINT;
 BEGIN
-    -- The locks, in id order (the same statement as the locked transaction's).
-    SELECT array_agg(s.id ORDER BY s.id) INTO locked FROM (
-        SELECT k.id FROM keys k
-        WHERE COALESCE(k.account, k.id) = (SELECT COALESCE(account, id) FROM keys WHERE id = p_key)
-        ORDER BY k.id FOR UPDATE) s;
-    IF locked IS NULL THEN
+    -- 1. The locks, in id order (the statement of the locked transaction).
+    SELECT array_agg(s.id) INTO locked FROM (
+        SELECT id FROM keys
+        WHERE COALESCE(account, id) = (SELECT COALESCE(account, id) FROM keys WHERE id = p_key)
+        ORDER BY id FOR UPDATE) s;
+    IF locked IS NULL OR NOT (p_key = ANY (locked)) THEN
         RETURN;
     END IF;
-    -- A new snapshot: the state after the locks. "now" and the UTC day as clock::day_key
-    -- computes them (whole days since the epoch); the window reaches into yesterday's rows in
-    -- the first minute of a day.
-    WITH t AS (
-        SELECT COALESCE(p_given_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS ms),
-    d AS (
-        SELECT ms,
-               to_char(date '1970-01-01' + (ms / 86400000)::int, 'YYYY-MM-DD') AS day,
-               to_char(date '1970-01-01' + (ms / 86400000)::int - 1, 'YYYY-MM-DD') AS yesterday,
-               ms - 60000 < (ms / 86400000) * 86400000 AS reaches,
-               int8send(ms - 60000) AS lo, int8send(ms) AS hi
-        FROM t),
-    me AS (
-        SELECT k.*, COALESCE(k.account, k.id) AS acct, k.account IS NULL AS own
-        FROM keys k WHERE k.id = p_key),
-    -- The account's keys' day rows the rules read: today's (counts and rings) and, when the
-    -- window reaches back, yesterday's (rings).
-    dayrows AS (
-        SELECT u.key_id = p_key AS mine, u.day = d.day AS today,
-               GREATEST(u.requests, 0) AS requests, COALESCE(u.win, ''::bytea) AS win
-        FROM me CROSS JOIN d
-             JOIN keys k ON COALESCE(k.account, k.id) = me.acct
-             JOIN usage_daily u ON u.key_id = k.id AND (u.day = d.day OR (d.reaches AND u.day = d.yesterday))),
-    -- Every ring's times, one per row (8-byte big-endian; a trailing partial chunk is
-    -- ignored, as ring_of_bytes does). Times are after the epoch, so their bytes compare as
-    -- the numbers do.
-    tms AS (
-        SELECT r.mine, substring(r.win FROM i * 8 + 1 FOR 8) AS t
-        FROM dayrows r CROSS JOIN LATERAL generate_series(0, length(r.win) / 8 - 1) i),
-    st AS (
-        SELECT me.*, d.*, a.daily_cap AS a_daily, a.minute_cap AS a_minute,
-               a.exhausted_until AS a_exhausted, COALESCE(a.no_credit, FALSE) AS a_no_credit,
-               CASE WHEN p_tier AND a.tier_cap IS NOT NULL THEN a.tier_cap ELSE p_daily END AS default_daily,
-               GREATEST(CASE WHEN a.remote_day = d.day THEN a.extra_requests ELSE 0 END, 0) AS extra,
-               (SELECT array_agg(k.id ORDER BY k.id) FROM keys k WHERE COALESCE(k.account, k.id) = me.acct) AS ids,
-               (SELECT u.win FROM usage_daily u WHERE u.key_id = p_key AND u.day = d.day) AS ring,
-               (SELECT GREATEST(u.requests, 0) FROM usage_daily u WHERE u.key_id = p_key AND u.day = d.day) AS key_today,
-               (SELECT COALESCE(SUM(r.requests), 0) FROM dayrows r WHERE r.today) AS account_today,
-               (SELECT count(*) FROM tms x WHERE x.mine AND x.t > d.lo AND x.t <= d.hi) AS key_inside,
-               (SELECT count(*) FROM tms x WHERE x.t > d.lo AND x.t <= d.hi) AS account_inside
-        FROM me CROSS JOIN d LEFT JOIN accounts a ON a.name = me.acct),
-    caps AS (
-        SELECT st.*,
-               COALESCE(st.daily_cap, st.default_daily) AS k_daily,
-               COALESCE(st.minute_cap, p_minute) AS k_minute
-        FROM st),
-    caps2 AS (
-        SELECT caps.*,
-               COALESCE(caps.a_daily, CASE WHEN caps.own THEN caps.k_daily ELSE caps.default_daily END) AS acct_daily,
-               COALESCE(caps.a_minute, CASE WHEN caps.own THEN caps.k_minute ELSE p_minute END) AS acct_minute
-        FROM caps)
-    SELECT c.ms, c.day, c.acct,
-           -- The ring a grant writes (ledger/reserve.rs, granted_ring): the times after
-           -- now - 60 s, in order, then now.
-           COALESCE((SELECT string_agg(e, ''::bytea ORDER BY i)
-                     FROM (SELECT i, substring(c.ring FROM i * 8 + 1 FOR 8) AS e
-                           FROM generate_series(0, length(c.ring) / 8 - 1) i) s
-                     WHERE e > c.lo AND get_byte(e, 0) < 128), ''::bytea) || c.hi,
-           c.key_today IS NOT NULL
-           AND c.ids = locked
-           AND c.enabled
-           AND (c.status = 'ok' OR (c.status_until IS NOT NULL AND c.status_until <= c.ms))
-           AND NOT c.a_no_credit
-           AND c.k_daily > 0 AND c.key_today < c.k_daily
-           AND c.acct_daily > 0 AND c.account_today + c.extra < c.acct_daily
-           AND (c.a_exhausted IS NULL OR c.a_exhausted <= c.ms)
-           AND c.k_minute > 0 AND c.key_inside < c.k_minute
-           AND c.acct_minute > 0 AND c.account_inside < c.acct_minute
-           AND c.ms >= 60000
-    INTO v_ms, v_day, v_account, v_ring, v_ok
-    FROM caps2 c;
-    IF v_ok IS NOT TRUE THEN
+    -- "Now" after the locks, and the UTC day as clock::day_key computes it (whole days since
+    -- the epoch).
+    v_ms := COALESCE(p_given_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    IF v_ms < 60000 THEN
         RETURN;
     END IF;
-    -- The grant: the day row's count and ring, and the request row (its `via` named, so the
-    -- migration-9 trigger does not run).
-    RETURN QUERY
-    WITH u AS (
+    v_day := to_char(date '1970-01-01' + (v_ms / 86400000)::int, 'YYYY-MM-DD');
+    -- 2. A new snapshot (after the locks): the key's row, its account's, its day row, and the
+    -- account's key set (it must be the one locked).
+    SELECT COALESCE(kk.account, kk.id) AS acct, kk.account IS NULL AS own, kk.enabled,
+           kk.status, kk.status_until, kk.daily_cap, kk.minute_cap,
+           a.daily_cap AS a_daily, a.minute_cap AS a_minute, a.exhausted_until,
+           COALESCE(a.no_credit, FALSE) AS no_credit, a.tier_cap,
+           CASE WHEN a.remote_day = v_day THEN GREATEST(a.extra_requests, 0) ELSE 0 END AS extra,
+           u.requests, COALESCE(u.win, ''::bytea) AS win,
+           (SELECT array_agg(o.id ORDER BY o.id) FROM keys o
+            WHERE COALESCE(o.account, o.id) = COALESCE(kk.account, kk.id)) AS ids
+      INTO k
+      FROM keys kk
+           LEFT JOIN accounts a ON a.name = COALESCE(kk.account, kk.id)
+           LEFT JOIN usage_daily u ON u.key_id = kk.id AND u.day = v_day
+     WHERE kk.id = p_key;
+    -- No day row yet, another key set, or a rule that may refuse: the locked transaction.
+    IF k.requests IS NULL OR k.ids IS DISTINCT FROM locked OR NOT k.enabled
+       OR NOT (k.status = 'ok' OR COALESCE(k.status_until <= v_ms, FALSE)) OR k.no_credit
+       OR k.exhausted_until > v_ms THEN
+        RETURN;
+    END IF;
+    -- The caps (ledger/reserve.rs, evaluate).
+    v_default := CASE WHEN p_tier AND k.tier_cap IS NOT NULL THEN k.tier_cap ELSE p_daily END;
+    v_daily := COALESCE(k.daily_cap, v_default);
+    v_minute := COALESCE(k.minute_cap, p_minute);
+    v_acct_daily := COALESCE(k.a_daily, CASE WHEN k.own THEN v_daily ELSE v_default END);
+    v_acct_minute := COALESCE(k.a_minute, CASE WHEN k.own THEN v_minute ELSE p_minute END);
+    v_today := GREATEST(k.requests, 0);
+    IF v_daily <= 0 OR v_today >= v_daily OR v_acct_daily <= 0 OR v_minute <= 0
+       OR v_acct_minute <= 0 THEN
+        RETURN;
+    END IF;
+    -- The account's day count and the times in its rings: this key's row alone when it is
+    -- the account's only key and the window does not reach into yesterday's rows.
+    v_key_times := length(k.win) / 8;
+    IF array_length(locked, 1) = 1 AND v_ms - 60000 >= (v_ms / 86400000) * 86400000 THEN
+        v_n := v_today;
+        v_acct_times := v_key_times;
+    ELSE
+        v_yesterday := to_char(date '1970-01-01' + (v_ms / 86400000)::int - 1, 'YYYY-MM-DD');
+        IF v_ms - 60000 >= (v_ms / 86400000) * 86400000 THEN
+            v_yesterday := NULL;
+        END IF;
+        SELECT COALESCE(sum(GREATEST(d.requests, 0)) FILTER (WHERE d.day = v_day), 0),
+               COALESCE(sum(length(COALESCE(d.win, ''::bytea)) / 8) FILTER (WHERE d.key_id = p_key), 0),
+               COALESCE(sum(length(COALESCE(d.win, ''::bytea)) / 8), 0)
+          INTO v_n, v_key_times, v_acct_times
+          FROM usage_daily d
+         WHERE d.key_id = ANY (locked) AND (d.day = v_day OR d.day = v_yesterday);
+    END IF;
+    IF v_n + k.extra >= v_acct_daily THEN
+        RETURN;
+    END IF;
+    -- The windows: fewer times in the rings than the cap fits for sure; else the times in
+    -- (now - 60 s, now] are counted (8-byte big-endian, after the epoch, so their bytes
+    -- compare as the numbers do).
+    IF v_key_times >= v_minute OR v_acct_times >= v_acct_minute THEN
+        SELECT count(*) FILTER (WHERE d.key_id = p_key), count(*)
+          INTO v_key_times, v_acct_times
+          FROM usage_daily d CROSS JOIN LATERAL generate_series(0, length(d.win) / 8 - 1) i
+         WHERE d.key_id = ANY (locked) AND (d.day = v_day OR d.day = v_yesterday)
+           AND substring(d.win FROM i * 8 + 1 FOR 8) > int8send(v_ms - 60000)
+           AND substring(d.win FROM i * 8 + 1 FOR 8) <= int8send(v_ms);
+        IF v_key_times >= v_minute OR v_acct_times >= v_acct_minute THEN
+            RETURN;
+        END IF;
+    END IF;
+    -- 3. The grant. The ring gains now; one of 64 times or more first loses the times that
+    -- left the window (ledger/reserve.rs, granted_ring; a time older than the window counts
+    -- for nothing, so a ring may keep a few until then).
+    v_ring := k.win;
+    IF length(v_ring) >= 64 * 8 THEN
+        SELECT COALESCE(string_agg(e, ''::bytea ORDER BY i), ''::bytea) INTO v_ring
+          FROM (SELECT i, substring(v_ring FROM i * 8 + 1 FOR 8) AS e
+                FROM generate_series(0, length(v_ring) / 8 - 1) i) s
+         WHERE e > int8send(v_ms - 60000) AND get_byte(e, 0) < 128;
+    END IF;
+    v_ring := v_ring || int8send(v_ms);
+    WITH g AS (
         UPDATE usage_daily SET requests = requests + 1, win = v_ring
-        WHERE key_id = p_key AND day = v_day
+         WHERE key_id = p_key AND day = v_day
         RETURNING 1)
+    -- The request row (its `via` named, so the migration-9 trigger does not run).
     INSERT INTO requests (instance_id, key_id, account, day, started_ms, kind, model_asked, via, token)
-    SELECT p_instance, p_key, v_account, v_day, v_ms, p_kind, p_model,
+    SELECT p_instance, p_key, k.acct, v_day, v_ms, p_kind, p_model,
            (SELECT kind FROM instances WHERE id = p_instance), p_token
-    FROM u
-    RETURNING id, account, day;
+      FROM g
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN;
+    END IF;
+    r_id := v_id;
+    r_account := k.acct;
+    r_day := v_day;
+    RETURN NEXT;
 END
 $fn$;
