@@ -84,9 +84,7 @@ fn the_first_request_of_a_keys_day_is_locked_the_next_are_fast_and_refusals_are_
     );
     l.complete(&second, &Completion::ok(), t0()).unwrap();
     // The day row removed (as a prune or an import could leave a key): locked again.
-    db.query(&format!(
-        "DELETE FROM requests; DELETE FROM usage_daily; SELECT 1"
-    ));
+    db.query("DELETE FROM requests; DELETE FROM usage_daily; SELECT 1");
     let again = granted(reserve(&l, &inst, &k.id(), t0()));
     assert!(
         !fast(&db, again.id),
