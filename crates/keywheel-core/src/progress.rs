@@ -127,7 +127,7 @@ impl Progress<'_> {
             Progress::Note(n) => Notice::Note {
                 message: n.to_string(),
             },
-            Progress::Stream(_) | Progress::Sent { .. } => return None,
+            Progress::Stream(_) | Progress::Sent { .. } | Progress::Answered(_) => return None,
         })
     }
 }

@@ -76,6 +76,8 @@ struct Target {
 struct Run {
     lat_us: Vec<u64>,
     ttfb_us: Vec<u64>,
+    /// The gateway's `X-Keywheel-Overhead-Us` (its own time, upstream awaits subtracted).
+    own_us: Vec<u64>,
     wall: Duration,
     cpu_ms: f64,
     n: usize,
@@ -85,6 +87,7 @@ impl Run {
     fn merge(&mut self, o: Run) {
         self.lat_us.extend(o.lat_us);
         self.ttfb_us.extend(o.ttfb_us);
+        self.own_us.extend(o.own_us);
         self.wall += o.wall;
         self.cpu_ms += o.cpu_ms;
         self.n += o.n;
@@ -114,7 +117,7 @@ impl Run {
     }
 }
 
-async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64) {
+async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64, Option<u64>) {
     let start = Instant::now();
     let mut resp = http
         .post(&t.url)
@@ -125,6 +128,10 @@ async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64) {
         .await
         .expect("request sent");
     assert!(resp.status().is_success(), "status {}", resp.status());
+    let own = resp
+        .headers()
+        .get("x-keywheel-overhead-us")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let mut ttfb = 0;
     let mut bytes = 0usize;
     while let Some(c) = resp.chunk().await.expect("body") {
@@ -137,7 +144,7 @@ async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64) {
     if t.sse {
         assert!(bytes > 100);
     }
-    (start.elapsed().as_micros() as u64, ttfb)
+    (start.elapsed().as_micros() as u64, ttfb, own)
 }
 
 async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run {
@@ -158,9 +165,10 @@ async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run 
         .collect();
     let mut run = Run::default();
     for task in tasks {
-        for (lat, ttfb) in task.await.unwrap() {
+        for (lat, ttfb, own) in task.await.unwrap() {
             run.lat_us.push(lat);
             run.ttfb_us.push(ttfb);
+            run.own_us.extend(own);
         }
     }
     run.wall = t0.elapsed();
@@ -184,10 +192,37 @@ fn settings(dir: &std::path::Path, base_url: String) -> Settings {
     }
 }
 
+/// A clock that moves 1 s each time it is read (`KW_BENCH_CLOCK=spread`; the core's
+/// request_path bench's table B): requests spread out in ledger time, so a key's per-minute
+/// window holds a dozen or so times, as under real per-minute caps, instead of every request
+/// of the last minute (what the system clock and a huge cap give; each reservation decodes
+/// and rewrites its key's window).
+#[derive(Debug)]
+struct SpreadClock(std::sync::atomic::AtomicI64);
+
+impl keywheel_core::Clock for SpreadClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let ms = self.0.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+        chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
+}
+
+fn clock() -> keywheel_core::clock::SharedClock {
+    static SPREAD: std::sync::OnceLock<Arc<SpreadClock>> = std::sync::OnceLock::new();
+    if std::env::var("KW_BENCH_CLOCK").is_ok_and(|v| v == "spread") {
+        // One clock for every pool of the run (they share ledger files).
+        SPREAD
+            .get_or_init(|| Arc::new(SpreadClock(chrono::Utc::now().timestamp_millis().into())))
+            .clone()
+    } else {
+        Arc::new(SystemClock)
+    }
+}
+
 fn pool(s: Settings) -> Pool {
     Pool::open(PoolOptions {
         settings: s,
-        clock: Arc::new(SystemClock),
+        clock: clock(),
         store: Arc::new(OsKeychain::disabled()),
         env_keys: Some((1..=KEYS).map(key).collect::<Vec<_>>().join(",")),
     })
@@ -417,6 +452,10 @@ fn main() {
                     "  added:   p50 {:+.3} ms · p99 {:+.3} ms · first chunk {:+.3} ms · CPU {:+.3} ms/req",
                     added.0, added.1, added.2, added.3
                 );
+                println!(
+                    "  Keywheel's own time (X-Keywheel-Overhead-Us: the gateway's wall time minus its job's upstream awaits) p50 {:.3} ms",
+                    Run::pct(&g.own_us, 0.5)
+                );
                 summary.push((latency, sse, conc, added, g.rps(), d.p50()));
             }
         }
@@ -492,6 +531,58 @@ fn main() {
             core_cpu - direct_cpu,
             added_c1.3 - (core_cpu - direct_cpu)
         );
+        // Diagnosis: the same job awaited on the load generator's runtime itself (as the
+        // core's request_path bench runs it: no hop between runtimes), on this ledger (its
+        // key's window holds every request of the last minute: the per-minute cap is huge)
+        // and on a fresh ledger file (a window of this run's few requests).
+        let fresh = tempfile::tempdir().unwrap();
+        for (name, at) in [
+            ("this ledger", dir.path()),
+            ("a fresh ledger", fresh.path()),
+        ] {
+            let d = Dispatcher::new(Arc::new(
+                pool(settings(at, mock.base_url()))
+                    .start_instance("bench-inline")
+                    .unwrap(),
+            ))
+            .unwrap();
+            let (lat, dlat) = client_rt.block_on(async {
+                let cancel = CancelToken::new();
+                for _ in 0..20 {
+                    d.run(core_job(&model), |_| {}, &cancel).await.unwrap();
+                }
+                let (mut lat, mut dlat) = (Vec::new(), Vec::new());
+                for _ in 0..2 {
+                    for _ in 0..n / 2 {
+                        let t = Instant::now();
+                        d.run(core_job(&model), |_| {}, &cancel).await.unwrap();
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    for _ in 0..n / 2 {
+                        dlat.push(one(&http, &direct).await.0);
+                    }
+                }
+                (Run::pct(&lat, 0.5), Run::pct(&dlat, 0.5))
+            });
+            println!(
+                "core request path inline on the load generator's runtime ({name}): p50 {lat:.3} ms vs direct {dlat:.3} ms ({:+.3} ms)",
+                lat - dlat
+            );
+            if name == "a fresh ledger" {
+                let inst = d.instance();
+                let t0 = Instant::now();
+                for _ in 0..n {
+                    match inst.try_reserve(Kind::Chat, Some(&model)).unwrap() {
+                        Reserve::Granted(g) => inst.complete(&g, &Completion::ok()).unwrap(),
+                        Reserve::Wait(_) => panic!("caps never bind in the benchmark"),
+                    }
+                }
+                println!(
+                    "ledger alone on a fresh ledger: reserve + complete = {:.3} ms per request",
+                    t0.elapsed().as_secs_f64() * 1000.0 / n as f64
+                );
+            }
+        }
         // The ledger's own work per request on a ledger like the gateway's, alone, c=1.
         let inst = p.start_instance("bench-ledger").unwrap();
         let n = scale(1000);

@@ -72,6 +72,10 @@ pub(crate) struct Inner {
     pub followed: Followed,
     inflight: Mutex<HashMap<u64, CancelToken>>,
     inflight_done: tokio::sync::Notify,
+    /// Jobs whose answer went out before their completion was written in the ledger (the
+    /// write follows in the job's task): `GET /v1/keywheel/status` waits for them.
+    completing: std::sync::atomic::AtomicUsize,
+    completed: tokio::sync::Notify,
     next_job: AtomicU64,
     closing: std::sync::atomic::AtomicBool,
 }
@@ -113,6 +117,8 @@ impl Inner {
             followed,
             inflight: Mutex::new(HashMap::new()),
             inflight_done: tokio::sync::Notify::new(),
+            completing: 0.into(),
+            completed: tokio::sync::Notify::new(),
             next_job: AtomicU64::new(0),
             closing: false.into(),
         }))
@@ -147,6 +153,21 @@ impl Inner {
         loop {
             let notified = self.inflight_done.notified();
             if self.inflight.lock().expect("inflight lock").is_empty() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits (at most `limit`) until every answer already sent has its completion written in
+    /// the ledger, so what is read next counts it as done.
+    pub async fn completions_written(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.completed.notified();
+            if self.completing.load(Ordering::Acquire) == 0 {
                 return;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -455,10 +476,16 @@ async fn chat(
         // (reserve, complete) to its ledger thread, so a write that waits for another
         // process's lock holds up no worker, and its HTTP I/O stays on the worker that drives
         // it (no thread hand-off per read, as driving it from a blocking thread had).
+        // The answer goes to the client as soon as the dispatcher has it
+        // (`Progress::Answered`), before its completion is written; the task (and its
+        // `Inflight`, which shutdown waits for) lasts until the write is done.
+        let state = state.clone();
         tokio::spawn(async move {
             let _inflight = inflight;
             let _lease = lease;
             let events = tx.clone();
+            let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (flag, counted) = (answered.clone(), state.clone());
             let result = d
                 .run_timed(
                     parsed.job,
@@ -469,13 +496,26 @@ async fn chat(
                         Progress::Retry { .. } => {
                             let _ = events.send(Msg::Retry);
                         }
+                        Progress::Answered(o) if !flag.swap(true, Ordering::AcqRel) => {
+                            counted.completing.fetch_add(1, Ordering::AcqRel);
+                            let _ = events.send(Msg::Done(Ok(o.clone())));
+                        }
                         _ => {}
                     },
                     &cancel,
                     timings,
                 )
                 .await;
-            let _ = tx.send(Msg::Done(result));
+            if answered.load(Ordering::Acquire) {
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "an answer was sent but its completion could not be written; the request stays counted");
+                }
+                if state.completing.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    state.completed.notify_waiters();
+                }
+            } else {
+                let _ = tx.send(Msg::Done(result));
+            }
             if Arc::strong_count(&d) == 1 {
                 // The session ended while this job ran: its instance deregisters (a ledger
                 // write) off the workers.
@@ -561,6 +601,8 @@ async fn models(AxState(state): AxState<State>) -> Response {
 }
 
 async fn status(AxState(state): AxState<State>) -> Response {
+    // Answers already sent count as done in what follows.
+    state.completions_written(Duration::from_secs(5)).await;
     let p = state.pool.clone();
     let view = match blocking(move || p.status()).await {
         Ok(v) => v,

@@ -97,6 +97,11 @@ pub enum Progress<'a> {
         /// Counted requests this job sent.
         requests: u32,
     },
+    /// The answer is complete and final: the outcome [`Dispatcher::run`] returns once the
+    /// completion's ledger write (and the alert checks after it) is done. A caller that
+    /// serves someone else (the gateway) may answer now; the job still runs to its end, so
+    /// the request is completed in the ledger whatever the caller does meanwhile.
+    Answered(&'a Outcome),
 }
 
 /// The result of a job.
@@ -576,7 +581,7 @@ impl Dispatcher {
             }
             on(Progress::Stream(&StreamEvent::Content(hit.content.clone())));
         }
-        Ok(Some(Outcome {
+        let outcome = Outcome {
             key_id: None,
             model: hit.model,
             content: hit.content,
@@ -589,7 +594,9 @@ impl Dispatcher {
             latency_ms: started.elapsed().as_millis() as u64,
             generation_id: None,
             notes: Vec::new(),
-        }))
+        };
+        on(Progress::Answered(&outcome));
+        Ok(Some(outcome))
     }
 
     /// Reserves one request, waiting through per-minute caps (no request sent, no charge).
@@ -645,7 +652,8 @@ impl Dispatcher {
         }
     }
 
-    /// Completes a successful request: ledger, alerts, cache, the outcome.
+    /// Completes a successful request: the outcome ([`Progress::Answered`]), then the ledger,
+    /// alerts and cache.
     #[allow(clippy::too_many_arguments)]
     async fn succeed(
         &self,
@@ -681,6 +689,24 @@ impl Dispatcher {
             (hash, body, reply.model.clone())
         });
         let (kind, ttl, done) = (job.kind, self.cache_ttl, grant.reservation.clone());
+        let outcome = Outcome {
+            key_id: Some(grant.key.id()),
+            model: reply.model,
+            content: reply.content,
+            reasoning: reply.reasoning,
+            usage: reply.usage,
+            attempts: run.sent,
+            fallbacks: run.fallbacks,
+            cached: false,
+            rotated,
+            latency_ms: started.elapsed().as_millis() as u64,
+            generation_id: reply.id,
+            notes: std::mem::take(&mut run.notes),
+        };
+        // The answer is known before its completion is written: a caller may pass it on now,
+        // and the task it woke (the gateway's response) runs before this write, not after.
+        on(Progress::Answered(&outcome));
+        tokio::task::yield_now().await;
         let fired = self
             .ledger(move |instance| {
                 let pool = instance.pool();
@@ -702,20 +728,7 @@ impl Dispatcher {
         for a in fired {
             on(Progress::Alert(&a));
         }
-        Ok(Outcome {
-            key_id: Some(grant.key.id()),
-            model: reply.model,
-            content: reply.content,
-            reasoning: reply.reasoning,
-            usage: reply.usage,
-            attempts: run.sent,
-            fallbacks: run.fallbacks,
-            cached: false,
-            rotated,
-            latency_ms: started.elapsed().as_millis() as u64,
-            generation_id: reply.id,
-            notes: std::mem::take(&mut run.notes),
-        })
+        Ok(outcome)
     }
 
     /// Nothing reached OpenRouter: give the reservation back (no quota spent), then back off.
@@ -1054,4 +1067,73 @@ fn no_model_left(job: &Job, chain: &ResolvedChain, run: &Run) -> Error {
             reasons.join("; ")
         }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chains::ModelChoice;
+    use crate::keys::MemoryStore;
+    use crate::ledger::request_log::LogFilter;
+    use crate::pool::{Pool, PoolOptions};
+    use crate::{Settings, SystemClock};
+
+    /// The answer is heard (`Progress::Answered`) while its request row is still reserved,
+    /// and `run` returns the same outcome once the completion is written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_answer_is_heard_before_its_completion_is_written() {
+        let mock = keywheel_mock::MockServer::start(keywheel_mock::MockConfig::default())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::open(PoolOptions {
+            settings: Settings {
+                data_dir: dir.path().to_path_buf(),
+                base_url: mock.base_url(),
+                keychain: false,
+                ..Settings::default()
+            },
+            clock: Arc::new(SystemClock),
+            store: Arc::new(MemoryStore::default()),
+            env_keys: Some(format!("sk-or-v1-{}", "01".repeat(32))),
+        })
+        .unwrap();
+        let d = Dispatcher::new(Arc::new(pool.start_instance("test").unwrap())).unwrap();
+        let model = "deepseek/deepseek-r1-0528:free";
+        let states = |p: &Pool| -> Vec<RequestState> {
+            p.ledger()
+                .request_log(&LogFilter::default())
+                .unwrap()
+                .into_iter()
+                .map(|r| r.state)
+                .collect()
+        };
+        let mut heard = Vec::new();
+        let out = d
+            .run(
+                Job {
+                    kind: Kind::Chat,
+                    request: ChatRequest::text(model, "hello"),
+                    models: ModelChoice::Pinned(vec![model.to_string()]),
+                    stream: false,
+                    use_cache: false,
+                },
+                |p| {
+                    if let Progress::Answered(o) = p {
+                        heard.push((o.content.clone(), o.attempts, states(&pool)));
+                    }
+                },
+                &CancelToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            heard,
+            [(out.content.clone(), 1, vec![RequestState::Reserved])],
+            "heard once, before the completion"
+        );
+        assert!(!out.content.is_empty());
+        assert_eq!(states(&pool), [RequestState::Done]);
+        assert!(pool.ledger().inconsistencies().unwrap().is_empty());
+    }
 }
