@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use keywheel_core::keys::KeychainStatus;
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// The keychain entry name the token is filed under.
@@ -42,7 +41,6 @@ impl std::fmt::Display for TokenStore {
 #[derive(Clone)]
 pub struct LocalToken {
     secret: Zeroizing<String>,
-    digest: [u8; 32],
     store: TokenStore,
 }
 
@@ -72,7 +70,6 @@ impl LocalToken {
             ));
         }
         Ok(Self {
-            digest: digest(secret),
             secret: Zeroizing::new(secret.to_string()),
             store,
         })
@@ -157,19 +154,13 @@ impl LocalToken {
         &self.store
     }
 
-    /// Whether `presented` is this token (compared as SHA-256 digests, so the time taken does
-    /// not depend on how much of it matched).
+    /// Whether `presented` is this token: every byte is compared whatever the first
+    /// difference, so the time taken does not depend on how much of it matched (only on its
+    /// length, which every token shares: `kw-` and 64 hex characters).
     pub fn matches(&self, presented: &str) -> bool {
-        let d = digest(presented);
-        d.iter()
-            .zip(self.digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        let (a, b) = (presented.as_bytes(), self.secret.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
 }
 
 fn generate() -> Zeroizing<String> {
