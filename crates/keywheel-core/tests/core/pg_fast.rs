@@ -9,6 +9,7 @@
 //!   account's daily cap both binding: exactly the caps are granted, counters == rows;
 //! - the same for the account's per-minute window (20 a minute);
 //! - in the first minute of a day the fast path counts yesterday's ring.
+//! - a ring that reached 64 times loses those that left the window; the window stays exact.
 //!
 //! A lost answer of the fast path is `pg_faults::a_fast_reservation_…`.
 
@@ -260,5 +261,45 @@ fn in_the_first_minute_of_a_day_the_fast_path_counts_yesterdays_ring() {
     );
     let later = granted(reserve(&l, &inst, &k.id(), at(50_000)));
     assert!(fast(&db, later.id), "the window has room: fast");
+    assert_eq!(l.inconsistencies().unwrap(), vec![]);
+}
+
+#[test]
+fn a_ring_of_64_times_loses_those_that_left_the_window_and_the_window_stays_exact() {
+    let db = TestDb::new();
+    let l = db.open(caps(1000, 1000));
+    let k = api_key(1);
+    l.upsert_key(&k, KeySource::Env, None, None, t0()).unwrap();
+    let inst = l.register_instance("cli", 1, t0()).unwrap();
+    let at = |s: i64| t0() + chrono::Duration::seconds(s);
+    // One a second for 100 s: the ring reaches 64 times, then keeps those of the last minute.
+    for s in 0..100 {
+        granted(reserve(&l, &inst, &k.id(), at(s)));
+    }
+    let times = one(&db, "SELECT length(win) / 8 FROM usage_daily");
+    assert!(times <= 65, "the ring was pruned ({times} times)");
+    // In (t+40 s, t+100 s]: the 59 grants from t+41 s to t+99 s, exactly.
+    l.update_key(
+        &k.id(),
+        &KeyUpdate {
+            minute_cap: Some(Some(59)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        reserve(&l, &inst, &k.id(), at(100)),
+        ReserveOutcome::Wait { until: at(101) }
+    );
+    l.update_key(
+        &k.id(),
+        &KeyUpdate {
+            minute_cap: Some(Some(60)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let r = granted(reserve(&l, &inst, &k.id(), at(100)));
+    assert!(fast(&db, r.id), "granted on the fast path");
     assert_eq!(l.inconsistencies().unwrap(), vec![]);
 }
