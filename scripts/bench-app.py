@@ -9,6 +9,14 @@ spawn time), lets it idle, sums PSS (and RSS, for reference) over the whole proc
 app, WebKitWebProcess, WebKitNetworkProcess and any bwrap / xdg-dbus-proxy helpers), then stops
 the tree. Runs alternate between the two binaries; the table shows medians.
 
+Where the first paint went: before `KEYWHEEL_READY` both binaries print a `KEYWHEEL_MARKS` line
+(src-tauri/src/commands/window.rs): the main process's marks (`main` entered, `setup` reached,
+`window` built, `state` opened — the app only) and the page's (`page.origin` = navigation start,
+`page.html` = the HTML received, `page.script` = the bundle run, `page.mounted` = the app
+mounted, `page.frame` = the second animation frame, when `app_ready` is sent), all as unix ms.
+The table prints each as ms after spawn (medians), and `ready` = when the main process heard
+`app_ready` (the first paint).
+
 The web process's JavaScript heap: WebKit's JavaScriptCore logs every collection on stderr when
 `JSC_logGC=1` is in its environment (the web process inherits the app's); the heap size the
 last collection before the measurement left (`… => N kb`) is printed as "JS heap". A run
@@ -41,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = ROOT / "target" / "release" / "keywheel-app"
 DEFAULT_EMPTY = ROOT / "target" / "release" / "keywheel-empty-window"
 READY = "KEYWHEEL_READY"
+MARKS = "KEYWHEEL_MARKS"
 PSS_RATIO_TARGET = 1.2
 FIRST_PAINT_TARGET_MS = 1000.0
 TERM_GRACE_S = 3.0
@@ -66,6 +75,7 @@ class Run:
 
     first_paint_ms: float
     procs: list[Proc] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)  # ms after spawn
     js_heap_kb: int | None = None
 
     @property
@@ -276,6 +286,7 @@ def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
         threading.Thread(target=read_lines, args=(child.stdout, lines), daemon=True).start()
 
         ready_ms = None
+        marks: dict[str, float] = {}
         deadline = time.monotonic() + timeout_s
         while ready_ms is None:
             left = deadline - time.monotonic()
@@ -287,16 +298,25 @@ def run_once(binary: Path, idle_s: float, timeout_s: float) -> Run:
                 continue
             if line is None:
                 raise MeasureError(f"exited (status {child.wait()}) before {READY}")
+            if line.startswith(MARKS + " "):
+                for item in line.split()[1:]:
+                    name, _, at = item.partition("=")
+                    try:
+                        marks[name] = float(at) - spawn_ms
+                    except ValueError:
+                        pass
             if line.startswith(READY + " "):
                 ready_ms = float(line.split()[1])
         first_paint = ready_ms - spawn_ms
+        marks["ready"] = first_paint
         log(f"  first paint {first_paint:.0f} ms; idling {idle_s:g} s")
 
         time.sleep(idle_s)
         if child.poll() is not None:
             raise MeasureError(f"exited (status {child.returncode}) while idle")
         pids = tree(child.pid)
-        result = Run(first_paint, js_heap_kb=js_heap_kb(stderr_path))
+        result = Run(first_paint, js_heap_kb=js_heap_kb(stderr_path), marks=marks)
+        log("  marks (ms after spawn): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1])))
         for pid in pids:
             mem = memory(pid)
             if mem is not None:
@@ -344,6 +364,26 @@ def by_name(runs: list[Run]) -> dict[str, float]:
     return out
 
 
+def marks_table(app: list[Run], empty: list[Run], w: int) -> None:
+    """Medians of each mark (ms after spawn), in the order the app reaches them."""
+
+    def med_mark(runs: list[Run], name: str) -> float | None:
+        values = [r.marks[name] for r in runs if name in r.marks]
+        return median(values) if values else None
+
+    names = {n for r in app + empty for n in r.marks}
+    order = sorted(names, key=lambda n: med_mark(app, n) if med_mark(app, n) is not None else med_mark(empty, n))
+    if names == {"ready"}:
+        return
+    print(f"  {'marks (ms after spawn)':<22} {'':>{w}} {'':>{w}} {'app-empty':>10}")
+    for name in order:
+        a, e = med_mark(app, name), med_mark(empty, name)
+        fa = f"{a:.0f}" if a is not None else "-"
+        fe = f"{e:.0f}" if e is not None else "-"
+        diff = f"{a - e:+.0f}" if a is not None and e is not None else ""
+        print(f"    {name:<20} {fa:>{w}} {fe:>{w}} {diff:>10}")
+
+
 def report(app: list[Run], empty: list[Run], app_name: str, empty_name: str, idle_s: float) -> None:
     def med(runs: list[Run], f) -> float:
         return median([f(r) for r in runs])
@@ -368,6 +408,7 @@ def report(app: list[Run], empty: list[Run], app_name: str, empty_name: str, idl
         return f"{median(sizes) / 1024:.1f}" if sizes else "-"
 
     print(f"  {'JS heap, web (MiB)':<22} {heap(app):>{w}} {heap(empty):>{w}}")
+    marks_table(app, empty, w)
     print(f"  PSS by process (MiB){'':<1} {'':>{w}} {'':>{w}} {'app-empty':>10}")
     a_by, e_by = by_name(app), by_name(empty)
     for name in sorted(set(a_by) | set(e_by), key=lambda n: -a_by.get(n, 0.0)):

@@ -24,6 +24,11 @@ pub fn run() {
     // First, before any thread: the keys leave the environment WebKit's processes inherit.
     let env_keys = handoff::take_env_keys();
     commands::window::mark_start();
+    // The state (the ledger file and its migrations on a first start, logging, the keychain,
+    // this launch's instance) opens on its own thread while GTK, the plugins and the window
+    // are built and WebKit's processes start; `setup` waits for it before it returns, and no
+    // command is served before that, so the page's first calls find the state managed.
+    let opening = Opening::start(env_keys);
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
@@ -85,18 +90,19 @@ pub fn run() {
         ])
         .setup(move |app| {
             // The window first: WebKit's network and web processes start and load the page
-            // while this thread opens the ledger (migrations on a first start), logging, the
-            // keychain and this launch's instance. No command runs before `setup` returns, so
-            // the state is managed before the page's first call. (A launch that cannot open
-            // its ledger shows the window for that moment, then exits with the sentence.)
+            // while the state finishes opening. (A launch that cannot open its ledger shows
+            // the window for that moment, then exits with the sentence.)
+            commands::window::mark("setup");
             open_window(app.handle())?;
-            let state = match AppState::open(env_keys.as_deref().map(String::as_str)) {
+            commands::window::mark("window");
+            let state = match opening.wait() {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("keywheel: {e}");
                     std::process::exit(e.exit_code());
                 }
             };
+            commands::window::mark("state");
             app.manage(state.clone());
             capture::register_saved(app.handle(), &state);
             watch::spawn(app.handle().clone(), state);
@@ -122,6 +128,42 @@ pub fn run() {
         Err(e) => {
             eprintln!("keywheel: the window could not be opened: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// The state being opened on its own thread (or, if no thread could be started, to be opened
+/// when asked).
+enum Opening {
+    Thread(std::thread::JoinHandle<keywheel_core::Result<AppState>>),
+    Inline(Option<zeroize::Zeroizing<String>>),
+}
+
+impl Opening {
+    fn start(env_keys: Option<zeroize::Zeroizing<String>>) -> Self {
+        // The keys move into the thread only if it starts; otherwise they stay for `wait`.
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(env_keys));
+        let for_thread = keys.clone();
+        let spawned = std::thread::Builder::new()
+            .name("keywheel-open".into())
+            .spawn(move || {
+                let env_keys = for_thread.lock().ok().and_then(|mut k| k.take());
+                AppState::open(env_keys.as_deref().map(String::as_str))
+            });
+        match spawned {
+            Ok(handle) => Self::Thread(handle),
+            Err(_) => Self::Inline(keys.lock().ok().and_then(|mut k| k.take())),
+        }
+    }
+
+    fn wait(self) -> keywheel_core::Result<AppState> {
+        match self {
+            Self::Thread(handle) => match handle.join() {
+                Ok(opened) => opened,
+                // The open itself panicked: the panic hook has reported it; end as a panic would.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Self::Inline(env_keys) => AppState::open(env_keys.as_deref().map(String::as_str)),
         }
     }
 }

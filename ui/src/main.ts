@@ -2,6 +2,10 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { appReady } from './api';
+import { pageMarks } from './lib/firstframe';
+
+// When the bundle had been loaded and run up to here (for `app_ready`'s timings).
+const script = performance.now();
 
 async function start(): Promise<void> {
   // In a plain browser (`npm run dev`) there is no Rust side: serve a fake one. Never in builds.
@@ -12,8 +16,10 @@ async function start(): Promise<void> {
     installFakeBackend(empty ? { keys: [], history: false } : {});
   }
   mount(App, { target: document.getElementById('app')! });
-  // Tell the backend the first frame is on screen (logged; `make bench-app` times it).
-  requestAnimationFrame(() => requestAnimationFrame(() => void appReady()));
+  const mounted = performance.now();
+  // Tell the backend the first frame is on screen (logged; `make bench-app` times it). The
+  // start-up calls wait until after this one (lib/firstframe.ts).
+  requestAnimationFrame(() => requestAnimationFrame(() => void appReady(pageMarks({ script, mounted }))));
   if (import.meta.env.DEV && location.hash) {
     const { playDemo } = await import('./demo');
     void playDemo(location.hash);

@@ -34,6 +34,8 @@ async function start(opts: FakeOptions = {}) {
   const app = mount(App, { target });
   flushSync();
   cleanup = () => void unmount(app);
+  // As in the window: the start-up calls and event subscriptions go out after the first frame.
+  await (await import('../src/lib/firstframe')).afterFirstFrame();
   return { fake, demoKey, flushSync };
 }
 

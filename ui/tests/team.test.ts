@@ -34,7 +34,10 @@ async function start(opts: FakeOptions = {}, warm = true) {
   const app = mount(App, { target });
   flushSync();
   cleanup = () => void unmount(app);
-  return { fake, demoKey };
+  const calledBeforeFirstFrame = [...fake.calls];
+  // As in the window: the start-up calls and event subscriptions go out after the first frame.
+  await (await import('../src/lib/firstframe')).afterFirstFrame();
+  return { fake, demoKey, calledBeforeFirstFrame };
 }
 
 const $$ = (sel: string) => Array.from(document.querySelectorAll<HTMLElement>(sel));
@@ -135,7 +138,9 @@ describe('request log', () => {
 
 describe('first view', () => {
   it('fetches only what Read images and the sidebar show; other views load when opened', async () => {
-    const { fake } = await start({}, false);
+    const { fake, calledBeforeFirstFrame } = await start({}, false);
+    // Nothing at all before the first frame (lib/firstframe.ts): the shell and the view draw first.
+    expect(calledBeforeFirstFrame).toEqual([]);
     await vi.waitFor(() => expect(byTestId('ocr-drop')).not.toBeNull());
     await vi.waitFor(() => expect(fake.calls).toContain('keys_list'));
     for (const later of ['threads_list', 'usage', 'request_log', 'status', 'ledger_view', 'settings_get']) {

@@ -9,25 +9,22 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::io::Write;
+use std::collections::BTreeMap;
 
 /// The page the window shows (`ui/public/empty.html`, copied into `ui/dist` by Vite).
 const EMPTY_PAGE: &str = "empty.html";
 
-/// Called by the empty page after its first frame. With `KEYWHEEL_BENCH_READY` set it prints
-/// the wall-clock time (`KEYWHEEL_READY <unix ms>`) for the benchmark script.
+/// Called by the empty page after its first frame, with the page's timings. With
+/// `KEYWHEEL_BENCH_READY` set it prints the wall-clock time (`KEYWHEEL_READY <unix ms>`) and
+/// the marks for the benchmark script, as the app does.
 #[tauri::command]
-fn app_ready() {
-    if std::env::var_os("KEYWHEEL_BENCH_READY").is_some() {
-        let now = keywheel_core::clock::system_now().timestamp_millis();
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "KEYWHEEL_READY {now}");
-        let _ = out.flush();
-    }
+fn app_ready(marks: Option<BTreeMap<String, f64>>) {
+    keywheel_app::commands::window::report_ready(marks.unwrap_or_default());
 }
 
 /// Opens the one empty window and runs until it closes.
 fn main() {
+    keywheel_app::commands::window::mark_start();
     let mut context = tauri::generate_context!();
     // Same config as the app, minus its window (the Keywheel UI must not load here): the window
     // is re-created in `setup` from the app's own window config (title, size, limits), pointed at
@@ -42,11 +39,13 @@ fn main() {
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![app_ready])
         .setup(move |app| {
+            keywheel_app::commands::window::mark("setup");
             let window =
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?.build()?;
             // Painted as the app's window is (on the CPU unless `KEYWHEEL_WEBVIEW_GPU=1`), so
             // the two compare like for like.
             keywheel_app::paint_on_cpu(&window);
+            keywheel_app::commands::window::mark("window");
             Ok(())
         })
         .build(context);

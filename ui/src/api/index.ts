@@ -256,8 +256,12 @@ export const clipboardWrite = (text: string): Promise<null> => call('clipboard_w
 
 // -------------------------------------------------------------------------------------- window
 
-/** Reports the first painted frame (logged by the backend; timed by `make bench-app`). */
-export const appReady = (): Promise<null> => call<null>('app_ready').catch(() => null);
+/**
+ * Reports the first painted frame (logged by the backend; timed by `make bench-app`), with the
+ * page's timings (ms since `performance.timeOrigin`, which is `origin`), printed by the bench.
+ */
+export const appReady = (marks: Record<string, number> = {}): Promise<null> =>
+  call<null>('app_ready', { marks }).catch(() => null);
 
 // -------------------------------------------------------------------------------------- events
 
