@@ -12,7 +12,16 @@
 //! share this machine's cores, and the CPU column is this whole process's, so the "added CPU"
 //! is the gateway's (and its ledger's) share. Caps never bind: the mock's limits, the pool's
 //! daily and per-minute caps and the rotation threshold are huge; every request is reserved
-//! and completed in the ledger. Direct and gateway runs alternate in two halves each.
+//! and completed in the ledger. Direct, forwarder and gateway runs alternate in two halves each.
+//!
+//! The floor: a bare forwarder, measured in turn in the same run. It is an axum server on
+//! 127.0.0.1 with no Keywheel logic, on the gateway's runtime and served as the gateway's
+//! server is (`axum::serve`, TCP_NODELAY). Its one handler sends the body to the mock with one
+//! shared reqwest client, built as the core's OpenRouter client is, and returns the answer:
+//! JSON whole, SSE chunk by chunk. That is what any HTTP proxy costs on this machine (a second
+//! HTTP exchange and its wake-ups) before it does any work. Each table prints a floor block:
+//! direct, forwarder and gateway per figure, then "fwd−direct" (the proxy's cost) and
+//! "gw−fwd" (what Keywheel itself costs beyond any proxy), plus a summary at the end.
 //!
 //! Printed per table: p50 / p99 latency (JSON: whole answer; SSE: whole stream), throughput,
 //! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct). Then
@@ -184,6 +193,122 @@ async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run 
     run.cpu_ms = cpu_ms() - cpu0;
     run.n = per * conc;
     run
+}
+
+/// What the bare forwarder holds: one shared upstream client, the mock's chat URL and the key
+/// it sends (a client's own bearer is not looked at, as the gateway holds the pool's keys).
+struct Forwarder {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    bearer: String,
+}
+
+/// The floor's one handler: the body goes to the mock as it came, and the answer comes back —
+/// JSON whole, SSE chunk by chunk (`Body::from_stream` of reqwest's `bytes_stream`). Nothing
+/// else: no token check, parse, catalogue, ledger or header of Keywheel's.
+async fn forward(
+    axum::extract::State(f): axum::extract::State<Arc<Forwarder>>,
+    body: bytes::Bytes,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header::CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let sent = f
+        .http
+        .post(f.url.clone())
+        .bearer_auth(&f.bearer)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await;
+    let up = match sent {
+        Ok(up) => up,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = up.status();
+    let ct = up.headers().get(CONTENT_TYPE).cloned();
+    let sse = ct
+        .as_ref()
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let body = if sse {
+        axum::body::Body::from_stream(up.bytes_stream())
+    } else {
+        match up.bytes().await {
+            Ok(b) => axum::body::Body::from(b),
+            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        }
+    };
+    let mut resp = axum::response::Response::new(body);
+    *resp.status_mut() = status;
+    if let Some(ct) = ct {
+        resp.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    resp
+}
+
+/// Starts the bare forwarder (the floor) on the current runtime — the gateway's, in `main` —
+/// served as the gateway's server is (`axum::serve` on a 127.0.0.1 listener with TCP_NODELAY
+/// on each connection), its upstream client built as the core's OpenRouter client is (rustls,
+/// user agent, 10 s connect timeout, no redirects). Returns its base URL and its server task.
+async fn start_forwarder(mock_base: &str) -> (String, tokio::task::JoinHandle<()>) {
+    #[allow(clippy::disallowed_methods)] // the floor's own client, built as the core's is
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("keywheel/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let f = Arc::new(Forwarder {
+        http,
+        url: format!("{mock_base}/chat/completions").parse().unwrap(),
+        bearer: key(1),
+    });
+    let app = axum::Router::new()
+        .route("/chat/completions", axum::routing::post(forward))
+        .with_state(f);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}"), task)
+}
+
+/// The floor block of one table: each figure for direct, the bare forwarder and the gateway,
+/// then what the forwarder adds over direct (what any proxy costs here) and what the gateway
+/// adds over the forwarder (what Keywheel itself costs beyond a proxy).
+fn print_floor(d: &Run, f: &Run, g: &Run) {
+    println!(
+        "  floor (bare forwarder: axum + one reqwest client, no Keywheel logic, on the gateway's runtime):"
+    );
+    println!(
+        "    {:<18} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "", "direct", "forwarder", "gateway", "fwd−direct", "gw−fwd"
+    );
+    let rows: [(&str, fn(&Run) -> f64); 5] = [
+        ("p50 ms", Run::p50),
+        ("p99 ms", Run::p99),
+        ("first chunk p50 ms", Run::ttfb50),
+        ("req/s", Run::rps),
+        ("CPU ms/req", Run::cpu),
+    ];
+    for (name, v) in rows {
+        let (d, f, g) = (v(d), v(f), v(g));
+        let dp = if name == "req/s" { 0 } else { 3 };
+        println!(
+            "    {name:<18} {d:>9.dp$} {f:>9.dp$} {g:>9.dp$} {:>+11.dp$} {:>+11.dp$}",
+            f - d,
+            g - f
+        );
+    }
+    println!(
+        "    gateway over forwarder p50 {:+.3} ms vs Keywheel's own time p50 {:.3} ms",
+        g.p50() - f.p50(),
+        Run::pct(&g.own_us, 0.5)
+    );
 }
 
 fn settings(dir: &std::path::Path, base_url: String) -> Settings {
@@ -368,6 +493,8 @@ fn main() {
         "keywheel gateway benchmark: direct to keywheel-mock vs through the gateway (in-process tokio+reqwest load generator)"
     );
     let mut summary = Vec::new();
+    // (mock latency, sse, concurrency, direct, forwarder, gateway): the floor's summary.
+    let mut floors: Vec<(u64, bool, usize, Run, Run, Run)> = Vec::new();
     for latency in [0u64, 20] {
         let mock = keywheel_mock::start_blocking(
             MockConfig::default()
@@ -385,6 +512,7 @@ fn main() {
             ))
             .unwrap();
         let token = handle.token().expose().to_string();
+        let (fwd_base, fwd_task) = gw_rt.block_on(start_forwarder(&mock.base_url()));
         #[allow(clippy::disallowed_methods)]
         // the benchmark is the gateway's client, not OpenRouter's
         let http = reqwest::Client::builder()
@@ -420,6 +548,10 @@ fn main() {
                 body: serde_json::to_vec(&direct_body).unwrap().into(),
                 sse,
             };
+            let fwd = Target {
+                url: format!("{fwd_base}/chat/completions"),
+                ..direct.clone()
+            };
             for conc in [1usize, 32] {
                 let n = match (latency, conc) {
                     (0, 1) => scale(1500),
@@ -430,12 +562,14 @@ fn main() {
                 client_rt.block_on(async {
                     for _ in 0..2 {
                         let _ = load(&http, &gw, conc, 20).await;
+                        let _ = load(&http, &fwd, conc, 20).await;
                         let _ = load(&http, &direct, conc, 20).await;
                     }
                 });
-                let (mut d, mut g) = (Run::default(), Run::default());
+                let (mut d, mut f, mut g) = (Run::default(), Run::default(), Run::default());
                 for _ in 0..2 {
                     d.merge(client_rt.block_on(load(&http, &direct, conc, n / 2)));
+                    f.merge(client_rt.block_on(load(&http, &fwd, conc, n / 2)));
                     g.merge(client_rt.block_on(load(&http, &gw, conc, n / 2)));
                 }
                 let kind = if sse { "SSE " } else { "JSON" };
@@ -471,7 +605,9 @@ fn main() {
                     "  Keywheel's own time (X-Keywheel-Overhead-Us: the gateway's wall time minus its job's upstream awaits) p50 {:.3} ms",
                     Run::pct(&g.own_us, 0.5)
                 );
+                print_floor(&d, &f, &g);
                 summary.push((latency, sse, conc, added, g.rps(), d.p50()));
+                floors.push((latency, sse, conc, d, f, g));
             }
         }
         // The core's request path alone, c=1 JSON: the same job the gateway runs, as a task on
@@ -644,6 +780,7 @@ fn main() {
             }
         );
         drop(inst);
+        fwd_task.abort();
         gw_rt.block_on(handle.shutdown()).unwrap();
     }
     println!(
@@ -664,6 +801,24 @@ fn main() {
         println!(
             "  mock {lat:>2} ms {kind} c={conc:<2}: added p50 {:+.3} ms, p99 {:+.3} ms, first chunk {:+.3} ms; gateway {rps:.0} req/s — {verdict}",
             added.0, added.1, added.2
+        );
+    }
+    println!(
+        "\nfloor: a bare forwarder (axum + one reqwest client, no Keywheel logic) measured in turn; fwd = forwarder over direct (any proxy's cost), kw = gateway over forwarder (Keywheel's own)"
+    );
+    for (lat, sse, conc, d, f, g) in floors {
+        let kind = if sse { "SSE " } else { "JSON" };
+        println!(
+            "  mock {lat:>2} ms {kind} c={conc:<2}: p50 fwd {:+.3} kw {:+.3} ms · p99 fwd {:+.3} kw {:+.3} ms · first chunk fwd {:+.3} kw {:+.3} ms · req/s direct {:.0} forwarder {:.0} gateway {:.0}",
+            f.p50() - d.p50(),
+            g.p50() - f.p50(),
+            f.p99() - d.p99(),
+            g.p99() - f.p99(),
+            f.ttfb50() - d.ttfb50(),
+            g.ttfb50() - f.ttfb50(),
+            d.rps(),
+            f.rps(),
+            g.rps()
         );
     }
 }
