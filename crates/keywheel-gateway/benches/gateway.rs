@@ -288,7 +288,8 @@ fn print_floor(d: &Run, f: &Run, g: &Run) {
         "    {:<18} {:>9} {:>9} {:>9} {:>11} {:>11}",
         "", "direct", "forwarder", "gateway", "fwd−direct", "gw−fwd"
     );
-    let rows: [(&str, fn(&Run) -> f64); 5] = [
+    type Figure = fn(&Run) -> f64;
+    let rows: [(&str, Figure); 5] = [
         ("p50 ms", Run::p50),
         ("p99 ms", Run::p99),
         ("first chunk p50 ms", Run::ttfb50),
