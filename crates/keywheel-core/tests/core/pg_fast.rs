@@ -18,10 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use keywheel_core::keys::{KeyId, KeySource};
-use keywheel_core::ledger::{
-    CapDefaults, Completion, KeyUpdate, Ledger, ReserveOutcome, ReserveRequest,
-};
+use keywheel_core::ledger::{CapDefaults, Completion, KeyUpdate, Ledger, ReserveOutcome};
 
+use crate::pg_rules::reserve;
 use crate::pg_support::TestDb;
 use crate::{api_key, t0};
 
@@ -31,17 +30,6 @@ fn caps(daily: u32, minute: u32) -> CapDefaults {
         minute,
         tier_applies: false,
     }
-}
-
-fn reserve(l: &Ledger, inst: &str, k: &KeyId, at: DateTime<Utc>) -> ReserveOutcome {
-    l.reserve(&ReserveRequest {
-        instance_id: inst,
-        key_id: k,
-        kind: keywheel_core::dispatch::Kind::Chat,
-        model: None,
-        now: at,
-    })
-    .unwrap()
 }
 
 fn granted(o: ReserveOutcome) -> keywheel_core::ledger::Reservation {
