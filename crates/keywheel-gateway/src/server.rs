@@ -483,22 +483,21 @@ async fn chat(
         tokio::spawn(async move {
             let _inflight = inflight;
             let _lease = lease;
-            let events = tx.clone();
-            let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let (flag, counted) = (answered.clone(), state.clone());
+            let mut answered = false;
             let result = d
                 .run_timed(
                     parsed.job,
-                    move |p| match p {
+                    |p| match p {
                         Progress::Stream(ev) if stream => {
-                            let _ = events.send(Msg::Stream(ev.clone()));
+                            let _ = tx.send(Msg::Stream(ev.clone()));
                         }
                         Progress::Retry { .. } => {
-                            let _ = events.send(Msg::Retry);
+                            let _ = tx.send(Msg::Retry);
                         }
-                        Progress::Answered(o) if !flag.swap(true, Ordering::AcqRel) => {
-                            counted.completing.fetch_add(1, Ordering::AcqRel);
-                            let _ = events.send(Msg::Done(Ok(o.clone())));
+                        Progress::Answered(o) if !answered => {
+                            answered = true;
+                            state.completing.fetch_add(1, Ordering::AcqRel);
+                            let _ = tx.send(Msg::Done(Ok(o.clone())));
                         }
                         _ => {}
                     },
@@ -506,7 +505,7 @@ async fn chat(
                     timings,
                 )
                 .await;
-            if answered.load(Ordering::Acquire) {
+            if answered {
                 if let Err(e) = &result {
                     tracing::warn!(error = %e, "an answer was sent but its completion could not be written; the request stays counted");
                 }

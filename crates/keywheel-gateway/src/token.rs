@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use keywheel_core::keys::KeychainStatus;
 use keywheel_core::pool::Pool;
 use keywheel_core::{Error, Result};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// The keychain entry name the token is filed under.
@@ -154,12 +155,11 @@ impl LocalToken {
         &self.store
     }
 
-    /// Whether `presented` is this token: every byte is compared whatever the first
-    /// difference, so the time taken does not depend on how much of it matched (only on its
-    /// length, which every token shares: `kw-` and 64 hex characters).
+    /// Whether `presented` is this token, compared in constant time (`subtle`): the time taken
+    /// does not depend on how much of it matched (only on its length, which every token
+    /// shares: `kw-` and 64 hex characters).
     pub fn matches(&self, presented: &str) -> bool {
-        let (a, b) = (presented.as_bytes(), self.secret.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        presented.as_bytes().ct_eq(self.secret.as_bytes()).into()
     }
 }
 
