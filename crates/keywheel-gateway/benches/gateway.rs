@@ -4,7 +4,8 @@
 //! after 20 ms.
 //!
 //! Run: `cargo bench -p keywheel-gateway --bench gateway` (release). `KW_BENCH_SCALE=0.25`
-//! scales the request counts.
+//! scales the request counts; `KW_BENCH_LATENCY=0|20`, `KW_BENCH_KIND=json|sse` and
+//! `KW_BENCH_CONC=1|32` (comma-separated lists) run only the tables they name.
 //!
 //! Load generator: in-process tokio + reqwest (keep-alive connection pool; one client task per
 //! concurrent stream of requests), on its own 2-worker runtime. The gateway runs on another
@@ -62,6 +63,13 @@ const KEYS: u8 = 8;
 
 fn key(n: u8) -> String {
     format!("sk-or-v1-{}", format!("{n:02x}").repeat(32))
+}
+
+/// Whether a table's `value` is one to run: the environment variable `var` (a comma-separated
+/// list, e.g. `KW_BENCH_LATENCY=20`, `KW_BENCH_KIND=json`, `KW_BENCH_CONC=1`) names it, or is
+/// unset (every table runs).
+fn only(var: &str, value: &str) -> bool {
+    std::env::var(var).map_or(true, |v| v.split(',').any(|x| x.trim() == value))
 }
 
 fn scale(n: usize) -> usize {
@@ -453,7 +461,8 @@ fn callgrind_run(which: &str) {
                     .start_instance("bench-dispatch")
                     .unwrap(),
             ))
-            .unwrap(),
+            .unwrap()
+            .completing_off_worker(),
         );
         let model = model.to_string();
         rt.block_on(async {
@@ -497,6 +506,9 @@ fn main() {
     // (mock latency, sse, concurrency, direct, forwarder, gateway): the floor's summary.
     let mut floors: Vec<(u64, bool, usize, Run, Run, Run)> = Vec::new();
     for latency in [0u64, 20] {
+        if !only("KW_BENCH_LATENCY", &latency.to_string()) {
+            continue;
+        }
         let mock = keywheel_mock::start_blocking(
             MockConfig::default()
                 .with_limits(HUGE, HUGE)
@@ -532,6 +544,9 @@ fn main() {
             r.headers()["x-keywheel-model"].to_str().unwrap().to_string()
         });
         for sse in [false, true] {
+            if !only("KW_BENCH_KIND", if sse { "sse" } else { "json" }) {
+                continue;
+            }
             let gw_body = json!({"model": model, "stream": sse,
                 "messages": [{"role": "user", "content": "How far is the moon?"}]});
             let direct_body = json!({"model": model, "stream": sse,
@@ -554,6 +569,9 @@ fn main() {
                 ..direct.clone()
             };
             for conc in [1usize, 32] {
+                if !only("KW_BENCH_CONC", &conc.to_string()) {
+                    continue;
+                }
                 let n = match (latency, conc) {
                     (0, 1) => scale(1500),
                     (0, _) => scale(4000),
@@ -617,7 +635,9 @@ fn main() {
         // added time is the dispatcher's rather than the gateway's own.
         let p = pool(settings(dir.path(), mock.base_url()));
         let dispatcher = Arc::new(
-            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap())).unwrap(),
+            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap()))
+                .unwrap()
+                .completing_off_worker(),
         );
         let n = scale(600);
         let direct = Target {

@@ -100,7 +100,9 @@ impl Inner {
                 // `GET /v1/keywheel/status`'s `notes`).
                 tracing::warn!(instance = instance.id(), "{s}");
             }
-            Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
+            Ok(Arc::new(
+                Dispatcher::new(Arc::new(instance))?.completing_off_worker(),
+            ))
         })
         .await?;
         let client = main.client().clone();

@@ -154,7 +154,9 @@ impl Sessions {
                     if let Some(s) = instance.adoption().sentence() {
                         tracing::warn!(instance = instance.id(), "gateway session: {s}");
                     }
-                    Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
+                    Ok(Arc::new(
+                        Dispatcher::new(Arc::new(instance))?.completing_off_worker(),
+                    ))
                 })
                 .await
             })
