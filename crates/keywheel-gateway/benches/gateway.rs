@@ -461,8 +461,7 @@ fn callgrind_run(which: &str) {
                     .start_instance("bench-dispatch")
                     .unwrap(),
             ))
-            .unwrap()
-            .completing_off_worker(),
+            .unwrap(),
         );
         let model = model.to_string();
         rt.block_on(async {
@@ -635,9 +634,7 @@ fn main() {
         // added time is the dispatcher's rather than the gateway's own.
         let p = pool(settings(dir.path(), mock.base_url()));
         let dispatcher = Arc::new(
-            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap()))
-                .unwrap()
-                .completing_off_worker(),
+            Dispatcher::new(Arc::new(p.start_instance("bench-dispatch").unwrap())).unwrap(),
         );
         let n = scale(600);
         let direct = Target {

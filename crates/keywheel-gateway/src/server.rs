@@ -100,9 +100,7 @@ impl Inner {
                 // `GET /v1/keywheel/status`'s `notes`).
                 tracing::warn!(instance = instance.id(), "{s}");
             }
-            Ok(Arc::new(
-                Dispatcher::new(Arc::new(instance))?.completing_off_worker(),
-            ))
+            Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
         })
         .await?;
         let client = main.client().clone();

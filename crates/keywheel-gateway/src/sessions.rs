@@ -154,9 +154,7 @@ impl Sessions {
                     if let Some(s) = instance.adoption().sentence() {
                         tracing::warn!(instance = instance.id(), "gateway session: {s}");
                     }
-                    Ok(Arc::new(
-                        Dispatcher::new(Arc::new(instance))?.completing_off_worker(),
-                    ))
+                    Ok(Arc::new(Dispatcher::new(Arc::new(instance))?))
                 })
                 .await
             })

@@ -217,9 +217,6 @@ pub struct Dispatcher {
     catalogue_failed: Mutex<Option<Instant>>,
     /// Where this dispatcher's ledger writes run (started by the first one in a runtime).
     ledger_thread: std::sync::OnceLock<LedgerThread>,
-    /// A completion is written on the ledger thread rather than on the worker that heard the
-    /// answer ([`Dispatcher::completing_off_worker`]).
-    complete_off_worker: bool,
 }
 
 /// A ledger task: runs on the ledger thread, sends its result back itself.
@@ -314,18 +311,7 @@ impl Dispatcher {
             catalogue: Mutex::new(None),
             catalogue_failed: Mutex::new(None),
             ledger_thread: std::sync::OnceLock::new(),
-            complete_off_worker: false,
         })
-    }
-
-    /// For a caller that passes each answer on at [`Progress::Answered`] (the gateway): the
-    /// completion's ledger write then goes to the ledger thread, so the worker that heard the
-    /// answer is free at once for the response and the next request, instead of running the
-    /// write first (measured in BENCHMARKS.md, "The gateway vs direct calls"). Callers that
-    /// wait for the whole job (the CLI, the app) keep the write where it is: no thread hop.
-    pub fn completing_off_worker(mut self) -> Self {
-        self.complete_off_worker = true;
-        self
     }
 
     /// Replaces the backoff policy (tests, benchmarks).
@@ -364,20 +350,6 @@ impl Dispatcher {
             && let Some(out) = crate::ledger::writer::without_waiting(|| f(&self.instance))
         {
             return out;
-        }
-        self.on_ledger_thread(f).await
-    }
-
-    /// Runs ledger work on this dispatcher's ledger thread (inline outside a runtime): for
-    /// writes off a caller's critical path, such as a completion after its answer went out.
-    /// The worker is free at once for the next request, which would otherwise wait behind the
-    /// write (on a 2-core machine the thread runs it on the other core).
-    pub(super) async fn on_ledger_thread<T: Send + 'static>(
-        &self,
-        mut f: impl FnMut(&Instance) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return f(&self.instance);
         }
         let instance = self.instance.clone();
         self.ledger_thread
@@ -731,30 +703,27 @@ impl Dispatcher {
             generation_id: reply.id,
             notes: std::mem::take(&mut run.notes),
         };
-        // The answer is known before its completion is written: a caller may pass it on now.
+        // The answer is known before its completion is written: a caller may pass it on now,
+        // and the task it woke (the gateway's response) runs before this write, not after.
         on(Progress::Answered(&outcome));
-        let complete = move |instance: &Instance| {
-            let pool = instance.pool();
-            let fired = complete_and_alert(pool, &done, &c)?;
-            if let Some((hash, body, model)) = &cached {
-                pool.ledger().cache_put(
-                    hash,
-                    kind.as_str(),
-                    model.as_deref(),
-                    body,
-                    ttl,
-                    pool.now(),
-                )?;
-            }
-            Ok(fired)
-        };
-        let fired = if self.complete_off_worker {
-            self.on_ledger_thread(complete).await?
-        } else {
-            // The task the answer woke runs before this write, not after.
-            tokio::task::yield_now().await;
-            self.ledger(complete).await?
-        };
+        tokio::task::yield_now().await;
+        let fired = self
+            .ledger(move |instance| {
+                let pool = instance.pool();
+                let fired = complete_and_alert(pool, &done, &c)?;
+                if let Some((hash, body, model)) = &cached {
+                    pool.ledger().cache_put(
+                        hash,
+                        kind.as_str(),
+                        model.as_deref(),
+                        body,
+                        ttl,
+                        pool.now(),
+                    )?;
+                }
+                Ok(fired)
+            })
+            .await?;
         on(Progress::Sent { requests: run.sent });
         for a in fired {
             on(Progress::Alert(&a));
