@@ -25,7 +25,9 @@
 //! "gw−fwd" (what Keywheel itself costs beyond any proxy), plus a summary at the end.
 //!
 //! Printed per table: p50 / p99 latency (JSON: whole answer; SSE: whole stream), throughput,
-//! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct). Then
+//! CPU ms per request, SSE time to first chunk, and the added figures (gateway − direct); the
+//! floor block also gives context switches per request (the whole process's threads: each
+//! hand-off that puts a thread to sleep and wakes it again counts). Then
 //! the ledger's own cost per request (reserve + complete on the same kind of ledger, alone)
 //! and its share of the added p50, and the split of the added c=1 JSON time: the core request
 //! path alone (the same job as a task on the gateway's runtime, no HTTP, beside direct
@@ -90,6 +92,26 @@ fn cpu_ms() -> f64 {
     ticks * 10.0 // USER_HZ is 100 on Linux
 }
 
+/// Context switches of this whole process so far (every thread's voluntary and involuntary
+/// switches, from /proc/self/task/*/status): a thread that sleeps and is woken again counts one.
+/// Threads that ended are not counted, so only differences over a run mean anything.
+fn switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 #[derive(Clone)]
 struct Target {
     url: String,
@@ -106,6 +128,8 @@ struct Run {
     own_us: Vec<u64>,
     wall: Duration,
     cpu_ms: f64,
+    /// Context switches of the whole process over the run ([`switches`]).
+    switches: u64,
     n: usize,
 }
 
@@ -116,6 +140,7 @@ impl Run {
         self.own_us.extend(o.own_us);
         self.wall += o.wall;
         self.cpu_ms += o.cpu_ms;
+        self.switches += o.switches;
         self.n += o.n;
     }
     fn pct(v: &[u64], p: f64) -> f64 {
@@ -140,6 +165,9 @@ impl Run {
     }
     fn cpu(&self) -> f64 {
         self.cpu_ms / self.n as f64
+    }
+    fn switches_per(&self) -> f64 {
+        self.switches as f64 / self.n as f64
     }
 }
 
@@ -176,6 +204,7 @@ async fn one(http: &reqwest::Client, t: &Target) -> (u64, u64, Option<u64>) {
 async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run {
     let per = n.div_ceil(conc);
     let cpu0 = cpu_ms();
+    let sw0 = switches();
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..conc)
         .map(|_| {
@@ -199,6 +228,7 @@ async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run 
     }
     run.wall = t0.elapsed();
     run.cpu_ms = cpu_ms() - cpu0;
+    run.switches = switches().saturating_sub(sw0);
     run.n = per * conc;
     run
 }
@@ -297,12 +327,13 @@ fn print_floor(d: &Run, f: &Run, g: &Run) {
         "", "direct", "forwarder", "gateway", "fwd−direct", "gw−fwd"
     );
     type Figure = fn(&Run) -> f64;
-    let rows: [(&str, Figure); 5] = [
+    let rows: [(&str, Figure); 6] = [
         ("p50 ms", Run::p50),
         ("p99 ms", Run::p99),
         ("first chunk p50 ms", Run::ttfb50),
         ("req/s", Run::rps),
         ("CPU ms/req", Run::cpu),
+        ("switches/req", Run::switches_per),
     ];
     for (name, v) in rows {
         let (d, f, g) = (v(d), v(f), v(g));
