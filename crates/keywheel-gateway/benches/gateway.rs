@@ -92,24 +92,45 @@ fn cpu_ms() -> f64 {
     ticks * 10.0 // USER_HZ is 100 on Linux
 }
 
-/// Context switches of this whole process so far (every thread's voluntary and involuntary
-/// switches, from /proc/self/task/*/status): a thread that sleeps and is woken again counts one.
-/// Threads that ended are not counted, so only differences over a run mean anything.
-fn switches() -> u64 {
+/// Context switches of this whole process so far, by thread name (every thread's voluntary
+/// and involuntary switches, from /proc/self/task/*/status, keyed by its `Name:` — the
+/// runtimes' thread names, `keywheel-ledger`, `keywheel-check…`): a thread that sleeps and is
+/// woken again counts one. Threads that ended are not counted, so only differences over a run
+/// mean anything.
+fn switches() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
+        return by_name;
     };
-    tasks
+    for status in tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .map(|status| {
-            status
-                .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum::<u64>()
-        })
-        .sum()
+    {
+        let name = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Name:"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let n: u64 = status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        *by_name.entry(name).or_insert(0) += n;
+    }
+    by_name
+}
+
+/// The switches from `before` to `after`, by thread name.
+fn switches_since(
+    before: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut after = switches();
+    for (name, n) in after.iter_mut() {
+        *n = n.saturating_sub(before.get(name).copied().unwrap_or(0));
+    }
+    after
 }
 
 #[derive(Clone)]
@@ -128,8 +149,8 @@ struct Run {
     own_us: Vec<u64>,
     wall: Duration,
     cpu_ms: f64,
-    /// Context switches of the whole process over the run ([`switches`]).
-    switches: u64,
+    /// Context switches of the whole process over the run, by thread name ([`switches`]).
+    switches: std::collections::BTreeMap<String, u64>,
     n: usize,
 }
 
@@ -140,7 +161,9 @@ impl Run {
         self.own_us.extend(o.own_us);
         self.wall += o.wall;
         self.cpu_ms += o.cpu_ms;
-        self.switches += o.switches;
+        for (name, n) in o.switches {
+            *self.switches.entry(name).or_insert(0) += n;
+        }
         self.n += o.n;
     }
     fn pct(v: &[u64], p: f64) -> f64 {
@@ -167,7 +190,10 @@ impl Run {
         self.cpu_ms / self.n as f64
     }
     fn switches_per(&self) -> f64 {
-        self.switches as f64 / self.n as f64
+        self.switches.values().sum::<u64>() as f64 / self.n as f64
+    }
+    fn switches_of(&self, name: &str) -> f64 {
+        self.switches.get(name).copied().unwrap_or(0) as f64 / self.n as f64
     }
 }
 
@@ -228,7 +254,7 @@ async fn load(http: &reqwest::Client, t: &Target, conc: usize, n: usize) -> Run 
     }
     run.wall = t0.elapsed();
     run.cpu_ms = cpu_ms() - cpu0;
-    run.switches = switches().saturating_sub(sw0);
+    run.switches = switches_since(&sw0);
     run.n = per * conc;
     run
 }
@@ -343,6 +369,28 @@ fn print_floor(d: &Run, f: &Run, g: &Run) {
             f - d,
             g - f
         );
+    }
+    // Which threads the switches are on (names as the runtimes and threads set them).
+    let names: std::collections::BTreeSet<&String> = d
+        .switches
+        .keys()
+        .chain(f.switches.keys())
+        .chain(g.switches.keys())
+        .collect();
+    for name in names {
+        let (d, f, g) = (
+            d.switches_of(name),
+            f.switches_of(name),
+            g.switches_of(name),
+        );
+        if d.max(f).max(g) >= 0.05 {
+            println!(
+                "      on {:<16}{d:>9.3} {f:>9.3} {g:>9.3} {:>+11.3} {:>+11.3}",
+                format!("{name}:"),
+                f - d,
+                g - f
+            );
+        }
     }
     println!(
         "    gateway over forwarder p50 {:+.3} ms vs Keywheel's own time p50 {:.3} ms",

@@ -4,7 +4,7 @@
 //! from what it read (caps, windows, availability) are shared functions.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use r2d2_sqlite::SqliteConnectionManager;
 
@@ -26,7 +26,7 @@ pub(crate) struct SqliteFile {
     pub(crate) pool: r2d2::Pool<SqliteConnectionManager>,
     pub(crate) path: PathBuf,
     /// This process's writers to the file take it before `BEGIN IMMEDIATE`.
-    pub(crate) write_lock: Arc<Mutex<()>>,
+    pub(crate) write_lock: Arc<writer::WriteLock>,
     /// Wakes this handle's background checkpointer.
     pub(crate) checkpoints: Arc<writer::Checkpointer>,
 }

@@ -210,10 +210,8 @@ impl Ledger {
         let conn = file.pool.get()?;
         let (_writer, mut begun) = if inline == writer::Inline::First {
             // `writer::without_waiting`: begin only if nobody holds the file, else decline.
-            let held = match file.write_lock.try_lock() {
-                Ok(g) => g,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return Err(decline()),
+            let Some(held) = file.write_lock.try_lock_soon() else {
+                return Err(decline());
             };
             conn.busy_timeout(Duration::ZERO)?;
             let tx = Tx::begin(&conn, "BEGIN IMMEDIATE");
@@ -227,11 +225,7 @@ impl Ledger {
                 Err(e) => return Err(db::explain(e.into(), &file.path)),
             }
         } else {
-            let held = file
-                .write_lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (held, None)
+            (file.write_lock.lock(), None)
         };
         let mut delay = Duration::from_millis(2);
         let mut tries = 0;
@@ -241,6 +235,8 @@ impl Ledger {
                     Some(tx) => tx,
                     None => Tx::begin(&conn, "BEGIN IMMEDIATE")?,
                 };
+                // Dropped before the lock: writers spin for it only while this is set.
+                let _in_tx = file.write_lock.in_tx();
                 let out = f(&conn)?;
                 tx.commit()?;
                 Ok(out)
