@@ -94,7 +94,7 @@ fn cpu_ms() -> f64 {
 
 /// Context switches of this whole process so far, by thread name (every thread's voluntary
 /// and involuntary switches, from /proc/self/task/*/status, keyed by its `Name:` — the
-/// runtimes' thread names, `keywheel-ledger`, `keywheel-check…`): a thread that sleeps and is
+/// runtimes' thread names, `keywheel-ledger`, `ledger-checkpoi…`): a thread that sleeps and is
 /// woken again counts one. Threads that ended are not counted, so only differences over a run
 /// mean anything.
 fn switches() -> std::collections::BTreeMap<String, u64> {

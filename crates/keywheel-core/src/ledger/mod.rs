@@ -209,7 +209,8 @@ impl Ledger {
         }
         let conn = file.pool.get()?;
         let (_writer, mut begun) = if inline == writer::Inline::First {
-            // `writer::without_waiting`: begin only if nobody holds the file, else decline.
+            // `writer::without_waiting`: begin only if nobody holds the file (or this process's
+            // holder ends within a short spin), else decline.
             let Some(held) = file.write_lock.try_lock_soon() else {
                 return Err(decline());
             };

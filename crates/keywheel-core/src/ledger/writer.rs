@@ -45,8 +45,9 @@ pub(crate) fn set_inline(state: Inline) {
 
 /// Runs `f` here on the condition that its ledger writes never wait for another writer: the
 /// first [`super::Ledger::write`] in `f` declines, before writing anything, when this
-/// process's write lock on the file is held or another process holds the file's (SQLite's
-/// busy handler would sleep), and so does every write after it. `None` then: `f`'s result is
+/// process's write lock on the file is held (and does not free within a short spin,
+/// [`WriteLock::try_lock_soon`]) or another process holds the file's (SQLite's busy handler
+/// would sleep), and so does every write after it. `None` then: `f`'s result is
 /// dropped, nothing was written, and the caller runs `f` again where waiting is fine (the
 /// dispatcher's ledger thread). Once a write has begun, the rest of `f` runs as usual.
 ///
@@ -100,10 +101,8 @@ pub struct WriteLock {
 impl WriteLock {
     /// Takes the lock, waiting as long as it takes.
     pub fn lock(&self) -> MutexGuard<'_, ()> {
-        match self.mutex.try_lock() {
-            Ok(g) => return g,
-            Err(TryLockError::Poisoned(p)) => return p.into_inner(),
-            Err(TryLockError::WouldBlock) => {}
+        if let Some(g) = self.try_now() {
+            return g;
         }
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let g = self.mutex.lock().unwrap_or_else(PoisonError::into_inner);
@@ -123,12 +122,7 @@ impl WriteLock {
     /// spins at a time, and none while another is asleep waiting for the lock (under load,
     /// where the ledger thread already queues the writes); the others decline at once.
     pub fn try_lock_soon(&self) -> Option<MutexGuard<'_, ()>> {
-        let now = || match self.mutex.try_lock() {
-            Ok(g) => Some(g),
-            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(g) = now() {
+        if let Some(g) = self.try_now() {
             return Some(g);
         }
         if !self.in_tx.load(Ordering::Acquire)
@@ -139,7 +133,7 @@ impl WriteLock {
         }
         let deadline = Instant::now() + SPIN;
         let got = loop {
-            if let Some(g) = now() {
+            if let Some(g) = self.try_now() {
                 break Some(g);
             }
             if Instant::now() >= deadline {
@@ -149,6 +143,16 @@ impl WriteLock {
         };
         self.spinning.store(false, Ordering::Release);
         got
+    }
+
+    /// The lock if it is free (a writer that panicked holding it left nothing half-done:
+    /// its transaction rolled back).
+    fn try_now(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.mutex.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Marks the holder inside its transaction until the mark is dropped (before the lock).
