@@ -1,6 +1,6 @@
 //! The dispatcher's view of the catalogue: the `/models` list kept in the ledger (a day),
 //! parsed once per process and reused while the ledger's copy does not change, and the chain
-//! of one job resolved from it (docs/models.md).
+//! of one job resolved from it (docs/models.md), against what [`PreSend`] read.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use super::{Dispatcher, Job, Kind, Progress, Run};
 use crate::chains::{self, Catalogue, ChainInputs, ModelChoice, ResolvedChain};
 use crate::clock::day_key;
 use crate::error::Result;
-use crate::ledger::Credits;
+use crate::ledger::PreSend;
 use crate::openrouter::ModelInfo;
 
 /// How long a stored catalogue is fresh; a stale one is still used when OpenRouter cannot be
@@ -26,15 +26,16 @@ impl Dispatcher {
     /// else the ledger's, else fetched (`refresh` fetches at once). `None` when none can be
     /// had: the configured chains are then sent as they are.
     /// A fetch's wait on OpenRouter counts in `timings`.
+    /// `stored` is when the ledger's copy was fetched, as the job's [`PreSend`] read it.
     pub(super) async fn catalogue(
         &self,
         refresh: bool,
+        stored: Option<chrono::DateTime<chrono::Utc>>,
         timings: &super::Timings,
     ) -> Option<Arc<Catalogue>> {
         let pool = self.instance.pool();
         let ledger = pool.ledger();
         let now = pool.now();
-        let stored = ledger.models_fetched().ok().flatten();
         let fresh = stored.filter(|at| now - *at < Duration::days(FRESH_DAYS));
         if !refresh && let Some(at) = fresh {
             if let Some((memo_at, cat)) = self.catalogue.lock().expect("catalogue lock").as_ref()
@@ -102,12 +103,21 @@ impl Dispatcher {
         }
     }
 
-    /// The job's chain now, for the account of the key in use, without the models this job
-    /// left; its notes are said (once per UTC day for the ones with a subject).
+    /// What the chain is resolved against, read from the ledger in one statement.
+    pub(super) fn pre_send(&self) -> Result<PreSend> {
+        let pool = self.instance.pool();
+        pool.ledger()
+            .pre_send(self.instance.key().as_ref(), pool.now())
+    }
+
+    /// The job's chain now, for the account of the key in use (`seen`, read just before),
+    /// without the models this job left; its notes are said (once per UTC day for the ones
+    /// with a subject).
     pub(super) fn chain(
         &self,
         job: &Job,
         catalogue: Option<&Catalogue>,
+        seen: PreSend,
         run: &mut Run,
         on: &mut impl FnMut(Progress<'_>),
     ) -> Result<ResolvedChain> {
@@ -124,11 +134,11 @@ impl Dispatcher {
             ModelChoice::Prefer(list) => (list, None),
             ModelChoice::Default => (preferences, pin.clone().map(|p| vec![p])),
         };
-        let credits = match self.instance.key() {
-            Some(k) => ledger.account_credits(&k, now)?,
-            None => Credits::Unknown,
-        };
-        let mut skipped = ledger.skipped_models(now)?;
+        let PreSend {
+            credits,
+            mut skipped,
+            ..
+        } = seen;
         skipped.extend(run.dropped.iter().cloned());
         let today = day_key(now);
         let mut chain = chains::resolve(&ChainInputs {

@@ -397,12 +397,19 @@ impl Dispatcher {
             on(Progress::Note(&note));
             run.notes.push(note);
         }
-        let mut catalogue = self.catalogue(false, &run.timings.clone()).await;
+        // The ledger's state the chain needs, read once per attempt (one statement).
+        let mut seen = Some(self.pre_send()?);
+        let stored = seen.as_ref().and_then(|s| s.models_fetched);
+        let mut catalogue = self.catalogue(false, stored, &run.timings.clone()).await;
         loop {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let chain = self.chain(&job, catalogue.as_deref(), run, &mut on)?;
+            let now_seen = match seen.take() {
+                Some(s) => s,
+                None => self.pre_send()?,
+            };
+            let chain = self.chain(&job, catalogue.as_deref(), now_seen, run, &mut on)?;
             let Some(model) = chain.models.first().cloned() else {
                 return Err(no_model_left(&job, &chain, run));
             };
@@ -495,7 +502,14 @@ impl Dispatcher {
                 self.leave_model(grant, model, why, f, run, on)?;
                 if why == ModelMove::Gone && !run.refreshed {
                     run.refreshed = true;
-                    let fresh = self.catalogue(true, &run.timings.clone()).await;
+                    let stored = self
+                        .instance
+                        .pool()
+                        .ledger()
+                        .models_fetched()
+                        .ok()
+                        .flatten();
+                    let fresh = self.catalogue(true, stored, &run.timings.clone()).await;
                     *catalogue = fresh.or(catalogue.take());
                 }
                 on(Progress::Retry {

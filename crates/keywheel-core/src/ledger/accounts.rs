@@ -36,6 +36,16 @@ impl Credits {
         self != Credits::FreeOnly
     }
 
+    /// An account row's `credits` and `paid_refused_day` as of UTC day `day`.
+    pub(crate) fn stored(credits: Option<&str>, refused_day: Option<&str>, day: &str) -> Credits {
+        match (credits, refused_day) {
+            (_, Some(refused)) if refused == day => Credits::FreeOnly,
+            (Some("paid"), _) => Credits::Paid,
+            (Some("free_only"), _) => Credits::FreeOnly,
+            _ => Credits::Unknown,
+        }
+    }
+
     fn as_stored(self) -> Option<&'static str> {
         match self {
             Credits::Paid => Some("paid"),
@@ -160,10 +170,10 @@ impl Ledger {
             .query_row([key.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(match row {
-            Some((_, Some(refused))) if refused == day => Credits::FreeOnly,
-            Some((Some(c), _)) if c == "paid" => Credits::Paid,
-            Some((Some(c), _)) if c == "free_only" => Credits::FreeOnly,
-            _ => Credits::Unknown,
+            Some((credits, refused)) => {
+                Credits::stored(credits.as_deref(), refused.as_deref(), &day)
+            }
+            None => Credits::Unknown,
         })
     }
 

@@ -24,6 +24,7 @@ pub mod instances;
 pub mod jobs;
 pub mod keys_table;
 pub mod pg;
+pub mod pre_send;
 pub mod request_log;
 pub mod reserve;
 pub mod retention;
@@ -43,6 +44,7 @@ use crate::error::Result;
 pub use accounts::{AccountObservation, Credits, Grouping, Observed};
 pub use changes::Changes;
 pub use keys_table::{KeyRecord, KeyStatus, KeyUpdate};
+pub use pre_send::PreSend;
 pub use reserve::{
     AfterCompletion, Completion, RequestState, Reservation, ReserveOutcome, ReserveRequest,
     SpikeCheck,

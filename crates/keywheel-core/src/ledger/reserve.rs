@@ -260,7 +260,9 @@ fn standing(
             "SELECT COALESCE(k.account, k.id), k.enabled, k.status, k.status_until, k.daily_cap, k.minute_cap,
                     k.position, a.daily_cap, a.minute_cap, a.exhausted_until, COALESCE(a.no_credit, 0),
                     COALESCE(u.requests, 0), k.account IS NULL, a.tier_cap,
-                    CASE WHEN a.remote_day = ?2 THEN a.extra_requests ELSE 0 END, u.win
+                    CASE WHEN a.remote_day = ?2 THEN a.extra_requests ELSE 0 END, u.win,
+                    EXISTS (SELECT 1 FROM keys o
+                            WHERE o.id <> k.id AND COALESCE(o.account, o.id) = COALESCE(k.account, k.id))
              FROM keys k LEFT JOIN accounts a ON a.name = COALESCE(k.account, k.id)
                          LEFT JOIN usage_daily u ON u.key_id = k.id AND u.day = ?2
              WHERE k.id = ?1",
@@ -287,6 +289,7 @@ fn standing(
                     r.get::<_, Option<u32>>(14)?.unwrap_or(0),
                 ),
                 if windows { ring_of(r.get_ref(15)?) } else { Vec::new() },
+                r.get::<_, bool>(16)?,
             ))
         })
         .optional()?;
@@ -294,17 +297,30 @@ fn standing(
         (account, enabled, status, status_until, kd, km, position, ad),
         (am, exhausted, acct_no_credit, today, own, tier_cap, extra),
         ring_today,
+        shared,
     )) = row
     else {
         return Ok(None);
     };
     let mut w = Windows::default();
+    let yesterday = window_reaches_yesterday(now);
     // Keys of the account joined to their day rows by primary key (no scan of the history).
-    let account_today = if windows {
+    // Whether the account's other rows must be read: another key shares the account, or a
+    // window reaches back into yesterday's rows.
+    let others = shared || (windows && yesterday.is_some());
+    let account_today = if !others {
+        // The key is alone in its account (and a window is within today): the account's day
+        // count and window are the key's own, already read (one statement fewer).
+        if windows {
+            w.key.clone_from(&ring_today);
+            w.account.clone_from(&ring_today);
+            w.ring_today = ring_today;
+        }
+        today
+    } else if windows {
         // Today's rows (and yesterday's, when the window reaches back past midnight): the day
         // count and every ring of the account. The key's own today row is read again here;
         // its ring is taken from the first read.
-        let yesterday = window_reaches_yesterday(now);
         let mut total = 0u32;
         // (Two statements rather than `day IN (?, ?)`, which builds a temporary index.)
         let mut stmt = tx.prepare_cached(if yesterday.is_some() {
@@ -881,6 +897,66 @@ mod tests {
             reserve(&l, &inst, &b.id(), T0 + 60_000),
             ReserveOutcome::Granted(_)
         ));
+    }
+
+    /// A key alone in its account reads its own row for the account's count and window (one
+    /// statement fewer); a key whose account another key also names — even one named after
+    /// its id — still reads every ring of the account.
+    #[test]
+    fn a_key_alone_is_its_own_account_and_a_shared_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite3"), minute_caps(5)).unwrap();
+        let (a, b) = (key(1), key(2));
+        l.upsert_key(&a, KeySource::Env, None, None, from_millis(T0))
+            .unwrap();
+        let inst = l.register_instance("cli", 1, from_millis(T0)).unwrap();
+        for i in 0..5 {
+            assert!(matches!(
+                reserve(&l, &inst, &a.id(), T0 + i),
+                ReserveOutcome::Granted(_)
+            ));
+        }
+        assert_eq!(
+            reserve(&l, &inst, &a.id(), T0 + 10),
+            ReserveOutcome::Wait {
+                until: from_millis(T0 + 60_000)
+            },
+            "alone: its own five fill the window"
+        );
+        assert_eq!(
+            l.key_states(&[a.id()], from_millis(T0)).unwrap()[0].account_today,
+            5
+        );
+        // b names a's id as its account: a's account now holds b's requests too.
+        l.upsert_key(
+            &b,
+            KeySource::Env,
+            None,
+            Some(a.id().as_str()),
+            from_millis(T0),
+        )
+        .unwrap();
+        l.set_account_caps(a.id().as_str(), Some(6), None).unwrap();
+        assert_eq!(
+            reserve(&l, &inst, &b.id(), T0 + 20),
+            ReserveOutcome::Wait {
+                until: from_millis(T0 + 60_000)
+            },
+            "b's window is its account's: a's five are in it"
+        );
+        assert!(matches!(
+            reserve(&l, &inst, &b.id(), T0 + 60_010),
+            ReserveOutcome::Granted(_)
+        ));
+        let later = from_millis(T0 + 60_010);
+        assert_eq!(l.key_states(&[a.id()], later).unwrap()[0].account_today, 6);
+        assert!(
+            matches!(
+                reserve(&l, &inst, &a.id(), T0 + 60_020),
+                ReserveOutcome::AccountSpent { .. }
+            ),
+            "the account's day cap of 6 counts b's request"
+        );
     }
 
     #[test]

@@ -830,4 +830,25 @@ mod tests {
         assert_eq!(err.class, FailureClass::Transient);
         assert_eq!(err.http_status, Some(200));
     }
+
+    /// Nested objects are read in the one pass; a field named twice inside one (which the
+    /// one pass refuses) is read through a tree, the last value winning, as before; a nested
+    /// value of the wrong shape is its default; an `error` that is not an object still
+    /// counts as an error.
+    #[test]
+    fn nested_objects_are_read_leniently_in_one_pass_or_through_a_tree() {
+        let h = HeaderMap::new();
+        let twice = r#"{"choices":[{"message":{"content":"first","content":"last"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"prompt_tokens":4,"completion_tokens":1}}"#;
+        let o = parse_chat_body(200, &h, twice).unwrap();
+        assert_eq!(o.content, "last");
+        assert_eq!(o.usage.map(|u| u.prompt_tokens), Some(4));
+        let shapes = r#"{"choices":[{"message":"not an object","finish_reason":"stop"}],"usage":"none","provider":7}"#;
+        let o = parse_chat_body(200, &h, shapes).unwrap();
+        assert_eq!(
+            (o.content.as_str(), o.usage, o.provider.as_deref()),
+            ("", None, Some("7"))
+        );
+        let err = parse_chat_body(200, &h, r#"{"error":"overloaded","choices":[]}"#).unwrap_err();
+        assert_ne!(err.class, FailureClass::Cancelled);
+    }
 }

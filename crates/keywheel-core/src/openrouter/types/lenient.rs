@@ -8,13 +8,102 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::Value;
 
 /// `null` → default; a value of the wrong shape → default.
+///
+/// An object is read straight into `T`, in the one pass over the text (no JSON tree in
+/// between: the types this is used for are lenient in every field, so an object can only
+/// fail to read when it names a field twice, and then the whole answer is read again through
+/// a tree, which keeps the last). Anything else goes through a [`Value`] as before.
 pub(crate) fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned + Default,
 {
-    let v = Value::deserialize(d)?;
-    Ok(serde_json::from_value(v).unwrap_or_default())
+    d.deserialize_any(Lenient(std::marker::PhantomData))
+}
+
+/// An object being read, as a deserializer: a struct, a map or `Some` of either (serde's
+/// `MapAccessDeserializer` does not read as an `Option`, which most fields here are).
+struct ObjectDe<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> Deserializer<'de> for ObjectDe<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, A::Error> {
+        v.visit_map(self.0)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, A::Error> {
+        v.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+/// The visitor of [`lenient`].
+struct Lenient<T>(std::marker::PhantomData<T>);
+
+impl<T: DeserializeOwned + Default> Lenient<T> {
+    fn from<E>(v: Value) -> Result<T, E> {
+        Ok(serde_json::from_value(v).unwrap_or_default())
+    }
+}
+
+impl<'de, T: DeserializeOwned + Default> serde::de::Visitor<'de> for Lenient<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(ObjectDe(map))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        Self::from(Value::deserialize(
+            serde::de::value::SeqAccessDeserializer::new(seq),
+        )?)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
+        Self::from(Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<T, E> {
+        Self::from(Value::Null)
+    }
+
+    fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<T, D2::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+        Self::from(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        Self::from(Value::from(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        Self::from(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        Self::from(Value::from(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        Self::from(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<T, E> {
+        Self::from(Value::String(v))
+    }
 }
 
 /// An array whose elements that do not parse are dropped; anything else → empty.
