@@ -120,6 +120,34 @@ impl World {
         self.dir.path().join("data")
     }
 
+    /// Stops every process of this launch still running: those whose environment names its
+    /// data dir (the app WebKitWebDriver started, and any it started again and left behind).
+    /// A left-behind app would go on beating as a live instance into the next launch.
+    fn stop_apps(&self) {
+        let needle = format!("KEYWHEEL_DATA_DIR={}", self.data().display());
+        let me = std::process::id().to_string();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for pid in procs
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "keywheel-app"
+                && environ.split(|b| *b == 0).any(|e| e == needle.as_bytes())
+            {
+                let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            }
+        }
+    }
+
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
             .execute(script, args)
@@ -250,7 +278,13 @@ impl World {
     }
 
     async fn end(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop_apps();
     }
 }
 
@@ -1495,6 +1529,29 @@ fn test_pg_url() -> String {
 }
 
 /// Runs SQL on the test server (its maintenance database, or `db`).
+/// The team ledger's instance rows, one line each (what a failed wait on the live count
+/// prints: which instance was still beating, and from which process).
+async fn pg_instances(url: &str) -> Vec<String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("the test PostgreSQL server cannot be reached: {e}"));
+    let task = tokio::spawn(conn);
+    let rows = client
+        .query(
+            "SELECT format('%s pid %s %s on %s, started %s, beat %s, now %s', id, pid, kind,
+                           host, started_ms, heartbeat_ms,
+                           (extract(epoch FROM now()) * 1000)::bigint)
+             FROM instances ORDER BY started_ms",
+            &[],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        .unwrap_or_else(|e| vec![format!("the instances could not be read: {e}")]);
+    drop(client);
+    let _ = task.await;
+    rows
+}
+
 async fn pg_exec(url: &str, sql: &str) {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -1572,7 +1629,8 @@ async fn on_a_team_ledger_usage_shows_the_machines_live_and_settings_names_the_l
             }
             assert!(
                 Instant::now() < deadline,
-                "the Usage view never showed {want:?}; last: {line:?}, machines: {:?}",
+                "the Usage view never showed {want:?}; last: {line:?}, instances: {:?}, machines: {:?}",
+                pg_instances(&url).await,
                 w.js(
                     "return Array.from(document.querySelectorAll('[data-testid=usage-machine]'))\
                      .map(e => e.textContent);",
