@@ -1528,14 +1528,21 @@ fn test_pg_url() -> String {
     }
 }
 
-/// Runs SQL on the test server (its maintenance database, or `db`).
-/// The team ledger's instance rows, one line each (what a failed wait on the live count
-/// prints: which instance was still beating, and from which process).
-async fn pg_instances(url: &str) -> Vec<String> {
+/// A client of the test server at `url`, and the task driving its connection.
+async fn pg_client(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("the test PostgreSQL server cannot be reached: {e}"));
-    let task = tokio::spawn(conn);
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (client, task)
+}
+
+/// The team ledger's instance rows, one line each (what a failed wait on the live count
+/// prints: which instance was still beating, and from which process).
+async fn pg_instances(url: &str) -> Vec<String> {
+    let (client, task) = pg_client(url).await;
     let rows = client
         .query(
             "SELECT format('%s pid %s %s on %s, started %s, beat %s, now %s', id, pid, kind,
@@ -1552,11 +1559,9 @@ async fn pg_instances(url: &str) -> Vec<String> {
     rows
 }
 
+/// Runs SQL on the test server (its maintenance database, or `db`).
 async fn pg_exec(url: &str, sql: &str) {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("the test PostgreSQL server cannot be reached: {e}"));
-    let task = tokio::spawn(conn);
+    let (client, task) = pg_client(url).await;
     client
         .batch_execute(sql)
         .await

@@ -9,7 +9,6 @@ use crate::chains::{self, Catalogue, ChainInputs, ModelChoice, ResolvedChain};
 use crate::dispatch::Kind;
 use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyId};
-use crate::ledger::Credits;
 use crate::ledger::{KeyRecord, KeyStatus};
 use crate::openrouter::failure::failure_sentence;
 use crate::openrouter::types::{KeyInfo, ModelInfo};
@@ -59,10 +58,7 @@ pub async fn resolve_chain(
         Some(k) if pool.ring().get(&k).is_some() => Some(k),
         _ => pool.ring().ids().first().cloned(),
     };
-    let credits = match &key {
-        Some(k) => ledger.account_credits(k, now)?,
-        None => Credits::Unknown,
-    };
+    let seen = ledger.pre_send(key.as_ref(), now)?;
     let s = pool.settings();
     let (preferences, pin) = match kind {
         Kind::Chat => (&s.chat_models, &s.chat_pin),
@@ -73,15 +69,14 @@ pub async fn resolve_chain(
         ModelChoice::Prefer(list) => (list, None),
         ModelChoice::Default => (preferences, pin.clone().map(|p| vec![p])),
     };
-    let skipped = ledger.skipped_models(now)?;
     let today = crate::clock::day_key(now);
     chains::resolve(&ChainInputs {
         kind,
         preferences,
         pinned: pinned.as_deref(),
         catalogue: catalogue.as_ref(),
-        credits,
-        skipped: &skipped,
+        credits: seen.credits,
+        skipped: &seen.skipped,
         today: &today,
     })
 }
