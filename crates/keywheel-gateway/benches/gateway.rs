@@ -383,9 +383,10 @@ fn start_relay(mock_base: &str) -> String {
     format!("http://{addr}{}", url.path().trim_end_matches('/'))
 }
 
-/// The floor block of one table: each figure for direct, the bare forwarder and the gateway,
-/// then what the forwarder adds over direct (what any proxy costs here) and what the gateway
-/// adds over the forwarder (what Keywheel itself costs beyond a proxy).
+/// The floor block of one table: each figure for direct, the relay, the bare forwarder and the
+/// gateway, then what the relay adds over direct (the least any separate proxy costs here),
+/// what the forwarder adds over direct (an HTTP proxy's cost) and what the gateway adds over
+/// the forwarder (what Keywheel itself costs beyond a proxy).
 fn print_floor(d: &Run, r: &Run, f: &Run, g: &Run) {
     println!(
         "  floor (relay: a byte relay on threads, no HTTP; bare forwarder: axum + one reqwest client, no Keywheel logic, on the gateway's runtime):"
